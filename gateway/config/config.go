@@ -1,0 +1,132 @@
+// Package config loads, defaults and validates the gateway configuration.
+package config
+
+import (
+	"net/netip"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Listen      Listen      `yaml:"listen"`
+	Log         Log         `yaml:"log"`
+	Paths       Paths       `yaml:"paths"`
+	Limits      Limits      `yaml:"limits"`
+	Authn       Authn       `yaml:"authn"`
+	Policy      Policy      `yaml:"policy"`
+	DecisionLog DecisionLog `yaml:"decision_log"`
+	Routes      []Route     `yaml:"routes"`
+
+	// File is the path the config was loaded from; Dir its directory, against
+	// which relative paths in the file are resolved.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+}
+
+// Listen configures the two listeners and the HTTP server limits.
+type Listen struct {
+	// Proxy is the address client traffic is served on. Default ":8080".
+	Proxy string `yaml:"proxy"`
+	// Admin is the address of /healthz, /readyz, /metrics and /v1/status.
+	// Default "127.0.0.1:8081".
+	Admin             string        `yaml:"admin"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes    ByteSize      `yaml:"max_header_bytes"`
+	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
+	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept and
+	// appended to; from any other peer they are replaced.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	TrustedPrefixes []netip.Prefix `yaml:"-"`
+}
+
+// Log configures the gateway's own log (not the decision log).
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json or console. Default json.
+	Format string `yaml:"format"`
+}
+
+// Paths makes path normalization stricter than the default. The default
+// already resolves dot-segments, merges repeated slashes and rejects encoded
+// slashes, encoded dots, backslashes, semicolons, NUL and control characters.
+type Paths struct {
+	// RejectDotSegments rejects "." and ".." segments with 400 instead of resolving them.
+	RejectDotSegments bool `yaml:"reject_dot_segments"`
+	// RejectDoubleSlash rejects "//" with 400 instead of merging it.
+	RejectDoubleSlash bool `yaml:"reject_double_slash"`
+}
+
+// Limits bounds what a request may carry. The top-level section holds the
+// defaults; a route's section overrides any field it sets.
+type Limits struct {
+	// MaxBodyBytes is the largest request body, after decompression. Default 1MiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// RequireContentLength answers 411 to a body without Content-Length. Default false.
+	RequireContentLength *bool `yaml:"require_content_length"`
+	// AllowEncodedBody lets gzip-encoded bodies through (decompressed, within
+	// MaxBodyBytes, when a stage must read them). Default false: 415.
+	AllowEncodedBody *bool `yaml:"allow_encoded_body"`
+	// MaxHeaders is the largest number of header fields. Default 100.
+	MaxHeaders int `yaml:"max_headers"`
+	// MaxURLBytes is the longest request target. Default 8KiB.
+	MaxURLBytes ByteSize `yaml:"max_url_bytes"`
+	// MaxQueryBytes is the longest raw query string. Default 4KiB.
+	MaxQueryBytes ByteSize `yaml:"max_query_bytes"`
+	// MaxJSONDepth is the deepest nesting of a JSON body. Default 32.
+	MaxJSONDepth int `yaml:"max_json_depth"`
+	// MaxJSONKeys is the largest number of object keys and array items in a JSON body. Default 10000.
+	MaxJSONKeys int `yaml:"max_json_keys"`
+}
+
+// Route maps matching requests to an upstream, with its own pipeline settings.
+type Route struct {
+	Name  string     `yaml:"name"`
+	Match RouteMatch `yaml:"match"`
+	// Upstream is one base URL; Upstreams several, used round robin with
+	// passive health checks. Exactly one of them is set.
+	Upstream  string   `yaml:"upstream"`
+	Upstreams []string `yaml:"upstreams"`
+	// StripPrefix is removed from the path before forwarding.
+	StripPrefix string `yaml:"strip_prefix"`
+	// Timeout bounds the whole upstream exchange. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// ConnectTimeout bounds dialing the upstream. Default 5s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// EjectFor is how long an upstream that refused a connection is skipped. Default 10s.
+	EjectFor time.Duration `yaml:"eject_for"`
+	Tags     []string      `yaml:"tags"`
+
+	Authn   RouteAuthn   `yaml:"authn"`
+	OpenAPI RouteOpenAPI `yaml:"openapi"`
+	Limits  Limits       `yaml:"limits"`
+	Policy  RoutePolicy  `yaml:"policy"`
+
+	UpstreamURLs []*url.URL     `yaml:"-"`
+	PathPattern  *regexp.Regexp `yaml:"-"`
+}
+
+// RouteMatch selects requests for a route. Exactly one of PathPrefix and
+// Path is set. Path is a template such as /api/v1/users/{id} matching whole
+// segments.
+type RouteMatch struct {
+	PathPrefix string   `yaml:"path_prefix"`
+	Path       string   `yaml:"path"`
+	Methods    []string `yaml:"methods"`
+	Host       string   `yaml:"host"`
+}
+
+// RoutePolicy configures authorization for a route.
+type RoutePolicy struct {
+	// InputBody gives the parsed JSON body to the policy as input.request.body.
+	InputBody bool `yaml:"input_body"`
+	// InputCompat "opa-envoy" adds the OPA-Envoy input shape. Default: the
+	// policy section's input_compat.
+	InputCompat string `yaml:"input_compat"`
+}

@@ -1,0 +1,43 @@
+package config
+
+import "time"
+
+// Policy configures the Rego bundles and the decision rule.
+type Policy struct {
+	Bundles []BundleSource `yaml:"bundles"`
+	// Decision is the rule evaluated per request. Default data.portcullis.authz.decision.
+	Decision string `yaml:"decision"`
+	// Timeout of one evaluation. Default 50ms.
+	Timeout time.Duration `yaml:"timeout"`
+	// Watch reloads bundles when their files change. Default true.
+	Watch *bool `yaml:"watch"`
+	// Debounce of file events. Default 250ms.
+	Debounce time.Duration `yaml:"debounce"`
+	// RequireTests runs the bundle's test_ rules before activating it.
+	RequireTests bool `yaml:"require_tests"`
+	// InputCompat "opa-envoy" adds the OPA-Envoy input shape on every route
+	// (a route may set its own).
+	InputCompat string `yaml:"input_compat"`
+	// Signing, when set, refuses bundles without a valid .signatures.json.
+	Signing *BundleSigning `yaml:"signing"`
+	// MaxBundleBytes caps the size of a bundle as read (also uncompressed). Default 64MiB.
+	MaxBundleBytes ByteSize `yaml:"max_bundle_bytes"`
+}
+
+// BundleSource is a bundle directory or .tar.gz file.
+type BundleSource struct {
+	Name string `yaml:"name"`
+	Path string `yaml:"path"`
+}
+
+// BundleSigning verifies OPA bundle signatures.
+type BundleSigning struct {
+	// KeyFile is the public key (PEM) or HMAC secret file.
+	KeyFile string `yaml:"key_file"`
+	// KeyID is the key id the signature must name. Default "default".
+	KeyID string `yaml:"key_id"`
+	// Algorithm. Default RS256.
+	Algorithm string `yaml:"algorithm"`
+	// Scope the signature must carry, when set.
+	Scope string `yaml:"scope"`
+}

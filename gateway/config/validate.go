@@ -1,0 +1,463 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+type checker struct{ errs Errors }
+
+func (ch *checker) add(field, format string, args ...any) {
+	ch.errs = append(ch.errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (ch *checker) oneOf(field, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		ch.add(field, "%q is not allowed (want %s)", v, quoteList(allowed))
+	}
+}
+
+func (ch *checker) fileExists(field, p string) {
+	if st, err := os.Stat(p); err != nil {
+		ch.add(field, "%v", err)
+	} else if st.IsDir() {
+		ch.add(field, "%q is a directory, want a file", p)
+	}
+}
+
+func (ch *checker) positive(field string, d time.Duration) {
+	if d < 0 {
+		ch.add(field, "%s must not be negative", d)
+	}
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, ", ")
+}
+
+// validate reports every problem; it also fills the parsed fields (yaml:"-").
+func (c *Config) validate() Errors {
+	ch := &checker{}
+	c.validateListen(ch)
+	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	ch.oneOf("log.format", c.Log.Format, "json", "console")
+	c.Limits.validate(ch, "limits")
+	c.validateAuthn(ch)
+	c.validatePolicy(ch)
+	c.validateDecisionLog(ch)
+	if len(c.Routes) == 0 {
+		ch.add("routes", "at least one route is required")
+	}
+	names := map[string]bool{}
+	for i := range c.Routes {
+		c.validateRoute(ch, i, names)
+	}
+	return ch.errs
+}
+
+func (c *Config) validateListen(ch *checker) {
+	l := &c.Listen
+	for f, a := range map[string]string{"listen.proxy": l.Proxy, "listen.admin": l.Admin} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			ch.add(f, "%q is not host:port: %v", a, err)
+		}
+	}
+	for f, d := range map[string]time.Duration{
+		"listen.read_header_timeout": l.ReadHeaderTimeout, "listen.read_timeout": l.ReadTimeout,
+		"listen.write_timeout": l.WriteTimeout, "listen.idle_timeout": l.IdleTimeout,
+		"listen.shutdown_grace": l.ShutdownGrace,
+	} {
+		ch.positive(f, d)
+	}
+	if l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20 {
+		ch.add("listen.max_header_bytes", "%d is out of range (want 1KiB..1MiB)", l.MaxHeaderBytes)
+	}
+	l.TrustedPrefixes = nil
+	for i, s := range l.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				ch.add(fmt.Sprintf("listen.trusted_proxies[%d]", i), "%q is not a CIDR or IP address", s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		l.TrustedPrefixes = append(l.TrustedPrefixes, p.Masked())
+	}
+}
+
+func (l *Limits) validate(ch *checker, p string) {
+	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
+		ch.add(p+".max_body_bytes", "%d is out of range (want 0..1GiB)", l.MaxBodyBytes)
+	}
+	if l.MaxHeaders < 0 || l.MaxHeaders > 1000 {
+		ch.add(p+".max_headers", "%d is out of range (want 1..1000)", l.MaxHeaders)
+	}
+	if l.MaxURLBytes < 0 || l.MaxURLBytes > 1<<20 {
+		ch.add(p+".max_url_bytes", "%d is out of range (want 1..1MiB)", l.MaxURLBytes)
+	}
+	if l.MaxQueryBytes < 0 || l.MaxQueryBytes > 1<<20 {
+		ch.add(p+".max_query_bytes", "%d is out of range (want 1..1MiB)", l.MaxQueryBytes)
+	}
+	if l.MaxJSONDepth < 0 || l.MaxJSONDepth > 1000 {
+		ch.add(p+".max_json_depth", "%d is out of range (want 1..1000)", l.MaxJSONDepth)
+	}
+	if l.MaxJSONKeys < 0 || l.MaxJSONKeys > 1_000_000 {
+		ch.add(p+".max_json_keys", "%d is out of range (want 1..1000000)", l.MaxJSONKeys)
+	}
+}
+
+var hmacAlgs = []string{"HS256", "HS384", "HS512"}
+var asymAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// checkFetchURL requires an absolute https URL, or http on loopback or with allowHTTP.
+func checkFetchURL(ch *checker, field, raw string, allowHTTP bool) {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		ch.add(field, "%q is not an absolute URL", raw)
+		return
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP && !isLoopback(u.Hostname()) {
+			ch.add(field, "%q must use https (http is allowed only for loopback hosts or with allow_insecure_http: true)", raw)
+		}
+	default:
+		ch.add(field, "%q has scheme %q (want https)", raw, u.Scheme)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+func (c *Config) validateAuthn(ch *checker) {
+	j := &c.Authn.JWT
+	if j.MaxTokenBytes < 256 || j.MaxTokenBytes > 64<<10 {
+		ch.add("authn.jwt.max_token_bytes", "%d is out of range (want 256..64KiB)", j.MaxTokenBytes)
+	}
+	if j.CacheSize < -1 || j.CacheSize > 1_000_000 {
+		ch.add("authn.jwt.cache_size", "%d is out of range (want -1..1000000)", j.CacheSize)
+	}
+	seen := map[string]bool{}
+	for i := range j.Issuers {
+		is := &j.Issuers[i]
+		p := fmt.Sprintf("authn.jwt.issuers[%d]", i)
+		if is.Issuer == "" {
+			ch.add(p+".issuer", "is required")
+		} else if seen[is.Issuer] {
+			ch.add(p+".issuer", "%q is configured twice", is.Issuer)
+		}
+		seen[is.Issuer] = true
+		if len(is.Algorithms) == 0 {
+			ch.add(p+".algorithms", "is required (e.g. [RS256])")
+		}
+		var hmac, asym bool
+		for k, a := range is.Algorithms {
+			switch {
+			case slices.Contains(hmacAlgs, a):
+				hmac = true
+			case slices.Contains(asymAlgs, a):
+				asym = true
+			default:
+				ch.add(fmt.Sprintf("%s.algorithms[%d]", p, k), "%q is not allowed (want one of %s)", a, quoteList(append(slices.Clone(asymAlgs), hmacAlgs...)))
+			}
+		}
+		if hmac && asym {
+			ch.add(p+".algorithms", "mixes HMAC and public-key algorithms; configure them as two issuers")
+		}
+		if hmac && !is.Secret.IsSet() {
+			ch.add(p+".secret", "is required for HMAC algorithms")
+		}
+		if is.Secret.IsSet() && !hmac {
+			ch.add(p+".secret", "is set but no HMAC algorithm is allowed")
+		}
+		if hmac && len(is.Secret.Value()) < 32 {
+			ch.add(p+".secret", "is shorter than 32 bytes")
+		}
+		if hmac && (is.JWKSURI != "" || len(is.Keys) > 0) {
+			ch.add(p+".keys", "public keys cannot be used with HMAC algorithms")
+		}
+		if asym && is.JWKSURI == "" && len(is.Keys) == 0 {
+			ch.add(p, "needs jwks_uri or keys")
+		}
+		if is.JWKSURI != "" {
+			checkFetchURL(ch, p+".jwks_uri", is.JWKSURI, is.AllowInsecureHTTP)
+		}
+		for k, f := range is.Keys {
+			ch.fileExists(fmt.Sprintf("%s.keys[%d]", p, k), f)
+		}
+		if *is.ClockSkew < 0 || *is.ClockSkew > 5*time.Minute {
+			ch.add(p+".clock_skew", "%s is out of range (want 0..5m)", *is.ClockSkew)
+		}
+		ch.positive(p+".max_token_age", is.MaxTokenAge)
+		if is.MinRefreshInterval < time.Second {
+			ch.add(p+".min_refresh_interval", "%s is below 1s", is.MinRefreshInterval)
+		}
+		if is.RefreshInterval < is.MinRefreshInterval {
+			ch.add(p+".refresh_interval", "%s is below min_refresh_interval %s", is.RefreshInterval, is.MinRefreshInterval)
+		}
+		ch.positive(p+".max_stale", is.MaxStale)
+		ch.positive(p+".fetch_timeout", is.FetchTimeout)
+		c.checkHeaderMap(ch, p+".claims_to_headers", is.ClaimsToHeaders)
+	}
+	if in := c.Authn.Introspection; in != nil {
+		p := "authn.introspection"
+		checkFetchURL(ch, p+".endpoint", in.Endpoint, in.AllowInsecureHTTP)
+		if in.ClientID == "" {
+			ch.add(p+".client_id", "is required")
+		}
+		ch.oneOf(p+".auth_method", in.AuthMethod, "client_secret_basic", "client_secret_post")
+		ch.oneOf(p+".on_error", in.OnError, "unavailable", "unauthorized")
+		if in.Timeout <= 0 || in.Timeout > 30*time.Second {
+			ch.add(p+".timeout", "%s is out of range (want 1ms..30s)", in.Timeout)
+		}
+		if in.CacheTTL < 0 || in.CacheTTL > 5*time.Minute {
+			ch.add(p+".cache_ttl", "%s exceeds max 5m", in.CacheTTL)
+		}
+		if in.NegativeTTL < 0 || in.NegativeTTL > time.Minute {
+			ch.add(p+".negative_ttl", "%s exceeds max 1m", in.NegativeTTL)
+		}
+		if in.CacheSize < 1 || in.CacheSize > 1_000_000 {
+			ch.add(p+".cache_size", "%d is out of range (want 1..1000000)", in.CacheSize)
+		}
+		c.checkHeaderMap(ch, p+".claims_to_headers", in.ClaimsToHeaders)
+	}
+	k := c.Authn.APIKeys
+	if !validHeaderName(k.Header) {
+		ch.add("authn.api_keys.header", "%q is not a valid header name", k.Header)
+	}
+	if !validHeaderName(k.ConsumerHeader) {
+		ch.add("authn.api_keys.consumer_header", "%q is not a valid header name", k.ConsumerHeader)
+	}
+}
+
+var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+func validHeaderName(s string) bool { return headerNameRE.MatchString(s) }
+
+// reservedHeaders may not be set from claims: the proxy owns them.
+var reservedHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection", "Authorization", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id"}
+
+func (c *Config) checkHeaderMap(ch *checker, p string, m map[string]string) {
+	for claim, h := range m {
+		f := p + "." + claim
+		if !validHeaderName(h) {
+			ch.add(f, "%q is not a valid header name", h)
+		} else if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(h)) {
+			ch.add(f, "%q is managed by the gateway and cannot carry a claim", h)
+		}
+	}
+}
+
+func (c *Config) validatePolicy(ch *checker) {
+	p := &c.Policy
+	names := map[string]bool{}
+	for i, b := range p.Bundles {
+		f := fmt.Sprintf("policy.bundles[%d]", i)
+		if b.Name == "" {
+			ch.add(f+".name", "is required")
+		} else if names[b.Name] {
+			ch.add(f+".name", "%q is used twice", b.Name)
+		}
+		names[b.Name] = true
+		if b.Path == "" {
+			ch.add(f+".path", "is required")
+		} else if _, err := os.Stat(b.Path); err != nil {
+			ch.add(f+".path", "%v", err)
+		}
+	}
+	if !strings.HasPrefix(p.Decision, "data.") {
+		ch.add("policy.decision", "%q must be a rule reference starting with data.", p.Decision)
+	}
+	if p.Timeout <= 0 || p.Timeout > 10*time.Second {
+		ch.add("policy.timeout", "%s is out of range (want 1ms..10s)", p.Timeout)
+	}
+	if p.Debounce < 0 || p.Debounce > time.Minute {
+		ch.add("policy.debounce", "%s is out of range (want 0..1m)", p.Debounce)
+	}
+	if p.InputCompat != "" {
+		ch.oneOf("policy.input_compat", p.InputCompat, "opa-envoy")
+	}
+	if s := p.Signing; s != nil {
+		ch.fileExists("policy.signing.key_file", s.KeyFile)
+	}
+}
+
+func (c *Config) validateDecisionLog(ch *checker) {
+	d := &c.DecisionLog
+	for i, ptr := range d.Erase {
+		if !strings.HasPrefix(ptr, "/input") && !strings.HasPrefix(ptr, "/result") {
+			ch.add(fmt.Sprintf("decision_log.erase[%d]", i), "%q must be a JSON pointer under /input or /result", ptr)
+		}
+	}
+	for f, v := range map[string]*float64{"decision_log.sample.allow": d.Sample.Allow, "decision_log.sample.deny": d.Sample.Deny} {
+		if *v < 0 || *v > 1 {
+			ch.add(f, "%v is out of range (want 0..1)", *v)
+		}
+	}
+	if f := d.File; f != nil && f.Path == "" {
+		ch.add("decision_log.file.path", "is required")
+	}
+	if h := d.HTTP; h != nil {
+		p := "decision_log.http"
+		checkFetchURL(ch, p+".url", h.URL, h.AllowInsecureHTTP)
+		ch.oneOf(p+".format", h.Format, "ndjson", "opa")
+		ch.oneOf(p+".on_full", h.OnFull, "drop_oldest", "fail_closed")
+		if h.BearerToken.IsSet() && h.Username != "" {
+			ch.add(p+".bearer_token", "cannot be combined with username/password")
+		}
+		if h.CAFile != "" {
+			ch.fileExists(p+".ca_file", h.CAFile)
+		}
+		if h.QueueEvents < 1 || h.QueueEvents > 1_000_000 {
+			ch.add(p+".queue_events", "%d is out of range (want 1..1000000)", h.QueueEvents)
+		}
+		if h.BatchEvents < 1 || h.BatchEvents > h.QueueEvents {
+			ch.add(p+".batch_events", "%d is out of range (want 1..queue_events)", h.BatchEvents)
+		}
+	}
+	if s := d.Syslog; s != nil {
+		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+			ch.add("decision_log.syslog.address", "%q is not host:port", s.Address)
+		}
+	}
+}
+
+var templateVarRE = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+
+func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
+	r := &c.Routes[i]
+	p := fmt.Sprintf("routes[%d]", i)
+	if r.Name == "" {
+		ch.add(p+".name", "is required")
+	} else if names[r.Name] {
+		ch.add(p+".name", "%q is used by another route", r.Name)
+	}
+	names[r.Name] = true
+
+	m := r.Match
+	switch {
+	case (m.PathPrefix == "") == (m.Path == ""):
+		ch.add(p+".match", "set exactly one of path_prefix and path")
+	case m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/"):
+		ch.add(p+".match.path_prefix", "%q must start with /", m.PathPrefix)
+	case m.Path != "":
+		re, err := compileTemplate(m.Path)
+		if err != nil {
+			ch.add(p+".match.path", "%v", err)
+		}
+		r.PathPattern = re
+	}
+	for k, meth := range m.Methods {
+		if meth != strings.ToUpper(meth) || !validHeaderName(meth) {
+			ch.add(fmt.Sprintf("%s.match.methods[%d]", p, k), "%q is not an upper-case HTTP method", meth)
+		}
+	}
+
+	ups := r.Upstreams
+	if r.Upstream != "" {
+		if len(ups) > 0 {
+			ch.add(p+".upstream", "set upstream or upstreams, not both")
+		}
+		ups = []string{r.Upstream}
+	}
+	if len(ups) == 0 {
+		ch.add(p+".upstream", "is required")
+	}
+	r.UpstreamURLs = nil
+	for k, s := range ups {
+		u, err := url.Parse(s)
+		f := p + ".upstream"
+		if r.Upstream == "" {
+			f = fmt.Sprintf("%s.upstreams[%d]", p, k)
+		}
+		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			ch.add(f, "%q must be an absolute http or https URL", s)
+			continue
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			ch.add(f, "%q must not have a query or fragment", s)
+			continue
+		}
+		r.UpstreamURLs = append(r.UpstreamURLs, u)
+	}
+	if r.StripPrefix != "" && (!strings.HasPrefix(r.StripPrefix, "/") || (m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, r.StripPrefix))) {
+		ch.add(p+".strip_prefix", "%q must start with / and be a prefix of match.path_prefix", r.StripPrefix)
+	}
+	if r.Timeout <= 0 || r.Timeout > time.Hour {
+		ch.add(p+".timeout", "%s is out of range (want 1ms..1h)", r.Timeout)
+	}
+	ch.positive(p+".connect_timeout", r.ConnectTimeout)
+	ch.positive(p+".eject_for", r.EjectFor)
+
+	a := r.Authn
+	for k, meth := range a.Methods {
+		f := fmt.Sprintf("%s.authn.methods[%d]", p, k)
+		ch.oneOf(f, meth, "jwt", "introspection", "api_key")
+		switch {
+		case meth == "jwt" && len(c.Authn.JWT.Issuers) == 0:
+			ch.add(f, "jwt needs authn.jwt.issuers")
+		case meth == "introspection" && c.Authn.Introspection == nil:
+			ch.add(f, "introspection needs authn.introspection")
+		case meth == "api_key" && len(c.Policy.Bundles) == 0:
+			ch.add(f, "api_key needs policy.bundles (consumers live in bundle data)")
+		}
+	}
+	if a.BearerQuery != "" && a.BearerQuery == c.Authn.APIKeys.Query && a.APIKeyQuery {
+		ch.add(p+".authn.bearer_query", "%q is also the API-key query parameter", a.BearerQuery)
+	}
+
+	if o := r.OpenAPI; o.Spec != "" {
+		ch.fileExists(p+".openapi.spec", o.Spec)
+		ch.oneOf(p+".openapi.mode", o.Mode, "enforce", "report", "off")
+		ch.oneOf(p+".openapi.unknown_operation", o.UnknownOperation, "reject", "pass")
+	} else if o.Mode != "" || o.UnknownOperation != "" || len(o.ContentTypes) > 0 {
+		ch.add(p+".openapi.spec", "is required when other openapi fields are set")
+	}
+	r.Limits.validate(ch, p+".limits")
+	if r.Policy.InputCompat != "" {
+		ch.oneOf(p+".policy.input_compat", r.Policy.InputCompat, "opa-envoy")
+	}
+}
+
+// compileTemplate turns /users/{id} into an anchored regexp matching whole segments.
+func compileTemplate(t string) (*regexp.Regexp, error) {
+	if !strings.HasPrefix(t, "/") {
+		return nil, fmt.Errorf("%q must start with /", t)
+	}
+	segs := strings.Split(t[1:], "/")
+	var b strings.Builder
+	b.WriteString("^")
+	for _, s := range segs {
+		b.WriteString("/")
+		switch {
+		case templateVarRE.MatchString(s):
+			b.WriteString("[^/]+")
+		case strings.ContainsAny(s, "{}"):
+			return nil, fmt.Errorf("%q: segment %q must be a literal or a whole {name}", t, s)
+		default:
+			b.WriteString(regexp.QuoteMeta(s))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String()), nil
+}

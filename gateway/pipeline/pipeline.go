@@ -1,0 +1,55 @@
+// Package pipeline defines the request pipeline: handlers that return errors, middleware, and the per-request state.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// Handler is like http.Handler, but returns its error for the server to
+// render. A handler that returns an error must not have written a response.
+type Handler interface {
+	ServeHTTP(w http.ResponseWriter, r *http.Request) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP calls f(w, r).
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+// Middleware is one stage of the pipeline. Constructors of middleware do all
+// parsing and compiling up front; per request there is only work on the request.
+type Middleware func(next Handler) Handler
+
+// Chain wraps h so that m[0] runs first. Nil middlewares are skipped, so a
+// route can leave out stages it does not configure.
+func Chain(h Handler, m ...Middleware) Handler {
+	for i := len(m) - 1; i >= 0; i-- {
+		if m[i] != nil {
+			h = m[i](h)
+		}
+	}
+	return h
+}
+
+// ErrNoCredential is returned by an Authenticator when the request carries
+// no credential of its kind; the next authenticator is tried.
+var ErrNoCredential = errors.New("no credential")
+
+type ctxKey int
+
+const stateKey ctxKey = 0
+
+// WithState returns ctx carrying st.
+func WithState(ctx context.Context, st *State) context.Context {
+	return context.WithValue(ctx, stateKey, st)
+}
+
+// StateFrom returns the request state in ctx. Every request inside the
+// pipeline has one; outside it, StateFrom returns nil.
+func StateFrom(ctx context.Context) *State {
+	st, _ := ctx.Value(stateKey).(*State)
+	return st
+}

@@ -1,0 +1,137 @@
+// Package policy holds the contract between the gateway and Rego policies: the input document and the decision.
+package policy
+
+import "time"
+
+// InputVersion is input.version. It changes only when a field of the input
+// document changes meaning or disappears; new fields do not bump it.
+const InputVersion = 1
+
+// Authentication methods, as they appear in input.identity.method.
+const (
+	MethodJWT           = "jwt"
+	MethodIntrospection = "introspection"
+	MethodAPIKey        = "api_key"
+	MethodAnonymous     = "anonymous"
+)
+
+// Identity is the result of authentication. The zero value is not valid;
+// use Anonymous() for a request without credentials.
+type Identity struct {
+	Authenticated bool
+	Method        string
+	Subject       string
+	Issuer        string
+	Consumer      string
+	Groups        []string
+	Scopes        []string
+	// Claims are the verified JWT claims or the introspection response
+	// fields. They never include the token itself.
+	Claims map[string]any
+	// KeyID identifies the API key (its configured id) or the JWT signing key (kid).
+	KeyID string
+	// ExpiresAt is when the credential stops being valid; zero if unknown.
+	ExpiresAt time.Time
+}
+
+// Anonymous returns the identity of a request that carried no credential.
+func Anonymous() *Identity {
+	return &Identity{Method: MethodAnonymous}
+}
+
+// Request is input.request.
+type Request struct {
+	ID     string
+	Method string
+	// Path is the normalized path exactly as it is forwarded upstream
+	// (before strip_prefix), and Segments is Path split on "/".
+	Path       string
+	Segments   []string
+	Host       string
+	Scheme     string
+	Query      map[string][]string
+	// Headers have lower-case names and comma-joined values; credentials
+	// (Authorization, the API-key header, Cookie) are never present.
+	Headers    map[string]string
+	RemoteAddr string
+	// Body is the parsed JSON body when the route opts in (policy.input_body)
+	// and the body was read within the limit; nil otherwise.
+	Body any
+	// BodyTruncated is true when the route asked for the body but it could
+	// not be given to the policy (not JSON, or not read).
+	BodyTruncated bool
+	// RawBody is the buffered body, used only for the OPA-Envoy compatible
+	// attributes.request.http.body string.
+	RawBody []byte
+}
+
+// Route is input.route.
+type Route struct {
+	Name        string
+	OperationID string
+	PathParams  map[string]string
+	Tags        []string
+}
+
+// ValidationError is one entry of input.validation.errors.
+type ValidationError struct {
+	// Name is a JSON pointer into the body ("/email") or a parameter name.
+	Name string
+	// In is "body", "path", "query", "header" or "request".
+	In     string
+	Reason string
+}
+
+// Validation is input.validation. Valid is true when the route has no
+// OpenAPI validation.
+type Validation struct {
+	Valid  bool
+	Errors []ValidationError
+}
+
+// Input is the whole input document.
+type Input struct {
+	Request    Request
+	Route      Route
+	Identity   *Identity
+	Validation Validation
+	// OPAEnvoy adds the OPA-Envoy shaped fields (attributes, parsed_path,
+	// parsed_query, parsed_body, truncated_body) to the document.
+	OPAEnvoy bool
+}
+
+// Decision is the normalized answer of the decision rule.
+type Decision struct {
+	// ID is the decision_id, shared by the decision log and the client response header.
+	ID    string
+	Allow bool
+	// Status is the HTTP status of a deny chosen by the policy (4xx only), or 0.
+	Status  int
+	Reasons []string
+	// Headers are added to the upstream request on allow.
+	Headers map[string]string
+	// RemoveHeaders are removed from the upstream request on allow (OPA-Envoy request_headers_to_remove).
+	RemoveHeaders []string
+	// ResponseHeaders are added to the response to the client.
+	ResponseHeaders map[string]string
+	// Body is the response body of a deny chosen by the policy (OPA-Envoy body).
+	Body string
+	// Bundles maps bundle name to revision of the policy that decided.
+	Bundles map[string]string
+	// Result is the raw value of the decision rule, for the decision log.
+	Result any
+	// Err is set when the decision is a deny because evaluation failed
+	// (undefined, malformed result, error, timeout).
+	Err  error
+	Eval time.Duration
+	// Input is the input document as evaluated (an OPA ast.Value), kept for the decision log.
+	Input any
+}
+
+// MaskOp is one result of a decision-log mask rule, with the semantics of
+// OPA's data.system.log.mask: Op "remove" erases Path, "upsert" sets it to Value.
+type MaskOp struct {
+	Op    string
+	Path  string
+	Value any
+}
