@@ -45,11 +45,11 @@ type Request struct {
 	Method string
 	// Path is the normalized path exactly as it is forwarded upstream
 	// (before strip_prefix), and Segments is Path split on "/".
-	Path       string
-	Segments   []string
-	Host       string
-	Scheme     string
-	Query      map[string][]string
+	Path     string
+	Segments []string
+	Host     string
+	Scheme   string
+	Query    map[string][]string
 	// Headers have lower-case names and comma-joined values; credentials
 	// (Authorization, the API-key header, Cookie) are never present.
 	Headers    map[string]string

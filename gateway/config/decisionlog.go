@@ -54,15 +54,15 @@ type DecisionHTTP struct {
 	Username      string        `yaml:"username"`
 	Password      Secret        `yaml:"password"`
 	CAFile        string        `yaml:"ca_file"`
-	QueueEvents   int           `yaml:"queue_events"`  // in-memory queue, default 10000
+	QueueEvents   int           `yaml:"queue_events"`    // in-memory queue, default 10000
 	MaxRetryDelay time.Duration `yaml:"max_retry_delay"` // default 30s
 	// SpoolDir keeps batches on disk while the collector is down. Default: none
 	// (then on_full applies to the in-memory queue).
 	SpoolDir      string   `yaml:"spool_dir"`
 	SpoolMaxBytes ByteSize `yaml:"spool_max_bytes"` // default 1GiB
 	// OnFull is drop_oldest (default, counted) or fail_closed (requests get 503).
-	OnFull             string `yaml:"on_full"`
-	AllowInsecureHTTP  bool   `yaml:"allow_insecure_http"`
+	OnFull            string `yaml:"on_full"`
+	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
 }
 
 // DecisionSyslog sends RFC 5424 messages over TCP or TLS.
