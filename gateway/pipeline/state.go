@@ -54,6 +54,9 @@ type State struct {
 	// BodyRead tells whether it was read; the proxy then sends Body.
 	Body     []byte
 	BodyRead bool
+	// PlainBody is Body after Content-Encoding is undone (the same slice
+	// when the body is not encoded); validation and the policy read it.
+	PlainBody []byte
 	// Rejection is the problem validation found. The validation stage runs
 	// before authorization and only records it; it is sent after the policy
 	// allows (so a denied request gets 401/403 whatever its body), unless
