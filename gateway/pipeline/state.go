@@ -45,6 +45,10 @@ type State struct {
 	UpstreamStatus int
 	// Upstream is the base URL the request was sent to.
 	Upstream string
+	// ProxyErr is the error of the upstream exchange, set by the proxy.
+	ProxyErr error
+	// ResponseHeaders are added to the response to the client, whatever the outcome.
+	ResponseHeaders http.Header
 	// SetHeaders are set on the upstream request after hop-by-hop headers are
 	// removed, so a client's Connection header can never remove them.
 	SetHeaders http.Header
