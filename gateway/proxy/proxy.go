@@ -1,0 +1,222 @@
+// Package proxy forwards requests to a route's upstreams with httputil.ReverseProxy.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+)
+
+// RequestIDHeader carries the request id to the upstream and back to the client.
+const RequestIDHeader = "X-Request-Id"
+
+// Proxy forwards to the upstreams of one route, round robin, skipping an
+// upstream for route.EjectFor after it refused a connection (passive health).
+type Proxy struct {
+	rp          *httputil.ReverseProxy
+	upstreams   []*upstream
+	next        atomic.Uint64
+	timeout     time.Duration
+	ejectFor    time.Duration
+	stripPrefix string
+	trusted     []netip.Prefix
+	now         func() time.Time
+}
+
+type upstream struct {
+	url       *url.URL
+	ejectedAt atomic.Int64 // unix nanos until which it is skipped; 0 = healthy
+}
+
+// New returns the proxy of route. trusted are the peers whose
+// X-Forwarded-* headers are appended to instead of replaced.
+func New(route *config.Route, trusted []netip.Prefix) *Proxy {
+	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, trusted: trusted, now: time.Now}
+	for _, u := range route.UpstreamURLs {
+		p.upstreams = append(p.upstreams, &upstream{url: u})
+	}
+	dialer := &net.Dialer{Timeout: route.ConnectTimeout, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil, // never route upstream traffic through an environment proxy
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   route.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: route.Timeout,
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      transport,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       nil,
+		BufferPool:     bufferPool{},
+	}
+	return p
+}
+
+// Handler returns the last stage of a route's pipeline.
+func (p *Proxy) Handler() pipeline.Handler {
+	return pipeline.HandlerFunc(p.serve)
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
+	st := pipeline.StateFrom(r.Context())
+	up := p.pick()
+	st.Upstream = up.url.String()
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	defer cancel()
+	r = r.WithContext(context.WithValue(ctx, upstreamKey{}, up))
+	p.rp.ServeHTTP(w, r)
+	if st.ProxyErr == nil {
+		return nil
+	}
+	return p.classify(r.Context(), up, st.ProxyErr)
+}
+
+type upstreamKey struct{}
+
+// pick chooses the next healthy upstream; when all are ejected it takes
+// the next one anyway, since refusing every request helps nobody.
+func (p *Proxy) pick() *upstream {
+	n := uint64(len(p.upstreams))
+	start := p.next.Add(1)
+	now := p.now().UnixNano()
+	for i := uint64(0); i < n; i++ {
+		u := p.upstreams[(start+i)%n]
+		if u.ejectedAt.Load() <= now {
+			return u
+		}
+	}
+	return p.upstreams[start%n]
+}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	st := pipeline.StateFrom(pr.In.Context())
+	up := pr.In.Context().Value(upstreamKey{}).(*upstream)
+
+	// The path forwarded is the normalized path the route matched and the
+	// policy saw (set on In by the server), less strip_prefix.
+	path := strings.TrimPrefix(pr.In.URL.Path, p.stripPrefix)
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	pr.Out.URL.Path = path
+	pr.Out.URL.RawPath = ""
+	pr.SetURL(up.url)
+
+	if p.isTrusted(pr.In.RemoteAddr) {
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+		pr.SetXForwarded()
+		if h := pr.In.Header.Get("X-Forwarded-Host"); h != "" {
+			pr.Out.Header.Set("X-Forwarded-Host", h)
+		}
+		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
+			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+		}
+	} else {
+		pr.SetXForwarded()
+	}
+
+	// Hop-by-hop headers, including those the client named in Connection,
+	// were removed from Out before Rewrite runs; what is set here cannot be
+	// removed that way (golang/go#46313).
+	for _, h := range st.DelHeaders {
+		pr.Out.Header.Del(h)
+	}
+	for k, v := range st.SetHeaders {
+		pr.Out.Header[k] = v
+	}
+	pr.Out.Header.Set(RequestIDHeader, st.Input.Request.ID)
+
+	if st.BodyRead {
+		pr.Out.Body = io.NopCloser(bytes.NewReader(st.Body))
+		pr.Out.ContentLength = int64(len(st.Body))
+		pr.Out.TransferEncoding = nil
+		pr.Out.Header.Del("Transfer-Encoding")
+		pr.Out.Header.Set("Content-Length", strconv.Itoa(len(st.Body)))
+		pr.Out.GetBody = nil
+	}
+}
+
+func (p *Proxy) isTrusted(remote string) bool {
+	if len(p.trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	for _, pfx := range p.trusted {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func modifyResponse(resp *http.Response) error {
+	st := pipeline.StateFrom(resp.Request.Context())
+	st.UpstreamStatus = resp.StatusCode
+	return nil
+}
+
+func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
+	pipeline.StateFrom(r.Context()).ProxyErr = err
+}
+
+// ErrClientGone marks a request whose client went away; the server logs
+// it as 499 and writes nothing.
+var ErrClientGone = errors.New("client closed request")
+
+// classify maps an upstream error to the client's answer: 504 on timeout,
+// 502 on anything else, and ejects the upstream on a refused connection.
+func (p *Proxy) classify(ctx context.Context, up *upstream, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+			up.ejectedAt.Store(p.now().Add(p.ejectFor).UnixNano())
+		}
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return problem.Wrap(http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time", err)
+	case errors.Is(err, context.Canceled):
+		return ErrClientGone
+	default:
+		return problem.Wrap(http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// bufferPool reuses the 32 KiB copy buffers of ReverseProxy.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }

@@ -1,0 +1,334 @@
+// Package server assembles the gateway from its configuration and serves it.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/gateway/route"
+)
+
+// Options are what New needs besides the configuration.
+type Options struct {
+	Logger zerolog.Logger
+	// Version is reported in metrics, /v1/status and decision-log labels.
+	Version string
+	// Registry collects the metrics served on /metrics. Nil: a new one.
+	Registry *prometheus.Registry
+}
+
+// Server is the gateway: the proxy handler, the admin handler and the
+// components behind them. Build it with New, run it with Run.
+type Server struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	version string
+	reg     *prometheus.Registry
+	metrics *httpMetrics
+	router  *route.Router[pipeline.Handler]
+	comp    *components
+
+	// inputExclude are the lower-case header names never copied into the policy input.
+	inputExclude map[string]bool
+	ridPrefix    string
+	ridSeq       atomic.Uint64
+}
+
+// New builds every part of the gateway from cfg: authenticators, policy
+// engine, validators, decision log, route pipelines. Nothing is parsed or
+// compiled per request afterwards.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	var pfx [6]byte
+	_, _ = rand.Read(pfx[:])
+	s := &Server{
+		cfg:       cfg,
+		log:       opts.Logger,
+		version:   opts.Version,
+		reg:       reg,
+		metrics:   newHTTPMetrics(reg, opts.Version),
+		ridPrefix: hex.EncodeToString(pfx[:]) + "-",
+	}
+	comp, err := newComponents(ctx, cfg, s.log, reg, opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	s.comp = comp
+	s.inputExclude = comp.inputExclude()
+	handlers := make([]pipeline.Handler, len(cfg.Routes))
+	for i := range cfg.Routes {
+		h, err := comp.routeHandler(cfg, &cfg.Routes[i])
+		if err != nil {
+			comp.close(ctx)
+			return nil, fmt.Errorf("routes[%d] %q: %w", i, cfg.Routes[i].Name, err)
+		}
+		handlers[i] = h
+	}
+	s.router = route.NewRouter(cfg.Routes, handlers)
+	return s, nil
+}
+
+// ServeHTTP runs one request through the pipeline of its route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := &pipeline.State{Start: time.Now()}
+	st.Input.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
+	st.Input.Validation.Valid = true
+	w.Header().Set(proxy.RequestIDHeader, st.Input.Request.ID)
+	rec := &recorder{ResponseWriter: w}
+	r = r.WithContext(pipeline.WithState(r.Context(), st))
+
+	if err := s.serve(rec, r, st); err != nil {
+		log := s.log.With().Str("request_id", st.Input.Request.ID).Str("route", st.Input.Route.Name).Logger()
+		render(rec, r, st, err, &log)
+	}
+	if st.Status == 0 {
+		st.Status = rec.status
+		if st.Status == 0 {
+			st.Status = http.StatusOK
+		}
+	}
+	if st.Reason == "" {
+		st.Reason = "allow"
+	}
+	routeName := st.Input.Route.Name
+	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
+	s.metrics.duration.WithLabelValues(routeName).Observe(time.Since(st.Start).Seconds())
+	s.comp.logDecision(r, st)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.State) error {
+	if err := s.comp.accepting(); err != nil {
+		return err
+	}
+	if err := checkRequestLimits(r, &s.cfg.Limits); err != nil {
+		return err
+	}
+	raw, err := rawPath(r)
+	if err == nil {
+		raw, err = route.Normalize(raw, s.cfg.Paths)
+	}
+	if err != nil {
+		return problem.Wrap(http.StatusBadRequest, "path_rejected", "the request path is not acceptable: "+err.Error(), err)
+	}
+	r.URL.Path, r.URL.RawPath = raw, ""
+
+	m, ok := s.router.Lookup(r.Method, r.Host, raw)
+	if !ok {
+		if len(m.Allow) > 0 {
+			return problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept "+r.Method).
+				WithHeader("Allow", strings.Join(m.Allow, ", "))
+		}
+		return problem.New(http.StatusNotFound, "no_route", "no route matches the request")
+	}
+	s.fillRequest(r, st, m.Route)
+	return m.Value.ServeHTTP(w, r)
+}
+
+// rawPath returns the still-encoded path of the request target.
+func rawPath(r *http.Request) (string, error) {
+	uri := r.RequestURI
+	if strings.HasPrefix(uri, "/") {
+		if i := strings.IndexByte(uri, '?'); i >= 0 {
+			uri = uri[:i]
+		}
+		return uri, nil
+	}
+	if r.URL.IsAbs() {
+		return r.URL.EscapedPath(), nil
+	}
+	return "", route.ErrNotOrigin
+}
+
+// fillRequest sets input.request and input.route. Credentials (the
+// Authorization header, cookies, the API-key header, credential query
+// parameters) and identity headers never enter the input.
+func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Route) {
+	in := &st.Input
+	in.Route.Name = rt.Name
+	in.Route.Tags = rt.Tags
+	in.OPAEnvoy = rt.Policy.InputCompat == "opa-envoy"
+	req := &in.Request
+	req.Method = r.Method
+	req.Path = r.URL.Path
+	req.Segments = strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(req.Segments) == 1 && req.Segments[0] == "" {
+		req.Segments = req.Segments[:0]
+	}
+	req.Host = r.Host
+	req.Scheme = "http"
+	if r.TLS != nil {
+		req.Scheme = "https"
+	}
+	req.RemoteAddr = r.RemoteAddr
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		for _, name := range credentialParams(&s.cfg.Authn, rt) {
+			delete(q, name)
+		}
+		req.Query = q
+	}
+	req.Headers = make(map[string]string, len(r.Header))
+	for k, v := range r.Header {
+		lk := lowerHeader(k)
+		if s.inputExclude[lk] {
+			continue
+		}
+		if len(v) == 1 {
+			req.Headers[lk] = v[0]
+		} else {
+			req.Headers[lk] = strings.Join(v, ", ")
+		}
+	}
+}
+
+// credentialParams are the query parameters that may carry a credential on rt.
+func credentialParams(a *config.Authn, rt *config.Route) []string {
+	var p []string
+	if rt.Authn.BearerQuery != "" {
+		p = append(p, rt.Authn.BearerQuery)
+	}
+	if rt.Authn.APIKeyQuery {
+		p = append(p, a.APIKeys.Query)
+	}
+	return p
+}
+
+// commonLower avoids an allocation per header for the usual names.
+var commonLower = map[string]string{}
+
+func init() {
+	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
+		"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
+		"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent"} {
+		commonLower[h] = strings.ToLower(h)
+	}
+}
+
+func lowerHeader(k string) string {
+	if l, ok := commonLower[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}
+
+// requestID keeps a client's X-Request-Id when it is short and plain, else
+// makes one: a random per-process prefix and a counter, unique and cheap.
+func (s *Server) requestID(in string) string {
+	if n := len(in); n > 0 && n <= 128 && plainID(in) {
+		return in
+	}
+	return s.ridPrefix + strconv.FormatUint(s.ridSeq.Add(1), 36)
+}
+
+func plainID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder remembers the status the pipeline wrote.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Run serves the proxy and admin listeners until ctx is done, then shuts
+// down gracefully: in-flight requests get listen.shutdown_grace to finish.
+func (s *Server) Run(ctx context.Context) error {
+	l := s.cfg.Listen
+	proxySrv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    int(l.MaxHeaderBytes),
+		ErrorLog:          nil,
+	}
+	adminSrv := &http.Server{
+		Handler:           s.AdminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	pl, err := net.Listen("tcp", l.Proxy)
+	if err != nil {
+		return fmt.Errorf("listen.proxy: %w", err)
+	}
+	al, err := net.Listen("tcp", l.Admin)
+	if err != nil {
+		pl.Close()
+		return fmt.Errorf("listen.admin: %w", err)
+	}
+	s.comp.start(ctx)
+	errc := make(chan error, 2)
+	go func() { errc <- proxySrv.Serve(pl) }()
+	go func() { errc <- adminSrv.Serve(al) }()
+	s.log.Info().Str("proxy", pl.Addr().String()).Str("admin", al.Addr().String()).Str("version", s.version).Msg("portcullis started")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.log.Info().Dur("grace", l.ShutdownGrace).Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), l.ShutdownGrace)
+	defer cancel()
+	if err := proxySrv.Shutdown(sctx); err != nil {
+		s.log.Warn().Err(err).Msg("proxy shutdown incomplete")
+		proxySrv.Close()
+	}
+	_ = adminSrv.Shutdown(sctx)
+	s.comp.close(sctx)
+	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+		return runErr
+	}
+	return nil
+}
+
+// Reload re-reads bundles and OpenAPI specs and reopens log files (SIGHUP).
+// What fails to load is reported and the running version is kept.
+func (s *Server) Reload(ctx context.Context) error {
+	return s.comp.reload(ctx)
+}
