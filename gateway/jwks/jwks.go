@@ -1,0 +1,234 @@
+// Package jwks fetches and caches the JSON Web Key Set of one token issuer.
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultRefreshInterval    = 5 * time.Minute
+	DefaultMinRefreshInterval = 30 * time.Second
+	DefaultMaxStale           = 24 * time.Hour
+	DefaultFetchTimeout       = 5 * time.Second
+	// MaxRefreshInterval bounds a Cache-Control max-age.
+	MaxRefreshInterval = 24 * time.Hour
+	// MaxBodyBytes caps a JWKS response body.
+	MaxBodyBytes = 1 << 20
+	// MaxKIDBytes caps the kid Lookup accepts.
+	MaxKIDBytes = 256
+)
+
+var (
+	// ErrUnknownKID means no usable key has the requested kid (or, for an
+	// empty kid, no single key fits the algorithm). It is a 401.
+	ErrUnknownKID = errors.New("unknown kid")
+	// ErrUnavailable means there is no usable key set at all: never fetched,
+	// older than MaxStale, and no fallback keys. It is a 503, never a 401.
+	ErrUnavailable = errors.New("jwks unavailable")
+)
+
+// Options configure a Set.
+type Options struct {
+	// URL is the jwks_uri. If empty, the Set serves only the Fallback keys
+	// and never fetches.
+	URL string
+	// Client fetches URL. If nil, a client with a FetchTimeout timeout that
+	// follows at most 3 redirects and never from https to http is used.
+	Client *http.Client
+	// RefreshInterval between fetches when the response has no max-age.
+	// Default 5m.
+	RefreshInterval time.Duration
+	// MinRefreshInterval is the least time between two fetches forced by
+	// unknown kids, and the retry delay after a failed fetch. Default 30s.
+	MinRefreshInterval time.Duration
+	// MaxStale is how long the last good set is used while fetches fail.
+	// Default 24h.
+	MaxStale time.Duration
+	// FetchTimeout bounds one fetch. Default 5s.
+	FetchTimeout time.Duration
+	// Fallback keys are used when no fetched set is usable (never fetched
+	// or older than MaxStale). May be nil.
+	Fallback jwk.Set
+	// Logger receives fetch outcomes. The zero Logger discards.
+	Logger zerolog.Logger
+	// Registerer receives the metrics. If nil, they are not registered.
+	Registerer prometheus.Registerer
+	// Issuer is the configured issuer, used as the metric label value.
+	Issuer string
+	// Now is the clock; nil means time.Now. For tests.
+	Now func() time.Time
+}
+
+// Set holds the keys of one issuer: the last good fetch of URL and the
+// fallback keys. It is safe for concurrent use.
+type Set struct {
+	opts     Options
+	fallback *keySet // nil when there are no fallback keys
+	current  atomic.Pointer[keySet]
+	metrics  *metrics
+
+	flight   singleflight.Group
+	fetching atomic.Bool
+	mu       sync.Mutex // guards lastTry
+	lastTry  time.Time
+
+	ctx     context.Context // cancelled by Stop; bounds every fetch
+	cancel  context.CancelFunc
+	started sync.Once
+	done    chan struct{}
+}
+
+// New returns a Set; it fetches nothing until Start or Lookup.
+func New(opts Options) (*Set, error) {
+	setDur(&opts.RefreshInterval, DefaultRefreshInterval)
+	setDur(&opts.MinRefreshInterval, DefaultMinRefreshInterval)
+	setDur(&opts.MaxStale, DefaultMaxStale)
+	setDur(&opts.FetchTimeout, DefaultFetchTimeout)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: opts.FetchTimeout, CheckRedirect: checkRedirect}
+	}
+	s := &Set{opts: opts, done: make(chan struct{})}
+	if opts.Fallback != nil && opts.Fallback.Len() > 0 {
+		fb, err := newKeySet(opts.Fallback, time.Time{})
+		if err != nil {
+			return nil, fmt.Errorf("fallback keys for %s: %w", opts.Issuer, err)
+		}
+		s.fallback = fb
+	}
+	if opts.URL == "" && s.fallback == nil {
+		return nil, fmt.Errorf("jwks for %s: neither a URL nor fallback keys", opts.Issuer)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+func setDur(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+// Start fetches the key set in the background and then refreshes it every
+// RefreshInterval (or the response's max-age, bounded to
+// [MinRefreshInterval, 24h]) until ctx ends or Stop is called. It returns
+// at once; Ready reports when keys are usable. Calling Start again does nothing.
+func (s *Set) Start(ctx context.Context) {
+	s.started.Do(func() {
+		if s.opts.URL == "" {
+			close(s.done)
+			return
+		}
+		go s.loop(ctx)
+	})
+}
+
+// Stop ends the refresh loop and any fetch in flight, and waits for them.
+func (s *Set) Stop() {
+	s.cancel()
+	s.started.Do(func() { close(s.done) })
+	<-s.done
+}
+
+// Ready tells whether a usable key set exists: a fetch not older than
+// MaxStale, or fallback keys.
+func (s *Set) Ready() bool {
+	return s.usable(s.opts.Now()) != nil
+}
+
+// usable returns the fetched set if it is fresh enough, else the fallback
+// set, else nil.
+func (s *Set) usable(now time.Time) *keySet {
+	if cur := s.current.Load(); cur != nil && now.Sub(cur.fetchedAt) <= s.opts.MaxStale {
+		return cur
+	}
+	return s.fallback
+}
+
+// Lookup returns the key to verify a token signed with alg whose header
+// names kid. The kid is used only as a map key. An unknown kid forces at most
+// one refetch per MinRefreshInterval, shared by all concurrent callers;
+// callers during the cooldown get ErrUnknownKID at once. An empty kid
+// matches the only key usable for alg. The returned key may still not be
+// Usable for alg when its kid is known; the caller must check.
+func (s *Set) Lookup(ctx context.Context, kid string, alg jwa.SignatureAlgorithm) (jwk.Key, error) {
+	if len(kid) > MaxKIDBytes {
+		return nil, fmt.Errorf("%w: kid longer than %d bytes", ErrUnknownKID, MaxKIDBytes)
+	}
+	if k, err := s.find(kid, alg); err == nil || s.opts.URL == "" {
+		return k, err
+	}
+	if err := s.refetch(ctx); err != nil {
+		return nil, err
+	}
+	return s.find(kid, alg)
+}
+
+func (s *Set) find(kid string, alg jwa.SignatureAlgorithm) (jwk.Key, error) {
+	ks := s.usable(s.opts.Now())
+	if ks == nil {
+		return nil, ErrUnavailable
+	}
+	if k, ok := ks.find(kid, alg); ok {
+		return k, nil
+	}
+	return nil, ErrUnknownKID
+}
+
+// refetch joins the fetch in flight or starts one if the cooldown allows.
+// It returns only ctx's error; the outcome of the fetch shows in the set.
+func (s *Set) refetch(ctx context.Context) error {
+	if !s.fetching.Load() && !s.mayFetch(false) {
+		return nil // negative result: cooldown
+	}
+	ch := s.flight.DoChan("fetch", func() (any, error) {
+		if !s.mayFetch(true) {
+			return nil, nil
+		}
+		s.fetching.Store(true)
+		defer s.fetching.Store(false)
+		_, err := s.fetch()
+		return nil, err
+	})
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// mayFetch tells whether MinRefreshInterval has passed since the last fetch
+// attempt; with claim it also records now as that attempt.
+func (s *Set) mayFetch(claim bool) bool {
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.lastTry.IsZero() && now.Sub(s.lastTry) < s.opts.MinRefreshInterval {
+		return false
+	}
+	if claim {
+		s.lastTry = now
+	}
+	return true
+}

@@ -1,0 +1,72 @@
+package jwks
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	fetches  *prometheus.CounterVec
+	failures *prometheus.CounterVec
+	age      *prometheus.GaugeVec
+}
+
+// newMetrics builds the collectors and registers them with reg (if not
+// nil). Every Set shares them through the registry: a Set built for a
+// reload finds the collectors of the one it replaces and reuses them.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_jwks_fetches_total",
+			Help: "JWKS fetch attempts, by issuer.",
+		}, []string{"issuer"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_jwks_fetch_failures_total",
+			Help: "Failed JWKS fetches, by issuer.",
+		}, []string{"issuer"}),
+		age: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "portcullis_jwks_key_set_age_seconds",
+			Help: "Age of the key set in use, by issuer, updated on every fetch attempt.",
+		}, []string{"issuer"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.fetches, err = register(reg, m.fetches); err != nil {
+		return nil, err
+	}
+	if m.failures, err = register(reg, m.failures); err != nil {
+		return nil, err
+	}
+	if m.age, err = register(reg, m.age); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the equal collector already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if old, ok := are.ExistingCollector.(C); ok {
+			return old, nil
+		}
+	}
+	return c, err
+}
+
+// observeAge sets the age gauge of issuer to now-ks.fetchedAt (0 when
+// nothing was ever fetched).
+func (m *metrics) observeAge(issuer string, ks *keySet, now time.Time) {
+	if ks == nil {
+		return
+	}
+	m.age.WithLabelValues(issuer).Set(now.Sub(ks.fetchedAt).Seconds())
+}
