@@ -1,0 +1,50 @@
+# Portcullis — see README.md. `make run` and `make test` are all a fresh machine needs.
+GO      ?= go
+BIN     := bin/portcullis
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+PKGS    := ./cmd/... ./gateway/... ./policy/...
+
+.PHONY: build run test vet unit rego e2e bench fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/portcullis
+
+# The gateway on the example config, in front of the demo upstream. Ctrl-C stops both.
+run: build
+	@$(BIN) demo keys --dir .demo
+	@bash -c 'trap "kill 0" EXIT; \
+		$(BIN) demo upstream --listen 127.0.0.1:9000 & \
+		$(BIN) run --config portcullis.yaml'
+
+test: vet unit rego e2e
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd gateway policy tests)" || { echo "gofmt needed:"; gofmt -l cmd gateway policy tests; exit 1; }
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+rego:
+	$(GO) tool opa test bundles/
+
+e2e:
+	$(GO) test -count=1 -timeout 8m ./tests/...
+
+# Load benchmark against a bare reverse proxy in the same run (see README, "Performance").
+bench:
+	$(GO) run ./tests/bench $(BENCHFLAGS)
+
+# A short run of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

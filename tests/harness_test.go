@@ -1,0 +1,289 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the portcullis binary built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "portcullis-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "portcullis")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/portcullis")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build portcullis:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a 127.0.0.1 address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writers and the test's readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gateway is a running portcullis process.
+type gateway struct {
+	t      *testing.T
+	dir    string
+	proxy  string // http://127.0.0.1:port
+	admin  string
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+}
+
+// gatewayConfig holds the parts of a test configuration.
+type gatewayConfig struct {
+	// Body is the YAML after the listen section; "{{dir}}" is replaced by the
+	// test's directory.
+	Body string
+	// Files are written into the directory before start (name → content).
+	Files map[string]string
+	// NoWait skips waiting for /readyz.
+	NoWait bool
+	// Env is added to the process environment.
+	Env []string
+}
+
+// startGateway writes the config into a temporary directory, starts the
+// binary on free ports and waits until /readyz answers 200.
+func startGateway(t *testing.T, gc gatewayConfig) *gateway {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range gc.Files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(content, "{{dir}}", dir)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &gateway{t: t, dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	proxyAddr, adminAddr := freeAddr(t), freeAddr(t)
+	g.proxy, g.admin = "http://"+proxyAddr, "http://"+adminAddr
+	cfg := fmt.Sprintf("listen:\n  proxy: %q\n  admin: %q\n  shutdown_grace: 10s\n", proxyAddr, adminAddr) +
+		strings.ReplaceAll(gc.Body, "{{dir}}", dir)
+	cfgPath := filepath.Join(dir, "portcullis.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.cmd = exec.Command(binary, "run", "--config", cfgPath)
+	g.cmd.Dir = dir
+	g.cmd.Env = append(os.Environ(), gc.Env...)
+	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.cmd.Wait(); close(g.done) }()
+	t.Cleanup(g.stop)
+	if !gc.NoWait {
+		g.waitReady()
+	}
+	return g
+}
+
+func (g *gateway) waitReady() {
+	g.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-g.done:
+			g.t.Fatalf("gateway exited before ready:\n%s", g.stderr.String())
+		default:
+		}
+		resp, err := http.Get(g.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.t.Fatalf("gateway not ready after 30s:\n%s", g.stderr.String())
+}
+
+// signal sends sig to the process.
+func (g *gateway) signal(sig syscall.Signal) {
+	g.t.Helper()
+	if err := g.cmd.Process.Signal(sig); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// stop sends SIGTERM and waits for the process to end.
+func (g *gateway) stop() {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(20 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+		g.t.Errorf("gateway did not stop within 20s of SIGTERM")
+	}
+	if g.t.Failed() {
+		g.t.Logf("gateway stderr:\n%s", g.stderr.String())
+	}
+}
+
+// do sends a request to the proxy listener.
+func (g *gateway) do(method, path string, body io.Reader, header map[string]string) *http.Response {
+	g.t.Helper()
+	req, err := http.NewRequest(method, g.proxy+path, body)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return resp
+}
+
+// readAll reads and closes a response body.
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// rawRequest writes raw bytes to addr and returns what the server answered
+// before closing the connection (or within the timeout).
+func rawRequest(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(addr, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// upstream is a recording echo server on 127.0.0.1.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+	// delay, when set, is slept before answering.
+	delay time.Duration
+}
+
+func newUpstream(t *testing.T, name string) *upstream {
+	t.Helper()
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r)
+		d := u.delay
+		u.mu.Unlock()
+		if d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "%s %s %s", name, r.Method, r.URL.Path)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) requests() []*http.Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]*http.Request(nil), u.reqs...)
+}
+
+func (u *upstream) setDelay(d time.Duration) {
+	u.mu.Lock()
+	u.delay = d
+	u.mu.Unlock()
+}
+
+// allowAllBundle is a policy that allows every request.
+var allowAllBundle = map[string]string{
+	"bundle/.manifest":  `{"revision": "allow-all", "roots": ["portcullis"]}`,
+	"bundle/authz.rego": "package portcullis.authz\n\ndecision := {\"allow\": true}\n",
+}
+
+func withFiles(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
