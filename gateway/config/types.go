@@ -44,7 +44,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseByteSize(n.Value)
 	if err != nil {
-		return err
+		return atLine(n, err)
 	}
 	*b = v
 	return nil
@@ -87,18 +87,23 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		name := envRefRE.FindStringSubmatch(raw)[1]
 		v, ok := os.LookupEnv(name)
 		if !ok || v == "" {
-			return fmt.Errorf("environment variable %s is not set", name)
+			return atLine(n, fmt.Errorf("environment variable %s is not set", name))
 		}
 		*s = Secret{value: v, From: "env:" + name}
 	case strings.HasPrefix(raw, "file:"):
 		p := resolvePath(baseDir, strings.TrimPrefix(raw, "file:"))
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("read secret file: %w", err)
+			return atLine(n, fmt.Errorf("read secret file: %w", err))
 		}
 		*s = Secret{value: strings.TrimRight(string(b), "\r\n"), From: "file:" + p}
 	default:
 		*s = Secret{value: raw, From: "literal"}
 	}
 	return nil
+}
+
+// atLine prefixes err with the node's line the way yaml.v3 reports its own errors.
+func atLine(n *yaml.Node, err error) error {
+	return fmt.Errorf("line %d: %w", n.Line, err)
 }

@@ -1,0 +1,161 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+routes:
+  - name: r
+    match: {path_prefix: /}
+    upstream: http://127.0.0.1:9000
+`
+
+func TestParseDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("/etc/p/portcullis.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Routes[0]
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"proxy listens on :8080", c.Listen.Proxy, ":8080"},
+		{"admin listens on loopback", c.Listen.Admin, "127.0.0.1:8081"},
+		{"the body limit is 1 MiB", c.Limits.MaxBodyBytes, ByteSize(1 << 20)},
+		{"routes inherit the body limit", r.Limits.MaxBodyBytes, ByteSize(1 << 20)},
+		{"credentials are hidden", *r.Authn.HideCredentials, true},
+		{"anonymous requests are refused", r.Authn.Anonymous, false},
+		{"the decision rule is portcullis.authz.decision", c.Policy.Decision, "data.portcullis.authz.decision"},
+		{"policy evaluation times out after 50ms", c.Policy.Timeout, 50 * time.Millisecond},
+		{"the decision log goes to stdout", *c.DecisionLog.Stdout, true},
+		{"the route times out after 30s", r.Timeout, 30 * time.Second},
+		{"the config directory is kept", c.Dir, "/etc/p"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"an unknown field is reported with its line", "routes:\n  - name: r\n    upstrem: x\n",
+			[]string{"c.yaml:3: field upstrem not found in type config.Route"}},
+		{"a bad upstream is reported with field and line", "routes:\n  - name: r\n    match: {path_prefix: /}\n    upstream: ftp://x\n",
+			[]string{`c.yaml:4: routes[0].upstream: "ftp://x" must be an absolute http or https URL`}},
+		{"every problem is reported", "log: {level: loud}\nroutes:\n  - name: r\n    match: {path_prefix: x}\n",
+			[]string{`c.yaml:1: log.level: "loud" is not allowed (want "debug", "info", "warn", "error")`,
+				`c.yaml:4: routes[0].match.path_prefix: "x" must start with /`,
+				`c.yaml:3: routes[0].upstream: is required`}},
+		{"no routes is an error", "listen: {proxy: ':1'}\n", []string{"c.yaml: routes: at least one route is required"}},
+		{"alg none cannot be configured", "authn:\n  jwt:\n    issuers:\n      - issuer: i\n        keys: [k.pem]\n        algorithms: [none]\n" + minimal,
+			[]string{`authn.jwt.issuers[0].algorithms[0]: "none" is not allowed`}},
+		{"HMAC and public keys cannot mix", "authn:\n  jwt:\n    issuers:\n      - issuer: i\n        jwks_uri: https://x/jwks\n        algorithms: [HS256, RS256]\n" + minimal,
+			[]string{"mixes HMAC and public-key algorithms", "secret: is required for HMAC algorithms"}},
+		{"a plain-http JWKS URI is refused off loopback", "authn:\n  jwt:\n    issuers:\n      - issuer: i\n        jwks_uri: http://idp.example/jwks\n        algorithms: [RS256]\n" + minimal,
+			[]string{`jwks_uri: "http://idp.example/jwks" must use https`}},
+		{"clock skew is capped at 5m", "authn:\n  jwt:\n    issuers:\n      - issuer: i\n        jwks_uri: https://x/j\n        algorithms: [RS256]\n        clock_skew: 10m\n" + minimal,
+			[]string{"clock_skew: 10m0s is out of range (want 0..5m)"}},
+		{"an introspection cache TTL over 5m is refused", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    cache_ttl: 1h\n" + minimal,
+			[]string{"authn.introspection.cache_ttl: 1h0m0s exceeds max 5m"}},
+		{"a bad size is reported", "limits: {max_body_bytes: 1 parsec}\n" + minimal,
+			[]string{`c.yaml:1: invalid size unit in "1 parsec"`}},
+		{"a duplicate route name is refused", minimal + "  - name: r\n    match: {path_prefix: /x}\n    upstream: http://127.0.0.1:1\n",
+			[]string{`routes[1].name: "r" is used by another route`}},
+		{"a missing env secret is reported", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    client_secret: ${PORTCULLIS_TEST_UNSET_VAR}\n" + minimal,
+			[]string{"environment variable PORTCULLIS_TEST_UNSET_VAR is not set"}},
+		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
+			[]string{`must be a literal or a whole {name}`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse(filepath.Join(dir, "c.yaml"), []byte(tc.yaml))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error %v is not Errors", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%s\nlacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PORTCULLIS_TEST_SECRET", "from-env")
+	for _, tc := range []struct{ name, value, want string }{
+		{"a literal is kept", "plain", "plain"},
+		{"an env reference is resolved", "${PORTCULLIS_TEST_SECRET}", "from-env"},
+		{"a file reference is read relative to the config", "file:secret.txt", "from-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    client_secret: \"" + tc.value + "\"\n" + minimal
+			c, err := Parse(filepath.Join(dir, "c.yaml"), []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.Authn.Introspection.ClientSecret
+			if s.Value() != tc.want {
+				t.Fatalf("secret = %q, want %q", s.Value(), tc.want)
+			}
+			if s.String() != "[redacted]" {
+				t.Fatalf("secret prints as %q", s.String())
+			}
+		})
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+		ok   bool
+	}{
+		{"512", 512, true}, {"64KiB", 64 << 10, true}, {"1MiB", 1 << 20, true}, {"2 mb", 2 << 20, true},
+		{"1GiB", 1 << 30, true}, {"-1", 0, false}, {"1.5MiB", 0, false}, {"99999999999999999999", 0, false}, {"1XB", 0, false},
+	} {
+		got, err := ParseByteSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}
+
+// FuzzParse checks that no configuration text panics the loader and that
+// every error names the file.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("routes: [{name: a, match: {path: /x/{y}}, upstream: http://h}]"))
+	f.Add([]byte("limits: {max_body_bytes: 1GiB}\n"))
+	f.Add([]byte(":\n- [\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := Parse("fuzz.yaml", b)
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not start with the file name: %v", err)
+		}
+	})
+}
