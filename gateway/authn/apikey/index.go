@@ -1,0 +1,254 @@
+package apikey
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Key is one API key of a consumer, as the index holds it: never the key
+// itself, only what its hash maps to.
+type Key struct {
+	Consumer string
+	Groups   []string
+	// ID is the key's configured id, safe to log.
+	ID string
+	// NotBefore and ExpiresAt bound the key's validity; zero means unbounded.
+	NotBefore time.Time
+	ExpiresAt time.Time
+}
+
+// Index maps key hashes to keys. It is immutable once built, so it can be
+// shared by concurrent requests and swapped whole when a bundle is loaded.
+type Index struct {
+	byHash map[[32]byte]*Key
+}
+
+// Len returns the number of keys in the index.
+func (x *Index) Len() int { return len(x.byHash) }
+
+// keyFields are the fields a key object may have. Unknown fields are errors:
+// a misspelt "expires_at" must not silently make a key valid forever.
+var keyFields = []string{"id", "hash", "not_before", "expires_at"}
+
+// NewIndex builds an index from the consumers object found in bundle data:
+//
+//	{"<consumer>": {"groups": ["..."], "keys": [{"id": "...", "hash": "sha256:<64 hex>",
+//	                "not_before": "<RFC 3339>", "expires_at": "<RFC 3339>"}]}}
+//
+// data is decoded JSON (map[string]any, []any, string, json.Number or
+// float64). groups, keys, not_before and expires_at are optional; times
+// may also be numbers of Unix seconds. Errors name the consumer and field.
+// A hash used twice, even by one consumer, is an error, as is a key id used
+// twice by one consumer. A nil data gives an empty index.
+func NewIndex(data any) (*Index, error) {
+	x := &Index{byHash: map[[32]byte]*Key{}}
+	if data == nil {
+		return x, nil
+	}
+	consumers, ok := data.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("consumers: want an object, got %s", typeName(data))
+	}
+	names := make([]string, 0, len(consumers))
+	for name := range consumers {
+		names = append(names, name)
+	}
+	slices.Sort(names) // deterministic error order
+	var errs []error
+	owner := map[[32]byte]string{}
+	for _, name := range names {
+		errs = append(errs, x.addConsumer(name, consumers[name], owner)...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// IndexAt builds the index from whole bundle data (the value of data, as a
+// decoded JSON object), reading the consumers at the dotted path, such as
+// "portcullis.consumers". A path that is absent gives an empty index, so a
+// bundle without consumers revokes every key rather than keeping old ones.
+func IndexAt(data any, path string) (*Index, error) {
+	v := data
+	for _, seg := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return NewIndex(nil)
+		}
+		if v, ok = m[seg]; !ok {
+			return NewIndex(nil)
+		}
+	}
+	x, err := NewIndex(v)
+	if err != nil {
+		return nil, fmt.Errorf("data.%s: %w", path, err)
+	}
+	return x, nil
+}
+
+func (x *Index) addConsumer(name string, v any, owner map[[32]byte]string) []error {
+	p := fmt.Sprintf("consumers[%q]", name)
+	if name == "" {
+		return []error{fmt.Errorf("%s: consumer name is empty", p)}
+	}
+	c, ok := v.(map[string]any)
+	if !ok {
+		return []error{fmt.Errorf("%s: want an object, got %s", p, typeName(v))}
+	}
+	var errs []error
+	groups, err := stringList(c["groups"])
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s.groups: %w", p, err))
+	}
+	var keys []any
+	switch kv := c["keys"].(type) {
+	case nil:
+	case []any:
+		keys = kv
+	default:
+		errs = append(errs, fmt.Errorf("%s.keys: want an array, got %s", p, typeName(kv)))
+	}
+	ids := map[string]bool{}
+	for i, kv := range keys {
+		kp := fmt.Sprintf("%s.keys[%d]", p, i)
+		k, hash, kerrs := parseKey(kp, kv)
+		if len(kerrs) > 0 {
+			errs = append(errs, kerrs...)
+			continue
+		}
+		if ids[k.ID] {
+			errs = append(errs, fmt.Errorf("%s.id: %q is used twice by this consumer", kp, k.ID))
+			continue
+		}
+		ids[k.ID] = true
+		if prev, dup := owner[hash]; dup {
+			errs = append(errs, fmt.Errorf("%s.hash: same hash as %s", kp, prev))
+			continue
+		}
+		owner[hash] = fmt.Sprintf("%s (id %q)", kp, k.ID)
+		k.Consumer = name
+		k.Groups = groups
+		x.byHash[hash] = k
+	}
+	return errs
+}
+
+func parseKey(p string, v any) (*Key, [32]byte, []error) {
+	var hash [32]byte
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, hash, []error{fmt.Errorf("%s: want an object, got %s", p, typeName(v))}
+	}
+	var errs []error
+	for f := range m {
+		if !slices.Contains(keyFields, f) {
+			errs = append(errs, fmt.Errorf("%s: unknown field %q (want %s)", p, f, strings.Join(keyFields, ", ")))
+		}
+	}
+	k := &Key{}
+	if id, ok := m["id"].(string); ok && id != "" {
+		k.ID = id
+	} else {
+		errs = append(errs, fmt.Errorf("%s.id: want a non-empty string", p))
+	}
+	h, _ := m["hash"].(string)
+	if hx, ok := strings.CutPrefix(h, HashPrefix); !ok || len(hx) != 64 || !decodeHex(hash[:], hx) {
+		// The value is not echoed: it is not secret, but it is noise.
+		errs = append(errs, fmt.Errorf("%s.hash: want %q and 64 hex digits", p, HashPrefix))
+	}
+	var err error
+	if k.NotBefore, err = parseTime(m["not_before"]); err != nil {
+		errs = append(errs, fmt.Errorf("%s.not_before: %w", p, err))
+	}
+	if k.ExpiresAt, err = parseTime(m["expires_at"]); err != nil {
+		errs = append(errs, fmt.Errorf("%s.expires_at: %w", p, err))
+	}
+	if !k.NotBefore.IsZero() && !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(k.NotBefore) {
+		errs = append(errs, fmt.Errorf("%s.expires_at: is not after not_before", p))
+	}
+	return k, hash, errs
+}
+
+func decodeHex(dst []byte, s string) bool {
+	n, err := hex.Decode(dst, []byte(s))
+	return err == nil && n == len(dst)
+}
+
+func stringList(v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	a, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want an array of strings, got %s", typeName(v))
+	}
+	out := make([]string, len(a))
+	for i, e := range a {
+		s, ok := e.(string)
+		if !ok || s == "" {
+			return nil, fmt.Errorf("[%d]: want a non-empty string, got %s", i, typeName(e))
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// parseTime reads an RFC 3339 string or a number of Unix seconds; nil is the zero time.
+func parseTime(v any) (time.Time, error) {
+	var sec float64
+	switch t := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case string:
+		ts, err := time.Parse(time.RFC3339, t)
+		if err != nil {
+			return time.Time{}, errors.New("want an RFC 3339 time such as 2026-04-01T00:00:00Z")
+		}
+		return ts, nil
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("want RFC 3339 or Unix seconds, got number %q", t)
+		}
+		sec = f
+	case float64:
+		sec = t
+	case int:
+		sec = float64(t)
+	case int64:
+		sec = float64(t)
+	default:
+		return time.Time{}, fmt.Errorf("want RFC 3339 or Unix seconds, got %s", typeName(v))
+	}
+	// Bound to years 1970..9999 so the conversion cannot overflow.
+	if math.IsNaN(sec) || sec < 0 || sec > 253402300799 {
+		return time.Time{}, errors.New("Unix seconds out of range")
+	}
+	return time.Unix(int64(sec), 0).UTC(), nil
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number, float64, int, int64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
