@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/portcullis/portcullis/policy/bundle"
+)
+
+// compiled is one immutable generation of the policy: everything a request
+// needs, swapped atomically by Reload.
+type compiled struct {
+	decision rego.PreparedEvalQuery
+	// mask and drop are nil when the bundles do not define those rules.
+	mask *rego.PreparedEvalQuery
+	drop *rego.PreparedEvalQuery
+	// revisions maps bundle name to revision; it is shared by every
+	// decision of this generation and must not be modified.
+	revisions map[string]string
+	bundles   []BundleStatus
+	data      map[string]any
+	loadedAt  time.Time
+}
+
+// compile loads, optionally tests, compiles and prepares. It takes no lock
+// the request path uses.
+func (e *Engine) compile(ctx context.Context) (*compiled, error) {
+	loaded, err := bundle.Load(ctx, e.opts.Sources, bundle.Options{MaxBytes: e.opts.MaxBundleBytes, Signing: e.opts.Signing})
+	if err != nil {
+		return nil, err
+	}
+	data, err := mergeData(loaded)
+	if err != nil {
+		return nil, err
+	}
+	if e.opts.RequireTests {
+		if err := requireTests(ctx, loaded, data); err != nil {
+			return nil, err
+		}
+	}
+	compiler, err := compileModules(loaded)
+	if err != nil {
+		return nil, err
+	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+
+	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now()}
+	for _, l := range loaded {
+		c.revisions[l.Name] = l.Revision
+		c.bundles = append(c.bundles, BundleStatus{Name: l.Name, Revision: l.Revision, Path: l.Path})
+	}
+	ref, err := ast.ParseRef(e.opts.Query)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", e.opts.Query, err)
+	}
+	if len(compiler.GetRulesExact(ref)) == 0 {
+		return nil, fmt.Errorf("no bundle defines the decision rule %s", e.opts.Query)
+	}
+	if c.decision, err = prepare(ctx, compiler, store, ref); err != nil {
+		return nil, err
+	}
+	if c.mask, err = prepareOptional(ctx, compiler, store, e.opts.MaskRule); err != nil {
+		return nil, err
+	}
+	if c.drop, err = prepareOptional(ctx, compiler, store, e.opts.DropRule); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func prepare(ctx context.Context, compiler *ast.Compiler, store storage.Store, ref ast.Ref) (rego.PreparedEvalQuery, error) {
+	pq, err := rego.New(
+		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StoreReadAST(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return pq, fmt.Errorf("prepare %s: %w", ref, err)
+	}
+	return pq, nil
+}
+
+// prepareOptional prepares rule when some module defines it, else returns nil.
+func prepareOptional(ctx context.Context, compiler *ast.Compiler, store storage.Store, rule string) (*rego.PreparedEvalQuery, error) {
+	ref, err := ast.ParseRef(rule)
+	if err != nil {
+		return nil, fmt.Errorf("rule %q: %w", rule, err)
+	}
+	if len(compiler.GetRulesExact(ref)) == 0 {
+		return nil, nil
+	}
+	pq, err := prepare(ctx, compiler, store, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &pq, nil
+}
+
+// compileModules compiles the bundles' policy modules (not their tests).
+// Errors are ast.Errors with file:line.
+func compileModules(loaded []*bundle.Loaded) (*ast.Compiler, error) {
+	compiler := ast.NewCompiler()
+	compiler.Compile(modulesOf(loaded, false))
+	if compiler.Failed() {
+		return nil, compiler.Errors
+	}
+	return compiler, nil
+}
+
+// mergeData merges the bundles' data trees; roots are disjoint, so two
+// bundles never write the same leaf.
+func mergeData(loaded []*bundle.Loaded) (map[string]any, error) {
+	out := make(map[string]any)
+	for _, l := range loaded {
+		if err := mergeInto(out, l.Data); err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", l.Name, err)
+		}
+	}
+	return out, nil
+}
+
+func mergeInto(dst, src map[string]any) error {
+	for k, v := range src {
+		cur, exists := dst[k]
+		if !exists {
+			dst[k] = v
+			continue
+		}
+		a, okA := cur.(map[string]any)
+		b, okB := v.(map[string]any)
+		if !okA || !okB {
+			return fmt.Errorf("data conflict at key %q", k)
+		}
+		if err := mergeInto(a, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requireTests runs the bundles' tests; any failure, or no test at all,
+// refuses the bundles.
+func requireTests(ctx context.Context, loaded []*bundle.Loaded, data map[string]any) error {
+	n, ok, err := runTests(ctx, loaded, data, io.Discard, TestOptions{})
+	switch {
+	case err != nil:
+		return fmt.Errorf("require_tests: %w", err)
+	case n == 0:
+		return errors.New("require_tests: the bundles define no test_ rules")
+	case !ok:
+		return errors.New("require_tests: bundle tests failed (run `portcullis test` for details)")
+	}
+	return nil
+}
+
+// modulesOf maps file path to parsed module for every policy module of
+// loaded, and every test module when withTests is set.
+func modulesOf(loaded []*bundle.Loaded, withTests bool) map[string]*ast.Module {
+	modules := make(map[string]*ast.Module)
+	for _, l := range loaded {
+		for _, m := range l.Modules {
+			modules[m.Path] = m.Parsed
+		}
+		if withTests {
+			for _, m := range l.Tests {
+				modules[m.Path] = m.Parsed
+			}
+		}
+	}
+	return modules
+}

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Reason codes of decisions that deny because evaluation failed.
+const (
+	ReasonUndefined     = "policy_undefined"
+	ReasonInvalidResult = "policy_invalid_result"
+	ReasonError         = "policy_error"
+	ReasonTimeout       = "policy_timeout"
+)
+
+// EvalError is the Decision.Err of a decision that denies because the
+// policy could not decide. Reason is one of the Reason* codes. Its message
+// is for logs; it may name rule locations but never input values.
+type EvalError struct {
+	Reason string
+	Err    error
+}
+
+func (e *EvalError) Error() string { return e.Reason + ": " + e.Err.Error() }
+
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// Evaluate evaluates the decision rule for in. See EvaluateValue.
+func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decision {
+	return e.EvaluateValue(ctx, InputValue(in))
+}
+
+// EvaluateValue evaluates the decision rule with input as the input
+// document, under the engine's timeout. It never returns nil and never
+// allows on failure: an undefined or non-conforming result, an evaluation
+// error or a timeout is Allow=false with Err an *EvalError and Reasons its
+// code, counted in portcullis_policy_evaluations_total{result}.
+//
+// The decision contract (README "Decision"): the rule returns a boolean, or
+//
+//	{"allow": bool, "status"?: 4xx, "reasons"?: [string],
+//	 "headers"?: {name: value}, "response_headers"?: {name: value}}
+//
+// where headers are added to the upstream request on allow and
+// response_headers to the response, or OPA-Envoy's output form
+//
+//	{"allowed": bool, "http_status"?: 4xx, "headers"?: {...},
+//	 "response_headers_to_add"?: {...}, "request_headers_to_remove"?: [name],
+//	 "body"?: string}
+//
+// (http_status and body apply on deny only). "status" outside 400–499, a
+// header name that is not an HTTP token, a value with CR, LF or NUL, or a
+// field of the wrong type make the result invalid, which denies. Unknown
+// fields are ignored.
+func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Decision {
+	start := time.Now()
+	d := &policy.Decision{ID: uuid.NewString(), Input: input}
+	c := e.state.Load()
+	if c == nil {
+		return e.fail(d, start, ReasonError, resultError, errNotReady)
+	}
+	d.Bundles = c.revisions
+
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	rs, err := c.decision.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		if isTimeout(ctx) {
+			return e.fail(d, start, ReasonTimeout, resultTimeout, fmt.Errorf("evaluation exceeded %s", e.opts.Timeout))
+		}
+		return e.fail(d, start, ReasonError, resultError, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return e.fail(d, start, ReasonUndefined, resultUndefined, fmt.Errorf("%s is undefined", e.opts.Query))
+	}
+	d.Result = rs[0].Expressions[0].Value
+	if err := parseResult(d.Result, d); err != nil {
+		return e.fail(d, start, ReasonInvalidResult, resultInvalid, err)
+	}
+	d.Eval = time.Since(start)
+	e.metrics.evalSeconds.Observe(d.Eval.Seconds())
+	if d.Allow {
+		e.metrics.evals[resultAllow].Inc()
+	} else {
+		e.metrics.evals[resultDeny].Inc()
+	}
+	return d
+}
+
+// fail turns d into a deny for reason, clearing anything a partly parsed
+// result had set.
+func (e *Engine) fail(d *policy.Decision, start time.Time, reason, result string, err error) *policy.Decision {
+	*d = policy.Decision{
+		ID:      d.ID,
+		Input:   d.Input,
+		Bundles: d.Bundles,
+		Result:  d.Result,
+		Reasons: []string{reason},
+		Err:     &EvalError{Reason: reason, Err: err},
+		Eval:    time.Since(start),
+	}
+	e.metrics.evalSeconds.Observe(d.Eval.Seconds())
+	e.metrics.evals[result].Inc()
+	return d
+}
+
+// isTimeout tells a deadline from other failures. A canceled parent
+// context (the client went away) is an error, not a timeout.
+func isTimeout(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.DeadlineExceeded)
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/policy/bundle"
+)
+
+// writeFiles writes files (path relative to dir) and returns dir.
+func writeFiles(t testing.TB, dir string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// authzBundle is a bundle rooted at portcullis whose authz.rego holds body.
+func authzBundle(t testing.TB, revision, body string) string {
+	t.Helper()
+	return writeFiles(t, t.TempDir(), map[string]string{
+		".manifest":   `{"revision": "` + revision + `", "roots": ["portcullis"]}`,
+		"authz.rego": "package portcullis.authz\n\n" + body + "\n",
+	})
+}
+
+func newEngine(t testing.TB, opts Options) *Engine {
+	t.Helper()
+	e, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return e
+}
+
+func sources(paths ...string) []bundle.Source {
+	out := make([]bundle.Source, len(paths))
+	for i, p := range paths {
+		out[i] = bundle.Source{Path: p}
+	}
+	return out
+}
+
+// typicalInput is a JWT-authenticated GET on the users API.
+func typicalInput() *policy.Input {
+	return &policy.Input{
+		Request: policy.Request{
+			ID: "req-1", Method: "GET", Path: "/api/v1/users", Segments: []string{"api", "v1", "users"},
+			Host: "api.example.com", Scheme: "https",
+			Query:      map[string][]string{"page": {"2"}},
+			Headers:    map[string]string{"accept": "application/json", "user-agent": "curl/8.5"},
+			RemoteAddr: "192.0.2.7:51234",
+		},
+		Route: policy.Route{Name: "users", OperationID: "listUsers", PathParams: map[string]string{}, Tags: []string{"users"}},
+		Identity: &policy.Identity{
+			Authenticated: true, Method: policy.MethodJWT, Subject: "alice", Issuer: "https://auth.example.com",
+			Groups: []string{"user-group"}, Scopes: []string{"users:read"},
+			Claims: map[string]any{"sub": "alice", "role": "user", "exp": 1.7e9},
+			KeyID:  "k1",
+		},
+		Validation: policy.Validation{Valid: true},
+	}
+}
+
+const exampleBundle = "../../bundles/portcullis"

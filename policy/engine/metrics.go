@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Evaluation results, the values of the result label of
+// portcullis_policy_evaluations_total.
+const (
+	resultAllow     = "allow"
+	resultDeny      = "deny"
+	resultUndefined = "undefined"
+	resultInvalid   = "invalid_result"
+	resultError     = "error"
+	resultTimeout   = "timeout"
+)
+
+type metrics struct {
+	evals         map[string]prometheus.Counter
+	evalSeconds   prometheus.Histogram
+	reloadSuccess prometheus.Counter
+	reloadFailure prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	evals := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_policy_evaluations_total",
+		Help: "Policy evaluations by result (allow, deny, undefined, invalid_result, error, timeout).",
+	}, []string{"result"})
+	seconds := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "portcullis_policy_evaluation_seconds",
+		Help:    "Time spent evaluating the decision rule.",
+		Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 5e-3, 0.025, 0.1},
+	})
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_policy_reload_total",
+		Help: "Bundle reloads by result (success, failure).",
+	}, []string{"result"})
+	var err error
+	if evals, err = register(reg, evals); err != nil {
+		return nil, err
+	}
+	if seconds, err = register(reg, seconds); err != nil {
+		return nil, err
+	}
+	if reloads, err = register(reg, reloads); err != nil {
+		return nil, err
+	}
+	m := &metrics{
+		evals:         make(map[string]prometheus.Counter, 6),
+		evalSeconds:   seconds,
+		reloadSuccess: reloads.WithLabelValues("success"),
+		reloadFailure: reloads.WithLabelValues("failure"),
+	}
+	for _, r := range []string{resultAllow, resultDeny, resultUndefined, resultInvalid, resultError, resultTimeout} {
+		m.evals[r] = evals.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// register registers c with reg (nil: not at all); when an identical
+// collector is already registered (a second engine in the same process) it
+// returns that one so both count into the same series.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
+	if reg == nil {
+		return c, nil
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(T); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
