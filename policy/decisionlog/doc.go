@@ -1,0 +1,63 @@
+// Package decisionlog writes one OPA-style decision event per request outcome, masked, to stdout, a file and an HTTP collector, without blocking requests.
+//
+// # Event shape
+//
+// Each event is one JSON line with OPA's EventV1 keys, so OPA tooling and
+// SIEM parsers for OPA decision logs read it unchanged:
+//
+//	labels           {"id": <UUID per process>, "version": ..., user labels such as "app"}
+//	decision_id      also sent to the client
+//	trace_id         if known
+//	bundles          {<name>: {"revision": ...}}
+//	path             the decision rule, e.g. "portcullis/authz/decision"
+//	input, result    after erasing and masking; omitted when absent
+//	erased, masked   the JSON pointers removed and upserted
+//	error            {"message": ...} when the decision failed
+//	requested_by     the client address
+//	request_context  {"http": {"headers": {<name>: [values]}}}, the configured headers only
+//	timestamp        RFC 3339 with nanoseconds, UTC
+//	metrics          {"timer_rego_query_eval_ns", "timer_server_handler_ns"}
+//
+// The HTTP outcome is in one more top-level object, which OPA tooling
+// ignores: "portcullis": {"allow", "status", "reasons", "route", "subject",
+// "consumer", "authn", "latency_ns", "upstream_status"}.
+//
+// Events are encoded with zerolog (so zerolog.SetGlobalLevel(Disabled)
+// silences them too; they are then counted as dropped_error).
+//
+// # Erasing, masking, dropping, sampling
+//
+// Options.Erase pointers are removed first; then the Masker (the policy's
+// data.system.log.mask and data.system.log.drop) sees the whole event and
+// returns remove/upsert ops or drops the event. As in OPA, pointers must be
+// under /input or /result, undefined paths are ignored, array indices are
+// allowed, removals are recorded in "erased" and upserts in "masked".
+// Unlike OPA, pointers follow RFC 6901 ("~1" is "/", "~0" is "~"). If the
+// mask rule fails or returns an invalid op, the event is still logged but
+// with input and result erased entirely (fail closed). Sampling runs
+// before anything else; deny is every non-allow outcome.
+//
+// # Delivery
+//
+// Log never blocks: stdout and file writes happen on their own goroutine
+// behind a bounded queue (full: dropped and counted), and the HTTP sink
+// has a bounded queue drained by one sender goroutine. The sender POSTs
+// batches (ndjson, optionally gzip, or OPA's gzip JSON array) and retries a
+// failure with exponential backoff and full jitter, keeping order. With a
+// spool directory, a failing collector makes the queue overflow to disk:
+// batch files written atomically (temp file, fsync, rename, directory
+// fsync), replayed oldest-first when the collector answers again, and by
+// the next Logger on the same directory (after a crash or restart). When
+// queue and spool are full, on_full=drop_oldest drops the oldest spooled
+// batches (counted in portcullis_decisionlog_drops_total), and
+// on_full=fail_closed makes Accepting false so the gateway answers 503.
+// Close delivers what is queued within its context and spools the rest.
+//
+// The guarantee is at-least-once, per batch: a batch is removed only after
+// a 2xx answer, so when the collector stored a batch but the answer was
+// lost (timeout, reset, crash before the spool file was removed), the whole
+// batch is sent again. Collectors must de-duplicate by decision_id. Events
+// are lost only when counted: sampling, the drop rule, a full stdout/file
+// queue, drop_oldest, a failed spool write, or Close without a spool while
+// the collector is down.
+package decisionlog

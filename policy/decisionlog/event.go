@@ -1,0 +1,52 @@
+package decisionlog
+
+import "time"
+
+// Event is what the gateway knows about one request outcome. Log turns it
+// into one JSON line shaped like OPA's decision-log EventV1.
+type Event struct {
+	// DecisionID is the decision_id, also sent to the client. If empty,
+	// Log generates a UUID.
+	DecisionID string
+	// Timestamp is when the decision was made. If zero, Options.Now is used.
+	Timestamp time.Time
+	// Path is the decision rule, OPA style: "portcullis/authz/decision".
+	Path string
+	// Input is the policy input: an ast.Value, a plain Go value, or nil
+	// (omitted, e.g. when the request failed before authorization).
+	Input any
+	// Result is the raw value of the decision rule, or nil.
+	Result any
+	// Bundles maps bundle name to revision.
+	Bundles map[string]string
+
+	// Allow is the outcome; every non-allow outcome counts as a deny for sampling.
+	Allow bool
+	// Status is the HTTP status sent to the client.
+	Status int
+	// Reasons are stable reason codes.
+	Reasons []string
+	// Route is the route name; Subject, Consumer and AuthnMethod describe the caller.
+	Route, Subject, Consumer, AuthnMethod string
+	// Latency is the whole request; EvalDuration the Rego evaluation.
+	Latency, EvalDuration time.Duration
+	// UpstreamStatus is the upstream response status, or 0 if not forwarded.
+	UpstreamStatus int
+	// Error describes why the decision failed (e.g. evaluation timeout),
+	// safe to store: never token or key material.
+	Error string
+	// RequestedBy is the client address.
+	RequestedBy string
+	// RequestHeaders are the configured request headers, by name.
+	RequestHeaders map[string][]string
+	// TraceID is the W3C trace ID, if any.
+	TraceID string
+}
+
+// outcome is the sampling class of e: allow, or deny for any other outcome.
+func (e *Event) outcome() string {
+	if e.Allow {
+		return "allow"
+	}
+	return "deny"
+}

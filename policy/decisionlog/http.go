@@ -1,0 +1,245 @@
+package decisionlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// httpSink ships batches to a collector from one sender goroutine
+// (sender.go); Log only pushes onto its queue.
+type httpSink struct {
+	o          HTTPOptions
+	client     *http.Client
+	q          *queue
+	spool      *spool // nil without SpoolDir
+	failClosed bool
+	log        zerolog.Logger
+
+	sent, failed, bytes, retries, lost prometheus.Counter
+
+	// runCtx bounds every POST; Close cancels it when its ctx is done.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	stop      chan struct{} // closed by close
+	done      chan struct{} // closed when the sender has exited
+
+	lastNanos int64 // batch naming, sender goroutine only
+	seq       uint32
+}
+
+// batch is a run of events in queue order, as NDJSON.
+type batch struct {
+	name    string   // spool file name; lexical order is cut order
+	data    []byte   // the events, each ending in '\n'
+	events  int      // number of events
+	items   [][]byte // the events as queued, to unshift; nil if read from the spool
+	spooled bool     // a file in the spool holds it
+}
+
+func newHTTPSink(o HTTPOptions, log zerolog.Logger, m *metrics) (*httpSink, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	client, err := newClient(o)
+	if err != nil {
+		return nil, err
+	}
+	h := &httpSink{
+		o:          o,
+		client:     client,
+		q:          newQueue(o, m),
+		failClosed: o.OnFull == OnFullFailClosed,
+		log:        log.With().Str("sink", "http").Logger(),
+		sent:       m.batches.WithLabelValues("sent"),
+		failed:     m.batches.WithLabelValues("failed"),
+		bytes:      m.bytes.WithLabelValues("http"),
+		retries:    m.retries,
+		lost:       m.drops.WithLabelValues("http", dropShutdown),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	if o.SpoolDir != "" {
+		if h.spool, err = openSpool(o, m); err != nil {
+			return nil, err
+		}
+		if !h.spool.empty() {
+			h.log.Info().Int("batches", len(h.spool.files)).Int64("bytes", h.spool.bytes).Msg("decision log spool found, replaying")
+		}
+	}
+	h.runCtx, h.cancelRun = context.WithCancel(context.Background())
+	go h.run()
+	return h, nil
+}
+
+// newClient builds the collector client: TLS 1.2+, the CA file instead of
+// the system roots if given, no redirects (they would carry credentials
+// elsewhere; a 3xx is a failure).
+func newClient(o HTTPOptions) (*http.Client, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("http.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("http.ca_file: %s: no PEM certificate", o.CAFile)
+		}
+		t.TLSClientConfig.RootCAs = pool
+	}
+	return &http.Client{
+		Transport: t,
+		Timeout:   o.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}, nil
+}
+
+func (h *httpSink) write(b []byte) { h.q.push(b) }
+
+func (h *httpSink) accepting() bool {
+	return !h.failClosed || h.q.length.Load() < int64(h.o.QueueEvents)
+}
+
+// close makes the sender deliver or spool everything, POSTing until ctx is
+// done; it returns when the sender has exited.
+func (h *httpSink) close(ctx context.Context) error {
+	stopWatch := context.AfterFunc(ctx, h.cancelRun)
+	defer stopWatch()
+	close(h.stop)
+	<-h.done
+	h.cancelRun()
+	h.client.CloseIdleConnections()
+	return nil
+}
+
+// StatusError is a non-2xx answer of the collector.
+type StatusError struct{ Status int }
+
+func (e *StatusError) Error() string { return fmt.Sprintf("collector answered %d", e.Status) }
+
+// gzipPool reuses gzip writers, which are large.
+var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// body encodes a batch in the configured format.
+func (h *httpSink) body(data []byte) ([]byte, error) {
+	if h.o.Format == FormatNDJSON && !h.o.Gzip {
+		return data, nil
+	}
+	var buf bytes.Buffer
+	zw := gzipPool.Get().(*gzip.Writer)
+	defer gzipPool.Put(zw)
+	zw.Reset(&buf)
+	var err error
+	if h.o.Format == FormatOPA {
+		err = writeArray(zw, data)
+	} else {
+		_, err = zw.Write(data)
+	}
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	return buf.Bytes(), err
+}
+
+// writeArray writes NDJSON events as a JSON array. An event is one line
+// (strings escape newlines), so each '\n' separates two events.
+func writeArray(w io.Writer, data []byte) error {
+	if _, err := w.Write([]byte{'['}); err != nil {
+		return err
+	}
+	data = bytes.TrimSuffix(data, []byte{'\n'})
+	for first := true; len(data) > 0; first = false {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if !first {
+			if _, err := w.Write([]byte{','}); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+		data = rest
+	}
+	_, err := w.Write([]byte{']'})
+	return err
+}
+
+// post sends one batch once. Errors never include the body.
+func (h *httpSink) post(ctx context.Context, b *batch) error {
+	body, err := h.body(b.data)
+	if err != nil {
+		return fmt.Errorf("encode batch: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.o.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if h.o.Format == FormatOPA {
+		req.Header.Set("Content-Type", "application/json")
+	} else {
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	}
+	if h.o.Format == FormatOPA || h.o.Gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	req.Header.Set("User-Agent", "portcullis-decisionlog")
+	switch {
+	case h.o.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+h.o.BearerToken)
+	case h.o.Username != "" || h.o.Password != "":
+		req.SetBasicAuth(h.o.Username, h.o.Password)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{Status: resp.StatusCode}
+	}
+	return nil
+}
+
+// cut takes a batch from the queue: a full one, or whatever is queued if
+// partial; nil if there is none.
+func (h *httpSink) cut(partial bool) *batch {
+	items := h.q.take(h.o.BatchEvents, h.o.BatchBytes, partial)
+	if items == nil {
+		return nil
+	}
+	size := 0
+	for _, e := range items {
+		size += len(e)
+	}
+	data := make([]byte, 0, size)
+	for _, e := range items {
+		data = append(data, e...)
+	}
+	// Names must sort in cut order even if the wall clock steps back.
+	now := max(time.Now().UnixNano(), h.lastNanos)
+	h.lastNanos = now
+	h.seq++
+	return &batch{
+		name:   fmt.Sprintf("%016x-%08x-%d%s", now, h.seq, len(items), spoolExt),
+		data:   data,
+		events: len(items),
+		items:  items,
+	}
+}

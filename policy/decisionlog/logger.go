@@ -1,0 +1,350 @@
+package decisionlog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// processID is labels.id: one UUID per process, kept across reloads, as
+// OPA's instance id.
+var processID = uuid.NewString()
+
+// Logger writes one event per decision to every configured sink. Its
+// methods are safe for concurrent use.
+type Logger struct {
+	masker                  Masker
+	erase                   []pointer
+	sampleAllow, sampleDeny float64
+	labels                  []byte         // encoded once
+	labelMap                map[string]any // the same, for the Masker
+	now                     func() time.Time
+	log                     zerolog.Logger
+	zl                      zerolog.Logger // encodes events into fanout
+	m                       *metrics
+
+	sinks []sink
+	file  *lumberjack.Logger // nil without a file sink
+	http  *httpSink          // nil without an HTTP sink
+
+	mu     sync.RWMutex // write-held only by Close, so no write races a closed sink
+	closed bool
+}
+
+// New starts a Logger and its sinks. The HTTP sink replays what a previous
+// process left in its spool directory.
+func New(opts Options) (*Logger, error) {
+	var errs []error
+	for name, p := range map[string]float64{"sample.allow": opts.SampleAllow, "sample.deny": opts.SampleDeny} {
+		if !(p >= 0 && p <= 1) {
+			errs = append(errs, fmt.Errorf("%s: %v is out of range (want 0..1)", name, p))
+		}
+	}
+	l := &Logger{
+		masker:      opts.Masker,
+		sampleAllow: opts.SampleAllow,
+		sampleDeny:  opts.SampleDeny,
+		now:         opts.Now,
+		log:         opts.Logger,
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	for i, s := range opts.Erase {
+		p, err := parsePointer(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("erase[%d]: %w", i, err))
+		}
+		l.erase = append(l.erase, p)
+	}
+	labels := make(map[string]string, len(opts.Labels)+2)
+	for k, v := range opts.Labels {
+		labels[k] = v
+	}
+	labels["id"], labels["version"] = processID, opts.Version
+	l.labelMap = make(map[string]any, len(labels))
+	for _, k := range sortedKeys(labels) {
+		l.labels = append(appendString(append(l.labels, ','), k), ':')
+		l.labels = appendString(l.labels, labels[k])
+		l.labelMap[k] = labels[k]
+	}
+	l.labels[0] = '{'
+	l.labels = append(l.labels, '}')
+	var err error
+	if l.m, err = newMetrics(opts.Registerer); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("decision log: %w", err)
+	}
+
+	// The HTTP sink first: it validates the most and reads the spool.
+	if opts.HTTP != nil {
+		if l.http, err = newHTTPSink(*opts.HTTP, l.log, l.m); err != nil {
+			return nil, fmt.Errorf("decision log: %w", err)
+		}
+		l.sinks = append(l.sinks, l.http)
+	}
+	if f := opts.File; f != nil {
+		if l.file, err = openFile(*f); err != nil {
+			l.closeSinks(context.Background())
+			return nil, fmt.Errorf("decision log: %w", err)
+		}
+		l.sinks = append(l.sinks, newStream("file", l.file, l.file, l.log, l.m))
+	}
+	if opts.Stdout != nil {
+		l.sinks = append(l.sinks, newStream("stdout", opts.Stdout, nil, l.log, l.m))
+	}
+	l.zl = zerolog.New(fanout{l})
+	return l, nil
+}
+
+// openFile checks that the file sink's path can be written now, rather
+// than at the first event, and returns its rotating writer.
+func openFile(o FileOptions) (*lumberjack.Logger, error) {
+	setDefault(&o.MaxSize, DefaultFileMaxSize)
+	setDefault(&o.MaxAge, DefaultFileMaxAge)
+	if o.Path == "" {
+		return nil, errors.New("file.path: is required")
+	}
+	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("file.path: %w", err)
+	}
+	f, err := os.OpenFile(o.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("file.path: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("file.path: %w", err)
+	}
+	const mib, day = 1 << 20, 24 * time.Hour
+	return &lumberjack.Logger{
+		Filename:   o.Path,
+		MaxSize:    int((o.MaxSize + mib - 1) / mib),
+		MaxAge:     int((o.MaxAge + day - 1) / day),
+		MaxBackups: o.MaxBackups,
+		Compress:   o.Compress,
+	}, nil
+}
+
+// Log writes ev to every sink, or drops it by sampling or the drop rule.
+// It never waits for a sink. ev and its maps are not modified or retained.
+func (l *Logger) Log(ctx context.Context, ev *Event) {
+	if ev == nil {
+		return
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		l.m.closed.Inc()
+		return
+	}
+	if !l.keep(ev.Allow) {
+		l.m.sampled.Inc()
+		return
+	}
+	id, ts := ev.DecisionID, ev.Timestamp
+	if id == "" {
+		id = uuid.NewString()
+	}
+	if ts.IsZero() {
+		ts = l.now()
+	}
+	d := doc{input: ev.Input, result: ev.Result}
+	if (len(l.erase) > 0 || l.masker != nil) && !l.mask(ctx, ev, id, ts, &d) {
+		l.m.ruled.Inc()
+		return
+	}
+	if err := l.encode(ev, id, ts, &d); err != nil {
+		l.m.failed.Inc()
+		l.log.Error().Err(err).Str("decision_id", id).Msg("decision log event not written")
+		return
+	}
+	l.m.logged.Inc()
+}
+
+// keep samples: deny is every non-allow outcome.
+func (l *Logger) keep(allow bool) bool {
+	p := l.sampleDeny
+	if allow {
+		p = l.sampleAllow
+	}
+	return p >= 1 || (p > 0 && rand.Float64() < p)
+}
+
+// mask applies the erase pointers and the Masker to d, and reports whether
+// the event is kept. It fails closed: when the input or result cannot be
+// copied, or the mask rule fails or returns an invalid op, the event is
+// kept (it is an audit record) with input and result erased entirely.
+func (l *Logger) mask(ctx context.Context, ev *Event, id string, ts time.Time, d *doc) bool {
+	var err error
+	if d.input, err = toJSON(d.input); err == nil {
+		d.result, err = toJSON(d.result)
+	}
+	if err == nil {
+		for _, p := range l.erase {
+			d.erase(p)
+		}
+		if l.masker != nil {
+			var ops []policy.MaskOp
+			var drop bool
+			ops, drop, err = l.masker.Mask(ctx, l.eventMap(ev, id, ts, d))
+			if err == nil && drop {
+				return false
+			}
+			for i := 0; err == nil && i < len(ops); i++ {
+				err = d.apply(ops[i])
+			}
+		}
+	}
+	if err != nil {
+		d.input, d.result = ev.Input, ev.Result // only to record what is erased
+		d.eraseAll()
+		l.m.maskErrors.Inc()
+		l.log.Error().Err(err).Str("decision_id", id).Msg("decision log mask failed, input and result erased")
+	}
+	return true
+}
+
+// eventMap is the event as the Masker sees it: the same keys as the line
+// written, input and result as JSON documents.
+func (l *Logger) eventMap(ev *Event, id string, ts time.Time, d *doc) map[string]any {
+	labels := make(map[string]any, len(l.labelMap))
+	for k, v := range l.labelMap {
+		labels[k] = v
+	}
+	m := map[string]any{
+		"labels":      labels,
+		"decision_id": id,
+		"path":        ev.Path,
+		"timestamp":   ts.UTC().Format(time.RFC3339Nano),
+		"metrics": map[string]any{
+			"timer_rego_query_eval_ns": ev.EvalDuration.Nanoseconds(),
+			"timer_server_handler_ns":  ev.Latency.Nanoseconds(),
+		},
+		"portcullis": map[string]any{
+			"allow":           ev.Allow,
+			"status":          ev.Status,
+			"reasons":         stringsAny(ev.Reasons),
+			"route":           ev.Route,
+			"subject":         ev.Subject,
+			"consumer":        ev.Consumer,
+			"authn":           ev.AuthnMethod,
+			"latency_ns":      ev.Latency.Nanoseconds(),
+			"upstream_status": ev.UpstreamStatus,
+		},
+	}
+	if d.input != nil {
+		m["input"] = d.input
+	}
+	if d.result != nil {
+		m["result"] = d.result
+	}
+	if len(d.erased) > 0 {
+		m["erased"] = stringsAny(d.erased)
+	}
+	if len(ev.Bundles) > 0 {
+		b := make(map[string]any, len(ev.Bundles))
+		for name, rev := range ev.Bundles {
+			b[name] = map[string]any{"revision": rev}
+		}
+		m["bundles"] = b
+	}
+	if ev.TraceID != "" {
+		m["trace_id"] = ev.TraceID
+	}
+	if ev.Error != "" {
+		m["error"] = map[string]any{"message": ev.Error}
+	}
+	if ev.RequestedBy != "" {
+		m["requested_by"] = ev.RequestedBy
+	}
+	if len(ev.RequestHeaders) > 0 {
+		h := make(map[string]any, len(ev.RequestHeaders))
+		for k, v := range ev.RequestHeaders {
+			h[k] = stringsAny(v)
+		}
+		m["request_context"] = map[string]any{"http": map[string]any{"headers": h}}
+	}
+	return m
+}
+
+func stringsAny(s []string) []any {
+	a := make([]any, len(s))
+	for i, v := range s {
+		a[i] = v
+	}
+	return a
+}
+
+// Accepting reports whether a request may proceed: false only when the
+// HTTP sink is fail_closed and its queue is full (which, with a spool,
+// means the spool is full too). The gateway then answers 503.
+func (l *Logger) Accepting() bool {
+	return l.http == nil || l.http.accepting()
+}
+
+// Reopen closes the file sink's file, so the next write opens the path
+// again: after logrotate renamed it, a new file. Call it on SIGHUP.
+func (l *Logger) Reopen() error {
+	if l.file == nil {
+		return nil
+	}
+	if err := l.file.Close(); err != nil {
+		return fmt.Errorf("decision log reopen: %w", err)
+	}
+	return nil
+}
+
+// Close stops logging (later events are counted as dropped_closed) and
+// flushes every sink within ctx: the HTTP sink delivers its queue, or
+// spools what it cannot deliver. Spool writes finish even after ctx is
+// done; only without a spool can events be lost, and they are counted and
+// logged. Close is idempotent.
+func (l *Logger) Close(ctx context.Context) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	return l.closeSinks(ctx)
+}
+
+func (l *Logger) closeSinks(ctx context.Context) error {
+	errs := make([]error, len(l.sinks))
+	var wg sync.WaitGroup
+	for i, s := range l.sinks {
+		wg.Go(func() { errs[i] = s.close(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("decision log close: %w", err)
+	}
+	return nil
+}
+
+// fanout receives each event line from zerolog and hands one shared copy
+// to every sink.
+type fanout struct{ l *Logger }
+
+func (f fanout) Write(p []byte) (int, error) {
+	b := bytes.Clone(p)
+	for _, s := range f.l.sinks {
+		s.write(b)
+	}
+	return len(p), nil
+}
