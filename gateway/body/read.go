@@ -1,0 +1,123 @@
+package body
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+)
+
+// Read buffers the body for the stages that need it (validation, a policy
+// that reads the body). Unless Guard already did, it reads the wire bytes,
+// at most MaxBodyBytes (else 413 body_too_large), into st.Body with
+// st.BodyRead set; the proxy forwards exactly these bytes. It then undoes a
+// gzip Content-Encoding into st.PlainBody with MaxBodyBytes applied to the
+// decompressed size (a gzip bomb gets 413; a corrupt stream 400
+// encoding_invalid); for a plain body PlainBody is Body. When checkJSON is
+// set and the Content-Type is JSON (application/json or +json), the plain
+// body must pass [CheckJSON] with MaxJSONDepth and MaxJSONKeys (400
+// json_too_deep, json_too_many_keys). Malformed JSON is left to validation.
+func Read(l config.Limits, checkJSON bool) pipeline.Middleware {
+	n := normalize(l)
+	return func(next pipeline.Handler) pipeline.Handler {
+		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			st := pipeline.StateFrom(r.Context())
+			if st == nil {
+				return errNoState
+			}
+			if !st.BodyRead {
+				if p := readInto(st, r, n.maxBody); p != nil {
+					return p
+				}
+			}
+			if st.PlainBody == nil {
+				gz, p := isGzip(r.Header, n.allowEncoded)
+				if p != nil {
+					return p
+				}
+				st.PlainBody = st.Body
+				if gz && len(st.Body) > 0 {
+					if st.PlainBody, p = gunzip(st.Body, n.maxBody); p != nil {
+						return p
+					}
+				}
+			}
+			if checkJSON && IsJSON(r.Header.Get("Content-Type")) {
+				if err := CheckJSON(st.PlainBody, n.maxDepth, n.maxKeys); err != nil {
+					return err
+				}
+			}
+			return next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// IsJSON reports whether the Content-Type value ct names JSON:
+// application/json or any +json type, parameters ignored.
+func IsJSON(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	const suffix = "+json"
+	return strings.EqualFold(mt, "application/json") ||
+		(len(mt) > len(suffix) && strings.EqualFold(mt[len(mt)-len(suffix):], suffix))
+}
+
+// readInto reads r.Body, at most max bytes, into st.Body and marks it read;
+// r.Body is replaced by a reader over the buffered bytes.
+func readInto(st *pipeline.State, r *http.Request, max int64) *problem.Problem {
+	var b []byte
+	if r.Body != nil {
+		var err error
+		b, err = readAll(r.Body, r.ContentLength, max)
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return tooLarge()
+			}
+			return problem.Wrap(http.StatusBadRequest, ReasonBodyUnreadable, "the request body could not be read", err)
+		}
+		if int64(len(b)) > max {
+			return tooLarge()
+		}
+		_ = r.Body.Close()
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	st.Body, st.BodyRead = b, true
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
+}
+
+// gunzip decompresses b, stopping one byte past max so that a bomb costs
+// at most max+1 bytes of memory.
+func gunzip(b []byte, max int64) ([]byte, *problem.Problem) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, problem.Wrap(http.StatusBadRequest, ReasonEncodingInvalid, "the gzip body is malformed", err)
+	}
+	out, err := readAll(zr, 0, max)
+	if err != nil {
+		return nil, problem.Wrap(http.StatusBadRequest, ReasonEncodingInvalid, "the gzip body is malformed", err)
+	}
+	if int64(len(out)) > max {
+		return nil, tooLarge()
+	}
+	return out, nil
+}
+
+// readAll reads at most max+1 bytes of r; a caller sees more than max bytes
+// as over the limit. hint, when positive, is the expected size.
+func readAll(r io.Reader, hint, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if hint > 0 && hint <= max {
+		buf.Grow(int(hint) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	return buf.Bytes(), err
+}

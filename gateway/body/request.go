@@ -1,0 +1,34 @@
+package body
+
+import (
+	"net/http"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/problem"
+)
+
+// CheckRequestLimits checks the header count and the lengths of the request
+// target and query against l. It returns a 431 problem (too_many_headers) or
+// a 414 problem (query_too_long, uri_too_long), or nil. Header bytes are
+// bounded by the server's MaxHeaderBytes, not here.
+func CheckRequestLimits(r *http.Request, l config.Limits) error {
+	n := normalize(l)
+	fields := 0
+	for _, v := range r.Header {
+		fields += len(v)
+	}
+	if fields > n.maxHeaders {
+		return problem.New(http.StatusRequestHeaderFieldsTooLarge, ReasonTooManyHeaders, "the request has too many header fields")
+	}
+	if len(r.URL.RawQuery) > n.maxQuery {
+		return problem.New(http.StatusRequestURITooLong, ReasonQueryTooLong, "the query string exceeds the length limit")
+	}
+	target := r.RequestURI
+	if target == "" { // a client-side request, as in tests
+		target = r.URL.RequestURI()
+	}
+	if len(target) > n.maxURL {
+		return problem.New(http.StatusRequestURITooLong, ReasonURITooLong, "the request target exceeds the length limit")
+	}
+	return nil
+}
