@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+)
+
+func routeTo(t *testing.T, timeout time.Duration, ups ...string) *config.Route {
+	t.Helper()
+	r := &config.Route{Timeout: timeout, ConnectTimeout: time.Second, EjectFor: time.Minute}
+	for _, u := range ups {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.UpstreamURLs = append(r.UpstreamURLs, pu)
+	}
+	return r
+}
+
+// serve runs one request through p from remote, with a fresh state that
+// setup (if not nil) prepares.
+func serve(p *Proxy, r *http.Request, remote string, setup func(*pipeline.State)) (*httptest.ResponseRecorder, *pipeline.State, error) {
+	st := &pipeline.State{}
+	st.Input.Request.ID = "rid-1"
+	if setup != nil {
+		setup(st)
+	}
+	r.RemoteAddr = remote
+	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	w := httptest.NewRecorder()
+	err := p.Handler().ServeHTTP(w, r)
+	return w, st, err
+}
+
+func TestProxyHeaders(t *testing.T) {
+	t.Parallel()
+	var got *http.Request
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		w.WriteHeader(204)
+	}))
+	defer up.Close()
+	tests := []struct {
+		name    string
+		trusted []netip.Prefix
+		remote  string
+		wantXFF string
+	}{
+		{"an untrusted peer's X-Forwarded-For is replaced", nil, "192.0.2.7:1234", "192.0.2.7"},
+		{"a trusted peer's X-Forwarded-For is appended to", []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, "192.0.2.7:1234", "203.0.113.9, 192.0.2.7"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := routeTo(t, 5*time.Second, up.URL)
+			rt.StripPrefix = "/api"
+			p := New(rt, tc.trusted)
+			req := httptest.NewRequest("GET", "/api/v1/x?q=1", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set("Connection", "X-Consumer-Id, X-Request-Id")
+			req.Header.Set("X-Request-Id", "spoofed")
+			_, st, err := serve(p, req, tc.remote, func(st *pipeline.State) { st.SetHeader("X-Consumer-Id", "alice") })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if xff := got.Header.Get("X-Forwarded-For"); xff != tc.wantXFF {
+				t.Errorf("X-Forwarded-For = %q, want %q", xff, tc.wantXFF)
+			}
+			if got.Header.Get("X-Consumer-Id") != "alice" || got.Header.Get("X-Request-Id") != "rid-1" {
+				t.Errorf("gateway headers lost: consumer %q request id %q", got.Header.Get("X-Consumer-Id"), got.Header.Get("X-Request-Id"))
+			}
+			if got.URL.Path != "/v1/x" || got.URL.RawQuery != "q=1" {
+				t.Errorf("forwarded %s?%s, want /v1/x?q=1", got.URL.Path, got.URL.RawQuery)
+			}
+			if st.UpstreamStatus != 204 {
+				t.Errorf("UpstreamStatus = %d", st.UpstreamStatus)
+			}
+		})
+	}
+}
+
+func TestProxyBufferedBodyIsSent(t *testing.T) {
+	t.Parallel()
+	var body string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+	}))
+	defer up.Close()
+	p := New(routeTo(t, 5*time.Second, up.URL), nil)
+	_, _, err := serve(p, httptest.NewRequest("POST", "/x", nil), "127.0.0.1:1", func(st *pipeline.State) {
+		st.Body, st.BodyRead = []byte(`{"a":1}`), true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != `{"a":1}` {
+		t.Fatalf("upstream got %q", body)
+	}
+}
+
+func TestProxyErrors(t *testing.T) {
+	t.Parallel()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+
+	t.Run("a refused connection is a 502 and ejects the upstream", func(t *testing.T) {
+		p := New(routeTo(t, 5*time.Second, closed), nil)
+		_, _, err := serve(p, httptest.NewRequest("GET", "/", nil), "127.0.0.1:1", nil)
+		if pr := problem.As(err); pr == nil || pr.Status != 502 || pr.Reason != "upstream_unavailable" {
+			t.Fatalf("err = %v, want 502 upstream_unavailable", err)
+		}
+		if p.upstreams[0].ejectedAt.Load() <= time.Now().UnixNano() {
+			t.Fatal("the upstream was not ejected")
+		}
+	})
+	t.Run("a slow upstream is a 504", func(t *testing.T) {
+		p := New(routeTo(t, 100*time.Millisecond, slow.URL), nil)
+		_, _, err := serve(p, httptest.NewRequest("GET", "/", nil), "127.0.0.1:1", nil)
+		if pr := problem.As(err); pr == nil || pr.Status != 504 {
+			t.Fatalf("err = %v, want 504", err)
+		}
+	})
+	t.Run("a client that went away is not an upstream error", func(t *testing.T) {
+		p := New(routeTo(t, 5*time.Second, slow.URL), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		_, _, err := serve(p, httptest.NewRequest("GET", "/", nil).WithContext(ctx), "127.0.0.1:1", nil)
+		if !errors.Is(err, ErrClientGone) {
+			t.Fatalf("err = %v, want ErrClientGone", err)
+		}
+	})
+	t.Run("round robin skips an ejected upstream", func(t *testing.T) {
+		p := New(routeTo(t, 5*time.Second, closed, slow.URL), nil)
+		p.upstreams[0].ejectedAt.Store(time.Now().Add(time.Hour).UnixNano())
+		for range 4 {
+			if u := p.pick(); u != p.upstreams[1] {
+				t.Fatalf("picked %v", u.url)
+			}
+		}
+	})
+}
