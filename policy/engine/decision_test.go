@@ -63,7 +63,11 @@ func TestDecisionContract(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEngine(t, Options{Sources: sources(authzBundle(t, "r1", tc.rule)), Timeout: 100 * time.Millisecond})
+			opts := Options{Sources: sources(authzBundle(t, "r1", tc.rule))}
+			if tc.reason == ReasonTimeout {
+				opts.Timeout = 20 * time.Millisecond
+			}
+			e := newEngine(t, opts)
 			d := e.Evaluate(context.Background(), typicalInput())
 			if d.Allow != tc.allow {
 				t.Errorf("Allow = %v, want %v (err %v)", d.Allow, tc.allow, d.Err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/bundle"
@@ -29,13 +30,16 @@ func writeFiles(t testing.TB, dir string, files map[string]string) string {
 func authzBundle(t testing.TB, revision, body string) string {
 	t.Helper()
 	return writeFiles(t, t.TempDir(), map[string]string{
-		".manifest":   `{"revision": "` + revision + `", "roots": ["portcullis"]}`,
+		".manifest":  `{"revision": "` + revision + `", "roots": ["portcullis"]}`,
 		"authz.rego": "package portcullis.authz\n\n" + body + "\n",
 	})
 }
 
 func newEngine(t testing.TB, opts Options) *Engine {
 	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second // loaded CI machines; no timing assertions
+	}
 	e, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/portcullis/portcullis/policy/bundle"
+)
+
+func TestReloadKeepsTheActivePolicyOnFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, a, b string)
+		want   string // substring of the reload error
+	}{
+		{"a syntax error is reported with file and line", func(t *testing.T, a, _ string) {
+			writeFiles(t, a, map[string]string{"authz.rego": "package portcullis.authz\n\ndecision := true\n\ndecision if {{\n"})
+		}, "authz.rego:6: rego_parse_error"},
+		{"a compile error is reported with file and line", func(t *testing.T, a, _ string) {
+			writeFiles(t, a, map[string]string{"authz.rego": "package portcullis.authz\n\ndecision := true\n\nx if not_a_function(1)\n"})
+		}, "authz.rego:5: rego_type_error"},
+		{"overlapping roots are refused", func(t *testing.T, _, b string) {
+			writeFiles(t, b, map[string]string{".manifest": `{"revision": "b2", "roots": ["other", "portcullis/extra"]}`})
+		}, "overlapping roots"},
+		{"a package outside the roots is refused", func(t *testing.T, _, b string) {
+			writeFiles(t, b, map[string]string{"x.rego": "package portcullis.sneaky\n\nallow := true\n"})
+		}, "do not permit"},
+		{"a removed decision rule is refused", func(t *testing.T, a, _ string) {
+			writeFiles(t, a, map[string]string{"authz.rego": "package portcullis.authz\n\nother := true\n"})
+		}, "decision rule"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := authzBundle(t, "a1", "decision := true")
+			b := writeFiles(t, t.TempDir(), map[string]string{
+				".manifest":  `{"revision": "b1", "roots": ["other"]}`,
+				"other.rego": "package other\n\nx := 1\n",
+			})
+			reg := prometheus.NewPedanticRegistry()
+			e := newEngine(t, Options{Sources: sources(a, b), Registerer: reg})
+			before := e.Status().LoadedAt
+
+			tc.break_(t, a, b)
+			err := e.Reload(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Reload error = %v, want it to mention %q", err, tc.want)
+			}
+			if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Bundles[filepath.Base(a)] != "a1" {
+				t.Errorf("old policy not kept: %+v", d)
+			}
+			st := e.Status()
+			if st.LastError == "" || st.LastErrorAt == nil || !st.LoadedAt.Equal(before) || st.Reloads != 0 {
+				t.Errorf("status = %+v", st)
+			}
+			if n := counterValue(t, e.metrics.reloadFailure); n != 1 {
+				t.Errorf("failed reloads counted %v, want 1", n)
+			}
+		})
+	}
+}
+
+func TestReloadSwapsAndRunsHooks(t *testing.T) {
+	t.Parallel()
+	dir := authzBundle(t, "v1", "decision := false")
+	e := newEngine(t, Options{Sources: sources(dir)})
+	var hooks atomic.Int32
+	e.OnReload(func() { hooks.Add(1) })
+
+	// Rename into place, as editors, mv and kubectl cp do.
+	tmp := filepath.Join(dir, ".authz.rego.tmp")
+	if err := os.WriteFile(tmp, []byte("package portcullis.authz\n\ndecision := true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "authz.rego")); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{".manifest": `{"revision": "v2", "roots": ["portcullis"]}`})
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d := e.Evaluate(context.Background(), typicalInput())
+	if !d.Allow || d.Bundles[filepath.Base(dir)] != "v2" {
+		t.Errorf("new policy not active: %+v", d)
+	}
+	if hooks.Load() != 1 || e.Status().Reloads != 1 {
+		t.Errorf("hooks ran %d times, reloads %d", hooks.Load(), e.Status().Reloads)
+	}
+}
+
+func TestStartupRefusesAnInvalidBundleWithItsLocation(t *testing.T) {
+	t.Parallel()
+	dir := authzBundle(t, "r", "decision := true\n\ndecision if {\n\tinput.x ==\n}")
+	_, err := New(context.Background(), Options{Sources: sources(dir)})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "authz.rego")+":") {
+		t.Fatalf("error = %v, want the file path with a line", err)
+	}
+}
+
+func TestDataReturnsTheActiveBundleData(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, Options{Sources: sources(exampleBundle)})
+	v, ok := e.Data("portcullis.consumers")
+	consumers, isMap := v.(map[string]any)
+	if !ok || !isMap || consumers["read-only-partner"] == nil || consumers["internal-service"] == nil {
+		t.Fatalf("Data = %v, %v", v, ok)
+	}
+	if _, ok := e.Data("portcullis.nope.deeper"); ok {
+		t.Error("missing path reported as present")
+	}
+}
+
+func TestEvaluateDuringReloadIsRaceFree(t *testing.T) {
+	t.Parallel()
+	dir := authzBundle(t, "r0", "decision := true")
+	e := newEngine(t, Options{Sources: sources(dir)})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var denied atomic.Int32
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow {
+					t.Logf("denied: %v", d.Err)
+					denied.Add(1)
+				}
+				_ = e.Status()
+				_, _ = e.Data("")
+			}
+		})
+	}
+	for i := range 10 {
+		writeFiles(t, dir, map[string]string{".manifest": `{"revision": "r` + string(rune('1'+i)) + `", "roots": ["portcullis"]}`})
+		if err := e.Reload(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if denied.Load() != 0 {
+		t.Errorf("%d evaluations denied during reload", denied.Load())
+	}
+}
+
+func TestTarballBundle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "authz.tar.gz")
+	writeTarball(t, p, testBundle("tar-1"))
+	e := newEngine(t, Options{Sources: []bundle.Source{{Name: "main", Path: p}}})
+	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Bundles["main"] != "tar-1" {
+		t.Errorf("decision = %+v", d)
+	}
+	if _, err := New(context.Background(), Options{Sources: []bundle.Source{{Path: p}}, MaxBundleBytes: 64}); err == nil {
+		t.Error("a bundle over MaxBundleBytes was accepted")
+	}
+}
+
+func TestRequireTests(t *testing.T) {
+	t.Parallel()
+	pass := "package portcullis.authz_test\n\nimport data.portcullis.authz\n\ntest_allows if authz.decision\n"
+	fail := "package portcullis.authz_test\n\nimport data.portcullis.authz\n\ntest_denies if not authz.decision\n"
+	tests := []struct {
+		name    string
+		test    string
+		wantErr string
+	}{
+		{"passing tests activate the bundle", pass, ""},
+		{"a failing test refuses the bundle", fail, "tests failed"},
+		{"no tests refuses the bundle", "", "no test_ rules"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := authzBundle(t, "r", "decision := true")
+			if tc.test != "" {
+				writeFiles(t, dir, map[string]string{"authz_test.rego": tc.test})
+			}
+			_, err := New(context.Background(), Options{Sources: sources(dir), RequireTests: true})
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("New error = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestTestRulesAreNotPartOfTheDecisionPolicy(t *testing.T) {
+	t.Parallel()
+	dir := authzBundle(t, "r", "decision := true")
+	writeFiles(t, dir, map[string]string{"authz_test.rego": "package portcullis.authz\n\ndecision := false\n"})
+	e := newEngine(t, Options{Sources: sources(dir)})
+	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Err != nil {
+		t.Errorf("a _test.rego file changed the decision: %+v", d)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
