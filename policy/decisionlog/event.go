@@ -43,10 +43,3 @@ type Event struct {
 	TraceID string
 }
 
-// outcome is the sampling class of e: allow, or deny for any other outcome.
-func (e *Event) outcome() string {
-	if e.Allow {
-		return "allow"
-	}
-	return "deny"
-}

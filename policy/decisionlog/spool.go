@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +34,6 @@ type spool struct {
 	dropOldest bool
 	files      []spoolFile // sorted by name, oldest first
 	bytes      int64
-	full       atomic.Bool // a fail_closed put was refused since the last remove
 
 	gauge prometheus.Gauge
 	drops prometheus.Counter
@@ -140,18 +138,19 @@ func (s *spool) forget(i int) {
 	s.bytes -= s.files[i].size
 	s.gauge.Sub(float64(s.files[i].size))
 	s.files = slices.Delete(s.files, i, i+1)
-	s.full.Store(false)
 }
 
 // put writes b durably. When it does not fit: drop_oldest removes the
 // oldest batches (counted; b itself if it alone is too big), fail_closed
 // returns errSpoolFull unless force (at shutdown, where an unlogged
-// decision is worse than exceeding the cap by one queue).
+// decision is worse than exceeding the cap by at most one queue).
 func (s *spool) put(b *batch, force bool) error {
 	size := int64(len(b.data))
-	for s.bytes+size > s.max && !force {
+	for s.bytes+size > s.max {
 		if !s.dropOldest {
-			s.full.Store(true)
+			if force {
+				break
+			}
 			return errSpoolFull
 		}
 		if len(s.files) == 0 {
