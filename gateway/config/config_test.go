@@ -10,6 +10,8 @@ import (
 )
 
 const minimal = `
+policy:
+  bundles: [{name: b, path: .}]
 routes:
   - name: r
     match: {path_prefix: /}
@@ -18,7 +20,8 @@ routes:
 
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Parse("/etc/p/portcullis.yaml", []byte(minimal))
+	dir := t.TempDir()
+	c, err := Parse(filepath.Join(dir, "portcullis.yaml"), []byte(minimal))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +40,7 @@ func TestParseDefaults(t *testing.T) {
 		{"policy evaluation times out after 50ms", c.Policy.Timeout, 50 * time.Millisecond},
 		{"the decision log goes to stdout", *c.DecisionLog.Stdout, true},
 		{"the route times out after 30s", r.Timeout, 30 * time.Second},
-		{"the config directory is kept", c.Dir, "/etc/p"},
+		{"the config directory is kept", c.Dir, dir},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
@@ -59,11 +62,11 @@ func TestParseErrors(t *testing.T) {
 			[]string{"c.yaml:3: field upstrem not found in type config.Route"}},
 		{"a bad upstream is reported with field and line", "routes:\n  - name: r\n    match: {path_prefix: /}\n    upstream: ftp://x\n",
 			[]string{`c.yaml:4: routes[0].upstream: "ftp://x" must be an absolute http or https URL`}},
-		{"every problem is reported", "log: {level: loud}\nroutes:\n  - name: r\n    match: {path_prefix: x}\n",
+		{"every problem is reported", "log: {level: loud}\npolicy: {bundles: [{name: b, path: .}]}\nroutes:\n  - name: r\n    match: {path_prefix: x}\n",
 			[]string{`c.yaml:1: log.level: "loud" is not allowed (want "debug", "info", "warn", "error")`,
-				`c.yaml:4: routes[0].match.path_prefix: "x" must start with /`,
-				`c.yaml:3: routes[0].upstream: is required`}},
-		{"no routes is an error", "listen: {proxy: ':1'}\n", []string{"c.yaml: routes: at least one route is required"}},
+				`c.yaml:5: routes[0].match.path_prefix: "x" must start with /`,
+				`c.yaml:4: routes[0].upstream: is required`}},
+		{"no routes is an error", "listen: {proxy: ':1'}\n", []string{"c.yaml: routes: at least one route is required", "c.yaml: policy.bundles: at least one bundle is required"}},
 		{"alg none cannot be configured", "authn:\n  jwt:\n    issuers:\n      - issuer: i\n        keys: [k.pem]\n        algorithms: [none]\n" + minimal,
 			[]string{`authn.jwt.issuers[0].algorithms[0]: "none" is not allowed`}},
 		{"HMAC and public keys cannot mix", "authn:\n  jwt:\n    issuers:\n      - issuer: i\n        jwks_uri: https://x/jwks\n        algorithms: [HS256, RS256]\n" + minimal,

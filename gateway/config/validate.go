@@ -270,6 +270,9 @@ func (c *Config) checkHeaderMap(ch *checker, p string, m map[string]string) {
 
 func (c *Config) validatePolicy(ch *checker) {
 	p := &c.Policy
+	if len(p.Bundles) == 0 {
+		ch.add("policy.bundles", "at least one bundle is required (without a policy every request is denied)")
+	}
 	names := map[string]bool{}
 	for i, b := range p.Bundles {
 		f := fmt.Sprintf("policy.bundles[%d]", i)

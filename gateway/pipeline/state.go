@@ -35,6 +35,9 @@ type State struct {
 	// Input accumulates the policy input: request and route at entry,
 	// identity after authentication, validation after validation.
 	Input policy.Input
+	// DecisionID identifies the outcome in the decision log; it is sent to
+	// the client as X-Decision-Id and replaces the engine's own id.
+	DecisionID string
 	// Decision is set by the authorization stage.
 	Decision *policy.Decision
 	// Reason is the stable code of the outcome ("allow", "token_expired", ...).
