@@ -1,0 +1,63 @@
+package jwt
+
+import (
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// maxCacheTTL bounds how long a verified token is cached.
+const maxCacheTTL = 5 * time.Minute
+
+// cached is a verified token. The identity is shared by every hit and
+// must be treated as read-only.
+type cached struct {
+	id       *policy.Identity
+	iss      *issuer
+	validity validity
+	deadline time.Time // min(exp, verification time + maxCacheTTL)
+}
+
+// tokenCache maps SHA-256(token) to its verified identity; the raw token
+// is never stored. It is a plain size-bounded LRU with a deadline per
+// entry: expirable.LRU has one TTL for all entries and starts a goroutine
+// that is never stopped, which would leak one per config reload.
+type tokenCache struct {
+	lru *lru.Cache[[32]byte, *cached]
+}
+
+// newTokenCache returns a cache of size entries, or nil when size < 1.
+func newTokenCache(size int) (*tokenCache, error) {
+	if size < 1 {
+		return nil, nil
+	}
+	c, err := lru.New[[32]byte, *cached](size)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenCache{lru: c}, nil
+}
+
+// get returns the entry for key unless its deadline has passed.
+func (c *tokenCache) get(key [32]byte, now time.Time) (*cached, bool) {
+	e, ok := c.lru.Get(key)
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(e.deadline) {
+		c.lru.Remove(key)
+		return nil, false
+	}
+	return e, true
+}
+
+// add caches e until min(exp, now+maxCacheTTL).
+func (c *tokenCache) add(key [32]byte, e *cached, now time.Time) {
+	e.deadline = now.Add(maxCacheTTL)
+	if exp := e.validity.exp; !exp.IsZero() && exp.Before(e.deadline) {
+		e.deadline = exp
+	}
+	c.lru.Add(key, e)
+}

@@ -1,0 +1,171 @@
+package jwt
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// maxNumericDate is 9999-12-31T23:59:59Z; later dates are malformed.
+const maxNumericDate = 253402300799
+
+// validity holds the time claims of a verified token; a zero time means
+// the claim is absent. It is kept with cached identities so every cache
+// hit re-checks them against the clock.
+type validity struct {
+	exp, nbf, iat time.Time
+}
+
+// numericDate reads claim name as an RFC 7519 NumericDate. Only JSON
+// numbers are accepted: a string "exp" is malformed, never ignored.
+func numericDate(claims map[string]any, name string) (time.Time, error) {
+	v, ok := claims[name]
+	if !ok {
+		return time.Time{}, nil
+	}
+	f, ok := v.(float64)
+	if !ok || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, problem.Unauthorized(ReasonMalformed, "the token's "+name+" claim is not a valid NumericDate", nil)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+}
+
+// check compares the time claims with now, allowing iss's clock skew.
+func (v validity) check(now time.Time, iss *issuer) error {
+	skew := iss.skew
+	switch {
+	case !v.exp.IsZero() && !now.Before(v.exp.Add(skew)):
+		return problem.Unauthorized(ReasonExpired, "the token has expired", nil)
+	case !v.nbf.IsZero() && now.Before(v.nbf.Add(-skew)):
+		return problem.Unauthorized(ReasonNotYetValid, "the token is not valid yet", nil)
+	case !v.iat.IsZero() && v.iat.After(now.Add(skew)):
+		return problem.Unauthorized(ReasonIssuedInFuture, "the token was issued in the future", nil)
+	case iss.maxAge > 0 && now.Sub(v.iat) > iss.maxAge+skew:
+		return problem.Unauthorized(ReasonTooOld, "the token is older than allowed", nil)
+	}
+	return nil
+}
+
+// validateClaims checks the claims of a token whose signature is valid and
+// returns its validity window. Checks run in a fixed order: types, required
+// claims, times, audience.
+func validateClaims(claims map[string]any, iss *issuer, now time.Time) (validity, error) {
+	var v validity
+	var err error
+	if v.exp, err = numericDate(claims, "exp"); err != nil {
+		return v, err
+	}
+	if v.nbf, err = numericDate(claims, "nbf"); err != nil {
+		return v, err
+	}
+	if v.iat, err = numericDate(claims, "iat"); err != nil {
+		return v, err
+	}
+	if sub, ok := claims["sub"]; ok {
+		if _, isStr := sub.(string); !isStr {
+			return v, problem.Unauthorized(ReasonMalformed, "the token's sub claim is not a string", nil)
+		}
+	}
+	aud, ok := stringOrList(claims["aud"])
+	if !ok {
+		return v, problem.Unauthorized(ReasonMalformed, "the token's aud claim is not a string or a list of strings", nil)
+	}
+	for _, name := range iss.required {
+		if _, ok := claims[name]; !ok {
+			return v, problem.Unauthorized(ReasonClaimMissing, "the token lacks the required claim "+name, nil)
+		}
+	}
+	if iss.maxAge > 0 && v.iat.IsZero() {
+		return v, problem.Unauthorized(ReasonClaimMissing, "the token lacks the required claim iat", nil)
+	}
+	if err := v.check(now, iss); err != nil {
+		return v, err
+	}
+	if len(iss.audiences) > 0 && !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(iss.audiences, a) }) {
+		return v, problem.Unauthorized(ReasonAudienceMismatch, "the token is not meant for this audience", nil)
+	}
+	return v, nil
+}
+
+// stringOrList reads a claim that is a string or an array of strings; nil
+// (absent) is an empty list. ok is false for any other shape.
+func stringOrList(v any) ([]string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return []string{v}, true
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// stringsOf returns the string members of a claim that is a string or an
+// array; non-string members are skipped. When split is set, a string is
+// split on spaces (OAuth scope syntax).
+func stringsOf(v any, split bool) []string {
+	switch v := v.(type) {
+	case string:
+		if split {
+			return strings.Fields(v)
+		}
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// identity builds the identity of a verified token. Its slices are clipped
+// so that an append by a caller never writes into cached state.
+func identity(claims map[string]any, iss *issuer, kid string, v validity) *policy.Identity {
+	sub, _ := claims["sub"].(string)
+	scopes := stringsOf(claims["scope"], true)
+	if scopes == nil {
+		scopes = stringsOf(claims["scp"], true)
+	}
+	return &policy.Identity{
+		Authenticated: true,
+		Method:        policy.MethodJWT,
+		Subject:       sub,
+		Issuer:        iss.name,
+		Groups:        slices.Clip(stringsOf(claims[iss.groupsClaim], false)),
+		Scopes:        slices.Clip(scopes),
+		Claims:        claims,
+		KeyID:         kid,
+		ExpiresAt:     v.exp,
+	}
+}
+
+// issuerName reads the unverified iss claim, used only to pick the issuer.
+func issuerName(claims map[string]any) (string, error) {
+	v, ok := claims["iss"]
+	if !ok {
+		return "", problem.Unauthorized(ReasonClaimMissing, "the token lacks the required claim iss", nil)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", problem.Unauthorized(ReasonMalformed, "the token's iss claim is not a string", nil)
+	}
+	return s, nil
+}

@@ -1,0 +1,384 @@
+// Package jwt authenticates bearer tokens that are JWS-signed JWTs.
+package jwt
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/jwks"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Defaults for zero fields of a config.JWT that did not go through
+// config.Load (which applies the same values).
+const (
+	DefaultMaxTokenBytes = 8 << 10
+	DefaultCacheSize     = 10000
+	DefaultClockSkew     = 30 * time.Second
+	DefaultGroupsClaim   = "groups"
+)
+
+var _ pipeline.Authenticator = (*Authenticator)(nil)
+
+// Options are the dependencies of an Authenticator.
+type Options struct {
+	// Logger receives key-set events. The zero Logger discards.
+	Logger zerolog.Logger
+	// Registerer receives the metrics. If nil, they are not registered.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now. For tests.
+	Now func() time.Time
+	// HTTPClient fetches JWKS documents; nil means each key set builds its
+	// own (see jwks.Options.Client).
+	HTTPClient *http.Client
+}
+
+// Authenticator verifies JWTs against the configured issuers. It is safe
+// for concurrent use.
+type Authenticator struct {
+	issuers  map[string]*issuer
+	order    []*issuer // config order, for Ready's messages
+	algs     map[string]jwa.SignatureAlgorithm
+	maxBytes int
+	cache    *tokenCache // nil when disabled
+	now      func() time.Time
+	metrics  *metrics
+}
+
+// issuer is one configured issuer, ready for use.
+type issuer struct {
+	name        string
+	hmac        bool
+	algs        []jwa.SignatureAlgorithm
+	secret      jwk.Key   // HMAC issuers
+	keys        *jwks.Set // public-key issuers
+	audiences   []string
+	required    []string
+	skew        time.Duration
+	maxAge      time.Duration
+	groupsClaim string
+	retryAfter  string
+}
+
+// New builds an Authenticator from cfg, loading every key file. Key sets
+// are not fetched until Start.
+func New(cfg config.JWT, opts Options) (*Authenticator, error) {
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{
+		issuers:  make(map[string]*issuer, len(cfg.Issuers)),
+		algs:     make(map[string]jwa.SignatureAlgorithm),
+		maxBytes: int(cfg.MaxTokenBytes),
+		now:      opts.Now,
+		metrics:  m,
+	}
+	if a.maxBytes <= 0 {
+		a.maxBytes = DefaultMaxTokenBytes
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	if a.cache, err = newTokenCache(size); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Issuers {
+		is, err := newIssuer(&cfg.Issuers[i], opts)
+		if err != nil {
+			return nil, err
+		}
+		if a.issuers[is.name] != nil {
+			return nil, fmt.Errorf("jwt issuer %q: configured twice", is.name)
+		}
+		a.issuers[is.name] = is
+		a.order = append(a.order, is)
+		for _, alg := range is.algs {
+			a.algs[alg.String()] = alg
+		}
+	}
+	return a, nil
+}
+
+func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
+	is := &issuer{
+		name:        c.Issuer,
+		audiences:   c.Audiences,
+		required:    c.RequiredClaims,
+		skew:        DefaultClockSkew,
+		maxAge:      c.MaxTokenAge,
+		groupsClaim: c.GroupsClaim,
+	}
+	if c.ClockSkew != nil {
+		is.skew = *c.ClockSkew
+	}
+	if is.required == nil {
+		is.required = []string{"exp"}
+	}
+	if is.groupsClaim == "" {
+		is.groupsClaim = DefaultGroupsClaim
+	}
+	for _, name := range c.Algorithms {
+		alg, ok := jwa.LookupSignatureAlgorithm(name)
+		if !ok || alg == jwa.NoSignature() {
+			return nil, fmt.Errorf("jwt issuer %q: algorithm %q is not supported", is.name, name)
+		}
+		is.algs = append(is.algs, alg)
+	}
+	if len(is.algs) == 0 {
+		return nil, fmt.Errorf("jwt issuer %q: no algorithms", is.name)
+	}
+	is.hmac = is.algs[0].IsSymmetric()
+	for _, alg := range is.algs {
+		if alg.IsSymmetric() != is.hmac {
+			return nil, fmt.Errorf("jwt issuer %q: mixes HMAC and public-key algorithms", is.name)
+		}
+	}
+	if is.hmac {
+		k, err := jwk.Import([]byte(c.Secret.Value()))
+		if err != nil {
+			return nil, fmt.Errorf("jwt issuer %q: secret: %w", is.name, err)
+		}
+		is.secret = k
+		return is, nil
+	}
+	fallback, err := loadKeys(c.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
+	}
+	is.keys, err = jwks.New(jwks.Options{
+		URL:                c.JWKSURI,
+		Client:             opts.HTTPClient,
+		RefreshInterval:    c.RefreshInterval,
+		MinRefreshInterval: c.MinRefreshInterval,
+		MaxStale:           c.MaxStale,
+		FetchTimeout:       c.FetchTimeout,
+		Fallback:           fallback,
+		Logger:             opts.Logger,
+		Registerer:         opts.Registerer,
+		Issuer:             is.name,
+		Now:                opts.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
+	}
+	wait := c.MinRefreshInterval
+	if wait <= 0 {
+		wait = jwks.DefaultMinRefreshInterval
+	}
+	is.retryAfter = strconv.Itoa(int(math.Ceil(wait.Seconds())))
+	return is, nil
+}
+
+// Start fetches every issuer's key set in the background and keeps it fresh
+// until ctx ends or Stop is called.
+func (a *Authenticator) Start(ctx context.Context) {
+	for _, is := range a.order {
+		if is.keys != nil {
+			is.keys.Start(ctx)
+		}
+	}
+}
+
+// Stop ends the key-set refreshes.
+func (a *Authenticator) Stop() {
+	for _, is := range a.order {
+		if is.keys != nil {
+			is.keys.Stop()
+		}
+	}
+}
+
+// Ready returns nil when every issuer has usable keys, else an error
+// naming the first issuer that has none.
+func (a *Authenticator) Ready() error {
+	for _, is := range a.order {
+		if is.keys != nil && !is.keys.Ready() {
+			return fmt.Errorf("jwt issuer %q: no usable keys yet", is.name)
+		}
+	}
+	return nil
+}
+
+// Authenticate verifies a bearer JWT. It returns pipeline.ErrNoCredential
+// for a credential that is not a bearer token or not JWS-shaped (it may be
+// an opaque token for introspection), a 401 *problem.Problem with a
+// stable reason for an invalid token, and a 503 *problem.Problem
+// (jwks_unavailable) when the issuer's keys cannot be had.
+//
+// Identities of cached tokens are shallow copies sharing Groups, Scopes
+// and Claims with the cache: callers must not modify those.
+func (a *Authenticator) Authenticate(ctx context.Context, cred pipeline.Credential) (*policy.Identity, error) {
+	if cred.Kind != "bearer" {
+		return nil, pipeline.ErrNoCredential
+	}
+	id, err := a.authenticate(ctx, cred.Value)
+	switch p := problem.As(err); {
+	case err == nil:
+		a.metrics.verifications.WithLabelValues("ok").Inc()
+	case errors.Is(err, pipeline.ErrNoCredential):
+	case p != nil:
+		a.metrics.verifications.WithLabelValues(p.Reason).Inc()
+	default:
+		a.metrics.verifications.WithLabelValues("error").Inc()
+	}
+	return id, err
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy.Identity, error) {
+	if len(token) > a.maxBytes {
+		return nil, problem.Unauthorized(ReasonTooLarge, "the token is too large", nil)
+	}
+	switch parts(token) {
+	case 3:
+	case 5:
+		return nil, problem.Unauthorized(ReasonJWE, "encrypted tokens (JWE) are not supported", nil)
+	default:
+		return nil, pipeline.ErrNoCredential
+	}
+	now := a.now()
+	if a.cache == nil {
+		e, err := a.verify(ctx, token, now)
+		if err != nil {
+			return nil, err
+		}
+		return e.id, nil
+	}
+	key := sha256.Sum256([]byte(token))
+	if e, ok := a.cache.get(key, now); ok && a.issuers[e.iss.name] == e.iss {
+		a.metrics.cacheHits.Inc()
+		if err := e.validity.check(now, e.iss); err != nil {
+			return nil, err
+		}
+		id := *e.id
+		return &id, nil
+	}
+	a.metrics.cacheMisses.Inc()
+	e, err := a.verify(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	a.cache.add(key, e, now)
+	id := *e.id
+	return &id, nil
+}
+
+// verify checks a JWS-shaped token in the order: header (bounded) → alg →
+// issuer (from the unverified payload, only to pick the keys) → key →
+// signature with that one key and the pinned alg → claims.
+func (a *Authenticator) verify(ctx context.Context, token string, now time.Time) (*cached, error) {
+	hseg, rest, _ := strings.Cut(token, ".")
+	pseg, _, _ := strings.Cut(rest, ".")
+	hdr, err := decodeSegment(hseg, maxHeaderBytes)
+	if err != nil {
+		return nil, problem.Unauthorized(ReasonMalformed, "the token header is malformed", err)
+	}
+	alg, kid, err := a.checkHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := decodeSegment(pseg, a.maxBytes)
+	if err != nil {
+		return nil, problem.Unauthorized(ReasonMalformed, "the token payload is malformed", err)
+	}
+	name, err := issuerName(claims)
+	if err != nil {
+		return nil, err
+	}
+	is := a.issuers[name]
+	if is == nil {
+		return nil, problem.Unauthorized(ReasonIssuerUnknown, "the token's issuer is not trusted", nil)
+	}
+	key, err := is.key(ctx, kid, alg)
+	if err != nil {
+		return nil, err
+	}
+	// The header's jwk, jku, x5u and x5c are never looked at: only the
+	// configured key, with the alg pinned, can verify.
+	if _, err := jws.VerifyCompactFast(key, []byte(token), alg); err != nil {
+		return nil, problem.Unauthorized(ReasonBadSignature, "the token signature is invalid", err)
+	}
+	v, err := validateClaims(claims, is, now)
+	if err != nil {
+		return nil, err
+	}
+	return &cached{id: identity(claims, is, kid, v), iss: is, validity: v}, nil
+}
+
+// checkHeader applies the header rules that need no issuer.
+func (a *Authenticator) checkHeader(hdr map[string]any) (jwa.SignatureAlgorithm, string, error) {
+	name, ok := hdr["alg"].(string)
+	if !ok {
+		return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonMalformed, "the token header has no alg", nil)
+	}
+	if strings.EqualFold(name, "none") {
+		return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonAlgNone, "unsigned tokens are not accepted", nil)
+	}
+	if _, ok := hdr["crit"]; ok {
+		return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonCritUnsupported, "the token has critical header parameters", nil)
+	}
+	if _, ok := hdr["b64"]; ok { // RFC 7797 without crit is invalid
+		return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonMalformed, "the token header has b64 outside crit", nil)
+	}
+	alg, ok := a.algs[name]
+	if !ok {
+		return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonAlgNotAllowed, "the token's algorithm is not allowed", nil)
+	}
+	kid := ""
+	if v, ok := hdr["kid"]; ok {
+		if kid, ok = v.(string); !ok {
+			return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonMalformed, "the token's kid is not a string", nil)
+		}
+	}
+	return alg, kid, nil
+}
+
+// key returns the key that must have signed a token with alg and kid.
+func (is *issuer) key(ctx context.Context, kid string, alg jwa.SignatureAlgorithm) (jwk.Key, error) {
+	if alg.IsSymmetric() != is.hmac {
+		// An HS token for an issuer with public keys (or the reverse): the
+		// RS/HS confusion of CVE-2016-10555.
+		return nil, problem.Unauthorized(ReasonKeyAlgMismatch, "the token's algorithm does not fit the issuer's keys", nil)
+	}
+	if !slices.Contains(is.algs, alg) {
+		return nil, problem.Unauthorized(ReasonAlgNotAllowed, "the token's algorithm is not allowed for its issuer", nil)
+	}
+	if is.hmac {
+		return is.secret, nil
+	}
+	key, err := is.keys.Lookup(ctx, kid, alg)
+	switch {
+	case errors.Is(err, jwks.ErrUnknownKID):
+		return nil, problem.Unauthorized(ReasonUnknownKID, "the token's signing key is unknown", err)
+	case errors.Is(err, jwks.ErrUnavailable):
+		return nil, problem.Wrap(http.StatusServiceUnavailable, ReasonJWKSUnavailable,
+			"the token issuer's keys are unavailable; retry later", err).WithHeader("Retry-After", is.retryAfter)
+	case err != nil:
+		return nil, fmt.Errorf("jwt issuer %q: key lookup: %w", is.name, err)
+	}
+	if !jwks.Usable(key, alg) {
+		return nil, problem.Unauthorized(ReasonKeyAlgMismatch, "the token's algorithm does not fit its signing key", nil)
+	}
+	return key, nil
+}

@@ -1,0 +1,59 @@
+package jwt
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	verifications *prometheus.CounterVec
+	cacheHits     prometheus.Counter
+	cacheMisses   prometheus.Counter
+}
+
+// newMetrics builds the collectors and registers them with reg (if not
+// nil), reusing those of a previous Authenticator on the same registry so
+// that a reload does not fail on registration.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_jwt_verifications_total",
+			Help: `JWT authentications by result: "ok" or the reject reason.`,
+		}, []string{"result"}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "portcullis_jwt_cache_hits_total",
+			Help: "Verified-token cache hits.",
+		}),
+		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "portcullis_jwt_cache_misses_total",
+			Help: "Verified-token cache misses.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.verifications, err = register(reg, m.verifications); err != nil {
+		return nil, err
+	}
+	if m.cacheHits, err = register(reg, m.cacheHits); err != nil {
+		return nil, err
+	}
+	if m.cacheMisses, err = register(reg, m.cacheMisses); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the equal collector already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if old, ok := are.ExistingCollector.(C); ok {
+			return old, nil
+		}
+	}
+	return c, err
+}
