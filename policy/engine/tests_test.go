@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRunTests(t *testing.T) {
+	t.Parallel()
+	failing := writeFiles(t, authzBundle(t, "r", "decision := false"), map[string]string{
+		"authz_test.rego": "package portcullis.authz_test\n\nimport data.portcullis.authz\n\ntest_allows if authz.decision\n",
+	})
+	looseTest := writeFiles(t, t.TempDir(), map[string]string{
+		"x_test.rego": "package x_test\n\ntest_one if 1 == 1\n",
+	})
+	tests := []struct {
+		name    string
+		paths   []string
+		verbose bool
+		ok      bool
+		output  string
+	}{
+		{"the example bundle passes", []string{exampleBundle}, true, true, "PASS: 18/18"},
+		{"a failing test fails and is printed", []string{failing}, false, false, "test_allows: FAIL"},
+		{"a single test file runs", []string{looseTest + "/x_test.rego"}, false, true, "PASS: 1/1"},
+		{"no tests is not ok", []string{authzBundle(t, "r", "decision := true")}, false, false, "no tests found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			ok, err := RunTests(context.Background(), tc.paths, &out, TestOptions{Verbose: tc.verbose})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tc.ok || !strings.Contains(out.String(), tc.output) {
+				t.Errorf("ok = %v, output:\n%s\nwant ok %v and %q", ok, out.String(), tc.ok, tc.output)
+			}
+		})
+	}
+}
