@@ -20,7 +20,7 @@ drop if input.input.request.path == "/healthz"
 `
 	dir := authzBundle(t, "r", "decision := true")
 	writeFiles(t, dir, map[string]string{
-		".manifest":           `{"revision": "r", "roots": ["portcullis", "system"]}`,
+		".manifest":            `{"revision": "r", "roots": ["portcullis", "system"]}`,
 		"system/log/mask.rego": maskRego,
 	})
 	e := newEngine(t, Options{Sources: sources(dir)})
