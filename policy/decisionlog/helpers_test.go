@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 )
 
@@ -180,3 +181,16 @@ func (s *syncBuffer) String() string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// value reads a counter or gauge (client_golang's testutil needs a module
+// go.mod does not have).
+func value(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
+}

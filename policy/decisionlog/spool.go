@@ -141,7 +141,8 @@ func (s *spool) forget(i int) {
 }
 
 // put writes b durably. When it does not fit: drop_oldest removes the
-// oldest batches (counted; b itself if it alone is too big), fail_closed
+// oldest batches (counted; b itself when it is older than all, e.g. a failed
+// batch sent while newer ones were spilled, or too big alone), fail_closed
 // returns errSpoolFull unless force (at shutdown, where an unlogged
 // decision is worse than exceeding the cap by at most one queue).
 func (s *spool) put(b *batch, force bool) error {
@@ -153,7 +154,7 @@ func (s *spool) put(b *batch, force bool) error {
 			}
 			return errSpoolFull
 		}
-		if len(s.files) == 0 {
+		if len(s.files) == 0 || b.name < s.files[0].name { // b is the oldest
 			s.drops.Add(float64(b.events))
 			return nil
 		}
