@@ -42,4 +42,3 @@ type Event struct {
 	// TraceID is the W3C trace ID, if any.
 	TraceID string
 }
-

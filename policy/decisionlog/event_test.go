@@ -27,8 +27,8 @@ func typicalInput() ast.Value {
 			"headers": map[string]any{"content-type": "application/json", "user-agent": "curl/8"},
 			"body":    map[string]any{"card": map[string]any{"number": "4111111111111111", "cvc": "123"}, "qty": 2, "note": "line1\nline2 \"q\" <b>"},
 		},
-		"route":    map[string]any{"name": "orders", "operation_id": "createOrder", "path_params": map[string]any{"id": "42"}},
-		"identity": map[string]any{"authenticated": true, "method": "jwt", "subject": "alice", "groups": []any{"admin", "dev"}, "scopes": []any{"orders:write"}},
+		"route":      map[string]any{"name": "orders", "operation_id": "createOrder", "path_params": map[string]any{"id": "42"}},
+		"identity":   map[string]any{"authenticated": true, "method": "jwt", "subject": "alice", "groups": []any{"admin", "dev"}, "scopes": []any{"orders:write"}},
 		"validation": map[string]any{"valid": true, "errors": []any{}},
 	})
 }
