@@ -1,0 +1,192 @@
+package validate
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Stable reason codes of the problems a Validator records.
+const (
+	ReasonValidationFailed     = "validation_failed"
+	ReasonUnknownOperation     = "unknown_operation"
+	ReasonMethodNotAllowed     = "method_not_allowed"
+	ReasonUnsupportedMediaType = "unsupported_media_type"
+)
+
+// methods are tried, on a miss only, to tell 405 from 404.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodTrace}
+
+// Middleware returns the validation stage. It matches the method and the
+// normalized r.URL.Path to an operation (server base paths are prefixes;
+// hosts are ignored), sets st.Input.Route.OperationID and PathParams, and
+// validates parameters, the Content-Type and the body already buffered by
+// body.Read (st.PlainBody). It records the verdict in st.Input.Validation
+// and, in enforce mode, the problem in st.Rejection: 400 validation_failed
+// with invalid_params, 415 unsupported_media_type, 405 method_not_allowed
+// (with Allow) or 404 unknown_operation (not with unknown_operation: pass).
+// It never rejects by itself: next is always called, and the integrator
+// sends st.Rejection after authorization. In report mode nothing is
+// rejected; in off mode the stage does nothing. Offending values are never
+// echoed unless the route is verbose.
+func (v *Validator) Middleware() pipeline.Middleware {
+	return func(next pipeline.Handler) pipeline.Handler {
+		if v.mode == ModeOff {
+			return next
+		}
+		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			st := pipeline.StateFrom(r.Context())
+			if st == nil {
+				return errNoState
+			}
+			result, p, err := v.check(v.current.Load(), r, st)
+			if err != nil {
+				return err
+			}
+			v.metrics.observe(v.route, result)
+			if p == nil {
+				st.Input.Validation = policy.Validation{Valid: true}
+				return next.ServeHTTP(w, r)
+			}
+			st.Input.Validation = policy.Validation{Errors: make([]policy.ValidationError, 0, len(p.InvalidParams))}
+			for _, ip := range p.InvalidParams {
+				st.Input.Validation.Errors = append(st.Input.Validation.Errors, policy.ValidationError(ip))
+			}
+			unknown := result == resultUnknownOperation || result == resultMethodNotAllowed
+			if v.mode == ModeEnforce && !(unknown && v.passUnknown) {
+				st.Rejection = p
+			}
+			v.log.Debug().Str("route", v.route).Str("operation_id", st.Input.Route.OperationID).
+				Str("result", result).Int("errors", len(p.InvalidParams)).Str("mode", v.mode).Msg("request does not match the openapi document")
+			return next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// check validates r against c and returns the result label and, when the
+// request is not valid, the problem to record.
+func (v *Validator) check(c *compiled, r *http.Request, st *pipeline.State) (string, *problem.Problem, error) {
+	rq, route, params, allow := c.find(r)
+	if route == nil {
+		if len(allow) > 0 {
+			p := problem.New(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "the API does not allow this method on this path").
+				WithHeader("Allow", strings.Join(allow, ", "))
+			p.InvalidParams = []problem.InvalidParam{{Name: "method", In: "request", Reason: "is not allowed on this path"}}
+			return resultMethodNotAllowed, p, nil
+		}
+		p := problem.New(http.StatusNotFound, ReasonUnknownOperation, "the API has no operation for this method and path")
+		p.InvalidParams = []problem.InvalidParam{{Name: "path", In: "request", Reason: "matches no operation"}}
+		return resultUnknownOperation, p, nil
+	}
+	st.Input.Route.OperationID = route.Operation.OperationID
+	st.Input.Route.PathParams = params
+
+	var body []byte
+	switch {
+	case st.BodyRead:
+		body = st.PlainBody
+		if body == nil {
+			body = st.Body
+		}
+	case r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0:
+		return "", nil, errBodyNotRead
+	}
+	var invalid []problem.InvalidParam
+	if len(body) > 0 {
+		rb := route.Operation.RequestBody
+		if rb == nil || rb.Value == nil {
+			invalid = append(invalid, problem.InvalidParam{Name: "", In: "body", Reason: "this operation takes no request body"})
+		} else if !v.acceptsType(rb.Value.Content, r.Header.Get("Content-Type")) {
+			p := problem.New(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "the API does not accept this content type here")
+			p.InvalidParams = []problem.InvalidParam{{Name: "Content-Type", In: "header", Reason: "is not an accepted media type"}}
+			return resultUnsupportedMedia, p, nil
+		}
+	}
+	rq.Body = io.NopCloser(bytes.NewReader(body))
+	rq.ContentLength = int64(len(body))
+	rq.GetBody = nil
+	err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
+		Request: rq, PathParams: params, Route: route, Options: c.opts,
+	})
+	if err != nil {
+		invalid = translate(invalid, err, v.verbose)
+	}
+	if len(invalid) == 0 {
+		return resultValid, nil, nil
+	}
+	p := problem.New(http.StatusBadRequest, ReasonValidationFailed, "the request does not match the API description")
+	p.InvalidParams = invalid
+	p.Err = err // logged, never sent: it may hold values
+	return resultInvalid, p, nil
+}
+
+// acceptsType reports whether the Content-Type ct is one the operation
+// declares and, when the route lists content types, one of those too.
+func (v *Validator) acceptsType(content openapi3.Content, ct string) bool {
+	if len(content) > 0 && content.Get(ct) == nil {
+		return false
+	}
+	if len(v.contentTypes) == 0 {
+		return true
+	}
+	mt := mediaType(ct)
+	typ, _, _ := strings.Cut(mt, "/")
+	for _, a := range v.contentTypes {
+		if a == mt || a == "*/*" || a == typ+"/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// find matches r to an operation. On a miss it returns the methods the
+// path does allow, if any.
+func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[string]string, []string) {
+	for _, base := range c.bases {
+		rest, ok := stripBase(r.URL.Path, base)
+		if !ok {
+			continue
+		}
+		rq := withPath(r, rest)
+		if route, params, err := c.router.FindRoute(rq); err == nil {
+			return rq, route, params, nil
+		}
+	}
+	var allow []string
+	for _, m := range methods {
+		if m == r.Method {
+			continue
+		}
+		for _, base := range c.bases {
+			if rest, ok := stripBase(r.URL.Path, base); ok {
+				rq := withPath(r, rest)
+				rq.Method = m
+				if _, _, err := c.router.FindRoute(rq); err == nil {
+					allow = append(allow, m)
+					break
+				}
+			}
+		}
+	}
+	return nil, nil, nil, allow
+}
+
+// withPath returns a shallow copy of r whose URL path is path. The copy is
+// what kin-openapi sees; r itself is never modified.
+func withPath(r *http.Request, path string) *http.Request {
+	u := *r.URL
+	u.Path, u.RawPath = path, ""
+	rq := *r
+	rq.URL = &u
+	return &rq
+}
