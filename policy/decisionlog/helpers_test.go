@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // collector is a fake decision-log collector on 127.0.0.1.
@@ -193,4 +195,8 @@ func value(c prometheus.Metric) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+func policyUpsert(path string, v any) policy.MaskOp {
+	return policy.MaskOp{Op: "upsert", Path: path, Value: v}
 }

@@ -67,71 +67,91 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 // appendAST appends a ground ast.Value as JSON, like ast.JSON does: sets
 // become arrays, non-string object keys become their JSON text.
 func appendAST(b []byte, v ast.Value) ([]byte, error) {
-	var err error
+	w := &astWriter{b: b}
+	w.pairFn, w.elemFn = w.pair, w.elem // bound once: no allocation per object
+	w.value(v)
+	return w.b, w.err
+}
+
+// astWriter walks an ast.Value with Foreach callbacks, keeping its state
+// in one place instead of in closures that would escape per object.
+type astWriter struct {
+	b      []byte
+	err    error
+	first  bool // no comma before the next member of the current container
+	pairFn func(k, v *ast.Term)
+	elemFn func(v *ast.Term)
+}
+
+func (w *astWriter) value(v ast.Value) {
 	switch x := v.(type) {
 	case ast.Null:
-		return append(b, "null"...), nil
+		w.b = append(w.b, "null"...)
 	case ast.Boolean:
-		return strconv.AppendBool(b, bool(x)), nil
+		w.b = strconv.AppendBool(w.b, bool(x))
 	case ast.Number:
-		return appendNumber(b, string(x)), nil
+		w.b = appendNumber(w.b, string(x))
 	case ast.String:
-		return appendString(b, string(x)), nil
+		w.b = appendString(w.b, string(x))
 	case *ast.Array:
-		b = append(b, '[')
+		w.b = append(w.b, '[')
 		for i := range x.Len() {
 			if i > 0 {
-				b = append(b, ',')
+				w.b = append(w.b, ',')
 			}
-			if b, err = appendAST(b, x.Elem(i).Value); err != nil {
-				return b, err
-			}
+			w.value(x.Elem(i).Value)
 		}
-		return append(b, ']'), nil
+		w.b = append(w.b, ']')
 	case ast.Object:
-		b = append(b, '{')
-		first := true
-		x.Foreach(func(k, e *ast.Term) {
-			if err != nil {
-				return
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			if s, ok := k.Value.(ast.String); ok {
-				b = appendString(b, string(s))
-			} else {
-				var kb []byte
-				if kb, err = appendAST(nil, k.Value); err != nil {
-					return
-				}
-				b = appendString(b, string(kb))
-			}
-			b = append(b, ':')
-			b, err = appendAST(b, e.Value)
-		})
-		return append(b, '}'), err
+		saved := w.first
+		w.first = true
+		w.b = append(w.b, '{')
+		x.Foreach(w.pairFn)
+		w.b = append(w.b, '}')
+		w.first = saved
 	case ast.Set:
-		b = append(b, '[')
-		first := true
-		x.Foreach(func(e *ast.Term) {
-			if err != nil {
-				return
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b, err = appendAST(b, e.Value)
-		})
-		return append(b, ']'), err
+		saved := w.first
+		w.first = true
+		w.b = append(w.b, '[')
+		x.Foreach(w.elemFn)
+		w.b = append(w.b, ']')
+		w.first = saved
+	default:
+		g, err := ast.JSON(v) // refs, vars and the like: an error, as in OPA
+		if err == nil {
+			w.b, err = appendJSON(w.b, g)
+		}
+		if w.err == nil {
+			w.err = err
+		}
 	}
-	g, err := ast.JSON(v) // refs, vars and the like: an error, as in OPA
-	if err != nil {
-		return b, err
+}
+
+func (w *astWriter) comma() {
+	if !w.first {
+		w.b = append(w.b, ',')
 	}
-	return appendJSON(b, g)
+	w.first = false
+}
+
+func (w *astWriter) pair(k, v *ast.Term) {
+	w.comma()
+	if s, ok := k.Value.(ast.String); ok {
+		w.b = appendString(w.b, string(s))
+	} else {
+		kb, err := appendAST(nil, k.Value)
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.b = appendString(w.b, string(kb))
+	}
+	w.b = append(w.b, ':')
+	w.value(v.Value)
+}
+
+func (w *astWriter) elem(v *ast.Term) {
+	w.comma()
+	w.value(v.Value)
 }
 
 // appendNumber appends a JSON number given as text, or null if the text is
