@@ -38,7 +38,10 @@ var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.Me
 // It never rejects by itself: next is always called, and the integrator
 // sends st.Rejection after authorization. In report mode nothing is
 // rejected; in off mode the stage does nothing. Offending values are never
-// echoed unless the route is verbose.
+// echoed unless the route is verbose. A request that matches no operation
+// is recorded as invalid (with an empty OperationID) even where
+// unknown_operation: pass lets it through, so the policy can tell.
+// HEAD matches a GET operation when the path declares no HEAD.
 func (v *Validator) Middleware() pipeline.Middleware {
 	return func(next pipeline.Handler) pipeline.Handler {
 		if v.mode == ModeOff {
@@ -160,6 +163,13 @@ func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[str
 		rq := withPath(r, rest)
 		if route, params, err := c.router.FindRoute(rq); err == nil {
 			return rq, route, params, nil
+		}
+		if r.Method == http.MethodHead { // HEAD is GET without the body (RFC 9110 9.3.2)
+			rq.Method = http.MethodGet
+			if route, params, err := c.router.FindRoute(rq); err == nil {
+				rq.Method = http.MethodHead
+				return rq, route, params, nil
+			}
 		}
 	}
 	var allow []string

@@ -107,6 +107,7 @@ func TestMiddlewareEnforce(t *testing.T) {
 			wantParam: problem.InvalidParam{Name: "limit", In: "query", Reason: "cannot be parsed"}},
 		{name: "a body on an operation without one gets 400", req: request("DELETE", "/api/v1/users/"+userID, json, `{}`), status: 400, reason: ReasonValidationFailed,
 			wantParam: problem.InvalidParam{Name: "", In: "body", Reason: "this operation takes no request body"}},
+		{name: "HEAD matches the GET operation", req: request("HEAD", "/api/v1/admin/stats", "", ""), operation: "adminStats"},
 		{name: "an octet-stream upload passes", req: request("POST", "/api/v1/upload", "application/octet-stream", "\x00\x01binary"), operation: "upload"},
 		{name: "unknown operation gets 404", req: request("GET", "/api/v1/nope", "", ""), status: 404, reason: ReasonUnknownOperation},
 		{name: "a path outside the server base path gets 404", req: request("GET", "/users", "", ""), status: 404, reason: ReasonUnknownOperation},
