@@ -109,7 +109,8 @@ func spoolEvents(name string) (int, bool) {
 
 func (s *spool) empty() bool { return len(s.files) == 0 }
 
-// oldest reads the oldest batch; files that vanished are skipped.
+// oldest reads the oldest batch; files that vanished are skipped, and an
+// unreadable one is renamed aside and reported.
 func (s *spool) oldest() (*batch, error) {
 	for len(s.files) > 0 {
 		f := s.files[0]
@@ -119,6 +120,10 @@ func (s *spool) oldest() (*batch, error) {
 			continue
 		}
 		if err != nil {
+			// Set it aside (scan ignores the name) so one unreadable file
+			// neither blocks the spool nor is retried forever.
+			s.forget(0)
+			_ = os.Rename(filepath.Join(s.dir, f.name), filepath.Join(s.dir, f.name+".unreadable"))
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 		return &batch{name: f.name, data: data, events: f.events, spooled: true}, nil
