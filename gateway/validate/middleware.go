@@ -128,8 +128,9 @@ func (v *Validator) check(c *compiled, r *http.Request, st *pipeline.State) (str
 		return resultValid, nil, nil
 	}
 	p := problem.New(http.StatusBadRequest, ReasonValidationFailed, "the request does not match the API description")
+	// p.Err stays nil: kin-openapi's messages embed the offending values
+	// (a password field, say), which must not reach the log either.
 	p.InvalidParams = invalid
-	p.Err = err // logged, never sent: it may hold values
 	return resultInvalid, p, nil
 }
 
