@@ -16,8 +16,8 @@ const MaxSpecBytes = 16 << 20
 
 // Load reads and validates the OpenAPI document at path. OpenAPI 3.0 is
 // fully supported; 3.1 documents load and validate with kin-openapi's
-// JSON Schema 2020-12 support (type arrays, const, examples, webhooks),
-// and request bodies are then checked by that validator. $refs may name
+// JSON Schema 2020-12 support (tested: type arrays with "null", const,
+// formats, additionalProperties), which then checks bodies. $refs may name
 // other local files (each at most MaxSpecBytes) but never URLs: loading a
 // spec must not make the gateway fetch anything. Errors start with path
 // and, where the element is known, its line ("users.yaml:42: ...").
