@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// bench is one run of the benchmark: its processes, targets and results.
+type bench struct {
+	opts     options
+	root     string // the repository
+	dir      string // temporary files: binary, configs, keys, logs
+	tokens   []string
+	children []*child
+	upstream *child
+	targets  []*target // bare proxy first
+}
+
+// target is one system under test.
+type target struct {
+	key, title string
+	proc       *child
+	spec       requestSpec
+	client     *http.Client
+	closed     []measurement // one per round
+	open       []measurement
+}
+
+// measurement is one phase against one target, with the CPU time the
+// target, the upstream and the load generator used during it.
+type measurement struct {
+	*outcome
+	cpu, upstreamCPU, loadCPU time.Duration
+}
+
+// runBench runs the whole benchmark and always stops every child it
+// started.
+func runBench(ctx context.Context, o options) error {
+	started := time.Now()
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "portcullis-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	b := &bench{opts: o, root: root, dir: dir}
+	defer b.stopChildren()
+
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	b.progress("%d targets, %d rounds of %s (+%s warm-up), %d connections; the whole run takes about %s",
+		len(b.targets), o.rounds, o.duration, o.warmup, o.concurrency, b.estimate().Round(time.Second))
+	if err := b.saturation(ctx); err != nil {
+		return err
+	}
+	var half *halfReport
+	if o.half {
+		if half, err = b.halfSaturation(ctx); err != nil {
+			return err
+		}
+	}
+	r, err := b.report(started, half)
+	if err != nil {
+		return err
+	}
+	r.print(os.Stdout)
+	path, err := r.write(filepath.Join(root, o.out), started)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stdout, "\nresults: %s\n", path)
+	return nil
+}
+
+// progress writes a status line to stderr; the table goes to stdout.
+func (b *bench) progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// estimate is the expected duration of the measurements.
+func (b *bench) estimate() time.Duration {
+	per := b.opts.warmup + b.opts.duration
+	d := time.Duration(b.opts.rounds*len(b.targets)) * per
+	if b.opts.half {
+		d += time.Duration(b.opts.rounds*2) * per
+	}
+	return d
+}
+
+// prepare builds the gateway and mints the token pool at the same time.
+func (b *bench) prepare(ctx context.Context) error {
+	iss, err := newIssuer()
+	if err != nil {
+		return err
+	}
+	pub, err := iss.publicPEM()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "issuer-public.pem"), pub, 0o644); err != nil {
+		return err
+	}
+	if err := writeAllowAll(b.dir); err != nil {
+		return err
+	}
+	var g errgroup.Group
+	g.Go(func() error {
+		if b.opts.gateway != "" || len(b.opts.configs()) == 0 {
+			return nil
+		}
+		b.progress("building ./cmd/portcullis")
+		bin := filepath.Join(b.dir, "portcullis")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/portcullis")
+		cmd.Dir = b.root
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/portcullis: %w", err)
+		}
+		b.opts.gateway = bin
+		return nil
+	})
+	g.Go(func() error {
+		t0 := time.Now()
+		var err error
+		b.tokens, err = iss.mint(b.opts.tokens, 2*time.Hour+b.estimate()*2)
+		if err == nil {
+			b.progress("minted %d RS256 tokens in %s", len(b.tokens), time.Since(t0).Round(time.Millisecond))
+		}
+		return err
+	})
+	return g.Wait()
+}
+
+// start starts the upstream, the bare proxy and one gateway per selected
+// configuration, and checks that each answers the benchmark's request
+// with a 2xx.
+func (b *bench) start(ctx context.Context) error {
+	up, upAddr, err := startRole("upstream", filepath.Join(b.dir, "upstream.log"), "upstream")
+	if err != nil {
+		return err
+	}
+	b.children, b.upstream = append(b.children, up), up
+	upstreamURL := "http://" + upAddr
+	bare, bareAddr, err := startRole("bare proxy", filepath.Join(b.dir, "bareproxy.log"), "bareproxy", "-upstream="+upstreamURL)
+	if err != nil {
+		return err
+	}
+	b.children = append(b.children, bare)
+	b.addTarget("bare", "bare ReverseProxy", bare, requestSpec{method: "GET", url: "http://" + bareAddr + usersPath})
+
+	for _, gc := range gatewayConfigs {
+		if !slices.Contains(b.opts.configs(), gc.key) {
+			continue
+		}
+		cfg, proxy, admin, err := renderConfig(gc, b.dir, b.root, upstreamURL, filepath.Join(b.dir, "issuer-public.pem"))
+		if err != nil {
+			return err
+		}
+		gw, _, err := startChild("gateway "+gc.title, filepath.Join(b.dir, "gateway-"+gc.key+".log"),
+			[]string{b.opts.gateway, "run", "--config", cfg}, false)
+		if err != nil {
+			return err
+		}
+		b.children = append(b.children, gw)
+		if err := gw.waitReady(ctx, "http://"+admin+"/readyz"); err != nil {
+			return err
+		}
+		b.addTarget(gc.key, gc.title, gw, gc.spec("http://"+proxy, b))
+	}
+	for _, t := range b.targets {
+		o := &outcome{}
+		o.exchange(ctx, t.client, &t.spec, 0)
+		if o.failed > 0 {
+			return fmt.Errorf("%s does not answer the benchmark request with 2xx: %s\n%s", t.title, o.failure, t.proc.logTail())
+		}
+	}
+	return nil
+}
+
+func (b *bench) addTarget(key, title string, proc *child, spec requestSpec) {
+	b.targets = append(b.targets, &target{key: key, title: title, proc: proc, spec: spec, client: newClient(b.opts.concurrency)})
+}
+
+// stopChildren stops every child, the gateways first.
+func (b *bench) stopChildren() {
+	for _, c := range slices.Backward(b.children) {
+		c.stop()
+	}
+}
+
+// measure runs phase against t and charges it the CPU time each process
+// used meanwhile. Any failed request or dead target fails the benchmark:
+// numbers of a configuration that answers 401 measure nothing.
+func (b *bench) measure(t *target, name string, phase func() *outcome) (measurement, error) {
+	cpu0, err := cpuTime(t.proc.pid())
+	if err != nil {
+		return measurement{}, err
+	}
+	up0, err := cpuTime(b.upstream.pid())
+	if err != nil {
+		return measurement{}, err
+	}
+	self0, err := cpuTime(os.Getpid())
+	if err != nil {
+		return measurement{}, err
+	}
+	o := phase()
+	cpu1, err1 := cpuTime(t.proc.pid())
+	up1, err2 := cpuTime(b.upstream.pid())
+	self1, err3 := cpuTime(os.Getpid())
+	for _, c := range []*child{t.proc, b.upstream} {
+		if err := c.alive(); err != nil {
+			return measurement{}, err
+		}
+	}
+	for _, err := range []error{err1, err2, err3} {
+		if err != nil {
+			return measurement{}, err
+		}
+	}
+	if o.failed > 0 {
+		return measurement{}, fmt.Errorf("%s, %s: %d of %d requests failed (status→count, 0 = transport error: %v); first: %s\n%s",
+			t.title, name, o.failed, o.requests+o.failed, o.status, o.failure, t.proc.logTail())
+	}
+	return measurement{outcome: o, cpu: cpu1 - cpu0, upstreamCPU: up1 - up0, loadCPU: self1 - self0}, nil
+}
+
+// saturation drives every target with the closed-loop load, one target
+// after the other in each round, so drift of the machine hits all alike.
+func (b *bench) saturation(ctx context.Context) error {
+	for r := range b.opts.rounds {
+		var line []string
+		for _, t := range b.targets {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			run := func(d time.Duration) func() *outcome {
+				return func() *outcome { return closedLoop(ctx, t.client, &t.spec, b.opts.concurrency, d) }
+			}
+			if b.opts.warmup > 0 {
+				if _, err := b.measure(t, "warm-up", run(b.opts.warmup)); err != nil {
+					return err
+				}
+			}
+			m, err := b.measure(t, fmt.Sprintf("round %d", r+1), run(b.opts.duration))
+			if err != nil {
+				return err
+			}
+			t.closed = append(t.closed, m)
+			line = append(line, fmt.Sprintf("%s %.0f/s", t.key, m.rps()))
+		}
+		b.progress("round %d/%d: %s", r+1, b.opts.rounds, strings.Join(line, ", "))
+	}
+	return ctx.Err()
+}
+
+// halfSaturation measures latency of the bare proxy and configuration (c)
+// at half the bare proxy's saturation throughput, open loop.
+func (b *bench) halfSaturation(ctx context.Context) (*halfReport, error) {
+	bare := b.targets[0]
+	var full *target
+	for _, t := range b.targets {
+		if t.key == "c" {
+			full = t
+		}
+	}
+	if full == nil {
+		b.progress("half saturation skipped: configuration c is not selected")
+		return nil, nil
+	}
+	rate := summarize(bare, nil).RPS / 2
+	b.progress("half saturation: %.0f requests/s, open loop", rate)
+	for r := range b.opts.rounds {
+		for _, t := range []*target{bare, full} {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			run := func(d time.Duration) func() *outcome {
+				return func() *outcome { return openLoop(ctx, t.client, &t.spec, b.opts.concurrency, rate, d) }
+			}
+			if b.opts.warmup > 0 {
+				if _, err := b.measure(t, "half-saturation warm-up", run(b.opts.warmup)); err != nil {
+					return nil, err
+				}
+			}
+			m, err := b.measure(t, fmt.Sprintf("half saturation, round %d", r+1), run(b.opts.duration))
+			if err != nil {
+				return nil, err
+			}
+			t.open = append(t.open, m)
+		}
+	}
+	return newHalfReport(rate, bare, full), ctx.Err()
+}
+
+// rps is the measurement's completed requests per second.
+func (m measurement) rps() float64 {
+	return float64(m.requests) / m.elapsed.Seconds()
+}

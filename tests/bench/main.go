@@ -1,0 +1,140 @@
+// Command bench is `make bench`: it measures Portcullis in four
+// configurations against a bare httputil.ReverseProxy, in interleaved
+// rounds on 127.0.0.1, and reports throughput, latency, CPU and memory as
+// ratios to the bare proxy (issue 7).
+//
+// Run it from the repository: go run ./tests/bench [-duration 4s] [-rounds 3].
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	rounds      int
+	concurrency int
+	tokens      int
+	only        string
+	half        bool
+	gateway     string
+	out         string
+
+	role, listen, upstream string // internal: the child roles
+}
+
+func parseOptions(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measured time per target and round (each phase)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each measurement")
+	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds (bare, a, b, c, d; bare, a, …)")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "connections of the closed-loop load")
+	fs.IntVar(&o.tokens, "tokens", 10000, "distinct JWTs in the token pool")
+	fs.StringVar(&o.only, "only", "a,b,c,d", "gateway configurations to run; empty runs only the bare proxy")
+	fs.BoolVar(&o.half, "half", true, "also measure p99 at half the bare proxy's throughput (bare vs c)")
+	fs.StringVar(&o.gateway, "gateway", "", "prebuilt portcullis binary (default: go build ./cmd/portcullis)")
+	fs.StringVar(&o.out, "out", "bench-results", "directory for the JSON results, relative to the repository")
+	fs.StringVar(&o.role, "role", "", "internal: run as a child (upstream or bareproxy)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "internal: the child's listen address")
+	fs.StringVar(&o.upstream, "upstream", "", "internal: the bare proxy's upstream URL")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var errs []error
+	if o.duration < 100*time.Millisecond || o.duration > time.Hour {
+		errs = append(errs, fmt.Errorf("-duration %s: want 100ms to 1h", o.duration))
+	}
+	if o.warmup < 0 || o.warmup > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("-warmup %s: want 0 to 10m", o.warmup))
+	}
+	if o.rounds < 1 || o.rounds > 100 {
+		errs = append(errs, fmt.Errorf("-rounds %d: want 1 to 100", o.rounds))
+	}
+	if o.concurrency < 1 || o.concurrency > 1024 {
+		errs = append(errs, fmt.Errorf("-concurrency %d: want 1 to 1024", o.concurrency))
+	}
+	if o.tokens < 1 || o.tokens > 1_000_000 {
+		errs = append(errs, fmt.Errorf("-tokens %d: want 1 to 1000000", o.tokens))
+	}
+	for _, k := range o.configs() {
+		if !knownConfig(k) {
+			errs = append(errs, fmt.Errorf("-only: unknown configuration %q (want a, b, c or d)", k))
+		}
+	}
+	return o, errors.Join(errs...)
+}
+
+// configs returns the keys of the selected gateway configurations.
+func (o options) configs() []string {
+	if o.only == "" {
+		return nil
+	}
+	return strings.Split(o.only, ",")
+}
+
+func knownConfig(key string) bool {
+	for _, gc := range gatewayConfigs {
+		if gc.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	o, err := parseOptions(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.role != "" {
+		err = runRole(ctx, o.role, o.listen, o.upstream)
+	} else {
+		err = runBench(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// repoRoot returns the nearest directory at or above the working directory
+// whose go.mod declares the portcullis module.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/portcullis/portcullis\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the portcullis repository (no go.mod of github.com/portcullis/portcullis above the working directory)")
+		}
+		dir = parent
+	}
+}

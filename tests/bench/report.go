@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"text/tabwriter"
+	"time"
+)
+
+// report is what a run prints and writes to bench-results/<timestamp>.json.
+type report struct {
+	Started        time.Time     `json:"started"`
+	Host           hostInfo      `json:"host"`
+	Settings       settings      `json:"settings"`
+	Targets        []targetStats `json:"targets"`
+	HalfSaturation *halfReport   `json:"half_saturation,omitempty"`
+}
+
+type hostInfo struct {
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	Platform   string `json:"platform"`
+}
+
+type settings struct {
+	Duration    string `json:"duration"`
+	Warmup      string `json:"warmup"`
+	Rounds      int    `json:"rounds"`
+	Concurrency int    `json:"concurrency"`
+	Tokens      int    `json:"tokens"`
+}
+
+// targetStats summarizes the closed-loop rounds of one target.
+type targetStats struct {
+	Key      string    `json:"key"`
+	Title    string    `json:"title"`
+	Requests uint64    `json:"requests"`
+	RPS      float64   `json:"rps"`
+	RoundRPS []float64 `json:"round_rps"`
+	// RatioToBare is RPS over the bare proxy's RPS.
+	RatioToBare float64 `json:"ratio_to_bare"`
+	latencies
+	// CPUPer10k is the target's CPU seconds (user+system) per 10 000
+	// requests; UpstreamCPUPer10k and LoadCPUPer10k are the same for the
+	// upstream and the load generator, equal for every target if the
+	// benchmark is fair.
+	CPUPer10k         float64 `json:"cpu_s_per_10k"`
+	UpstreamCPUPer10k float64 `json:"upstream_cpu_s_per_10k"`
+	LoadCPUPer10k     float64 `json:"loadgen_cpu_s_per_10k"`
+	// PeakRSSMiB is the target's VmHWM at the end of the run.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// DecisionLogBytes is what configuration (c) wrote to its decision log.
+	DecisionLogBytes int64 `json:"decision_log_bytes,omitempty"`
+}
+
+// latencies are quantiles in microseconds.
+type latencies struct {
+	P50  float64 `json:"p50_us"`
+	P99  float64 `json:"p99_us"`
+	P999 float64 `json:"p999_us"`
+	Max  float64 `json:"max_us"`
+}
+
+func latenciesOf(h *histogram) latencies {
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	return latencies{P50: us(h.quantile(0.5)), P99: us(h.quantile(0.99)), P999: us(h.quantile(0.999)), Max: us(h.quantile(1))}
+}
+
+// summarize merges t's closed-loop rounds; bare is nil for the bare proxy.
+func summarize(t *target, bare *targetStats) targetStats {
+	s := targetStats{Key: t.key, Title: t.title}
+	var all outcome
+	var elapsed, cpu, up, load time.Duration
+	for _, m := range t.closed {
+		all.merge(m.outcome)
+		elapsed += m.elapsed
+		cpu, up, load = cpu+m.cpu, up+m.upstreamCPU, load+m.loadCPU
+		s.RoundRPS = append(s.RoundRPS, m.rps())
+	}
+	s.Requests = all.requests
+	if elapsed > 0 {
+		s.RPS = float64(all.requests) / elapsed.Seconds()
+	}
+	s.latencies = latenciesOf(&all.latency)
+	if all.requests > 0 {
+		per := func(d time.Duration) float64 { return d.Seconds() * 1e4 / float64(all.requests) }
+		s.CPUPer10k, s.UpstreamCPUPer10k, s.LoadCPUPer10k = per(cpu), per(up), per(load)
+	}
+	s.RatioToBare = 1
+	if bare != nil && bare.RPS > 0 {
+		s.RatioToBare = s.RPS / bare.RPS
+	}
+	return s
+}
+
+// halfReport compares the bare proxy and configuration (c) at half the
+// bare proxy's saturation throughput.
+type halfReport struct {
+	TargetRPS float64    `json:"target_rps"`
+	Rows      []halfStat `json:"rows"`
+	// GatewayAddedP99 is (c)'s p99 minus the bare proxy's, in microseconds.
+	GatewayAddedP99 float64 `json:"gateway_added_p99_us"`
+}
+
+type halfStat struct {
+	Key         string  `json:"key"`
+	Title       string  `json:"title"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	// Missed counts requests the schedule wanted but the target was too
+	// slow to be sent in time; nonzero means it could not sustain the rate.
+	Missed uint64 `json:"missed"`
+	// latencies count from the scheduled send time (no coordinated
+	// omission); ServiceP99 from the actual send.
+	latencies
+	ServiceP99 float64 `json:"service_p99_us"`
+}
+
+func newHalfReport(rate float64, bare, full *target) *halfReport {
+	h := &halfReport{TargetRPS: rate}
+	for _, t := range []*target{bare, full} {
+		var all outcome
+		var elapsed time.Duration
+		for _, m := range t.open {
+			all.merge(m.outcome)
+			elapsed += m.elapsed
+		}
+		st := halfStat{Key: t.key, Title: t.title, Missed: all.missed, latencies: latenciesOf(&all.latency)}
+		st.ServiceP99 = latenciesOf(&all.service).P99
+		if elapsed > 0 {
+			st.AchievedRPS = float64(all.requests) / elapsed.Seconds()
+		}
+		h.Rows = append(h.Rows, st)
+	}
+	h.GatewayAddedP99 = h.Rows[1].P99 - h.Rows[0].P99
+	return h
+}
+
+// report collects the results; call it while the children still run.
+func (b *bench) report(started time.Time, half *halfReport) (*report, error) {
+	r := &report{
+		Started: started,
+		Host: hostInfo{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+			Platform: runtime.GOOS + "/" + runtime.GOARCH},
+		Settings: settings{Duration: b.opts.duration.String(), Warmup: b.opts.warmup.String(), Rounds: b.opts.rounds,
+			Concurrency: b.opts.concurrency, Tokens: b.opts.tokens},
+		HalfSaturation: half,
+	}
+	bare := summarize(b.targets[0], nil)
+	for _, t := range b.targets {
+		s := bare
+		if t != b.targets[0] {
+			s = summarize(t, &bare)
+		}
+		rss, err := peakRSS(t.proc.pid())
+		if err != nil {
+			return nil, err
+		}
+		s.PeakRSSMiB = float64(rss) / (1 << 20)
+		if t.key == "c" {
+			logs, _ := filepath.Glob(filepath.Join(b.dir, "decisions-c*.log"))
+			for _, f := range logs {
+				if fi, err := os.Stat(f); err == nil {
+					s.DecisionLogBytes += fi.Size()
+				}
+			}
+			if s.DecisionLogBytes == 0 {
+				return nil, fmt.Errorf("%s wrote no decision log: the benchmark did not measure what it claims", t.title)
+			}
+		}
+		r.Targets = append(r.Targets, s)
+	}
+	return r, nil
+}
+
+// print writes the tables.
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\nsaturation: closed loop, %d connections, %d rounds of %s, %s, GOMAXPROCS %d\n\n",
+		r.Settings.Concurrency, r.Settings.Rounds, r.Settings.Duration, r.Host.Platform, r.Host.GOMAXPROCS)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\treq/s\t× bare\tp50 µs\tp99 µs\tp99.9 µs\tCPU s/10k\tupstream CPU s/10k\tloadgen CPU s/10k\tpeak RSS MiB\t")
+	for _, s := range r.Targets {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.1f\t\n", s.Title, s.RPS, s.RatioToBare,
+			s.P50, s.P99, s.P999, s.CPUPer10k, s.UpstreamCPUPer10k, s.LoadCPUPer10k, s.PeakRSSMiB)
+	}
+	tw.Flush()
+	h := r.HalfSaturation
+	if h == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nhalf saturation: open loop at %.0f req/s (half the bare proxy's throughput)\n\n", h.TargetRPS)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\treq/s\tmissed\tp50 µs\tp99 µs\tp99.9 µs\tservice p99 µs\t")
+	for _, s := range h.Rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Title, s.AchievedRPS, s.Missed, s.P50, s.P99, s.P999, s.ServiceP99)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ngateway-added p99 at half saturation: %.0f µs\n", h.GatewayAddedP99)
+}
+
+// write stores the report as dir/<timestamp>.json and returns the path.
+func (r *report) write(dir string, started time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, started.Format("20060102-150405")+".json")
+	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+}

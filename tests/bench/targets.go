@@ -1,0 +1,118 @@
+package main
+
+import (
+	"embed"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"text/template"
+)
+
+//go:embed configs/*.yaml.tmpl
+var configFS embed.FS
+
+//go:embed allowall.rego
+var allowAllRego []byte
+
+// The requests of the benchmark. Every target answers with the upstream's
+// small JSON document; only the gateway's work differs.
+const (
+	usersPath = "/api/v1/users"
+	// partnerKey is the read-only partner's API key of the example bundle
+	// (bundles/portcullis/data.json stores only its hash).
+	partnerKey = "partner-read-key-rotated-2026-04"
+)
+
+// newUserBody is a valid NewUser of schemas/users.yaml.
+var newUserBody = []byte(`{"name":"Bench User","email":"bench.user@example.com","role":"user"}`)
+
+// gatewayConfig is one Portcullis configuration under test.
+type gatewayConfig struct {
+	key, title string
+	template   string                                  // file under configs/
+	spec       func(base string, b *bench) requestSpec // the request it is driven with
+}
+
+// gatewayConfigs are the configurations of issue 7, in table order.
+var gatewayConfigs = []gatewayConfig{
+	{"a", "(a) proxy only", "a-proxy.yaml.tmpl", func(base string, _ *bench) requestSpec {
+		return requestSpec{method: "GET", url: base + usersPath}
+	}},
+	{"b", "(b) JWT RS256", "b-jwt.yaml.tmpl", func(base string, b *bench) requestSpec {
+		return requestSpec{method: "GET", url: base + usersPath, header: "Authorization", values: b.tokens}
+	}},
+	{"c", "(c) full pipeline", "c-full.yaml.tmpl", func(base string, b *bench) requestSpec {
+		return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+			header: "Authorization", values: b.tokens}
+	}},
+	{"d", "(d) API key + policy", "d-apikey.yaml.tmpl", func(base string, _ *bench) requestSpec {
+		return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
+	}},
+}
+
+// bundleRef is a policy bundle in a rendered configuration.
+type bundleRef struct{ Name, Path string }
+
+// configVars fill the templates under configs/.
+type configVars struct {
+	Proxy, Admin      string // 127.0.0.1:port
+	Upstream          string // http://127.0.0.1:port
+	Issuer, Audience  string
+	IssuerKey         string // PEM file of the benchmark issuer
+	Schema            string // schemas/users.yaml
+	DecisionLog       string // file of configuration (c)
+	AllowAll, Example bundleRef
+}
+
+// writeAllowAll writes the allow-all bundle into dir/allowall.
+func writeAllowAll(dir string) error {
+	d := filepath.Join(dir, "allowall")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d, "authz.rego"), allowAllRego, 0o644)
+}
+
+// renderConfig writes gc's configuration into dir and returns its path and
+// the proxy and admin addresses it listens on.
+func renderConfig(gc gatewayConfig, dir, root, upstream, issuerKey string) (path, proxy, admin string, err error) {
+	tmpl, err := template.New("").Option("missingkey=error").ParseFS(configFS, "configs/*.yaml.tmpl")
+	if err != nil {
+		return "", "", "", err
+	}
+	if proxy, err = freeAddr(); err != nil {
+		return "", "", "", err
+	}
+	if admin, err = freeAddr(); err != nil {
+		return "", "", "", err
+	}
+	v := configVars{
+		Proxy: proxy, Admin: admin, Upstream: upstream,
+		Issuer: benchIssuer, Audience: benchAudience, IssuerKey: issuerKey,
+		Schema:      filepath.Join(root, "schemas", "users.yaml"),
+		DecisionLog: filepath.Join(dir, "decisions-"+gc.key+".log"),
+		AllowAll:    bundleRef{"allowall", filepath.Join(dir, "allowall")},
+		Example:     bundleRef{"portcullis", filepath.Join(root, "bundles", "portcullis")},
+	}
+	path = filepath.Join(dir, "portcullis-"+gc.key+".yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", "", "", err
+	}
+	defer f.Close()
+	if err := tmpl.ExecuteTemplate(f, gc.template, v); err != nil {
+		return "", "", "", fmt.Errorf("render %s: %w", gc.template, err)
+	}
+	return path, proxy, admin, f.Close()
+}
+
+// freeAddr returns a 127.0.0.1 address that was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
