@@ -181,7 +181,14 @@ func (b *bench) start(ctx context.Context) error {
 		if err := gw.waitReady(ctx, "http://"+admin+"/readyz"); err != nil {
 			return err
 		}
-		b.addTarget(gc.key, gc.title, gw, gc.spec("http://"+proxy, b))
+		t := b.addTarget(gc.key, gc.title, gw, gc.spec("http://"+proxy, b))
+		if gc.guard != nil {
+			spec := gc.guard("http://"+proxy, b)
+			if got, err := statusOf(ctx, t.client, &spec); err != nil || got != gc.status {
+				return fmt.Errorf("%s answers %s %s with %d (%v), want %d: its pipeline is not what the benchmark claims to measure",
+					gc.title, spec.method, spec.url, got, err, gc.status)
+			}
+		}
 	}
 	for _, t := range b.targets {
 		o := &outcome{}
@@ -193,8 +200,10 @@ func (b *bench) start(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) addTarget(key, title string, proc *child, spec requestSpec) {
-	b.targets = append(b.targets, &target{key: key, title: title, proc: proc, spec: spec, client: newClient(b.opts.concurrency)})
+func (b *bench) addTarget(key, title string, proc *child, spec requestSpec) *target {
+	t := &target{key: key, title: title, proc: proc, spec: spec, client: newClient(b.opts.concurrency)}
+	b.targets = append(b.targets, t)
+	return t
 }
 
 // stopChildren stops every child, the gateways first.

@@ -41,6 +41,21 @@ func (s *requestSpec) newRequest(ctx context.Context, i int) (*http.Request, err
 	return req, nil
 }
 
+// statusOf sends spec's first request and returns the answer's status.
+func statusOf(ctx context.Context, c *http.Client, spec *requestSpec) (int, error) {
+	req, err := spec.newRequest(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, nil
+}
+
 // newClient returns a keep-alive client with one pooled connection per
 // worker, so connections are never opened during a measurement.
 func newClient(concurrency int) *http.Client {

@@ -30,25 +30,53 @@ var newUserBody = []byte(`{"name":"Bench User","email":"bench.user@example.com",
 // gatewayConfig is one Portcullis configuration under test.
 type gatewayConfig struct {
 	key, title string
-	template   string                                  // file under configs/
-	spec       func(base string, b *bench) requestSpec // the request it is driven with
+	template   string // file under configs/
+	// spec is the request the configuration is driven with.
+	spec func(base string, b *bench) requestSpec
+	// guard, when set, is a request the configuration must refuse with
+	// status: proof that its pipeline really runs before it is measured.
+	guard  func(base string, b *bench) requestSpec
+	status int
 }
 
 // gatewayConfigs are the configurations of issue 7, in table order.
 var gatewayConfigs = []gatewayConfig{
-	{"a", "(a) proxy only", "a-proxy.yaml.tmpl", func(base string, _ *bench) requestSpec {
-		return requestSpec{method: "GET", url: base + usersPath}
-	}},
-	{"b", "(b) JWT RS256", "b-jwt.yaml.tmpl", func(base string, b *bench) requestSpec {
-		return requestSpec{method: "GET", url: base + usersPath, header: "Authorization", values: b.tokens}
-	}},
-	{"c", "(c) full pipeline", "c-full.yaml.tmpl", func(base string, b *bench) requestSpec {
-		return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
-			header: "Authorization", values: b.tokens}
-	}},
-	{"d", "(d) API key + policy", "d-apikey.yaml.tmpl", func(base string, _ *bench) requestSpec {
-		return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
-	}},
+	{
+		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
+		spec: func(base string, _ *bench) requestSpec { return requestSpec{method: "GET", url: base + usersPath} },
+	},
+	{
+		key: "b", title: "(b) JWT RS256", template: "b-jwt.yaml.tmpl",
+		spec: func(base string, b *bench) requestSpec {
+			return requestSpec{method: "GET", url: base + usersPath, header: "Authorization", values: b.tokens}
+		},
+		guard:  func(base string, _ *bench) requestSpec { return requestSpec{method: "GET", url: base + usersPath} },
+		status: 401,
+	},
+	{
+		key: "c", title: "(c) full pipeline", template: "c-full.yaml.tmpl",
+		spec: func(base string, b *bench) requestSpec {
+			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+				header: "Authorization", values: b.tokens}
+		},
+		guard: func(base string, b *bench) requestSpec {
+			return requestSpec{method: "POST", url: base + usersPath, body: []byte(`{"name":"Bench User","email":"not an email"}`),
+				contentType: "application/json", header: "Authorization", values: b.tokens}
+		},
+		status: 400,
+	},
+	{
+		key: "d", title: "(d) API key + policy", template: "d-apikey.yaml.tmpl",
+		spec: func(base string, _ *bench) requestSpec {
+			return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
+		},
+		// The partner's key is read-only: the example policy denies a write.
+		guard: func(base string, _ *bench) requestSpec {
+			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+				header: "X-API-Key", values: []string{partnerKey}}
+		},
+		status: 403,
+	},
 }
 
 // bundleRef is a policy bundle in a rendered configuration.
