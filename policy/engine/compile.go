@@ -22,6 +22,10 @@ type compiled struct {
 	// mask and drop are nil when the bundles do not define those rules.
 	mask *rego.PreparedEvalQuery
 	drop *rego.PreparedEvalQuery
+	// txn is a read transaction on this generation's store, opened once and
+	// never closed: nothing ever writes to the store (a reload builds a new
+	// one), and sharing it saves opening one per evaluation.
+	txn storage.Transaction
 	// revisions maps bundle name to revision; it is shared by every
 	// decision of this generation and must not be modified.
 	revisions map[string]string
@@ -53,6 +57,9 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
 	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now()}
+	if c.txn, err = store.NewTransaction(ctx); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	for _, l := range loaded {
 		c.revisions[l.Name] = l.Revision
 		c.bundles = append(c.bundles, BundleStatus{Name: l.Name, Revision: l.Revision, Path: l.Path})

@@ -71,7 +71,7 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	rs, err := c.decision.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := c.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTransaction(c.txn))
 	if err != nil {
 		if isTimeout(ctx) {
 			return e.fail(d, start, ReasonTimeout, resultTimeout, fmt.Errorf("evaluation exceeded %s", e.opts.Timeout))
