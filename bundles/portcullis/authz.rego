@@ -18,9 +18,11 @@ token_methods := {"jwt", "introspection"}
 
 default allow := false
 
-decision := {"allow": true} if allow
-
-decision := {"allow": false, "reasons": reasons} if not allow
+# One rule with else: the deny branch (and its reasons) is evaluated only
+# when allow is undefined, never a second "not allow" pass.
+decision := {"allow": true} if {
+	allow
+} else := {"allow": false, "reasons": reasons}
 
 reasons := r if {
 	r := deny_reasons
