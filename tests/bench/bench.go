@@ -80,7 +80,11 @@ func runBench(ctx context.Context, o options) error {
 		return err
 	}
 	r.print(os.Stdout)
-	path, err := r.write(filepath.Join(root, o.out), started)
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	path, err := r.write(out, started)
 	if err != nil {
 		return err
 	}
@@ -96,7 +100,7 @@ func (b *bench) progress(format string, args ...any) {
 // estimate is the expected duration of the measurements.
 func (b *bench) estimate() time.Duration {
 	per := b.opts.warmup + b.opts.duration
-	d := time.Duration(b.opts.rounds*len(b.targets)) * per
+	d := time.Duration(b.opts.rounds*(1+len(b.opts.configs()))) * per
 	if b.opts.half {
 		d += time.Duration(b.opts.rounds*2) * per
 	}
