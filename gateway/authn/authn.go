@@ -1,0 +1,237 @@
+// Package authn is the authentication stage: it extracts the one credential of a request and verifies it.
+package authn
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Reason codes of the problems the stage itself returns (authenticators
+// add their own, such as token_expired or api_key_invalid).
+const (
+	ReasonMissing          = "credential_missing"
+	ReasonMethodNotAllowed = "method_not_allowed_on_route"
+	ReasonUnsupported      = "credential_unsupported"
+	ReasonUnavailable      = "authn_unavailable"
+)
+
+// Authenticators are the verifiers the stage dispatches to; a field is nil
+// when its method is not configured.
+type Authenticators struct {
+	JWT, Introspection, APIKey pipeline.Authenticator
+}
+
+// stage is the per-route authentication, built once.
+type stage struct {
+	x extractor
+	// The chains hold the verifiers the route enables, tried in order. A
+	// JWS-shaped token the JWT verifier declines (ErrNoCredential) may still
+	// be an opaque token the introspection endpoint knows.
+	jwsChain, opaqueChain, apiKeyChain []pipeline.Authenticator
+	anon                               bool
+	hide                               bool
+	identity                           []string // headers removed from every request
+
+	issuerHeaders  map[string][]claimHeader // by JWT issuer
+	introHeaders   []claimHeader
+	consumerHeader string
+}
+
+// New builds the authentication stage of route. Per request it:
+//
+//  1. removes every identity header ([IdentityHeaders]) the client sent;
+//  2. extracts exactly one credential: the Authorization header (Bearer),
+//     the route's bearer_query parameter and bearer_cookie, the API-key
+//     header and, with api_key_query, the API-key parameter. Two of them,
+//     or one repeated, is 401 credential_ambiguous; a malformed one (other
+//     schemes included) 401 credential_malformed;
+//  3. sends a bearer token that looks like a JWS to JWT (when the route
+//     enables jwt), else to introspection (when it enables introspection),
+//     and an API key to APIKey. A credential of a method the route does not
+//     enable is 401 method_not_allowed_on_route;
+//  4. with no credential, gives policy.Anonymous() if the route allows
+//     anonymous requests, else 401 credential_missing;
+//  5. on success sets the identity on the state, queues the identity
+//     headers and, with hide_credentials, removes the credential from the
+//     request.
+//
+// Problems from authenticators are returned as they are; any other error is
+// 503 authn_unavailable (fail closed). The reason of every failure goes to
+// State.Reason. New fails if the route enables a method whose authenticator
+// is nil.
+func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline.Middleware, error) {
+	a := route.Authn
+	s := &stage{
+		x: extractor{
+			bearerQuery:  a.BearerQuery,
+			bearerCookie: a.BearerCookie,
+			apiKeyHeader: http.CanonicalHeaderKey(cfg.Authn.APIKeys.Header),
+		},
+		anon:           a.Anonymous,
+		hide:           a.HideCredentials == nil || *a.HideCredentials,
+		identity:       IdentityHeaders(cfg),
+		issuerHeaders:  map[string][]claimHeader{},
+		consumerHeader: http.CanonicalHeaderKey(cfg.Authn.APIKeys.ConsumerHeader),
+	}
+	if s.x.apiKeyHeader == "" {
+		return nil, fmt.Errorf("route %q: authn.api_keys.header is empty", route.Name)
+	}
+	if a.APIKeyQuery {
+		s.x.apiKeyQuery = cfg.Authn.APIKeys.Query
+	}
+	enabled := map[string]pipeline.Authenticator{}
+	for _, m := range a.Methods {
+		var have pipeline.Authenticator
+		switch m {
+		case policy.MethodJWT:
+			have = auth.JWT
+		case policy.MethodIntrospection:
+			have = auth.Introspection
+		case policy.MethodAPIKey:
+			have = auth.APIKey
+		default:
+			return nil, fmt.Errorf("route %q: unknown authn method %q", route.Name, m)
+		}
+		if have == nil {
+			return nil, fmt.Errorf("route %q: authn method %s is enabled but not configured", route.Name, m)
+		}
+		enabled[m] = have
+	}
+	s.jwsChain = chain(enabled[policy.MethodJWT], enabled[policy.MethodIntrospection])
+	s.opaqueChain = chain(enabled[policy.MethodIntrospection])
+	s.apiKeyChain = chain(enabled[policy.MethodAPIKey])
+	for _, is := range cfg.Authn.JWT.Issuers {
+		s.issuerHeaders[is.Issuer] = claimHeaders(is.ClaimsToHeaders)
+	}
+	if in := cfg.Authn.Introspection; in != nil {
+		s.introHeaders = claimHeaders(in.ClaimsToHeaders)
+	}
+	return s.middleware, nil
+}
+
+func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
+	return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		st := pipeline.StateFrom(r.Context())
+		if st == nil {
+			return errors.New("authn: request has no pipeline state")
+		}
+		for _, h := range s.identity {
+			r.Header.Del(h)
+		}
+		id, f, err := s.authenticate(r)
+		if err != nil {
+			if p := problem.As(err); p != nil {
+				st.Reason = p.Reason
+			}
+			return err
+		}
+		st.Input.Identity = id
+		if f != nil {
+			s.setHeaders(st, id)
+			if s.hide {
+				hide(r, *f)
+			}
+		}
+		return next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate returns the identity and the credential it came from (nil
+// for an anonymous request).
+func (s *stage) authenticate(r *http.Request) (*policy.Identity, *found, error) {
+	f, ok, p := s.x.extract(r)
+	switch {
+	case p != nil:
+		return nil, nil, p
+	case !ok && s.anon:
+		return policy.Anonymous(), nil, nil
+	case !ok:
+		// RFC 6750 §3.1: no error attribute when no credential was sent.
+		return nil, nil, problem.New(http.StatusUnauthorized, ReasonMissing, "authentication is required").
+			WithHeader("WWW-Authenticate", "Bearer")
+	}
+	verifiers := s.authenticators(f.cred)
+	if len(verifiers) == 0 {
+		return nil, nil, s.notAllowed(f.cred)
+	}
+	for _, a := range verifiers {
+		id, err := a.Authenticate(r.Context(), f.cred)
+		switch {
+		case errors.Is(err, pipeline.ErrNoCredential):
+			continue
+		case problem.As(err) != nil:
+			return nil, nil, err
+		case err != nil:
+			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable", err)
+		case id == nil:
+			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable",
+				errors.New("authenticator returned no identity and no error"))
+		}
+		return id, &f, nil
+	}
+	return nil, nil, problem.Unauthorized(ReasonUnsupported, "the credential is not of a supported kind", nil)
+}
+
+// authenticators lists, in order, the verifiers enabled on the route for
+// cred. An empty list means the route enables no
+// method for this kind of credential.
+func (s *stage) authenticators(cred pipeline.Credential) []pipeline.Authenticator {
+	switch {
+	case cred.Kind == kindAPIKey:
+		return s.apiKeyChain
+	case cred.Kind == kindBearer && looksLikeJWS(cred.Value):
+		return s.jwsChain
+	case cred.Kind == kindBearer:
+		return s.opaqueChain
+	}
+	return nil
+}
+
+// chain drops the nil authenticators.
+func chain(as ...pipeline.Authenticator) []pipeline.Authenticator {
+	var out []pipeline.Authenticator
+	for _, a := range as {
+		if a != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// notAllowed is the answer to a credential no enabled method takes: a
+// bearer token on a route that verifies bearer tokens, but not this kind
+// (an opaque token where only JWTs are accepted), is unsupported; any other
+// credential is of a method the route does not enable.
+func (s *stage) notAllowed(cred pipeline.Credential) *problem.Problem {
+	if cred.Kind == kindBearer && len(s.jwsChain) > 0 {
+		return problem.Unauthorized(ReasonUnsupported, "the bearer token is not a JWT", nil)
+	}
+	return problem.Unauthorized(ReasonMethodNotAllowed, "this route does not accept this kind of credential", nil)
+}
+
+// setHeaders queues the identity headers for the upstream request.
+func (s *stage) setHeaders(st *pipeline.State, id *policy.Identity) {
+	var chs []claimHeader
+	switch id.Method {
+	case policy.MethodJWT:
+		chs = s.issuerHeaders[id.Issuer]
+	case policy.MethodIntrospection:
+		chs = s.introHeaders
+	case policy.MethodAPIKey:
+		if v := stripControl(id.Consumer); v != "" {
+			st.SetHeader(s.consumerHeader, v)
+		}
+		return
+	}
+	for _, ch := range chs {
+		if v, ok := claimValue(id.Claims[ch.claim]); ok && v != "" {
+			st.SetHeader(ch.header, v)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package authn
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+)
+
+// Reason codes of the problems credential extraction returns.
+const (
+	ReasonAmbiguous = "credential_ambiguous"
+	ReasonMalformed = "credential_malformed"
+)
+
+// maxAPIKeyBytes bounds an API key; anything longer is malformed.
+const maxAPIKeyBytes = 1024
+
+// Credential kinds and sources, as in [pipeline.Credential].
+const (
+	kindBearer = "bearer"
+	kindAPIKey = "api_key"
+
+	sourceHeader = "header"
+	sourceQuery  = "query"
+	sourceCookie = "cookie"
+)
+
+// extractor finds the one credential of a request. The places are fixed
+// per route when the stage is built; an empty name turns a place off.
+type extractor struct {
+	bearerQuery  string
+	bearerCookie string
+	apiKeyHeader string // canonical form
+	apiKeyQuery  string
+}
+
+// found is an extracted credential and the name of the header, query
+// parameter or cookie it came in, so that it can be hidden.
+type found struct {
+	cred pipeline.Credential
+	name string
+}
+
+// extract returns the request's credential, ok=false when there is none,
+// or a 401 problem when one is malformed or there is more than one: the
+// gateway never picks one of two credentials (a proxy in front and the
+// upstream may pick differently).
+func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
+	var buf [4]found
+	got := buf[:0]
+	switch v := r.Header.Values("Authorization"); len(v) {
+	case 0:
+	case 1:
+		tok, ok := parseBearer(v[0])
+		if !ok {
+			return found{}, false, malformed("the Authorization header must be \"Bearer\" and a token")
+		}
+		got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceHeader, Value: tok}, "Authorization"})
+	default:
+		return found{}, false, ambiguous("more than one Authorization header")
+	}
+	switch v := r.Header.Values(x.apiKeyHeader); len(v) {
+	case 0:
+	case 1:
+		if !validAPIKey(v[0]) {
+			return found{}, false, malformed("the API key header is malformed")
+		}
+		got = append(got, found{pipeline.Credential{Kind: kindAPIKey, Source: sourceHeader, Value: v[0]}, x.apiKeyHeader})
+	default:
+		return found{}, false, ambiguous("more than one API key header")
+	}
+	if x.bearerQuery != "" || x.apiKeyQuery != "" {
+		var p *problem.Problem
+		if got, p = x.fromQuery(r.URL.RawQuery, got); p != nil {
+			return found{}, false, p
+		}
+	}
+	if x.bearerCookie != "" {
+		n := 0
+		for _, line := range r.Header.Values("Cookie") {
+			for part := range strings.SplitSeq(line, ";") {
+				name, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+				if name != x.bearerCookie {
+					continue
+				}
+				if n++; n > 1 {
+					return found{}, false, ambiguous("more than one bearer cookie")
+				}
+				val = strings.TrimSuffix(strings.TrimPrefix(val, `"`), `"`)
+				if !isToken68(val) {
+					return found{}, false, malformed("the bearer cookie is malformed")
+				}
+				got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceCookie, Value: val}, x.bearerCookie})
+			}
+		}
+	}
+	switch len(got) {
+	case 0:
+		return found{}, false, nil
+	case 1:
+		return got[0], true, nil
+	default:
+		return found{}, false, ambiguous("more than one credential")
+	}
+}
+
+func (x *extractor) fromQuery(raw string, got []found) ([]found, *problem.Problem) {
+	var nb, nk int
+	for pair := range strings.SplitSeq(raw, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		key, ok := queryKey(k)
+		if !ok {
+			continue
+		}
+		var kind string
+		switch {
+		case key == "":
+			continue
+		case key == x.bearerQuery:
+			kind, nb = kindBearer, nb+1
+		case key == x.apiKeyQuery:
+			kind, nk = kindAPIKey, nk+1
+		default:
+			continue
+		}
+		if nb > 1 || nk > 1 {
+			return nil, ambiguous("a credential query parameter is repeated")
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil || (kind == kindBearer && !isToken68(val)) || (kind == kindAPIKey && !validAPIKey(val)) {
+			return nil, malformed("a credential query parameter is malformed")
+		}
+		got = append(got, found{pipeline.Credential{Kind: kind, Source: sourceQuery, Value: val}, key})
+	}
+	return got, nil
+}
+
+// queryKey decodes a query parameter name as url.ParseQuery does;
+// ok=false when it cannot be decoded.
+func queryKey(k string) (string, bool) {
+	if !strings.ContainsAny(k, "%+") {
+		return k, true
+	}
+	key, err := url.QueryUnescape(k)
+	return key, err == nil
+}
+
+// parseBearer reads "Bearer <token68>" (RFC 6750 §2.1); the scheme is
+// case-insensitive (RFC 9110 §11.1).
+func parseBearer(v string) (string, bool) {
+	scheme, tok, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	return tok, isToken68(tok)
+}
+
+// isToken68 reports whether s is an RFC 9110 token68:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !isAlnum(c) && !strings.ContainsRune("-._~+/", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// validAPIKey accepts 1..1024 visible ASCII characters except the comma,
+// which would mean an intermediary folded two header lines into one.
+func validAPIKey(s string) bool {
+	if s == "" || len(s) > maxAPIKeyBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == ',' {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeJWS reports whether tok has the JWS compact shape: three
+// dot-separated base64url parts, the first two non-empty. An empty
+// signature still counts, so an "alg: none" token reaches the JWT verifier
+// (which rejects it) rather than the introspection endpoint.
+func looksLikeJWS(tok string) bool {
+	h, rest, ok := strings.Cut(tok, ".")
+	if !ok {
+		return false
+	}
+	p, sig, ok := strings.Cut(rest, ".")
+	return ok && h != "" && p != "" && isBase64URL(h) && isBase64URL(p) && isBase64URL(sig)
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// ambiguous and malformed are 401s; RFC 6750 §3.1 calls a request that
+// carries credentials badly "invalid_request".
+func ambiguous(detail string) *problem.Problem {
+	return problem.New(http.StatusUnauthorized, ReasonAmbiguous, detail).
+		WithHeader("WWW-Authenticate", `Bearer error="invalid_request"`)
+}
+
+func malformed(detail string) *problem.Problem {
+	return problem.New(http.StatusUnauthorized, ReasonMalformed, detail).
+		WithHeader("WWW-Authenticate", `Bearer error="invalid_request"`)
+}

@@ -1,0 +1,59 @@
+package authn
+
+import (
+	"net/http"
+	"strings"
+)
+
+// hide removes the credential f from r, so the upstream never sees it.
+func hide(r *http.Request, f found) {
+	switch f.cred.Source {
+	case sourceHeader:
+		r.Header.Del(f.name)
+	case sourceQuery:
+		r.URL.RawQuery = withoutParam(r.URL.RawQuery, f.name)
+	case sourceCookie:
+		withoutCookie(r.Header, f.name)
+	}
+}
+
+// withoutParam returns the raw query without the parameters named name,
+// leaving every other parameter exactly as the client encoded it.
+func withoutParam(raw, name string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(raw, "&") {
+		k, _, _ := strings.Cut(pair, "=")
+		if key, ok := queryKey(k); ok && key == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
+}
+
+// withoutCookie rewrites the Cookie header lines without the cookies
+// named name; lines left empty are dropped.
+func withoutCookie(h http.Header, name string) {
+	lines := h.Values("Cookie")
+	kept := make([]string, 0, len(lines))
+	for _, line := range lines {
+		var parts []string
+		for part := range strings.SplitSeq(line, ";") {
+			p := strings.TrimSpace(part)
+			if n, _, _ := strings.Cut(p, "="); n == name || p == "" {
+				continue
+			}
+			parts = append(parts, p)
+		}
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
+		}
+	}
+	h.Del("Cookie")
+	for _, l := range kept {
+		h.Add("Cookie", l)
+	}
+}
