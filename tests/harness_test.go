@@ -90,6 +90,9 @@ type gatewayConfig struct {
 	NoWait bool
 	// Env is added to the process environment.
 	Env []string
+	// PreStart, when set, runs with the directory after the files are
+	// written and before the gateway starts.
+	PreStart func(dir string)
 }
 
 // startGateway writes the config into a temporary directory, starts the
@@ -114,6 +117,9 @@ func startGateway(t *testing.T, gc gatewayConfig) *gateway {
 	cfgPath := filepath.Join(dir, "portcullis.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if gc.PreStart != nil {
+		gc.PreStart(dir)
 	}
 	g.cmd = exec.Command(binary, "run", "--config", cfgPath)
 	g.cmd.Dir = dir

@@ -3,9 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
 // The demo issuer of the example configuration.
@@ -109,7 +107,7 @@ func cmdDemoKeys(args []string, stdout, stderr io.Writer) int {
 }
 
 func demoKeyPaths(dir string) (private, public string) {
-	return filepath.Join(dir, "issuer-private.jwk"), filepath.Join(dir, "issuer-public.pem")
+	return filepath.Join(dir, "issuer-private.jwk"), filepath.Join(dir, "issuer-jwks.json")
 }
 
 func ensureDemoKeys(dir string) (bool, error) {
@@ -124,21 +122,29 @@ func ensureDemoKeys(dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	k, err := jwk.FromRaw(rk)
+	k, err := jwk.Import(rk)
 	if err != nil {
 		return false, err
 	}
 	_ = k.Set(jwk.KeyIDKey, demoKeyID)
-	_ = k.Set(jwk.AlgorithmKey, jwa.RS256)
+	_ = k.Set(jwk.AlgorithmKey, jwa.RS256())
 	b, err := json.Marshal(k)
 	if err != nil {
 		return false, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	pk, err := k.PublicKey()
 	if err != nil {
 		return false, err
 	}
-	if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+	set := jwk.NewSet()
+	if err := set.AddKey(pk); err != nil {
+		return false, err
+	}
+	pb, err := json.MarshalIndent(set, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(pub, pb, 0o644); err != nil {
 		return false, err
 	}
 	return true, os.WriteFile(priv, b, 0o600)
@@ -189,7 +195,7 @@ func mintDemoToken(dir, sub string, groups []string, role string, ttl time.Durat
 	if err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(t, jwt.WithKey(jwa.RS256, key))
+	signed, err := jwt.Sign(t, jwt.WithKey(jwa.RS256(), key))
 	if err != nil {
 		return "", err
 	}

@@ -14,9 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
@@ -46,6 +48,8 @@ type Server struct {
 
 	// inputExclude are the lower-case header names never copied into the policy input.
 	inputExclude map[string]bool
+	// logHeaders are the request headers copied into decision-log events.
+	logHeaders []string
 	ridPrefix    string
 	ridSeq       atomic.Uint64
 }
@@ -58,6 +62,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	uuid.EnableRandPool() // decision ids without a crypto/rand call each
 	var pfx [6]byte
 	_, _ = rand.Read(pfx[:])
 	s := &Server{
@@ -74,6 +79,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.comp = comp
 	s.inputExclude = comp.inputExclude()
+	for _, h := range cfg.DecisionLog.Headers {
+		if !s.inputExclude[strings.ToLower(h)] { // credentials never reach the log
+			s.logHeaders = append(s.logHeaders, h)
+		}
+	}
 	handlers := make([]pipeline.Handler, len(cfg.Routes))
 	for i := range cfg.Routes {
 		h, err := comp.routeHandler(cfg, &cfg.Routes[i])
@@ -92,7 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &pipeline.State{Start: time.Now()}
 	st.Input.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
 	st.Input.Validation.Valid = true
+	st.DecisionID = uuid.NewString()
 	w.Header().Set(proxy.RequestIDHeader, st.Input.Request.ID)
+	w.Header().Set(DecisionIDHeader, st.DecisionID)
 	rec := &recorder{ResponseWriter: w}
 	r = r.WithContext(pipeline.WithState(r.Context(), st))
 
@@ -112,14 +124,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	routeName := st.Input.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
 	s.metrics.duration.WithLabelValues(routeName).Observe(time.Since(st.Start).Seconds())
-	s.comp.logDecision(r, st)
+	s.comp.logDecision(r, st, s.logHeaders)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.State) error {
 	if err := s.comp.accepting(); err != nil {
 		return err
 	}
-	if err := checkRequestLimits(r, &s.cfg.Limits); err != nil {
+	if err := body.CheckRequestLimits(r, s.cfg.Limits); err != nil {
 		return err
 	}
 	raw, err := rawPath(r)

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/policy/decisionlog"
+	"github.com/portcullis/portcullis/policy/engine"
+)
+
+// DecisionIDHeader carries the decision_id of the request's decision-log event.
+const DecisionIDHeader = "X-Decision-Id"
+
+// logDecision writes the one decision-log event of a request, whatever its
+// outcome: allow, deny, authentication or validation failure, limit, upstream error.
+func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []string) {
+	ev := &decisionlog.Event{
+		DecisionID:     st.DecisionID,
+		Timestamp:      st.Start,
+		Path:           c.dlogPath,
+		Status:         st.Status,
+		Reasons:        []string{st.Reason},
+		Route:          st.Input.Route.Name,
+		Latency:        time.Since(st.Start),
+		UpstreamStatus: st.UpstreamStatus,
+		RequestedBy:    r.RemoteAddr,
+	}
+	if id := st.Input.Identity; id != nil {
+		ev.Subject, ev.Consumer, ev.AuthnMethod = id.Subject, id.Consumer, id.Method
+	}
+	if d := st.Decision; d != nil {
+		ev.Input, ev.Result, ev.Bundles = d.Input, d.Result, d.Bundles
+		ev.Allow = d.Allow && st.Reason == "allow"
+		ev.Reasons = append(ev.Reasons, d.Reasons...)
+		ev.EvalDuration = d.Eval
+		if d.Err != nil {
+			ev.Error = d.Err.Error()
+		}
+	} else if st.Input.Route.Name != "" {
+		// Rejected before the policy ran: log what was known.
+		ev.Input = engine.InputValue(&st.Input)
+	}
+	if len(headers) > 0 {
+		ev.RequestHeaders = make(map[string][]string, len(headers))
+		for _, h := range headers {
+			if v := r.Header.Values(h); len(v) > 0 {
+				ev.RequestHeaders[h] = v
+			}
+		}
+	}
+	c.dlog.Log(r.Context(), ev)
+}
