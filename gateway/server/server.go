@@ -50,8 +50,8 @@ type Server struct {
 	inputExclude map[string]bool
 	// logHeaders are the request headers copied into decision-log events.
 	logHeaders []string
-	ridPrefix    string
-	ridSeq       atomic.Uint64
+	ridPrefix  string
+	ridSeq     atomic.Uint64
 }
 
 // New builds every part of the gateway from cfg: authenticators, policy

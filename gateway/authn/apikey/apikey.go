@@ -49,6 +49,7 @@ type Authenticator struct {
 	log     zerolog.Logger
 	now     func() time.Time
 	results *prometheus.CounterVec
+	ok      prometheus.Counter // results{result="ok"}, resolved once
 	keys    prometheus.Gauge
 }
 
@@ -65,6 +66,7 @@ func New(opts Options) *Authenticator {
 		Name: "portcullis_apikey_authentications_total",
 		Help: "API-key authentications by result: ok or the reason code of the rejection.",
 	}, []string{"result"}))
+	a.ok = a.results.WithLabelValues("ok")
 	a.keys = metrics.Register(opts.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "portcullis_apikey_keys",
 		Help: "Number of API keys in the index currently loaded from bundle data.",
@@ -115,7 +117,7 @@ func (a *Authenticator) Authenticate(_ context.Context, cred pipeline.Credential
 	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 		return nil, a.reject(ReasonExpired, "the API key has expired", k.ID)
 	}
-	a.results.WithLabelValues("ok").Inc()
+	a.ok.Inc()
 	return &policy.Identity{
 		Authenticated: true,
 		Method:        policy.MethodAPIKey,
