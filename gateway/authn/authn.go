@@ -163,17 +163,18 @@ func (s *stage) authenticate(r *http.Request) (*policy.Identity, *found, error) 
 	for _, a := range verifiers {
 		id, err := a.Authenticate(r.Context(), f.cred)
 		switch {
+		case err == nil && id != nil:
+			return id, &f, nil
+		case err == nil:
+			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable",
+				errors.New("authenticator returned no identity and no error"))
 		case errors.Is(err, pipeline.ErrNoCredential):
 			continue
 		case problem.As(err) != nil:
 			return nil, nil, err
-		case err != nil:
+		default:
 			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable", err)
-		case id == nil:
-			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable",
-				errors.New("authenticator returned no identity and no error"))
 		}
-		return id, &f, nil
 	}
 	return nil, nil, problem.Unauthorized(ReasonUnsupported, "the credential is not of a supported kind", nil)
 }
