@@ -45,7 +45,8 @@ var keyFields = []string{"id", "hash", "not_before", "expires_at"}
 // float64). groups, keys, not_before and expires_at are optional; times
 // may also be numbers of Unix seconds. Errors name the consumer and field.
 // A hash used twice, even by one consumer, is an error, as is a key id used
-// twice by one consumer. A nil data gives an empty index.
+// twice by one consumer. A nil data (the data path is absent) gives an
+// empty index, so a bundle without consumers revokes every key.
 func NewIndex(data any) (*Index, error) {
 	x := &Index{byHash: map[[32]byte]*Key{}}
 	if data == nil {
@@ -67,28 +68,6 @@ func NewIndex(data any) (*Index, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
-	}
-	return x, nil
-}
-
-// IndexAt builds the index from whole bundle data (the value of data, as a
-// decoded JSON object), reading the consumers at the dotted path, such as
-// "portcullis.consumers". A path that is absent gives an empty index, so a
-// bundle without consumers revokes every key rather than keeping old ones.
-func IndexAt(data any, path string) (*Index, error) {
-	v := data
-	for _, seg := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return NewIndex(nil)
-		}
-		if v, ok = m[seg]; !ok {
-			return NewIndex(nil)
-		}
-	}
-	x, err := NewIndex(v)
-	if err != nil {
-		return nil, fmt.Errorf("data.%s: %w", path, err)
 	}
 	return x, nil
 }

@@ -66,41 +66,6 @@ func TestNewIndexAcceptsGoodShapes(t *testing.T) {
 	}
 }
 
-func TestIndexAt(t *testing.T) {
-	t.Parallel()
-	bundle := decode(t, `{"portcullis": {"consumers": {"p": {"keys": [{"id": "a", "hash": "`+Hash("k")+`"}]}}}}`)
-	tests := []struct {
-		name    string
-		data    any
-		path    string
-		keys    int
-		wantErr string
-	}{
-		{"the default path finds the consumers", bundle, "portcullis.consumers", 1, ""},
-		{"an absent path gives an empty index", bundle, "portcullis.missing", 0, ""},
-		{"a path through a non-object gives an empty index", bundle, "portcullis.consumers.p.keys.x", 0, ""},
-		{"errors carry the data path", decode(t, `{"a": {"b": []}}`), "a.b", 0, "data.a.b: consumers: want an object"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			x, err := IndexAt(tc.data, tc.path)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if x.Len() != tc.keys {
-				t.Fatalf("Len = %d, want %d", x.Len(), tc.keys)
-			}
-		})
-	}
-}
-
 func TestGenerateRoundTrips(t *testing.T) {
 	t.Parallel()
 	key, rec, err := Generate("partner", []string{"read-access"}, "partner-2026-04")
