@@ -224,3 +224,38 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+func TestCheckReportsEveryBrokenFile(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"bundle/.manifest":  `{"revision": "r", "roots": ["portcullis"]}`,
+		"bundle/authz.rego": "package portcullis.authz\n\ndecision := \n",
+		"spec.yaml":         "openapi: 3.0.3\npaths: [\n",
+		"c.yaml": `policy:
+  bundles: [{name: main, path: bundle}]
+routes:
+  - name: r
+    match: {path_prefix: /}
+    upstream: http://127.0.0.1:1
+    openapi: {spec: spec.yaml}
+`,
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(binary, "check", "--config", filepath.Join(dir, "c.yaml")).CombinedOutput()
+	if err == nil {
+		t.Fatalf("check succeeded:\n%s", out)
+	}
+	for _, want := range []string{filepath.Join(dir, "bundle", "authz.rego") + ":3: rego_parse_error", filepath.Join(dir, "spec.yaml")} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}

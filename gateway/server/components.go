@@ -106,13 +106,22 @@ func newComponents(ctx context.Context, cfg *config.Config, log zerolog.Logger, 
 }
 
 func (c *components) loadAPIKeys() error {
-	data, _ := c.engine.Data(c.cfg.Authn.APIKeys.DataPath)
-	idx, err := apikey.NewIndex(data)
+	idx, err := c.apiKeyIndex()
 	if err != nil {
-		return fmt.Errorf("api keys at data.%s: %w", c.cfg.Authn.APIKeys.DataPath, err)
+		return err
 	}
 	c.apikeys.SetIndex(idx)
 	return nil
+}
+
+// apiKeyIndex reads the consumers from the active bundle data.
+func (c *components) apiKeyIndex() (*apikey.Index, error) {
+	data, _ := c.engine.Data(c.cfg.Authn.APIKeys.DataPath)
+	idx, err := apikey.NewIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("api keys at data.%s: %w", c.cfg.Authn.APIKeys.DataPath, err)
+	}
+	return idx, nil
 }
 
 func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, reg prometheus.Registerer, version string) (*decisionlog.Logger, error) {
