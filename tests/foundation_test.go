@@ -253,7 +253,7 @@ routes:
 	if err == nil {
 		t.Fatalf("check succeeded:\n%s", out)
 	}
-	for _, want := range []string{filepath.Join(dir, "bundle", "authz.rego") + ":3: rego_parse_error", filepath.Join(dir, "spec.yaml")} {
+	for _, want := range []string{filepath.Join(dir, "bundle", "authz.rego") + ":4: rego_parse_error", filepath.Join(dir, "spec.yaml")} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}

@@ -154,20 +154,12 @@ func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, 
 	return decisionlog.New(o)
 }
 
-// inputExclude lists the headers that carry credentials or identities.
+// inputExclude lists, lower-cased, the headers that carry credentials or
+// identities; they never enter the policy input or the decision log.
 func (c *components) inputExclude() map[string]bool {
-	ex := map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true}
-	ex[strings.ToLower(c.cfg.Authn.APIKeys.Header)] = true
-	ex[strings.ToLower(c.cfg.Authn.APIKeys.ConsumerHeader)] = true
-	for _, is := range c.cfg.Authn.JWT.Issuers {
-		for _, h := range is.ClaimsToHeaders {
-			ex[strings.ToLower(h)] = true
-		}
-	}
-	if in := c.cfg.Authn.Introspection; in != nil {
-		for _, h := range in.ClaimsToHeaders {
-			ex[strings.ToLower(h)] = true
-		}
+	ex := map[string]bool{"proxy-authorization": true}
+	for _, h := range append(authn.CredentialHeaders(c.cfg, &config.Route{}), authn.IdentityHeaders(c.cfg)...) {
+		ex[strings.ToLower(h)] = true
 	}
 	return ex
 }
@@ -277,6 +269,9 @@ func (c *components) close(ctx context.Context) {
 	}
 	if c.jwt != nil {
 		c.jwt.Stop()
+	}
+	if c.introspect != nil {
+		c.introspect.Close()
 	}
 	if c.dlog != nil {
 		if err := c.dlog.Close(ctx); err != nil {

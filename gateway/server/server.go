@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/pipeline"
@@ -50,8 +51,11 @@ type Server struct {
 	inputExclude map[string]bool
 	// logHeaders are the request headers copied into decision-log events.
 	logHeaders []string
-	ridPrefix  string
-	ridSeq     atomic.Uint64
+	// credQuery are, per route, the query parameters that may carry a
+	// credential; they never enter the policy input.
+	credQuery map[*config.Route][]string
+	ridPrefix string
+	ridSeq    atomic.Uint64
 }
 
 // New builds every part of the gateway from cfg: authenticators, policy
@@ -79,6 +83,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.comp = comp
 	s.inputExclude = comp.inputExclude()
+	s.credQuery = make(map[*config.Route][]string, len(cfg.Routes))
+	for i := range cfg.Routes {
+		s.credQuery[&cfg.Routes[i]] = authn.CredentialQuery(cfg, &cfg.Routes[i])
+	}
 	for _, h := range cfg.DecisionLog.Headers {
 		if !s.inputExclude[strings.ToLower(h)] { // credentials never reach the log
 			s.logHeaders = append(s.logHeaders, h)
@@ -193,7 +201,7 @@ func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Rou
 	req.RemoteAddr = r.RemoteAddr
 	if r.URL.RawQuery != "" {
 		q := r.URL.Query()
-		for _, name := range credentialParams(&s.cfg.Authn, rt) {
+		for _, name := range s.credQuery[rt] {
 			delete(q, name)
 		}
 		req.Query = q
@@ -210,18 +218,6 @@ func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Rou
 			req.Headers[lk] = strings.Join(v, ", ")
 		}
 	}
-}
-
-// credentialParams are the query parameters that may carry a credential on rt.
-func credentialParams(a *config.Authn, rt *config.Route) []string {
-	var p []string
-	if rt.Authn.BearerQuery != "" {
-		p = append(p, rt.Authn.BearerQuery)
-	}
-	if rt.Authn.APIKeyQuery {
-		p = append(p, a.APIKeys.Query)
-	}
-	return p
 }
 
 // commonLower avoids an allocation per header for the usual names.
