@@ -66,10 +66,10 @@ func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Lo
 	return o
 }
 
-func newComponents(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer, version string) (c *components, err error) {
-	c = &components{cfg: cfg, log: log, reg: reg}
+func newComponents(ctx context.Context, cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer, version string) (_ *components, err error) {
+	c := &components{cfg: cfg, log: log, reg: reg}
 	defer func() {
-		if err != nil {
+		if err != nil { // c, not the nil result: close what was started
 			c.close(ctx)
 		}
 	}()
@@ -149,6 +149,9 @@ func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, 
 			BearerToken: h.BearerToken.Value(), Username: h.Username, Password: h.Password.Value(), CAFile: h.CAFile,
 			QueueEvents: h.QueueEvents, MaxRetryDelay: h.MaxRetryDelay,
 			SpoolDir: h.SpoolDir, SpoolMaxBytes: int64(h.SpoolMaxBytes), OnFull: h.OnFull,
+			// config.Validate already allowed http only for a loopback
+			// host or with allow_insecure_http.
+			AllowInsecureHTTP: true,
 		}
 	}
 	return decisionlog.New(o)
