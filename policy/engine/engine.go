@@ -108,7 +108,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	defer e.reloadMu.Unlock()
 	c, err := e.compile(ctx)
 	if err != nil {
-		e.metrics.reloadFailure.Inc()
+		e.metrics.reloadError.Inc()
 		e.statusMu.Lock()
 		e.lastErr, e.lastErrAt = err.Error(), time.Now()
 		e.statusMu.Unlock()

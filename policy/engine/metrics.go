@@ -21,7 +21,7 @@ type metrics struct {
 	evals         map[string]prometheus.Counter
 	evalSeconds   prometheus.Histogram
 	reloadSuccess prometheus.Counter
-	reloadFailure prometheus.Counter
+	reloadError   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	})
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_policy_reload_total",
-		Help: "Bundle reloads by result (success, failure).",
+		Help: "Bundle reloads by result (success, error).",
 	}, []string{"result"})
 	var err error
 	if evals, err = register(reg, evals); err != nil {
@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		evals:         make(map[string]prometheus.Counter, 6),
 		evalSeconds:   seconds,
 		reloadSuccess: reloads.WithLabelValues("success"),
-		reloadFailure: reloads.WithLabelValues("failure"),
+		reloadError:   reloads.WithLabelValues("error"),
 	}
 	for _, r := range []string{resultAllow, resultDeny, resultUndefined, resultInvalid, resultError, resultTimeout} {
 		m.evals[r] = evals.WithLabelValues(r)
