@@ -23,7 +23,9 @@ const (
 const detail = "denied by policy"
 
 // New returns the authorization stage of route. Per request it evaluates
-// eng on the state's input and records the decision in the state.
+// eng on the state's input and records the decision in the state. On a
+// route with policy.input_body the buffered body becomes input.request.body
+// (see inputBody).
 //
 // On deny it returns a problem with the policy's status when it chose one,
 // else 401 with "WWW-Authenticate: Bearer" for an anonymous identity, else
@@ -38,6 +40,7 @@ func New(eng *engine.Engine, route *config.Route) (pipeline.Middleware, error) {
 		return nil, errors.New("authz: nil engine")
 	}
 	opaEnvoy := route != nil && route.Policy.InputCompat == "opa-envoy"
+	withBody := route != nil && route.Policy.InputBody
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			st := pipeline.StateFrom(r.Context())
@@ -46,6 +49,9 @@ func New(eng *engine.Engine, route *config.Route) (pipeline.Middleware, error) {
 				return problem.Wrap(http.StatusForbidden, engine.ReasonError, detail, errors.New("authz: no request state"))
 			}
 			st.Input.OPAEnvoy = opaEnvoy
+			if withBody {
+				inputBody(st, r, opaEnvoy)
+			}
 			d := eng.Evaluate(r.Context(), &st.Input)
 			st.Decision = d
 			for name, v := range d.ResponseHeaders {

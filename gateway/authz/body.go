@@ -1,0 +1,37 @@
+package authz
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/portcullis/portcullis/gateway/body"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+)
+
+// inputBody gives the policy the body a route with policy.input_body asked
+// for: input.request.body is the parsed JSON body; a body that was not
+// read, is not JSON or does not parse is left out with body_truncated set.
+// On an opa-envoy route the plain body is also the raw body string.
+func inputBody(st *pipeline.State, r *http.Request, opaEnvoy bool) {
+	req := &st.Input.Request
+	if !st.BodyRead {
+		req.BodyTruncated = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+		return
+	}
+	plain := st.PlainBody
+	if plain == nil {
+		plain = st.Body
+	}
+	if opaEnvoy {
+		req.RawBody = plain
+	}
+	if len(plain) == 0 {
+		return
+	}
+	var v any
+	if !body.IsJSON(r.Header.Get("Content-Type")) || json.Unmarshal(plain, &v) != nil {
+		req.BodyTruncated = true
+		return
+	}
+	req.Body = v
+}
