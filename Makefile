@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/portcullis
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-PKGS    := ./cmd/... ./gateway/... ./policy/...
+PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/...
 
 .PHONY: build run test vet unit rego e2e bench fuzz clean
 

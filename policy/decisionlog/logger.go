@@ -14,8 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 	"gopkg.in/natefinch/lumberjack.v2"
-
-	"github.com/portcullis/portcullis/policy"
 )
 
 // processID is labels.id: one UUID per process, kept across reloads, as
@@ -189,32 +187,51 @@ func (l *Logger) keep(allow bool) bool {
 // copied, or the mask rule fails or returns an invalid op, the event is
 // kept (it is an audit record) with input and result erased entirely.
 func (l *Logger) mask(ctx context.Context, ev *Event, id string, ts time.Time, d *doc) bool {
-	var err error
-	if d.input, err = toJSON(d.input); err == nil {
-		d.result, err = toJSON(d.result)
-	}
-	if err == nil {
+	// Erase pointers apply first, so the Masker never sees what they remove;
+	// that needs Go copies of input and result. Without them the Masker
+	// reads the values as they are (OPA values need no copy to be read),
+	// and as most events get no op, they are copied only to apply one.
+	copied := len(l.erase) > 0
+	if copied {
+		if err := d.copyValues(); err != nil {
+			return l.maskFailed(ev, id, d, err)
+		}
 		for _, p := range l.erase {
 			d.erase(p)
 		}
-		if l.masker != nil {
-			var ops []policy.MaskOp
-			var drop bool
-			ops, drop, err = l.masker.Mask(ctx, l.eventMap(ev, id, ts, d))
-			if err == nil && drop {
-				return false
-			}
-			for i := 0; err == nil && i < len(ops); i++ {
-				err = d.apply(ops[i])
-			}
+	}
+	if l.masker == nil {
+		return true
+	}
+	ops, drop, err := l.masker.Mask(ctx, l.eventMap(ev, id, ts, d))
+	switch {
+	case err != nil:
+		return l.maskFailed(ev, id, d, err)
+	case drop:
+		return false
+	case len(ops) == 0:
+		return true
+	}
+	if !copied {
+		if err := d.copyValues(); err != nil {
+			return l.maskFailed(ev, id, d, err)
 		}
 	}
-	if err != nil {
-		d.input, d.result = ev.Input, ev.Result // only to record what is erased
-		d.eraseAll()
-		l.m.maskErrors.Inc()
-		l.log.Error().Err(err).Str("decision_id", id).Msg("decision log mask failed, input and result erased")
+	for _, op := range ops {
+		if err := d.apply(op); err != nil {
+			return l.maskFailed(ev, id, d, err)
+		}
 	}
+	return true
+}
+
+// maskFailed keeps the event (it is an audit record) with input and
+// result erased entirely, and counts and logs the failure.
+func (l *Logger) maskFailed(ev *Event, id string, d *doc, err error) bool {
+	d.input, d.result = ev.Input, ev.Result // only to record what is erased
+	d.eraseAll()
+	l.m.maskErrors.Inc()
+	l.log.Error().Err(err).Str("decision_id", id).Msg("decision log mask failed, input and result erased")
 	return true
 }
 

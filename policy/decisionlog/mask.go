@@ -32,6 +32,16 @@ type doc struct {
 	erased, masked []string
 }
 
+// copyValues replaces input and result by Go copies that erase and apply
+// may modify (the event's own values are never modified).
+func (d *doc) copyValues() (err error) {
+	if d.input, err = toJSON(d.input); err != nil {
+		return err
+	}
+	d.result, err = toJSON(d.result)
+	return err
+}
+
 func (d *doc) target(root string) *any {
 	if root == rootInput {
 		return &d.input

@@ -67,13 +67,18 @@ func TestMaskWithoutRulesDoesNothing(t *testing.T) {
 	}
 }
 
-func TestExampleBundleMasksPasswords(t *testing.T) {
+func TestExampleMaskBundleMasksPasswords(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, Options{Sources: sources(exampleBundle)})
-	ops, drop, err := e.Mask(context.Background(), map[string]any{"input": map[string]any{}})
+	e := newEngine(t, Options{Sources: sources(exampleBundle, "../../bundles/logmask")})
+	withPassword := map[string]any{"input": map[string]any{"request": map[string]any{"body": map[string]any{"password": "x"}}}}
+	ops, drop, err := e.Mask(context.Background(), withPassword)
 	want := []policy.MaskOp{{Op: "remove", Path: "/input/request/body/password"}}
 	if err != nil || drop || !reflect.DeepEqual(ops, want) {
 		t.Errorf("Mask = %v, %v, %v", ops, drop, err)
+	}
+	ops, _, err = e.Mask(context.Background(), map[string]any{"input": map[string]any{}})
+	if err != nil || len(ops) != 0 {
+		t.Errorf("Mask without a password = %v, %v", ops, err)
 	}
 }
 

@@ -9,3 +9,7 @@ test_password_is_masked if {
 test_events_are_not_dropped if {
 	not log.drop
 }
+
+test_events_without_password_get_no_op if {
+	count(log.mask) == 0 with input as {"input": {"request": {"body": {"name": "x"}}}}
+}
