@@ -37,7 +37,7 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.DurationVar(&o.duration, "duration", 4*time.Second, "measured time per target and round (each phase)")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per target and round (each phase)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each measurement")
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds (bare, a, b, c, d; bare, a, …)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "connections of the closed-loop load")

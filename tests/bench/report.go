@@ -98,9 +98,21 @@ func summarize(t *target, bare *targetStats) targetStats {
 	return s
 }
 
-// halfReport compares the bare proxy and configuration (c) at half the
-// bare proxy's saturation throughput.
+// halfReport compares the bare proxy and configuration (c) under open-loop
+// load at fixed rates.
 type halfReport struct {
+	Levels []halfLevelStats `json:"levels"`
+}
+
+// halfLevel is one open-loop rate and its measurements.
+type halfLevel struct {
+	name string
+	rate float64
+	runs [2][]measurement // bare proxy, (c); one per round
+}
+
+type halfLevelStats struct {
+	Name      string     `json:"name"`
 	TargetRPS float64    `json:"target_rps"`
 	Rows      []halfStat `json:"rows"`
 	// GatewayAddedP99 is (c)'s p99 minus the bare proxy's, in microseconds.
@@ -114,23 +126,27 @@ type halfStat struct {
 	// Missed counts requests the schedule wanted but the target was too
 	// slow to be sent in time; nonzero means it could not sustain the rate.
 	Missed uint64 `json:"missed"`
+	// Failed counts non-2xx answers and transport errors, by status
+	// (0 = transport error).
+	Failed   uint64         `json:"failed"`
+	Statuses map[int]uint64 `json:"failed_statuses,omitempty"`
 	// latencies count from the scheduled send time (no coordinated
 	// omission); ServiceP99 from the actual send.
 	latencies
 	ServiceP99 float64 `json:"service_p99_us"`
 }
 
-func newHalfReport(rate float64, bare, full *target) *halfReport {
-	h := &halfReport{TargetRPS: rate}
-	for _, t := range []*target{bare, full} {
+func (l *halfLevel) report(bare, full *target) halfLevelStats {
+	h := halfLevelStats{Name: l.name, TargetRPS: l.rate}
+	for i, t := range []*target{bare, full} {
 		var all outcome
 		var elapsed time.Duration
-		for _, m := range t.open {
+		for _, m := range l.runs[i] {
 			all.merge(m.outcome)
 			elapsed += m.elapsed
 		}
-		st := halfStat{Key: t.key, Title: t.title, Missed: all.missed, latencies: latenciesOf(&all.latency)}
-		st.ServiceP99 = latenciesOf(&all.service).P99
+		st := halfStat{Key: t.key, Title: t.title, Missed: all.missed, Failed: all.failed, Statuses: all.status,
+			latencies: latenciesOf(&all.latency), ServiceP99: latenciesOf(&all.service).P99}
 		if elapsed > 0 {
 			st.AchievedRPS = float64(all.requests) / elapsed.Seconds()
 		}
@@ -188,18 +204,25 @@ func (r *report) print(w io.Writer) {
 			s.P50, s.P99, s.P999, s.CPUPer10k, s.UpstreamCPUPer10k, s.LoadCPUPer10k, s.PeakRSSMiB)
 	}
 	tw.Flush()
-	h := r.HalfSaturation
-	if h == nil {
+	if r.HalfSaturation == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nhalf saturation: open loop at %.0f req/s (half the bare proxy's throughput)\n\n", h.TargetRPS)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\tmissed\tp50 µs\tp99 µs\tp99.9 µs\tservice p99 µs\t")
-	for _, s := range h.Rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Title, s.AchievedRPS, s.Missed, s.P50, s.P99, s.P999, s.ServiceP99)
+	for _, l := range r.HalfSaturation.Levels {
+		fmt.Fprintf(w, "\nopen loop at %.0f req/s (%s)\n\n", l.TargetRPS, l.Name)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "target\treq/s\tmissed\tfailed\tp50 µs\tp99 µs\tp99.9 µs\tservice p99 µs\t")
+		for _, s := range l.Rows {
+			fmt.Fprintf(tw, "%s\t%.0f\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Title, s.AchievedRPS, s.Missed, s.Failed,
+				s.P50, s.P99, s.P999, s.ServiceP99)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "gateway-added p99: %.0f µs\n", l.GatewayAddedP99)
+		for _, s := range l.Rows {
+			if s.Failed > 0 || s.Missed > 0 {
+				fmt.Fprintf(w, "WARNING: %s did not sustain %.0f req/s: %d missed, failed by status %v\n", s.Title, l.TargetRPS, s.Missed, s.Statuses)
+			}
+		}
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "\ngateway-added p99 at half saturation: %.0f µs\n", h.GatewayAddedP99)
 }
 
 // write stores the report as dir/<timestamp>.json and returns the path.
