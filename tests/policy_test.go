@@ -409,6 +409,129 @@ func TestPolicyHotReloadUnderLoad(t *testing.T) {
 	t.Logf("%d allowed by v1, %d denied by v2", v1API+v1Pub, v2)
 }
 
+// policyDataVersion allows every request and names the version found in
+// data.portcullis.more.deeper (bundle/portcullis/more/deeper/data.json),
+// or v1.
+const policyDataVersion = `package portcullis.authz
+
+default version := "v1"
+
+version := data.portcullis.more.deeper.version
+
+decision := {"allow": true, "response_headers": {"X-Policy": version}}
+`
+
+// policyConfigMap lays out files as Kubernetes mounts a ConfigMap: the
+// files live in a timestamped directory, "..data" links to it, and each
+// file name is a link through "..data".
+func policyConfigMap(t *testing.T, dir, stamp string, files map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, stamp), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, stamp, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The atomic writer's swap: a new link renamed over "..data".
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(stamp, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPolicyReloadDeliveries(t *testing.T) {
+	t.Parallel()
+	bundleBody := "policy:\n  bundles: [{name: main, path: bundle}]\n  debounce: 50ms\n"
+
+	t.Run("data.json in directories created after start is loaded", func(t *testing.T) {
+		t.Parallel()
+		api, pub := newUpstream(t, "api"), newUpstream(t, "pub")
+		g := startGateway(t, gatewayConfig{
+			Body: bundleBody + policyAnonymousRoutes(api, pub),
+			Files: map[string]string{
+				"bundle/.manifest":  policyManifest("v1", "portcullis"),
+				"bundle/authz.rego": policyDataVersion,
+			},
+		})
+		if status, v := policyHeader(t, g, "/api/x"); status != 200 || v != "v1" {
+			t.Fatalf("at start: %d X-Policy=%q", status, v)
+		}
+		// Nested directories created at once: the watcher must add each.
+		if err := os.MkdirAll(filepath.Join(g.dir, "bundle/portcullis/more/deeper"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		policyReplace(t, g, "bundle/portcullis/more/deeper/data.json", `{"version": "v2"}`)
+		policyWaitDecision(t, g, 10*time.Second, "/api/x", 200, "v2")
+	})
+
+	t.Run("a Kubernetes ConfigMap symlink swap is seen", func(t *testing.T) {
+		t.Parallel()
+		api, pub := newUpstream(t, "api"), newUpstream(t, "pub")
+		g := startGateway(t, gatewayConfig{
+			Body: bundleBody + policyAnonymousRoutes(api, pub),
+			PreStart: func(dir string) {
+				policyConfigMap(t, filepath.Join(dir, "bundle"), "..2026_04_01", map[string]string{
+					".manifest":  policyManifest("cm-1", "portcullis"),
+					"authz.rego": policyVersion("cm-1"),
+				})
+			},
+		})
+		if status, v := policyHeader(t, g, "/api/x"); status != 200 || v != "cm-1" {
+			t.Fatalf("at start: %d X-Policy=%q", status, v)
+		}
+		policyConfigMap(t, filepath.Join(g.dir, "bundle"), "..2026_04_02", map[string]string{
+			".manifest":  policyManifest("cm-2", "portcullis"),
+			"authz.rego": policyDenyVersion("cm-2"),
+		})
+		policyWaitDecision(t, g, 10*time.Second, "/api/x", 403, "cm-2")
+		if s := policyGetStatus(t, g); s.revision("main") != "cm-2" || s.LastError != "" {
+			t.Fatalf("status after the swap: %+v", s)
+		}
+	})
+
+	t.Run("with require_tests a bundle whose tests fail is refused", func(t *testing.T) {
+		t.Parallel()
+		api, pub := newUpstream(t, "api"), newUpstream(t, "pub")
+		testRego := func(want string) string {
+			return "package portcullis.authz_test\n\nimport data.portcullis.authz\n\n" +
+				fmt.Sprintf("test_version if authz.decision.response_headers[\"X-Policy\"] == %q\n", want)
+		}
+		g := startGateway(t, gatewayConfig{
+			Body: bundleBody + "  require_tests: true\n" + policyAnonymousRoutes(api, pub),
+			Files: map[string]string{
+				"bundle/.manifest":       policyManifest("v1", "portcullis"),
+				"bundle/authz.rego":      policyVersion("v1"),
+				"bundle/authz_test.rego": testRego("v1"),
+			},
+		})
+		// The tests still expect v1: v2 is refused.
+		policyReplace(t, g, "bundle/authz.rego", policyVersion("v2"))
+		policyEventually(t, 10*time.Second, "/v1/status reports the failing test", func() bool {
+			return strings.Contains(policyGetStatus(t, g).LastError, "tests failed")
+		})
+		if status, v := policyHeader(t, g, "/api/x"); status != 200 || v != "v1" {
+			t.Fatalf("after a failing test: %d X-Policy=%q, want v1", status, v)
+		}
+		// Updating the test with the policy activates it.
+		policyReplace(t, g, "bundle/authz_test.rego", testRego("v2"))
+		policyWaitDecision(t, g, 10*time.Second, "/api/x", 200, "v2")
+	})
+}
+
 func TestPolicyBrokenBundleKeepsRunningPolicy(t *testing.T) {
 	t.Parallel()
 	api, pub := newUpstream(t, "api"), newUpstream(t, "pub")
