@@ -200,7 +200,7 @@ func (l *Logger) mask(ctx context.Context, ev *Event, id string, ts time.Time, d
 			d.erase(p)
 		}
 	}
-	if l.masker == nil {
+	if l.masker == nil || !l.masker.MaskActive() {
 		return true
 	}
 	ops, drop, err := l.masker.Mask(ctx, l.eventMap(ev, id, ts, d))

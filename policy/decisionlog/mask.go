@@ -16,7 +16,12 @@ import (
 // The policy engine implements it. event is the whole event as a JSON
 // document (the same keys as the written event, input and result already
 // stripped of the configured erase pointers); Mask must not retain it.
+//
+// MaskActive reports whether there is anything to evaluate at all (the
+// active policy defines a mask or drop rule); when it is false the event
+// is not even built for Mask.
 type Masker interface {
+	MaskActive() bool
 	Mask(ctx context.Context, event map[string]any) (ops []policy.MaskOp, drop bool, err error)
 }
 

@@ -22,6 +22,8 @@ type fakeMasker struct {
 	seen map[string]any
 }
 
+func (f *fakeMasker) MaskActive() bool { return true }
+
 func (f *fakeMasker) Mask(_ context.Context, ev map[string]any) ([]policy.MaskOp, bool, error) {
 	f.mu.Lock()
 	f.seen = ev

@@ -10,6 +10,12 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
+// MaskActive reports whether the active bundles define a mask or drop rule.
+func (e *Engine) MaskActive() bool {
+	c := e.state.Load()
+	return c != nil && (c.mask != nil || c.drop != nil)
+}
+
 // Mask evaluates the active bundles' mask and drop rules with the whole
 // decision-log event as input, with OPA's semantics: each mask value is a
 // JSON pointer (Op "remove") or {"op": "upsert"|"remove", "path": ..,

@@ -62,7 +62,7 @@ func TestMaskWithoutRulesDoesNothing(t *testing.T) {
 	if ops != nil || drop || err != nil {
 		t.Errorf("Mask = %v, %v, %v", ops, drop, err)
 	}
-	if e.state.Load().mask != nil || e.state.Load().drop != nil {
+	if e.state.Load().mask != nil || e.state.Load().drop != nil || e.MaskActive() {
 		t.Error("mask or drop prepared without rules")
 	}
 }
@@ -71,6 +71,9 @@ func TestExampleMaskBundleMasksPasswords(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, Options{Sources: sources(exampleBundle, "../../bundles/logmask")})
 	withPassword := map[string]any{"input": map[string]any{"request": map[string]any{"body": map[string]any{"password": "x"}}}}
+	if !e.MaskActive() {
+		t.Fatal("MaskActive is false with a mask rule")
+	}
 	ops, drop, err := e.Mask(context.Background(), withPassword)
 	want := []policy.MaskOp{{Op: "remove", Path: "/input/request/body/password"}}
 	if err != nil || drop || !reflect.DeepEqual(ops, want) {
