@@ -1006,6 +1006,62 @@ routes:
 		}
 	})
 
+	t.Run("the parsed JSON body reaches the policy only where the route opts in", func(t *testing.T) {
+		t.Parallel()
+		up := newUpstream(t, "api")
+		g := startGateway(t, gatewayConfig{
+			Body: fmt.Sprintf(`
+policy:
+  bundles: [{name: main, path: bundle}]
+routes:
+  - name: body
+    match: {path_prefix: /body}
+    upstream: %[1]s
+    authn: {anonymous: true}
+    policy: {input_body: true}
+  - name: nobody
+    match: {path_prefix: /nobody}
+    upstream: %[1]s
+    authn: {anonymous: true}
+`, up.URL),
+			Files: map[string]string{
+				"bundle/.manifest":  policyManifest("body", "portcullis"),
+				"bundle/authz.rego": policyRego(`decision := {"allow": input.request.body.name == "widget"}`),
+			},
+		})
+		tests := []struct {
+			name, path, body string
+			want             int
+		}{
+			{"a body the policy accepts is allowed and forwarded intact", "/body/items", `{"name": "widget", "size": 3}`, 200},
+			{"a body the policy rejects is denied", "/body/items", `{"name": "gadget"}`, 401},
+			{"a route without input_body gives the policy no body", "/nobody/items", `{"name": "widget"}`, 401},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				n := len(up.requests())
+				resp := g.do("POST", tc.path, strings.NewReader(tc.body), map[string]string{"Content-Type": "application/json"})
+				readAll(t, resp)
+				if resp.StatusCode != tc.want {
+					t.Fatalf("POST %s = %d, want %d", tc.path, resp.StatusCode, tc.want)
+				}
+				reqs := up.requests()[n:]
+				if tc.want != 200 {
+					if len(reqs) != 0 {
+						t.Fatal("a denied request reached the upstream")
+					}
+					return
+				}
+				if len(reqs) != 1 {
+					t.Fatalf("upstream got %d requests", len(reqs))
+				}
+				if got, _ := io.ReadAll(reqs[0].Body); string(got) != tc.body {
+					t.Fatalf("upstream body %q, want %q", got, tc.body)
+				}
+			})
+		}
+	})
+
 	t.Run("an opa-envoy policy runs on routes with input_compat", func(t *testing.T) {
 		t.Parallel()
 		envoy, native := newUpstream(t, "envoy"), newUpstream(t, "native")
