@@ -563,6 +563,80 @@ routes:
 	}
 }
 
+func TestAuthnJWKSFallbackAndMaxStale(t *testing.T) {
+	t.Parallel()
+	const staleIss, fallbackIss = "https://stale.e2e.test", "https://fallback.e2e.test"
+	staleKey, fallbackKey := newAuthnSigner(t), newAuthnSigner(t)
+	staleJWKS := newAuthnJWKSServer(t, staleKey)
+	up := newUpstream(t, "api")
+	g := startGateway(t, gatewayConfig{
+		Body: fmt.Sprintf(`
+authn:
+  jwt:
+    issuers:
+      - issuer: %s
+        jwks_uri: %s/jwks.json
+        algorithms: [RS256]
+        audiences: [e2e]
+        refresh_interval: 1h
+        min_refresh_interval: 1s
+        max_stale: 2s
+        fetch_timeout: 1s
+      - issuer: %s
+        jwks_uri: http://%s/jwks.json
+        keys: [fallback.jwks.json]
+        algorithms: [RS256]
+        audiences: [e2e]
+        min_refresh_interval: 1s
+        fetch_timeout: 1s
+policy:
+  bundles:
+    - {name: main, path: bundle}
+  timeout: 2s
+routes:
+  - name: api
+    match: {path_prefix: /api}
+    upstream: %s
+    authn: {methods: [jwt]}
+`, staleIss, staleJWKS.URL, fallbackIss, freeAddr(t), up.URL),
+		Files: withFiles(allowAllBundle, map[string]string{"fallback.jwks.json": string(authnJWKSBody(t, fallbackKey))}),
+	})
+
+	t.Run("fallback keys verify while the key server has never answered", func(t *testing.T) {
+		resp := g.do("GET", "/api/x", nil, authnBearer(fallbackKey.token(t, authnClaims(t, fallbackIss, "alice"), nil)))
+		if body := readAll(t, resp); resp.StatusCode != 200 {
+			t.Fatalf("got %d: %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("a key set older than max_stale is unusable: 503 and not ready, never 401", func(t *testing.T) {
+		staleJWKS.Close()
+		var last string
+		ok := authnPoll(10*time.Second, func() bool {
+			tok := staleKey.token(t, authnClaims(t, staleIss, "alice"), nil)
+			status, reason, err := authnStatusReason(http.DefaultClient, g.proxy+"/api/x", tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = fmt.Sprintf("%d %s", status, reason)
+			if status != 200 && status != 503 {
+				t.Fatalf("while the key set ages: %s, want 200 or 503", last)
+			}
+			return status == 503 && reason == "jwks_unavailable"
+		})
+		if !ok {
+			t.Fatalf("the stale key set was still used 10s after the key server went down (max_stale 2s); last %s", last)
+		}
+		resp, err := http.Get(g.admin + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if readAll(t, resp); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz = %d without a usable key set, want 503", resp.StatusCode)
+		}
+	})
+}
+
 // authnIntrospector is an RFC 7662 endpoint on 127.0.0.1 that counts calls
 // per token. Tokens it does not know are inactive.
 type authnIntrospector struct {
@@ -985,6 +1059,11 @@ func TestAuthnIdentityHeadersAndHiddenCredentials(t *testing.T) {
 			map[string]string{"X-User-Id": "", "X-User-Role": "", "X-Consumer-Username": "partner"}, ""},
 		{"a token in the query is accepted and removed from the query", "/query/x?keep=1&access_token=" + token() + "&also=2", with(nil),
 			map[string]string{"X-User-Id": "alice", "X-User-Role": "reader", "X-Consumer-Username": ""}, "keep=1&also=2"},
+		{"a token in the query under a percent-encoded name is removed", "/query/x?keep=1&access%5Ftoken=" + token(), with(nil),
+			map[string]string{"X-User-Id": "alice", "X-User-Role": "reader", "X-Consumer-Username": ""}, "keep=1"},
+		{"Connection naming an identity header does not strip the gateway's value", "/api/x",
+			with(map[string]string{"Authorization": "Bearer " + token(), "Connection": "X-User-Id, X-User-Role"}),
+			map[string]string{"X-User-Id": "alice", "X-User-Role": "reader", "X-Consumer-Username": ""}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1034,14 +1113,19 @@ func TestAuthnIdentityHeadersAndHiddenCredentials(t *testing.T) {
 
 	t.Run("ambiguous credentials are rejected with 401", func(t *testing.T) {
 		tok := token()
-		for _, tc := range []struct{ name, headers string }{
-			{"two Authorization headers", "Authorization: Bearer " + tok + "\r\nAuthorization: Bearer " + token() + "\r\n"},
-			{"two identical Authorization headers", "Authorization: Bearer " + tok + "\r\nAuthorization: Bearer " + tok + "\r\n"},
-			{"a bearer token and an API key", "Authorization: Bearer " + tok + "\r\nX-API-Key: " + authnKeyNew + "\r\n"},
-			{"two API keys", "X-API-Key: " + authnKeyNew + "\r\nX-API-Key: " + authnKeyOld + "\r\n"},
+		for _, tc := range []struct{ name, headers, target string }{
+			{"two Authorization headers", "Authorization: Bearer " + tok + "\r\nAuthorization: Bearer " + token() + "\r\n", ""},
+			{"two identical Authorization headers", "Authorization: Bearer " + tok + "\r\nAuthorization: Bearer " + tok + "\r\n", ""},
+			{"a bearer token and an API key", "Authorization: Bearer " + tok + "\r\nX-API-Key: " + authnKeyNew + "\r\n", ""},
+			{"two API keys", "X-API-Key: " + authnKeyNew + "\r\nX-API-Key: " + authnKeyOld + "\r\n", ""},
+			{"a query token and an Authorization header", "Authorization: Bearer " + tok + "\r\n", "/query/x?access_token=" + token()},
+			{"two query tokens", "", "/query/x?access_token=" + tok + "&access%5ftoken=" + token()},
 		} {
+			if tc.target == "" {
+				tc.target = "/api/x"
+			}
 			n := len(up.requests())
-			out := rawRequest(t, g.proxy, "GET /api/x HTTP/1.1\r\nHost: x\r\n"+tc.headers+"Connection: close\r\n\r\n")
+			out := rawRequest(t, g.proxy, "GET "+tc.target+" HTTP/1.1\r\nHost: x\r\n"+tc.headers+"Connection: close\r\n\r\n")
 			if !strings.HasPrefix(out, "HTTP/1.1 401") || !strings.Contains(out, `"reason":"credential_ambiguous"`) {
 				t.Fatalf("%s: got %q", tc.name, out)
 			}
