@@ -1,7 +1,10 @@
 // Package policy holds the contract between the gateway and Rego policies: the input document and the decision.
 package policy
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // InputVersion is input.version. It changes only when a field of the input
 // document changes meaning or disappears; new fields do not bump it.
@@ -32,6 +35,23 @@ type Identity struct {
 	KeyID string
 	// ExpiresAt is when the credential stops being valid; zero if unknown.
 	ExpiresAt time.Time
+	// Memo, when not nil, is shared by all copies of an identity that an
+	// authenticator caches; the policy engine keeps the identity's input
+	// value there, so a cached identity is converted once, not per request.
+	// An identity with a Memo must not be modified.
+	Memo *Memo
+}
+
+// Memo holds one value derived from an immutable object, computed once.
+type Memo struct {
+	once sync.Once
+	v    any
+}
+
+// Get returns the memoized value, calling build the first time.
+func (m *Memo) Get(build func() any) any {
+	m.once.Do(func() { m.v = build() })
+	return m.v
 }
 
 // Anonymous returns the identity of a request that carried no credential.

@@ -133,6 +133,15 @@ func identityTerm(id *policy.Identity) *ast.Term {
 	if id == nil {
 		id = policy.Anonymous()
 	}
+	if id.Memo != nil {
+		// Terms are never modified once built, so one term serves every
+		// request of a cached identity.
+		return id.Memo.Get(func() any { return buildIdentityTerm(id) }).(*ast.Term)
+	}
+	return buildIdentityTerm(id)
+}
+
+func buildIdentityTerm(id *policy.Identity) *ast.Term {
 	claims := ast.NewTerm(ast.NewObject())
 	if len(id.Claims) > 0 {
 		claims = ast.NewTerm(jsonValue(id.Claims))

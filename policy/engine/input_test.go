@@ -147,3 +147,18 @@ func FuzzInputValue(f *testing.F) {
 		}
 	})
 }
+
+func TestCachedIdentityIsConvertedOnce(t *testing.T) {
+	t.Parallel()
+	in := typicalInput()
+	want := InputValue(in)
+	in.Identity.Memo = new(policy.Memo)
+	first, second := InputValue(in), InputValue(in)
+	if first.Compare(want) != 0 || second.Compare(want) != 0 {
+		t.Fatalf("memoized input differs:\n%v\nwant\n%v", first, want)
+	}
+	get := func(v ast.Value) *ast.Term { return v.(ast.Object).Get(ast.StringTerm("identity")) }
+	if get(first) != get(second) {
+		t.Fatal("the identity term was built twice")
+	}
+}

@@ -126,6 +126,7 @@ func (a *Authenticator) Authenticate(_ context.Context, cred pipeline.Credential
 		Groups:        k.Groups,
 		KeyID:         k.ID,
 		ExpiresAt:     k.ExpiresAt,
+		Memo:          k.memo,
 	}, nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // Key is one API key of a consumer, as the index holds it: never the key
@@ -21,6 +23,8 @@ type Key struct {
 	// NotBefore and ExpiresAt bound the key's validity; zero means unbounded.
 	NotBefore time.Time
 	ExpiresAt time.Time
+
+	memo *policy.Memo // shared by the identities of this key
 }
 
 // Index maps key hashes to keys. It is immutable once built, so it can be
@@ -131,7 +135,7 @@ func parseKey(p string, v any) (*Key, [32]byte, []error) {
 			errs = append(errs, fmt.Errorf("%s: unknown field %q (want %s)", p, f, strings.Join(keyFields, ", ")))
 		}
 	}
-	k := &Key{}
+	k := &Key{memo: new(policy.Memo)}
 	if id, ok := m["id"].(string); ok && id != "" {
 		k.ID = id
 	} else {

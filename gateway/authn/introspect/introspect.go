@@ -319,6 +319,7 @@ func (c *Client) check(key [sha256.Size]byte, r *response, now time.Time) (*poli
 		Scopes:        r.scopes,
 		Claims:        r.claims,
 		ExpiresAt:     r.exp,
+		Memo:          r.memo,
 	}, nil
 }
 

@@ -154,6 +154,7 @@ func identity(claims map[string]any, iss *issuer, kid string, v validity) *polic
 		Claims:        claims,
 		KeyID:         kid,
 		ExpiresAt:     v.exp,
+		Memo:          new(policy.Memo), // shared by the copies the cache hands out
 	}
 }
 
