@@ -162,12 +162,12 @@ func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[str
 			continue
 		}
 		rq := withPath(r, rest)
-		if route, params, err := c.router.FindRoute(rq); err == nil {
+		if route, params := c.route(rq); route != nil {
 			return rq, route, params, nil
 		}
 		if r.Method == http.MethodHead { // HEAD is GET without the body (RFC 9110 9.3.2)
 			rq.Method = http.MethodGet
-			if route, params, err := c.router.FindRoute(rq); err == nil {
+			if route, params := c.route(rq); route != nil {
 				rq.Method = http.MethodHead
 				return rq, route, params, nil
 			}
@@ -182,7 +182,7 @@ func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[str
 			if rest, ok := stripBase(r.URL.Path, base); ok {
 				rq := withPath(r, rest)
 				rq.Method = m
-				if _, _, err := c.router.FindRoute(rq); err == nil {
+				if route, _ := c.route(rq); route != nil {
 					allow = append(allow, m)
 					break
 				}
@@ -190,6 +190,23 @@ func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[str
 		}
 	}
 	return nil, nil, nil, allow
+}
+
+// route is the router's match for rq, nil on a miss. kin-openapi's router
+// matches /users to /users/{id} with an empty id; a path parameter is a
+// whole, non-empty segment, so such a match is a miss (then 405 or 404,
+// not a 400 about a missing id).
+func (c *compiled) route(rq *http.Request) (*routers.Route, map[string]string) {
+	route, params, err := c.router.FindRoute(rq)
+	if err != nil {
+		return nil, nil
+	}
+	for _, v := range params {
+		if v == "" {
+			return nil, nil
+		}
+	}
+	return route, params
 }
 
 // withPath returns a shallow copy of r whose URL path is path. The copy is

@@ -113,6 +113,7 @@ func TestMiddlewareEnforce(t *testing.T) {
 		{name: "a path outside the server base path gets 404", req: request("GET", "/users", "", ""), status: 404, reason: ReasonUnknownOperation},
 		{name: "a prefix that is not a whole segment gets 404", req: request("GET", "/api/v1users", "", ""), status: 404, reason: ReasonUnknownOperation},
 		{name: "a method the path does not allow gets 405", req: request("PATCH", "/api/v1/users/"+userID, json, `{}`), status: 405, reason: ReasonMethodNotAllowed},
+		{name: "a method only the templated path has gets 405, not a 400 for an empty id", req: request("DELETE", "/api/v1/users", "", ""), status: 405, reason: ReasonMethodNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
