@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,6 +31,8 @@ type TestOptions struct {
 
 // RunTests runs the test_ rules of the given bundle directories, .tar.gz
 // bundles and single .rego files, printing results to w like `opa test`.
+// A directory without a .manifest that holds bundle directories (as the
+// repository's bundles/ does) stands for those bundles.
 // ok is false when a test fails or errors, or when there is no test; err is
 // set when the sources cannot be loaded or compiled.
 func RunTests(ctx context.Context, paths []string, w io.Writer, opts TestOptions) (ok bool, err error) {
@@ -43,7 +47,13 @@ func RunTests(ctx context.Context, paths []string, w io.Writer, opts TestOptions
 			loose = append(loose, l)
 			continue
 		}
-		srcs = append(srcs, bundle.Source{Path: p})
+		dirs, err := bundleDirs(p)
+		if err != nil {
+			return false, err
+		}
+		for _, d := range dirs {
+			srcs = append(srcs, bundle.Source{Path: d})
+		}
 	}
 	var loaded []*bundle.Loaded
 	if len(srcs) > 0 {
@@ -61,6 +71,33 @@ func RunTests(ctx context.Context, paths []string, w io.Writer, opts TestOptions
 		fmt.Fprintln(w, "no tests found")
 	}
 	return ok && n > 0, err
+}
+
+// bundleDirs returns p itself when it is a file or a directory with a
+// .manifest; else the directories below p that have a .manifest (not
+// descending into them), or p when there are none.
+func bundleDirs(p string) ([]string, error) {
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return []string{p}, nil
+	}
+	if _, err := os.Stat(filepath.Join(p, ".manifest")); err == nil {
+		return []string{p}, nil
+	}
+	var dirs []string
+	err := filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || q == p {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(q, ".manifest")); err == nil {
+			dirs = append(dirs, q)
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil || len(dirs) == 0 {
+		return []string{p}, err
+	}
+	return dirs, nil
 }
 
 // looseModule wraps a single .rego file as a bundle without roots or data.
