@@ -870,7 +870,8 @@ routes:
 // authnConsumers is the bundle data of the API-key test: a partner with two
 // overlapping keys, an expired key, a key not valid yet and one that the
 // test revokes by rewriting the data.
-func authnConsumers(withRevoked bool) string {
+func authnConsumers(t *testing.T, withRevoked bool) string {
+	t.Helper()
 	h := func(key string) string {
 		sum := sha256.Sum256([]byte(key))
 		return "sha256:" + hex.EncodeToString(sum[:])
@@ -892,7 +893,7 @@ func authnConsumers(withRevoked bool) string {
 	}
 	b, err := json.Marshal(map[string]any{"portcullis": map[string]any{"consumers": consumers}})
 	if err != nil {
-		panic(err)
+		t.Fatal(err)
 	}
 	return string(b)
 }
@@ -947,7 +948,7 @@ routes:
 `, authnStaticIss, up.URL),
 		Files: withFiles(allowAllBundle, map[string]string{
 			"issuer.jwks.json": string(authnJWKSBody(t, key)),
-			"bundle/data.json": authnConsumers(true),
+			"bundle/data.json": authnConsumers(t, true),
 		}),
 	})
 	return g, up, key
@@ -995,7 +996,7 @@ func TestAuthnAPIKeys(t *testing.T) {
 		if readAll(t, resp); resp.StatusCode != 200 {
 			t.Fatalf("before the reload: got %d, want 200", resp.StatusCode)
 		}
-		if err := os.WriteFile(filepath.Join(g.dir, "bundle", "data.json"), []byte(authnConsumers(false)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(g.dir, "bundle", "data.json"), []byte(authnConsumers(t, false)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		var last int
