@@ -248,13 +248,16 @@ func assertSameCopies(t *testing.T, got map[string][]dlEvent) {
 }
 
 // dlRouteConfig is an allow-all anonymous route to up and decision_log's
-// YAML (indented by two spaces under decision_log:).
+// YAML (indented by two spaces under decision_log:). The policy timeout is
+// generous: under load on a busy machine the 50ms default can expire, and
+// these tests are about the log, not policy latency.
 func dlRouteConfig(up *upstream, decisionLog string) gatewayConfig {
 	return gatewayConfig{
 		Body: fmt.Sprintf(`
 policy:
   bundles:
     - {name: main, path: bundle}
+  timeout: 5s
 decision_log:
 %s
 routes:
@@ -287,10 +290,10 @@ func sendN(t *testing.T, g *gateway, n, concurrency int, path string, want int) 
 					errs <- err
 					return
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != want {
-					errs <- fmt.Errorf("request %d: status %d, want %d", i, resp.StatusCode, want)
+					errs <- fmt.Errorf("request %d: status %d, want %d: %s", i, resp.StatusCode, want, body)
 					return
 				}
 				ids[i] = resp.Header.Get("X-Decision-Id")
