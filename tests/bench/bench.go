@@ -257,6 +257,13 @@ func (b *bench) measure(t *target, name string, strict bool, phase func() *outco
 // saturation drives every target with the closed-loop load, one target
 // after the other in each round, so drift of the machine hits all alike.
 func (b *bench) saturation(ctx context.Context) error {
+	for _, t := range b.targets {
+		if len(t.spec.values) > 1 {
+			if o := prime(ctx, t.client, &t.spec, b.opts.concurrency); o.failed > 0 {
+				return fmt.Errorf("%s: priming the token pool: %d requests failed; first: %s", t.title, o.failed, o.failure)
+			}
+		}
+	}
 	for r := range b.opts.rounds {
 		var line []string
 		for _, t := range b.targets {

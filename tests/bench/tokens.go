@@ -13,10 +13,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
-	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
 // The benchmark's issuer, as written into the JWT configurations.
@@ -37,7 +37,7 @@ func newIssuer() (*issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := jwk.FromRaw(&k.PublicKey)
+	pub, err := jwk.Import(&k.PublicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (is *issuer) mint(n int, ttl time.Duration) ([]string, error) {
 				if err := hdr.Set(jws.KeyIDKey, is.kid); err != nil {
 					return err
 				}
-				signed, err := jwt.Sign(t, jwt.WithKey(jwa.RS256, is.key, jws.WithProtectedHeaders(hdr)))
+				signed, err := jwt.Sign(t, jwt.WithKey(jwa.RS256(), is.key, jws.WithProtectedHeaders(hdr)))
 				if err != nil {
 					return err
 				}
