@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -157,16 +159,33 @@ func mergeInto(dst, src map[string]any) error {
 // requireTests runs the bundles' tests; any failure, or no test at all,
 // refuses the bundles.
 func requireTests(ctx context.Context, loaded []*bundle.Loaded, data map[string]any) error {
-	n, ok, err := runTests(ctx, loaded, data, io.Discard, TestOptions{})
+	var out bytes.Buffer
+	n, ok, err := runTests(ctx, loaded, data, &out, TestOptions{})
 	switch {
 	case err != nil:
 		return fmt.Errorf("require_tests: %w", err)
 	case n == 0:
 		return errors.New("require_tests: the bundles define no test_ rules")
 	case !ok:
-		return errors.New("require_tests: bundle tests failed (run `portcullis test` for details)")
+		return fmt.Errorf("require_tests: bundle tests failed:\n%s", failedTests(out.String()))
 	}
 	return nil
+}
+
+// failedTests keeps, from the test report, the files and the failing or
+// erroring tests (at most 20 lines), for the reload error and /v1/status.
+func failedTests(report string) string {
+	var lines []string
+	for _, l := range strings.Split(report, "\n") {
+		t := strings.TrimSpace(l)
+		if (strings.HasSuffix(t, ".rego:") || strings.Contains(t, ": FAIL") || strings.Contains(t, ": ERROR")) && !slices.Contains(lines, t) {
+			lines = append(lines, t)
+		}
+	}
+	if len(lines) > 20 {
+		lines = append(lines[:20], "…")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // modulesOf maps file path to parsed module for every policy module of

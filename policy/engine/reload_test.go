@@ -179,7 +179,7 @@ func TestRequireTests(t *testing.T) {
 		wantErr string
 	}{
 		{"passing tests activate the bundle", pass, ""},
-		{"a failing test refuses the bundle", fail, "tests failed"},
+		{"a failing test refuses the bundle and is named", fail, "data.portcullis.authz_test.test_denies: FAIL"},
 		{"no tests refuses the bundle", "", "no test_ rules"},
 	}
 	for _, tc := range tests {
