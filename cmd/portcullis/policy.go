@@ -12,7 +12,6 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/rs/zerolog"
 
-	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/server"
 	"github.com/portcullis/portcullis/policy/engine"
 )
@@ -44,7 +43,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 // on a decision-log event (its "input" is used).
 func cmdEval(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("eval", stderr)
-	cfgPath := fs.String("config", "portcullis.yaml", "configuration file")
+	cfgPath := configFlag(fs)
 	inputPath := fs.String("input", "", "input document or decision-log event (JSON); - for stdin")
 	if code := parseFlags(fs, args); code != 0 {
 		return max(code, 0)
@@ -53,12 +52,12 @@ func cmdEval(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: portcullis eval --config FILE --input input.json")
 		return 2
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		printConfigErrors(stderr, err)
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
 		return 1
 	}
 	var raw []byte
+	var err error
 	if *inputPath == "-" {
 		raw, err = io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
 	} else {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,13 +18,12 @@ import (
 
 func cmdRun(args []string, _, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
-	cfgPath := fs.String("config", "portcullis.yaml", "configuration file")
+	cfgPath := configFlag(fs)
 	if code := parseFlags(fs, args); code != 0 {
 		return max(code, 0)
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		printConfigErrors(stderr, err)
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -55,13 +55,12 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 // cmdCheck loads everything run would load and reports every problem.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", stderr)
-	cfgPath := fs.String("config", "portcullis.yaml", "configuration file")
+	cfgPath := configFlag(fs)
 	if code := parseFlags(fs, args); code != 0 {
 		return max(code, 0)
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		printConfigErrors(stderr, err)
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
 		return 1
 	}
 	if errs := server.Check(context.Background(), cfg); len(errs) > 0 {
@@ -72,6 +71,21 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d routes)\n", *cfgPath, len(cfg.Routes))
 	return 0
+}
+
+// configFlag adds the --config flag every command that reads the configuration takes.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "portcullis.yaml", "configuration file")
+}
+
+// loadConfig loads path, printing every problem to stderr when it fails.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return nil, false
+	}
+	return cfg, true
 }
 
 func printConfigErrors(w io.Writer, err error) {
