@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -28,10 +29,22 @@ func inputBody(st *pipeline.State, r *http.Request, opaEnvoy bool) {
 	if len(plain) == 0 {
 		return
 	}
-	var v any
-	if !body.IsJSON(r.Header.Get("Content-Type")) || json.Unmarshal(plain, &v) != nil {
+	v, ok := parseJSON(plain)
+	if !body.IsJSON(r.Header.Get("Content-Type")) || !ok {
 		req.BodyTruncated = true
 		return
 	}
 	req.Body = v
+}
+
+// parseJSON decodes one JSON document, keeping numbers exact (json.Number),
+// so that large integer ids reach the policy unrounded.
+func parseJSON(b []byte) (any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil || dec.More() {
+		return nil, false
+	}
+	return v, true
 }

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -35,6 +36,9 @@ func TestInputBody(t *testing.T) {
 			wantAllow: true, wantBody: map[string]any{"name": "alice"}},
 		{name: "a route that does not ask keeps the body out", contentType: "application/json", body: `{"name": "alice"}`, read: true},
 		{name: "a body that is not JSON is marked truncated", route: withBody, contentType: "text/plain", body: `{"name": "alice"}`, read: true, wantTruncated: true},
+		{name: "a large integer reaches the policy exactly", route: withBody, contentType: "application/json", body: `{"name": "alice", "id": 9007199254740993}`, read: true,
+			wantAllow: true, wantBody: map[string]any{"name": "alice", "id": json.Number("9007199254740993")}},
+		{name: "two JSON documents are marked truncated", route: withBody, contentType: "application/json", body: `{"name": "alice"} {}`, read: true, wantTruncated: true},
 		{name: "malformed JSON is marked truncated", route: withBody, contentType: "application/json", body: `{"name": `, read: true, wantTruncated: true},
 		{name: "a body that was not read is marked truncated", route: withBody, contentType: "application/json", body: `{"name": "alice"}`, wantTruncated: true},
 		{name: "an empty body is neither there nor truncated", route: withBody, contentType: "application/json", read: true},
