@@ -101,6 +101,9 @@ func newComponents(ctx context.Context, cfg *config.Config, log zerolog.Logger, 
 	if c.dlog, err = newDecisionLog(cfg, c.engine, log, reg, version); err != nil {
 		return nil, fmt.Errorf("decision_log: %w", err)
 	}
+	if !c.dlog.Enabled() {
+		log.Warn().Msg("decision_log has no sink (stdout: false and no file, http): decisions are not recorded")
+	}
 	c.dlogPath = strings.ReplaceAll(strings.TrimPrefix(cfg.Policy.Decision, "data."), ".", "/")
 	return c, nil
 }

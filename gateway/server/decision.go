@@ -15,6 +15,9 @@ const DecisionIDHeader = "X-Decision-Id"
 // logDecision writes the one decision-log event of a request, whatever its
 // outcome: allow, deny, authentication or validation failure, limit, upstream error.
 func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []string) {
+	if !c.dlog.Enabled() {
+		return
+	}
 	ev := &decisionlog.Event{
 		DecisionID:     st.DecisionID,
 		Timestamp:      st.Start,

@@ -137,10 +137,14 @@ func openFile(o FileOptions) (*lumberjack.Logger, error) {
 	}, nil
 }
 
+// Enabled reports whether the Logger has a sink; without one, Log does
+// nothing and callers may skip building events.
+func (l *Logger) Enabled() bool { return len(l.sinks) > 0 }
+
 // Log writes ev to every sink, or drops it by sampling or the drop rule.
 // It never waits for a sink. ev and its maps are not modified or retained.
 func (l *Logger) Log(ctx context.Context, ev *Event) {
-	if ev == nil {
+	if ev == nil || !l.Enabled() {
 		return
 	}
 	l.mu.RLock()

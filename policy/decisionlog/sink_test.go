@@ -148,3 +148,24 @@ func TestZerologGlobalLevelDisabledIsCounted(t *testing.T) {
 		t.Errorf("dropped_error = %v, want 1", got)
 	}
 }
+
+func TestALoggerWithoutSinksIsDisabled(t *testing.T) {
+	t.Parallel()
+	l, err := New(Options{SampleAllow: 1, SampleDeny: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Enabled() {
+		t.Fatal("a logger without sinks reports Enabled")
+	}
+	l.Log(context.Background(), &Event{Allow: true}) // must do nothing, and not panic
+	var out strings.Builder
+	l2, err := New(Options{SampleAllow: 1, SampleDeny: 1, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close(context.Background())
+	if !l2.Enabled() {
+		t.Fatal("a logger with stdout reports disabled")
+	}
+}
