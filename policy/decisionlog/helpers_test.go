@@ -25,7 +25,8 @@ import (
 // collector is a fake decision-log collector on 127.0.0.1.
 type collector struct {
 	srv     *httptest.Server
-	down    atomic.Bool // answer 503
+	down    atomic.Bool  // answer 503
+	reject  atomic.Int32 // answer 413 to this many more batches
 	mu      sync.Mutex
 	ids     []string         // decision_ids in arrival order
 	events  []map[string]any // the events
@@ -54,6 +55,10 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if c.down.Load() {
 		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	if c.reject.Add(-1) >= 0 {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
 		return
 	}
 	body := raw
@@ -90,6 +95,24 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 		id, _ := ev["decision_id"].(string)
 		c.ids = append(c.ids, id)
 		c.events = append(c.events, ev)
+	}
+}
+
+// waitForBatches waits until n requests (answered or refused) arrived.
+func (c *collector) waitForBatches(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.mu.Lock()
+		got := len(c.reqs)
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector got %d requests, want %d", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,7 +28,7 @@ type httpSink struct {
 	failClosed bool
 	log        zerolog.Logger
 
-	sent, failed, bytes, retries, lost prometheus.Counter
+	sent, failed, bytes, retries, lost, rejected prometheus.Counter
 
 	// runCtx bounds every POST; Close cancels it when its ctx is done.
 	runCtx    context.Context
@@ -68,6 +69,7 @@ func newHTTPSink(o HTTPOptions, log zerolog.Logger, m *metrics) (*httpSink, erro
 		bytes:      m.bytes.WithLabelValues("http"),
 		retries:    m.retries,
 		lost:       m.drops.WithLabelValues("http", dropShutdown),
+		rejected:   m.drops.WithLabelValues("http", dropRejected),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -130,6 +132,15 @@ func (h *httpSink) close(ctx context.Context) error {
 
 // StatusError is a non-2xx answer of the collector.
 type StatusError struct{ Status int }
+
+// rejectsBatch tells an answer that refuses the batch itself, which no
+// retry can change (400, 413, 422), from one worth retrying (5xx, 408,
+// 429, and 401/403, which an operator fixes by correcting credentials).
+func rejectsBatch(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusBadRequest ||
+		se.Status == http.StatusRequestEntityTooLarge || se.Status == http.StatusUnprocessableEntity)
+}
 
 func (e *StatusError) Error() string { return fmt.Sprintf("collector answered %d", e.Status) }
 

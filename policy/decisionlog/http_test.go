@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -367,5 +368,39 @@ func TestTLSCollectorWithCustomCA(t *testing.T) {
 	_ = l2.Close(ctx)
 	if got := value(l2.m.batches.WithLabelValues("sent")); got != 0 {
 		t.Errorf("%v batches sent to a collector whose CA is not trusted", got)
+	}
+}
+
+// A batch the collector refuses (413 here) must not block every later
+// event behind endless retries: it is set aside, counted, and the stream
+// goes on.
+func TestHTTPRefusedBatchIsSetAsideNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, withSpool := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spool=%v", withSpool), func(t *testing.T) {
+			t.Parallel()
+			c := newCollector(t)
+			c.reject.Store(1)
+			o := testHTTP(c)
+			o.BatchEvents = 10
+			if withSpool {
+				o.SpoolDir = t.TempDir()
+			}
+			l := newTestLogger(t, Options{HTTP: o})
+			first := logN(l, "a", 10) // one full batch: refused
+			c.waitForBatches(t, 1)
+			second := logN(l, "b", 10)
+			checkInOrder(t, c.waitFor(t, 10), second)
+			closeLogger(t, l)
+			if d := value(l.m.drops.WithLabelValues("http", dropRejected)); d != float64(len(first)) {
+				t.Errorf("rejected drops = %v, want %d", d, len(first))
+			}
+			if withSpool {
+				kept, _ := filepath.Glob(filepath.Join(o.SpoolDir, "*.rejected"))
+				if len(kept) != 1 {
+					t.Errorf("spool holds %v, want the refused batch set aside", kept)
+				}
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ const (
 	dropQueueFull = "queue_full" // a sink's in-memory queue was full
 	dropSpoolFull = "spool_full" // drop_oldest removed a spooled batch
 	dropShutdown  = "shutdown"   // Close could neither deliver nor spool
+	dropRejected  = "rejected"   // the collector refused the batch itself (400, 413, 422)
 	dropWrite     = "write_error"
 )
 

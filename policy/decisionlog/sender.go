@@ -73,6 +73,12 @@ func (h *httpSink) run() {
 			continue
 		}
 		h.failed.Inc()
+		if rejectsBatch(err) {
+			// Retrying would block every later event behind this batch.
+			h.setAside(b, err)
+			pending, attempt = nil, 0
+			continue
+		}
 		if attempt == 0 { // once per outage, not once per retry
 			h.log.Warn().Err(err).Str("url", h.o.URL).Msg("decision log collector unavailable, retrying")
 		}
@@ -89,6 +95,24 @@ func (h *httpSink) run() {
 			return
 		}
 	}
+}
+
+// setAside gives up on a batch the collector refused: it is kept in the
+// spool directory as NAME.rejected (which replay ignores) when there is
+// one, and counted as dropped either way.
+func (h *httpSink) setAside(b *batch, err error) {
+	h.rejected.Add(float64(b.events))
+	h.log.Error().Err(err).Int("events", b.events).Msg("decision log collector refused a batch; it is set aside, not retried")
+	if h.spool == nil {
+		return
+	}
+	if !b.spooled {
+		if werr := writeAtomic(h.spool.dir, b.name+".rejected", b.data); werr != nil {
+			h.log.Error().Err(werr).Msg("decision log: cannot keep the refused batch")
+		}
+		return
+	}
+	h.spool.setAside(b.name, ".rejected")
 }
 
 // send POSTs b; meanwhile it spills the queue if it passes high water.

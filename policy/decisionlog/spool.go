@@ -122,13 +122,20 @@ func (s *spool) oldest() (*batch, error) {
 		if err != nil {
 			// Set it aside (scan ignores the name) so one unreadable file
 			// neither blocks the spool nor is retried forever.
-			s.forget(0)
-			_ = os.Rename(filepath.Join(s.dir, f.name), filepath.Join(s.dir, f.name+".unreadable"))
+			s.setAside(f.name, ".unreadable")
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 		return &batch{name: f.name, data: data, events: f.events, spooled: true}, nil
 	}
 	return nil, nil
+}
+
+// setAside renames a batch file so that scan ignores it from now on.
+func (s *spool) setAside(name, suffix string) {
+	if i := slices.IndexFunc(s.files, func(f spoolFile) bool { return f.name == name }); i >= 0 {
+		s.forget(i)
+	}
+	_ = os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, name+suffix))
 }
 
 // remove deletes a delivered batch.
