@@ -17,14 +17,9 @@ import (
 )
 
 func cmdRun(args []string, _, stderr io.Writer) int {
-	fs := newFlags("run", stderr)
-	cfgPath := configFlag(fs)
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
-	cfg, ok := loadConfig(*cfgPath, stderr)
-	if !ok {
-		return 1
+	cfg, _, code := configCommand("run", args, stderr)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -54,14 +49,9 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 
 // cmdCheck loads everything run would load and reports every problem.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", stderr)
-	cfgPath := configFlag(fs)
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
-	cfg, ok := loadConfig(*cfgPath, stderr)
-	if !ok {
-		return 1
+	cfg, cfgPath, code := configCommand("check", args, stderr)
+	if cfg == nil {
+		return code
 	}
 	if errs := server.Check(context.Background(), cfg); len(errs) > 0 {
 		for _, e := range errs {
@@ -69,13 +59,28 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d routes)\n", *cfgPath, len(cfg.Routes))
+	fmt.Fprintf(stdout, "%s: OK (%d routes)\n", cfgPath, len(cfg.Routes))
 	return 0
 }
 
 // configFlag adds the --config flag every command that reads the configuration takes.
 func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "portcullis.yaml", "configuration file")
+}
+
+// configCommand parses the flags of a command that takes only --config and
+// loads the configuration; when cfg is nil, code is the exit code.
+func configCommand(name string, args []string, stderr io.Writer) (cfg *config.Config, path string, code int) {
+	fs := newFlags(name, stderr)
+	p := configFlag(fs)
+	if code := parseFlags(fs, args); code != 0 {
+		return nil, "", max(code, 0)
+	}
+	cfg, ok := loadConfig(*p, stderr)
+	if !ok {
+		return nil, *p, 1
+	}
+	return cfg, *p, 0
 }
 
 // loadConfig loads path, printing every problem to stderr when it fails.

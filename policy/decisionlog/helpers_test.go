@@ -98,24 +98,6 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// waitForBatches waits until n requests (answered or refused) arrived.
-func (c *collector) waitForBatches(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c.mu.Lock()
-		got := len(c.reqs)
-		c.mu.Unlock()
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("collector got %d requests, want %d", got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (c *collector) received() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -388,7 +388,7 @@ func TestHTTPRefusedBatchIsSetAsideNotRetried(t *testing.T) {
 			}
 			l := newTestLogger(t, Options{HTTP: o})
 			first := logN(l, "a", 10) // one full batch: refused
-			c.waitForBatches(t, 1)
+			c.waitRequests(t, 1)
 			second := logN(l, "b", 10)
 			checkInOrder(t, c.waitFor(t, 10), second)
 			closeLogger(t, l)
