@@ -26,6 +26,13 @@ import (
 // policy, OpenAPI validation of the users API and a file decision log, in
 // front of a local upstream, and returns it with n tokens of its issuer.
 func fullPipeline(tb testing.TB, n int) (*Server, []string) {
+	return jwtPipeline(tb, n, true)
+}
+
+// jwtPipeline is fullPipeline, or with full false the JWT-only
+// configuration (b) of make bench: an allow-all policy, no validation, no
+// decision log.
+func jwtPipeline(tb testing.TB, n int, full bool) (*Server, []string) {
 	tb.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -49,6 +56,16 @@ func fullPipeline(tb testing.TB, n int) (*Server, []string) {
 	if err := os.WriteFile(filepath.Join(dir, "jwks.json"), b, 0o644); err != nil {
 		tb.Fatal(err)
 	}
+	policyDir, extra := abs(tb, "../../bundles/portcullis"), fmt.Sprintf("    openapi: {spec: %s}\ndecision_log:\n  file: {path: decisions.log}\n", abs(tb, "../../schemas/users.yaml"))
+	if !full {
+		policyDir, extra = filepath.Join(dir, "allow"), "decision_log: {stdout: false}\n"
+		if err := os.MkdirAll(policyDir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(policyDir, "allow.rego"), []byte("package portcullis.authz\n\ndecision := true\n"), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	cfgText := fmt.Sprintf(`
 listen: {proxy: "127.0.0.1:0", admin: "127.0.0.1:0"}
 authn:
@@ -62,15 +79,12 @@ authn:
 policy:
   bundles: [{name: portcullis, path: %s}]
   watch: false
-decision_log:
-  file: {path: decisions.log}
 routes:
   - name: users-api
     match: {path_prefix: /api/v1}
     upstream: %s
     authn: {methods: [jwt]}
-    openapi: {spec: %s}
-`, abs(tb, "../../bundles/portcullis"), up.URL, abs(tb, "../../schemas/users.yaml"))
+%s`, policyDir, up.URL, extra)
 	cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte(cfgText))
 	if err != nil {
 		tb.Fatal(err)
@@ -134,7 +148,17 @@ func TestFullPipelineAllowsAValidRequest(t *testing.T) {
 // body read and JSON limits, OpenAPI validation, Rego decision, proxying to a
 // local upstream, decision-log event) in process.
 func BenchmarkFullPipeline(b *testing.B) {
-	srv, toks := fullPipeline(b, 1000)
+	benchPipeline(b, true)
+}
+
+// BenchmarkJWTOnly is make bench's configuration (b) in process: a cached
+// JWT, an allow-all policy, no validation and no decision log.
+func BenchmarkJWTOnly(b *testing.B) {
+	benchPipeline(b, false)
+}
+
+func benchPipeline(b *testing.B, full bool) {
+	srv, toks := jwtPipeline(b, 1000, full)
 	post := func(tok string) {
 		req := httptest.NewRequest("POST", "/api/v1/users", strings.NewReader(usersBody))
 		req.Header.Set("Content-Type", "application/json")
