@@ -2,13 +2,14 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/portcullis/portcullis/policy"
 )
@@ -69,11 +70,17 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 	}
 	d.Bundles = c.revisions
 
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
-	defer cancel()
-	rs, err := c.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTransaction(c.txn))
+	// One timer and a context callback cancel the evaluation; left to
+	// itself, OPA would start a goroutine per evaluation to watch ctx.
+	cancel := topdown.NewCancel()
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(e.opts.Timeout, func() { timedOut.Store(true); cancel.Cancel() })
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	rs, err := c.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTransaction(c.txn), rego.EvalExternalCancel(cancel))
+	timer.Stop()
+	stop()
 	if err != nil {
-		if isTimeout(ctx) {
+		if timedOut.Load() {
 			return e.fail(d, start, ReasonTimeout, resultTimeout, fmt.Errorf("evaluation exceeded %s", e.opts.Timeout))
 		}
 		return e.fail(d, start, ReasonError, resultError, err)
@@ -110,10 +117,4 @@ func (e *Engine) fail(d *policy.Decision, start time.Time, reason, result string
 	e.metrics.evalSeconds.Observe(d.Eval.Seconds())
 	e.metrics.evals[result].Inc()
 	return d
-}
-
-// isTimeout tells a deadline from other failures. A canceled parent
-// context (the client went away) is an error, not a timeout.
-func isTimeout(ctx context.Context) bool {
-	return errors.Is(ctx.Err(), context.DeadlineExceeded)
 }
