@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -115,10 +116,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(DecisionIDHeader, st.DecisionID)
 	rec := &recorder{ResponseWriter: w}
 	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	// Every exit records the outcome, a panicking stage included: the
+	// decision log must not miss the requests that went wrong.
+	defer s.finish(rec, r, st)
 
 	if err := s.serve(rec, r, st); err != nil {
-		log := s.log.With().Str("request_id", st.Input.Request.ID).Str("route", st.Input.Route.Name).Logger()
-		render(rec, r, st, err, &log)
+		render(rec, r, st, err, s.requestLogger(st))
+	}
+}
+
+// finish writes the metrics and the decision-log event of a request. A
+// panic in the pipeline becomes a 500 (or, for http.ErrAbortHandler, which
+// ReverseProxy uses to cut a response it cannot complete, an aborted
+// connection) after it is recorded.
+func (s *Server) finish(rec *recorder, r *http.Request, st *pipeline.State) {
+	v := recover()
+	if v != nil && v != http.ErrAbortHandler {
+		s.requestLogger(st).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("pipeline panicked")
+		if rec.status == 0 {
+			render(rec, r, st, problem.New(http.StatusInternalServerError, "internal_error", "the gateway failed to handle the request"), s.requestLogger(st))
+		} else {
+			st.Status, st.Reason = http.StatusInternalServerError, "internal_error"
+		}
 	}
 	if st.Status == 0 {
 		st.Status = rec.status
@@ -129,10 +148,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st.Reason == "" {
 		st.Reason = "allow"
 	}
+	if v == http.ErrAbortHandler {
+		st.Reason = "response_aborted"
+	}
 	routeName := st.Input.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
 	s.metrics.duration.WithLabelValues(routeName).Observe(time.Since(st.Start).Seconds())
 	s.comp.logDecision(r, st, s.logHeaders)
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+}
+
+func (s *Server) requestLogger(st *pipeline.State) *zerolog.Logger {
+	l := s.log.With().Str("request_id", st.Input.Request.ID).Str("route", st.Input.Route.Name).Logger()
+	return &l
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.State) error {
