@@ -4,10 +4,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/policy/decisionlog"
 	"github.com/portcullis/portcullis/policy/engine"
 )
+
+var identityKey = ast.StringTerm("identity")
 
 // DecisionIDHeader carries the decision_id of the request's decision-log event.
 const DecisionIDHeader = "X-Decision-Id"
@@ -42,7 +46,13 @@ func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []
 		}
 	} else if st.Input.Route.Name != "" {
 		// Rejected before the policy ran: log what was known.
-		ev.Input = engine.InputValue(&st.Input)
+		in := engine.InputValue(&st.Input)
+		if st.Input.Identity == nil {
+			// Rejected before authentication (e.g. a 413 from the body
+			// guard): there is no identity, which is not an anonymous one.
+			in.(ast.Object).Insert(identityKey, ast.NullTerm())
+		}
+		ev.Input = in
 	}
 	if len(headers) > 0 {
 		ev.RequestHeaders = make(map[string][]string, len(headers))

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -48,4 +50,23 @@ func counterValue(t *testing.T, srv *Server, name string, labels map[string]stri
 		}
 	}
 	return 0
+}
+
+func TestARequestRejectedBeforeAuthenticationIsLoggedWithoutIdentity(t *testing.T) {
+	srv, toks := jwtPipeline(t, 1, true)
+	req := httptest.NewRequest("POST", "/api/v1/users", strings.NewReader(strings.Repeat("x", 2<<20)))
+	req.Header.Set("Authorization", "Bearer "+toks[0])
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("got %d, want 413", w.Code)
+	}
+	srv.comp.close(context.Background()) // flushes the decision log
+	b, err := os.ReadFile(srv.cfg.DecisionLog.File.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"identity":null`) || !strings.Contains(string(b), `"status":413`) {
+		t.Fatalf("decision log lacks a 413 event without identity:\n%s", b)
+	}
 }
