@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -843,4 +844,62 @@ func decisionLogMetrics(t *testing.T, g *gateway) string {
 func countFiles(dir string) int {
 	files, _ := os.ReadDir(dir)
 	return len(files)
+}
+
+// TestDecisionLogSyslogReceivesEveryDecision sends decisions to a local
+// syslog receiver (plain TCP) and finds every X-Decision-Id in its frames.
+func TestDecisionLogSyslogReceivesEveryDecision(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var mu sync.Mutex
+	var received strings.Builder
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					mu.Lock()
+					received.Write(buf[:n])
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	up := newUpstream(t, "api")
+	g := startGateway(t, dlRouteConfig(up, fmt.Sprintf(`  syslog: {address: %q}`, l.Addr().String())))
+	ids := sendN(t, g, 10, 2, "/api/syslog", http.StatusOK)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := received.String()
+		mu.Unlock()
+		missing := 0
+		for _, id := range ids {
+			if !strings.Contains(got, id) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			if !strings.Contains(got, "<134>1 ") {
+				t.Fatalf("frames are not RFC 5424: %.200q", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d decisions missing at the syslog receiver", missing, len(ids))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

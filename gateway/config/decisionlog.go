@@ -65,9 +65,12 @@ type DecisionHTTP struct {
 	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
 }
 
-// DecisionSyslog sends RFC 5424 messages over TCP or TLS.
+// DecisionSyslog sends RFC 5424 messages (octet-counted framing) over TCP
+// or TLS. It is best effort: while the receiver is down, events are
+// dropped and counted; use the HTTP sink where every event must arrive.
 type DecisionSyslog struct {
 	Address string `yaml:"address"`
 	TLS     bool   `yaml:"tls"`
-	CAFile  string `yaml:"ca_file"`
+	// CAFile is trusted for TLS instead of the system roots.
+	CAFile string `yaml:"ca_file"`
 }

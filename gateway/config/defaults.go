@@ -132,6 +132,9 @@ func (c *Config) setDefaults() {
 		}
 	}
 
+	if sl := d.Syslog; sl != nil && sl.CAFile != "" {
+		sl.CAFile = c.Path(sl.CAFile)
+	}
 	for i := range j.Issuers {
 		for k, f := range j.Issuers[i].Keys {
 			j.Issuers[i].Keys[k] = c.Path(f)

@@ -342,6 +342,12 @@ func (c *Config) validateDecisionLog(ch *checker) {
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			ch.add("decision_log.syslog.address", "%q is not host:port", s.Address)
 		}
+		if s.CAFile != "" {
+			if !s.TLS {
+				ch.add("decision_log.syslog.ca_file", "is set but tls is false")
+			}
+			ch.fileExists("decision_log.syslog.ca_file", s.CAFile)
+		}
 	}
 }
 

@@ -145,6 +145,9 @@ func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, 
 	if f := d.File; f != nil {
 		o.File = &decisionlog.FileOptions{Path: f.Path, MaxSize: int64(f.MaxSize), MaxAge: f.MaxAge, MaxBackups: f.MaxBackups, Compress: f.Compress}
 	}
+	if sl := d.Syslog; sl != nil {
+		o.Syslog = &decisionlog.SyslogOptions{Address: sl.Address, TLS: sl.TLS, CAFile: sl.CAFile}
+	}
 	if h := d.HTTP; h != nil {
 		o.HTTP = &decisionlog.HTTPOptions{
 			URL: h.URL, Format: h.Format, Gzip: h.Gzip,

@@ -5,12 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -93,13 +91,9 @@ func newClient(o HTTPOptions) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := loadCAPool("http.ca_file", o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("http.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("http.ca_file: %s: no PEM certificate", o.CAFile)
+			return nil, err
 		}
 		t.TLSClientConfig.RootCAs = pool
 	}

@@ -105,6 +105,14 @@ func New(opts Options) (*Logger, error) {
 	if opts.Stdout != nil {
 		l.sinks = append(l.sinks, newStream("stdout", opts.Stdout, nil, l.log, l.m))
 	}
+	if so := opts.Syslog; so != nil {
+		w, err := newSyslogWriter(*so, l.now)
+		if err != nil {
+			l.closeSinks(context.Background())
+			return nil, fmt.Errorf("decision log: %w", err)
+		}
+		l.sinks = append(l.sinks, newStream("syslog", w, w, l.log, l.m))
+	}
 	l.zl = zerolog.New(fanout{l})
 	return l, nil
 }

@@ -34,6 +34,8 @@ type Options struct {
 	File *FileOptions
 	// HTTP, if not nil, ships events to a collector.
 	HTTP *HTTPOptions
+	// Syslog, if not nil, sends events to a syslog receiver (best effort).
+	Syslog *SyslogOptions
 
 	// Logger is the gateway's own log, for sink errors. Event contents are
 	// never written to it.
