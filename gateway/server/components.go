@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,9 +40,12 @@ type components struct {
 	introspect *introspect.Client
 	apikeys    *apikey.Authenticator
 	validators []*validate.Validator
-	dlog       *decisionlog.Logger
-	dlogPath   string
-	watchers   []*watch.Watcher
+	// usesAPIKeys is set when a route accepts API keys, so that readiness
+	// depends on a usable consumer index.
+	usesAPIKeys bool
+	dlog        *decisionlog.Logger
+	dlogPath    string
+	watchers    []*watch.Watcher
 }
 
 // EngineOptions translates the policy section of cfg for engine.New.
@@ -183,6 +187,9 @@ func (c *components) routeHandler(cfg *config.Config, rt *config.Route) (pipelin
 	if c.introspect != nil {
 		auths.Introspection = c.introspect
 	}
+	if slices.Contains(rt.Authn.Methods, "api_key") {
+		c.usesAPIKeys = true
+	}
 	authnMW, err := authn.New(cfg, rt, auths)
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
@@ -315,6 +322,9 @@ func (c *components) ready() error {
 		if err := c.jwt.Ready(); err != nil {
 			return err
 		}
+	}
+	if c.usesAPIKeys && !c.apikeys.Ready() {
+		return errors.New("api keys: the active bundle's consumer data is invalid")
 	}
 	return nil
 }

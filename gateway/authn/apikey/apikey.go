@@ -88,6 +88,9 @@ func (a *Authenticator) SetIndex(x *Index) {
 
 // Authenticate implements [pipeline.Authenticator]. It returns
 // [pipeline.ErrNoCredential] for credentials that are not API keys.
+// Ready reports whether an index is loaded; without one every key gets 503.
+func (a *Authenticator) Ready() bool { return a.idx.Load() != nil }
+
 func (a *Authenticator) Authenticate(_ context.Context, cred pipeline.Credential) (*policy.Identity, error) {
 	if cred.Kind != "api_key" {
 		return nil, pipeline.ErrNoCredential

@@ -120,11 +120,17 @@ func TestSetIndexRevokesKeys(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	a := New(Options{Registerer: reg, Now: func() time.Time { return t0 }})
+	if a.Ready() {
+		t.Error("Ready without an index")
+	}
 	both, err := NewIndex(consumers(key("a", "k-a", nil, nil), key("b", "k-b", nil, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.SetIndex(both)
+	if !a.Ready() {
+		t.Error("not Ready with an index")
+	}
 	if got := value(t, a.keys); got != 2 {
 		t.Errorf("keys gauge = %v, want 2", got)
 	}
