@@ -100,10 +100,10 @@ func New(opts Options) (*Logger, error) {
 			l.closeSinks(context.Background())
 			return nil, fmt.Errorf("decision log: %w", err)
 		}
-		l.sinks = append(l.sinks, newStream("file", l.file, l.file, l.log, l.m))
+		l.sinks = append(l.sinks, newStream("file", l.file, l.file, false, l.log, l.m))
 	}
 	if opts.Stdout != nil {
-		l.sinks = append(l.sinks, newStream("stdout", opts.Stdout, nil, l.log, l.m))
+		l.sinks = append(l.sinks, newStream("stdout", opts.Stdout, nil, false, l.log, l.m))
 	}
 	if so := opts.Syslog; so != nil {
 		w, err := newSyslogWriter(*so, l.now)
@@ -111,7 +111,7 @@ func New(opts Options) (*Logger, error) {
 			l.closeSinks(context.Background())
 			return nil, fmt.Errorf("decision log: %w", err)
 		}
-		l.sinks = append(l.sinks, newStream("syslog", w, w, l.log, l.m))
+		l.sinks = append(l.sinks, newStream("syslog", w, w, true, l.log, l.m))
 	}
 	l.zl = zerolog.New(fanout{l})
 	return l, nil

@@ -1,11 +1,13 @@
 package decisionlog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +169,44 @@ func TestALoggerWithoutSinksIsDisabled(t *testing.T) {
 	defer l2.Close(context.Background())
 	if !l2.Enabled() {
 		t.Fatal("a logger with stdout reports disabled")
+	}
+}
+
+// gatedWriter blocks its first Write until released and counts writes.
+type gatedWriter struct {
+	release chan struct{}
+	mu      sync.Mutex
+	writes  int
+	out     bytes.Buffer
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	first := g.writes == 0
+	g.writes++
+	g.mu.Unlock()
+	if first {
+		<-g.release
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.out.Write(p)
+}
+
+func TestStreamWritesQueuedEventsTogether(t *testing.T) {
+	t.Parallel()
+	g := &gatedWriter{release: make(chan struct{})}
+	l := newTestLogger(t, Options{Stdout: g})
+	ids := logN(l, "co", 50) // the first is held in Write; the rest queue up
+	close(g.release)
+	closeLogger(t, l)
+	out := g.out.String()
+	for _, id := range ids {
+		if strings.Count(out, `"decision_id":"`+id+`"`) != 1 {
+			t.Fatalf("event %s is not written exactly once", id)
+		}
+	}
+	if g.writes > 3 {
+		t.Fatalf("%d writes for 50 queued events, want them coalesced", g.writes)
 	}
 }
