@@ -159,7 +159,17 @@ func buildIdentityTerm(id *policy.Identity) *ast.Term {
 	)
 }
 
+// validTerm is the validation of most requests, built once: terms are
+// never modified, so every input may share it.
+var validTerm = ast.ObjectTerm(
+	[2]*ast.Term{kValid, ast.InternedTerm(true)},
+	[2]*ast.Term{kErrors, ast.ArrayTerm()},
+)
+
 func validationTerm(v *policy.Validation) *ast.Term {
+	if v.Valid && len(v.Errors) == 0 {
+		return validTerm
+	}
 	errs := make([]*ast.Term, len(v.Errors))
 	for i, e := range v.Errors {
 		errs[i] = ast.ObjectTerm(
