@@ -93,6 +93,8 @@ type gatewayConfig struct {
 	// PreStart, when set, runs with the directory after the files are
 	// written and before the gateway starts.
 	PreStart func(dir string)
+	// Listen is added to the listen section (indented YAML lines).
+	Listen string
 }
 
 // startGateway writes the config into a temporary directory, starts the
@@ -113,7 +115,7 @@ func startGateway(t *testing.T, gc gatewayConfig) *gateway {
 	proxyAddr, adminAddr := freeAddr(t), freeAddr(t)
 	g.proxy, g.admin = "http://"+proxyAddr, "http://"+adminAddr
 	cfg := fmt.Sprintf("listen:\n  proxy: %q\n  admin: %q\n  shutdown_grace: 10s\n", proxyAddr, adminAddr) +
-		strings.ReplaceAll(gc.Body, "{{dir}}", dir)
+		gc.Listen + strings.ReplaceAll(gc.Body, "{{dir}}", dir)
 	cfgPath := filepath.Join(dir, "portcullis.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

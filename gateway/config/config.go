@@ -41,6 +41,10 @@ type Listen struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept and
 	// appended to; from any other peer they are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLSCertFile and TLSKeyFile (PEM, both or neither) make the proxy
+	// listener terminate TLS 1.2+ (HTTP/2 is negotiated by ALPN).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 
 	TrustedPrefixes []netip.Prefix `yaml:"-"`
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -83,6 +84,14 @@ func (c *Config) validateListen(ch *checker) {
 	}
 	if l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20 {
 		ch.add("listen.max_header_bytes", "%d is out of range (want 1KiB..1MiB)", l.MaxHeaderBytes)
+	}
+	switch {
+	case (l.TLSCertFile == "") != (l.TLSKeyFile == ""):
+		ch.add("listen.tls_cert_file", "tls_cert_file and tls_key_file go together")
+	case l.TLSCertFile != "":
+		if _, err := tls.LoadX509KeyPair(l.TLSCertFile, l.TLSKeyFile); err != nil {
+			ch.add("listen.tls_cert_file", "%v", err)
+		}
 	}
 	l.TrustedPrefixes = nil
 	for i, s := range l.TrustedProxies {

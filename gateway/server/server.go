@@ -4,6 +4,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -333,6 +334,18 @@ func (s *Server) Run(ctx context.Context) error {
 	pl, err := net.Listen("tcp", l.Proxy)
 	if err != nil {
 		return fmt.Errorf("listen.proxy: %w", err)
+	}
+	if l.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(l.TLSCertFile, l.TLSKeyFile)
+		if err != nil {
+			pl.Close()
+			return fmt.Errorf("listen.tls_cert_file: %w", err)
+		}
+		pl = tls.NewListener(pl, &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+			NextProtos:   []string{"h2", "http/1.1"},
+		})
 	}
 	al, err := net.Listen("tcp", l.Admin)
 	if err != nil {
