@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/portcullis
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/...
+PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/... ./internal/...
 
 .PHONY: build run test vet unit rego e2e bench fuzz clean
 
@@ -21,7 +21,7 @@ test: vet unit rego e2e
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd gateway policy tests)" || { echo "gofmt needed:"; gofmt -l cmd gateway policy tests; exit 1; }
+	@test -z "$$(gofmt -l cmd gateway policy internal tests bundles)" || { echo "gofmt needed:"; gofmt -l cmd gateway policy internal tests bundles; exit 1; }
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)

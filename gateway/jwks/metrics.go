@@ -1,10 +1,11 @@
 package jwks
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/promreg"
 )
 
 type metrics struct {
@@ -31,35 +32,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Age of the key set in use, by issuer, updated on every fetch attempt.",
 		}, []string{"issuer"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
 	var err error
-	if m.fetches, err = register(reg, m.fetches); err != nil {
+	if m.fetches, err = promreg.Register(reg, m.fetches); err != nil {
 		return nil, err
 	}
-	if m.failures, err = register(reg, m.failures); err != nil {
+	if m.failures, err = promreg.Register(reg, m.failures); err != nil {
 		return nil, err
 	}
-	if m.age, err = register(reg, m.age); err != nil {
+	if m.age, err = promreg.Register(reg, m.age); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the equal collector already registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if old, ok := are.ExistingCollector.(C); ok {
-			return old, nil
-		}
-	}
-	return c, err
 }
 
 // observeAge sets the age gauge of issuer to now-ks.fetchedAt (0 when

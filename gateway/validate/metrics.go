@@ -1,9 +1,9 @@
 package validate
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/promreg"
 )
 
 // Results, the values of the result label.
@@ -26,18 +26,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "portcullis_validate_requests_total",
 		Help: "OpenAPI request validations by route and result (valid, invalid, unknown_operation, method_not_allowed, unsupported_media_type), in every mode but off.",
 	}, []string{"route", "result"})
-	if reg != nil {
-		if err := reg.Register(cv); err != nil {
-			are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err)
-			if !ok {
-				return nil, err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, err
-			}
-			cv = existing
-		}
+	cv, err := promreg.Register(reg, cv)
+	if err != nil {
+		return nil, err
 	}
 	return &metrics{validations: cv}, nil
 }

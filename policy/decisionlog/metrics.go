@@ -1,10 +1,11 @@
 package decisionlog
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/promreg"
 )
 
 // Values of the result label of portcullis_decisionlog_events_total.
@@ -93,20 +94,8 @@ type registrar struct {
 // register registers c, or returns the equal collector already registered
 // (a previous Logger's), so that reloads keep counting.
 func register[C prometheus.Collector](r *registrar, c C) C {
-	if r.reg == nil {
-		return c
-	}
-	err := r.reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if old, ok := are.ExistingCollector.(C); ok {
-			return old
-		}
-	}
-	if r.err == nil {
+	c, err := promreg.Register(r.reg, c)
+	if err != nil && r.err == nil {
 		r.err = fmt.Errorf("register decision log metrics: %w", err)
 	}
 	return c

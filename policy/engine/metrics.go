@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/promreg"
 )
 
 // Evaluation results, the values of the result label of
@@ -39,13 +39,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Bundle reloads by result (success, error).",
 	}, []string{"result"})
 	var err error
-	if evals, err = register(reg, evals); err != nil {
+	if evals, err = promreg.Register(reg, evals); err != nil {
 		return nil, err
 	}
-	if seconds, err = register(reg, seconds); err != nil {
+	if seconds, err = promreg.Register(reg, seconds); err != nil {
 		return nil, err
 	}
-	if reloads, err = register(reg, reloads); err != nil {
+	if reloads, err = promreg.Register(reg, reloads); err != nil {
 		return nil, err
 	}
 	m := &metrics{
@@ -58,23 +58,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.evals[r] = evals.WithLabelValues(r)
 	}
 	return m, nil
-}
-
-// register registers c with reg (nil: not at all); when an identical
-// collector is already registered (a second engine in the same process) it
-// returns that one so both count into the same series.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

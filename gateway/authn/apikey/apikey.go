@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/portcullis/portcullis/gateway/authn/internal/metrics"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -62,12 +62,12 @@ func New(opts Options) *Authenticator {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.results = metrics.Register(opts.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+	a.results = promreg.MustRegister(opts.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_apikey_authentications_total",
 		Help: "API-key authentications by result: ok or the reason code of the rejection.",
 	}, []string{"result"}))
 	a.ok = a.results.WithLabelValues("ok")
-	a.keys = metrics.Register(opts.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
+	a.keys = promreg.MustRegister(opts.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "portcullis_apikey_keys",
 		Help: "Number of API keys in the index currently loaded from bundle data.",
 	}))

@@ -19,10 +19,10 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/portcullis/portcullis/gateway/authn/internal/metrics"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -139,14 +139,14 @@ func New(cfg config.Introspection, opts Options) (*Client, error) {
 	}
 	reg := opts.Registerer
 	counter := func(name, help string) prometheus.Counter {
-		return metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "portcullis_introspection_" + name, Help: help}))
+		return promreg.MustRegister(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "portcullis_introspection_" + name, Help: help}))
 	}
 	c.m = clientMetrics{
 		hits:   counter("cache_hits_total", "Introspection results served from the cache."),
 		misses: counter("cache_misses_total", "Introspection lookups not in the cache."),
 		calls:  counter("requests_total", "Calls made to the introspection endpoint."),
 		errors: counter("errors_total", "Introspection calls that failed (transport, status, body or decode)."),
-		latency: metrics.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		latency: promreg.MustRegister(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "portcullis_introspection_request_duration_seconds",
 			Help:    "Duration of calls to the introspection endpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 10),

@@ -1,9 +1,9 @@
 package jwt
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/promreg"
 )
 
 type metrics struct {
@@ -30,30 +30,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Verified-token cache misses.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
 	var err error
-	if m.verifications, err = register(reg, m.verifications); err != nil {
+	if m.verifications, err = promreg.Register(reg, m.verifications); err != nil {
 		return nil, err
 	}
-	if m.cacheHits, err = register(reg, m.cacheHits); err != nil {
+	if m.cacheHits, err = promreg.Register(reg, m.cacheHits); err != nil {
 		return nil, err
 	}
-	if m.cacheMisses, err = register(reg, m.cacheMisses); err != nil {
+	if m.cacheMisses, err = promreg.Register(reg, m.cacheMisses); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the equal collector already registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if old, ok := are.ExistingCollector.(C); ok {
-			return old, nil
-		}
-	}
-	return c, err
 }
