@@ -145,24 +145,29 @@ func (o *outcome) fail(status int, msg string) {
 // closedLoop drives spec with concurrency workers, each sending its next
 // request as soon as the previous answer is read, for dur.
 func closedLoop(ctx context.Context, c *http.Client, spec *requestSpec, concurrency int, dur time.Duration) *outcome {
+	deadline := time.Now().Add(dur)
+	return fanOut(concurrency, func(id int, o *outcome) {
+		for k := 0; ctx.Err() == nil; k++ {
+			t0 := time.Now()
+			if !t0.Before(deadline) {
+				return
+			}
+			if !o.exchange(ctx, c, spec, k*concurrency+id) {
+				return
+			}
+			o.latency.record(time.Since(t0))
+		}
+	})
+}
+
+// fanOut runs work on concurrency workers, each with its own outcome, and
+// returns their merged outcome with the elapsed time.
+func fanOut(concurrency int, work func(id int, o *outcome)) *outcome {
 	workers := make([]outcome, concurrency)
 	start := time.Now()
-	deadline := start.Add(dur)
 	var wg sync.WaitGroup
 	for id := range concurrency {
-		wg.Go(func() {
-			o := &workers[id]
-			for k := 0; ctx.Err() == nil; k++ {
-				t0 := time.Now()
-				if !t0.Before(deadline) {
-					return
-				}
-				if !o.exchange(ctx, c, spec, k*concurrency+id) {
-					return
-				}
-				o.latency.record(time.Since(t0))
-			}
-		})
+		wg.Go(func() { work(id, &workers[id]) })
 	}
 	wg.Wait()
 	total := &outcome{elapsed: time.Since(start)}
@@ -177,23 +182,13 @@ func closedLoop(ctx context.Context, c *http.Client, spec *requestSpec, concurre
 // during its life. Without it the first rounds would measure RS256
 // verification of never-seen tokens rather than the gateway's steady state.
 func prime(ctx context.Context, c *http.Client, spec *requestSpec, concurrency int) *outcome {
-	workers := make([]outcome, concurrency)
-	var wg sync.WaitGroup
-	for id := range concurrency {
-		wg.Go(func() {
-			for i := id; i < len(spec.values) && ctx.Err() == nil; i += concurrency {
-				if !workers[id].exchange(ctx, c, spec, i) {
-					return
-				}
+	return fanOut(concurrency, func(id int, o *outcome) {
+		for i := id; i < len(spec.values) && ctx.Err() == nil; i += concurrency {
+			if !o.exchange(ctx, c, spec, i) {
+				return
 			}
-		})
-	}
-	wg.Wait()
-	total := &outcome{}
-	for i := range workers {
-		total.merge(&workers[i])
-	}
-	return total
+		}
+	})
 }
 
 // openLoop sends rate requests per second for dur on a fixed schedule,
@@ -203,41 +198,30 @@ func prime(ctx context.Context, c *http.Client, spec *requestSpec, concurrency i
 // the actual send. A request not sent within dur plus a grace of dur/2 is
 // counted as missed, which bounds the phase's length.
 func openLoop(ctx context.Context, c *http.Client, spec *requestSpec, concurrency int, rate float64, dur time.Duration) *outcome {
-	workers := make([]outcome, concurrency)
 	start := time.Now()
 	end, hardEnd := start.Add(dur), start.Add(dur+dur/2)
 	every := time.Duration(float64(time.Second) / rate)
-	var wg sync.WaitGroup
-	for id := range concurrency {
-		wg.Go(func() {
-			o := &workers[id]
-			for k := 0; ; k++ {
-				n := k*concurrency + id
-				due := start.Add(time.Duration(n) * every)
-				if !due.Before(end) || ctx.Err() != nil {
-					return
-				}
-				if wait := time.Until(due); wait > 0 {
-					time.Sleep(wait)
-				}
-				t0 := time.Now()
-				if t0.After(hardEnd) {
-					o.missed += uint64(end.Sub(due)/(time.Duration(concurrency)*every)) + 1
-					return
-				}
-				if !o.exchange(ctx, c, spec, n) {
-					return
-				}
-				t1 := time.Now()
-				o.latency.record(t1.Sub(due))
-				o.service.record(t1.Sub(t0))
+	return fanOut(concurrency, func(id int, o *outcome) {
+		for k := 0; ; k++ {
+			n := k*concurrency + id
+			due := start.Add(time.Duration(n) * every)
+			if !due.Before(end) || ctx.Err() != nil {
+				return
 			}
-		})
-	}
-	wg.Wait()
-	total := &outcome{elapsed: time.Since(start)}
-	for i := range workers {
-		total.merge(&workers[i])
-	}
-	return total
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+			t0 := time.Now()
+			if t0.After(hardEnd) {
+				o.missed += uint64(end.Sub(due)/(time.Duration(concurrency)*every)) + 1
+				return
+			}
+			if !o.exchange(ctx, c, spec, n) {
+				return
+			}
+			t1 := time.Now()
+			o.latency.record(t1.Sub(due))
+			o.service.record(t1.Sub(t0))
+		}
+	})
 }
