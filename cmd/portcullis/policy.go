@@ -83,7 +83,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) int {
 		"decision_id": d.ID,
 		"allow":       d.Allow,
 		"reasons":     d.Reasons,
-		"result":      d.Result,
+		"result":      resultJSON(d.Result),
 		"bundles":     d.Bundles,
 		"eval":        d.Eval.Round(time.Microsecond).String(),
 	}
@@ -120,4 +120,14 @@ func evalInput(raw []byte) (ast.Value, error) {
 		return nil, fmt.Errorf("the decision-log event has no input (was it erased?)")
 	}
 	return obj, nil
+}
+
+// resultJSON is the decision rule's value (an OPA value) as plain JSON.
+func resultJSON(v any) any {
+	if av, ok := v.(ast.Value); ok {
+		if j, err := ast.JSON(av); err == nil {
+			return j
+		}
+	}
+	return v
 }

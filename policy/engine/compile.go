@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
@@ -20,14 +19,9 @@ import (
 // compiled is one immutable generation of the policy: everything a request
 // needs, swapped atomically by Reload.
 type compiled struct {
-	decision rego.PreparedEvalQuery
+	decision *query
 	// mask and drop are nil when the bundles do not define those rules.
-	mask *rego.PreparedEvalQuery
-	drop *rego.PreparedEvalQuery
-	// txn is a read transaction on this generation's store, opened once and
-	// never closed: nothing ever writes to the store (a reload builds a new
-	// one), and sharing it saves opening one per evaluation.
-	txn storage.Transaction
+	mask, drop *query
 	// revisions maps bundle name to revision; it is shared by every
 	// decision of this generation and must not be modified.
 	revisions map[string]string
@@ -59,7 +53,8 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
 	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now()}
-	if c.txn, err = store.NewTransaction(ctx); err != nil {
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	for _, l := range loaded {
@@ -73,33 +68,20 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if len(compiler.GetRulesExact(ref)) == 0 {
 		return nil, fmt.Errorf("no bundle defines the decision rule %s", e.opts.Query)
 	}
-	if c.decision, err = prepare(ctx, compiler, store, ref); err != nil {
+	if c.decision, err = newQuery(compiler, store, txn, ref); err != nil {
 		return nil, err
 	}
-	if c.mask, err = prepareOptional(ctx, compiler, store, e.opts.MaskRule); err != nil {
+	if c.mask, err = optionalQuery(compiler, store, txn, e.opts.MaskRule); err != nil {
 		return nil, err
 	}
-	if c.drop, err = prepareOptional(ctx, compiler, store, e.opts.DropRule); err != nil {
+	if c.drop, err = optionalQuery(compiler, store, txn, e.opts.DropRule); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func prepare(ctx context.Context, compiler *ast.Compiler, store storage.Store, ref ast.Ref) (rego.PreparedEvalQuery, error) {
-	pq, err := rego.New(
-		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))),
-		rego.Compiler(compiler),
-		rego.Store(store),
-		rego.StoreReadAST(true),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return pq, fmt.Errorf("prepare %s: %w", ref, err)
-	}
-	return pq, nil
-}
-
-// prepareOptional prepares rule when some module defines it, else returns nil.
-func prepareOptional(ctx context.Context, compiler *ast.Compiler, store storage.Store, rule string) (*rego.PreparedEvalQuery, error) {
+// optionalQuery prepares rule when some module defines it, else returns nil.
+func optionalQuery(compiler *ast.Compiler, store storage.Store, txn storage.Transaction, rule string) (*query, error) {
 	ref, err := ast.ParseRef(rule)
 	if err != nil {
 		return nil, fmt.Errorf("rule %q: %w", rule, err)
@@ -107,11 +89,7 @@ func prepareOptional(ctx context.Context, compiler *ast.Compiler, store storage.
 	if len(compiler.GetRulesExact(ref)) == 0 {
 		return nil, nil
 	}
-	pq, err := prepare(ctx, compiler, store, ref)
-	if err != nil {
-		return nil, err
-	}
-	return &pq, nil
+	return newQuery(compiler, store, txn, ref)
 }
 
 // compileModules compiles the bundles' policy modules (not their tests).

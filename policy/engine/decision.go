@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/portcullis/portcullis/policy"
@@ -76,7 +75,7 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(e.opts.Timeout, func() { timedOut.Store(true); cancel.Cancel() })
 	stop := context.AfterFunc(ctx, cancel.Cancel)
-	rs, err := c.decision.Eval(ctx, rego.EvalParsedInput(input), rego.EvalTransaction(c.txn), rego.EvalExternalCancel(cancel))
+	v, err := c.decision.eval(ctx, input, cancel)
 	timer.Stop()
 	stop()
 	if err != nil {
@@ -85,11 +84,11 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 		}
 		return e.fail(d, start, ReasonError, resultError, err)
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+	if v == nil {
 		return e.fail(d, start, ReasonUndefined, resultUndefined, fmt.Errorf("%s is undefined", e.opts.Query))
 	}
-	d.Result = rs[0].Expressions[0].Value
-	if err := parseResult(d.Result, d); err != nil {
+	d.Result = v
+	if err := parseResult(v, d); err != nil {
 		return e.fail(d, start, ReasonInvalidResult, resultInvalid, err)
 	}
 	d.Eval = time.Since(start)

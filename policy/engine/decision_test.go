@@ -33,6 +33,15 @@ func TestDecisionContract(t *testing.T) {
 					t.Errorf("reasons = %v", d.Reasons)
 				}
 			}},
+		{name: "reasons as a set come sorted", rule: `decision := {"allow": false, "reasons": {"b_reason", "a_reason"}}`,
+			check: func(t *testing.T, d *policy.Decision) {
+				if len(d.Reasons) != 2 || d.Reasons[0] != "a_reason" || d.Reasons[1] != "b_reason" {
+					t.Errorf("reasons = %v", d.Reasons)
+				}
+			}},
+		{name: "a reason that is not a string is invalid", rule: `decision := {"allow": false, "reasons": ["a", 1]}`, reason: ReasonInvalidResult},
+		{name: "a header name that is not a string is invalid", rule: `decision := {"allow": true, "headers": {1: "a"}}`, reason: ReasonInvalidResult},
+		{name: "a fractional status is invalid", rule: `decision := {"allow": false, "status": 403.5}`, reason: ReasonInvalidResult},
 		{name: "status 418 is kept", rule: `decision := {"allow": false, "status": 418}`, status: 418},
 		{name: "status 500 is invalid", rule: `decision := {"allow": false, "status": 500}`, reason: ReasonInvalidResult},
 		{name: "status on allow must still be 4xx", rule: `decision := {"allow": true, "status": 200}`, reason: ReasonInvalidResult},

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/portcullis/portcullis/policy"
 )
@@ -55,16 +55,16 @@ func (e *Engine) Mask(ctx context.Context, event map[string]any) (ops []policy.M
 	return ops, false, nil
 }
 
-// evalRule returns the rule's value, or nil when it is undefined.
-func evalRule(ctx context.Context, pq *rego.PreparedEvalQuery, input ast.Value) (any, error) {
-	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input))
-	if err != nil {
+// evalRule returns the rule's value as a JSON-like Go value, or nil when
+// it is undefined. ctx bounds the evaluation.
+func evalRule(ctx context.Context, q *query, input ast.Value) (any, error) {
+	cancel := topdown.NewCancel()
+	defer context.AfterFunc(ctx, cancel.Cancel)()
+	v, err := q.eval(ctx, input, cancel)
+	if err != nil || v == nil {
 		return nil, err
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, nil
-	}
-	return rs[0].Expressions[0].Value, nil
+	return ast.JSON(v)
 }
 
 // maskOps converts the mask rule's value (a set, so an array here).

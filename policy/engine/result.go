@@ -1,40 +1,54 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/portcullis/portcullis/policy"
 )
 
 // parseResult fills d from the decision rule's value (see
-// Engine.EvaluateValue for the contract). Any deviation is an error.
-func parseResult(v any, d *policy.Decision) error {
+// Engine.EvaluateValue for the contract), read as OPA values without a
+// conversion to Go. Any deviation is an error.
+func parseResult(v ast.Value, d *policy.Decision) error {
 	switch r := v.(type) {
-	case bool:
-		d.Allow = r
+	case ast.Boolean:
+		d.Allow = bool(r)
 		return nil
-	case map[string]any:
-		if _, ok := r["allow"]; ok {
+	case ast.Object:
+		if r.Get(kAllow) != nil {
 			return parseNative(r, d)
 		}
-		if _, ok := r["allowed"]; ok {
+		if r.Get(kAllowed) != nil {
 			return parseEnvoy(r, d)
 		}
 		return fmt.Errorf("result object has neither allow nor allowed")
 	default:
-		return fmt.Errorf("result is %T, want boolean or object", v)
+		return fmt.Errorf("result is %s, want boolean or object", ast.ValueName(v))
 	}
 }
 
-func parseNative(r map[string]any, d *policy.Decision) error {
+// Keys of the decision rule's result.
+var (
+	kAllow           = ast.StringTerm("allow")
+	kAllowed         = ast.StringTerm("allowed")
+	kStatus          = ast.StringTerm("status")
+	kReasons         = ast.StringTerm("reasons")
+	kResponseHeaders = ast.StringTerm("response_headers")
+	kHTTPStatus      = ast.StringTerm("http_status")
+	kResponseToAdd   = ast.StringTerm("response_headers_to_add")
+	kHeadersToRemove = ast.StringTerm("request_headers_to_remove")
+)
+
+func parseNative(r ast.Object, d *policy.Decision) error {
 	var err error
-	if d.Allow, err = boolField(r, "allow"); err != nil {
+	if d.Allow, err = boolField(r, kAllow); err != nil {
 		return err
 	}
-	if s, ok := r["status"]; ok {
-		status, err := statusField("status", s)
+	if s := r.Get(kStatus); s != nil {
+		status, err := statusField(kStatus, s.Value)
 		if err != nil {
 			return err
 		}
@@ -42,28 +56,28 @@ func parseNative(r map[string]any, d *policy.Decision) error {
 			d.Status = status
 		}
 	}
-	if d.Reasons, err = stringsField(r, "reasons"); err != nil {
+	if d.Reasons, err = stringsField(r, kReasons); err != nil {
 		return err
 	}
-	if d.Headers, err = headersField(r, "headers"); err != nil {
+	if d.Headers, err = headersField(r, kHeaders); err != nil {
 		return err
 	}
-	d.ResponseHeaders, err = headersField(r, "response_headers")
+	d.ResponseHeaders, err = headersField(r, kResponseHeaders)
 	return err
 }
 
-func parseEnvoy(r map[string]any, d *policy.Decision) error {
+func parseEnvoy(r ast.Object, d *policy.Decision) error {
 	var err error
-	if d.Allow, err = boolField(r, "allowed"); err != nil {
+	if d.Allow, err = boolField(r, kAllowed); err != nil {
 		return err
 	}
-	if d.Headers, err = headersField(r, "headers"); err != nil {
+	if d.Headers, err = headersField(r, kHeaders); err != nil {
 		return err
 	}
-	if d.ResponseHeaders, err = headersField(r, "response_headers_to_add"); err != nil {
+	if d.ResponseHeaders, err = headersField(r, kResponseToAdd); err != nil {
 		return err
 	}
-	if d.RemoveHeaders, err = stringsField(r, "request_headers_to_remove"); err != nil {
+	if d.RemoveHeaders, err = stringsField(r, kHeadersToRemove); err != nil {
 		return err
 	}
 	for _, h := range d.RemoveHeaders {
@@ -74,83 +88,102 @@ func parseEnvoy(r map[string]any, d *policy.Decision) error {
 	if d.Allow {
 		return nil
 	}
-	if s, ok := r["http_status"]; ok {
-		if d.Status, err = statusField("http_status", s); err != nil {
+	if s := r.Get(kHTTPStatus); s != nil {
+		if d.Status, err = statusField(kHTTPStatus, s.Value); err != nil {
 			return err
 		}
 	}
-	if b, ok := r["body"]; ok {
-		s, isStr := b.(string)
+	if b := r.Get(kBody); b != nil {
+		s, isStr := b.Value.(ast.String)
 		if !isStr {
-			return fmt.Errorf("body is %T, want string", b)
+			return fmt.Errorf("body is %s, want string", ast.ValueName(b.Value))
 		}
-		d.Body = s
+		d.Body = string(s)
 	}
 	return nil
 }
 
-func boolField(r map[string]any, key string) (bool, error) {
-	b, ok := r[key].(bool)
-	if !ok {
-		return false, fmt.Errorf("%s is %T, want boolean", key, r[key])
+// name is key's text, for error messages.
+func name(key *ast.Term) string { return string(key.Value.(ast.String)) }
+
+func boolField(r ast.Object, key *ast.Term) (bool, error) {
+	if t := r.Get(key); t != nil {
+		if b, ok := t.Value.(ast.Boolean); ok {
+			return bool(b), nil
+		}
+		return false, fmt.Errorf("%s is %s, want boolean", name(key), ast.ValueName(t.Value))
 	}
-	return b, nil
+	return false, fmt.Errorf("%s is missing, want boolean", name(key))
 }
 
 // statusField accepts an integer in 400..499: a policy may choose how to
 // deny, never turn a deny into a success or a server error.
-func statusField(key string, v any) (int, error) {
-	n, ok := v.(json.Number)
+func statusField(key *ast.Term, v ast.Value) (int, error) {
+	n, ok := v.(ast.Number)
 	if !ok {
-		return 0, fmt.Errorf("%s is %T, want integer", key, v)
+		return 0, fmt.Errorf("%s is %s, want integer", name(key), ast.ValueName(v))
 	}
-	i, err := n.Int64()
-	if err != nil || i < 400 || i > 499 {
-		return 0, fmt.Errorf("%s %s is not a 4xx status", key, n)
+	i, ok := n.Int()
+	if !ok || i < 400 || i > 499 {
+		return 0, fmt.Errorf("%s %s is not a 4xx status", name(key), n)
 	}
-	return int(i), nil
+	return i, nil
 }
 
-// stringsField reads an array (or set) of strings; absent is nil.
-func stringsField(r map[string]any, key string) ([]string, error) {
-	v, ok := r[key]
-	if !ok {
+// stringsField reads an array or a set of strings (a set in its sorted
+// order); absent is nil.
+func stringsField(r ast.Object, key *ast.Term) ([]string, error) {
+	t := r.Get(key)
+	if t == nil {
 		return nil, nil
 	}
-	arr, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s is %T, want array of strings", key, v)
+	arr, ok := t.Value.(*ast.Array)
+	if set, isSet := t.Value.(ast.Set); isSet {
+		arr, ok = set.Sorted(), true
 	}
-	out := make([]string, len(arr))
-	for i, e := range arr {
-		if out[i], ok = e.(string); !ok {
-			return nil, fmt.Errorf("%s[%d] is %T, want string", key, i, e)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, want array of strings", name(key), ast.ValueName(t.Value))
+	}
+	elems := make([]*ast.Term, 0, arr.Len())
+	arr.Foreach(func(e *ast.Term) { elems = append(elems, e) })
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		s, ok := e.Value.(ast.String)
+		if !ok {
+			return nil, fmt.Errorf("%s[%d] is %s, want string", name(key), i, ast.ValueName(e.Value))
 		}
+		out[i] = string(s)
 	}
 	return out, nil
 }
 
-// headersField reads {name: value} with string values; absent is nil.
-func headersField(r map[string]any, key string) (map[string]string, error) {
-	v, ok := r[key]
-	if !ok {
+// headersField reads {name: value} with string names and values; absent
+// is nil.
+func headersField(r ast.Object, key *ast.Term) (map[string]string, error) {
+	t := r.Get(key)
+	if t == nil {
 		return nil, nil
 	}
-	obj, ok := v.(map[string]any)
+	obj, ok := t.Value.(ast.Object)
 	if !ok {
-		return nil, fmt.Errorf("%s is %T, want object", key, v)
+		return nil, fmt.Errorf("%s is %s, want object", name(key), ast.ValueName(t.Value))
 	}
-	out := make(map[string]string, len(obj))
-	for name, val := range obj {
-		s, isStr := val.(string)
-		if !isStr {
-			return nil, fmt.Errorf("%s: value is %T, want string", key, val)
+	out := make(map[string]string, obj.Len())
+	err := obj.Iter(func(k, v *ast.Term) error {
+		n, okName := k.Value.(ast.String)
+		s, okValue := v.Value.(ast.String)
+		if !okName || !okValue {
+			return fmt.Errorf("%s: name is %s and value %s, want strings", name(key), ast.ValueName(k.Value), ast.ValueName(v.Value))
 		}
-		if !validHeaderName(name) || strings.ContainsAny(s, "\r\n\x00") {
+		if !validHeaderName(string(n)) || strings.ContainsAny(string(s), "\r\n\x00") {
 			// Never echo the bad name or value: it may be attacker input.
-			return nil, fmt.Errorf("%s: invalid header name or value", key)
+			return fmt.Errorf("%s: invalid header name or value", name(key))
 		}
-		out[name] = s
+		out[string(n)] = string(s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
