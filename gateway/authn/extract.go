@@ -167,13 +167,32 @@ func isToken68(s string) bool {
 		return false
 	}
 	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if !isAlnum(c) && !strings.ContainsRune("-._~+/", rune(c)) {
+		if charClass[body[i]]&token68 == 0 {
 			return false
 		}
 	}
 	return true
 }
+
+// Classes of token bytes: a bearer token is scanned on every request, so
+// each byte costs one table lookup.
+const (
+	base64URL = 1 << iota // ALPHA / DIGIT / "-" / "_"
+	token68               // base64URL and "." "~" "+" "/"
+)
+
+var charClass = func() (t [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		switch {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
+			t[c] = base64URL | token68
+		case strings.IndexByte(".~+/", b) >= 0:
+			t[c] = token68
+		}
+	}
+	return t
+}()
 
 // validAPIKey accepts 1..1024 visible ASCII characters except the comma,
 // which would mean an intermediary folded two header lines into one.
@@ -194,25 +213,20 @@ func validAPIKey(s string) bool {
 // signature still counts, so an "alg: none" token reaches the JWT verifier
 // (which rejects it) rather than the introspection endpoint.
 func looksLikeJWS(tok string) bool {
-	h, rest, ok := strings.Cut(tok, ".")
-	if !ok {
-		return false
-	}
-	p, sig, ok := strings.Cut(rest, ".")
-	return ok && h != "" && p != "" && isBase64URL(h) && isBase64URL(p) && isBase64URL(sig)
-}
-
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' {
+	dot1, dot2 := -1, -1
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case charClass[c]&base64URL != 0:
+		case c == '.' && dot1 < 0:
+			dot1 = i
+		case c == '.' && dot2 < 0:
+			dot2 = i
+		default:
 			return false
 		}
 	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	return dot1 > 0 && dot2 > dot1+1
 }
 
 // ambiguous and malformed are 401s; RFC 6750 §3.1 calls a request that

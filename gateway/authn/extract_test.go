@@ -21,6 +21,9 @@ func TestLooksLikeJWS(t *testing.T) {
 		{"two parts", "a.b", false},
 		{"four parts", "a.b.c.d", false},
 		{"an empty header", ".b.c", false},
+		{"an empty payload", "a..c", false},
+		{"a trailing dot", "a.b.c.", false},
+		{"a token68 byte that is not base64url", "a.b+.c", false},
 		{"padding is not base64url", "a=.b.c", false},
 	}
 	for _, tc := range tests {

@@ -34,13 +34,22 @@ func parts(token string) int {
 		switch c := token[i]; {
 		case c == '.':
 			n++
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		case !base64URLByte[c]:
 			return 0
 		}
 	}
 	return n
 }
+
+// base64URLByte marks the unpadded base64url alphabet: one lookup per
+// byte of a token that is checked on every request.
+var base64URLByte = func() (t [256]bool) {
+	for c := range 256 {
+		b := byte(c)
+		t[c] = b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_'
+	}
+	return t
+}()
 
 var b64 = base64.RawURLEncoding.Strict()
 
