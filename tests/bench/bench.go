@@ -22,16 +22,21 @@ type bench struct {
 	tokens   []string
 	children []*child
 	upstream *child
-	targets  []*target // bare proxy first
+	// targets in measuring order: each gateway configuration right after
+	// its bare twin (bare-a, a, bare-b, b, …), or the bare proxy alone.
+	targets []*target
 }
 
-// target is one system under test.
+// target is one system under test driven with one request spec.
 type target struct {
 	key, title string
 	proc       *child
 	spec       requestSpec
 	client     *http.Client
 	closed     []measurement // one per round
+	// twin is, for a gateway configuration, the bare proxy driven with the
+	// same requests: the floor it is compared with. nil for a bare proxy.
+	twin *target
 }
 
 // measurement is one phase against one target, with the CPU time the
@@ -99,8 +104,8 @@ func (b *bench) progress(format string, args ...any) {
 // estimate is the expected duration of the measurements.
 func (b *bench) estimate() time.Duration {
 	per := b.opts.warmup + b.opts.duration
-	d := time.Duration(b.opts.rounds*(1+len(b.opts.configs()))) * per
-	if b.opts.half {
+	d := time.Duration(b.opts.rounds*closedTargets(len(b.opts.configs()))) * per
+	if b.opts.half && slices.Contains(b.opts.configs(), "c") {
 		d += time.Duration(b.opts.rounds*4) * per
 	}
 	return d
@@ -150,9 +155,19 @@ func (b *bench) prepare(ctx context.Context) error {
 	return g.Wait()
 }
 
+// closedTargets is the number of closed-loop targets with n gateway
+// configurations: each with its bare twin, or the bare proxy alone.
+func closedTargets(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return 2 * n
+}
+
 // start starts the upstream, the bare proxy and one gateway per selected
-// configuration, and checks that each answers the benchmark's request
-// with a 2xx.
+// configuration, adds for each configuration its bare twin (the bare proxy
+// driven with the configuration's requests) and the configuration itself,
+// and checks that each target answers its request with a 2xx.
 func (b *bench) start(ctx context.Context) error {
 	up, upAddr, err := startRole("upstream", filepath.Join(b.dir, "upstream.log"), "upstream")
 	if err != nil {
@@ -165,7 +180,10 @@ func (b *bench) start(ctx context.Context) error {
 		return err
 	}
 	b.children = append(b.children, bare)
-	b.addTarget("bare", "bare ReverseProxy", bare, requestSpec{method: "GET", url: "http://" + bareAddr + usersPath})
+	bareBase := "http://" + bareAddr
+	if len(b.opts.configs()) == 0 {
+		b.addTarget("bare", "bare ReverseProxy", bare, requestSpec{method: "GET", url: bareBase + usersPath})
+	}
 
 	for _, gc := range gatewayConfigs {
 		if !slices.Contains(b.opts.configs(), gc.key) {
@@ -184,7 +202,9 @@ func (b *bench) start(ctx context.Context) error {
 		if err := gw.waitReady(ctx, "http://"+admin+"/readyz"); err != nil {
 			return err
 		}
+		twin := b.addTarget(bareKey(gc.key), "bare ReverseProxy, requests of ("+gc.key+")", bare, gc.spec(bareBase, b))
 		t := b.addTarget(gc.key, gc.title, gw, gc.spec("http://"+proxy, b))
+		t.twin = twin
 		if gc.guard != nil {
 			spec := gc.guard("http://"+proxy, b)
 			if got, err := statusOf(ctx, t.client, &spec); err != nil || got != gc.status {
@@ -202,6 +222,9 @@ func (b *bench) start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// bareKey is the key of configuration key's bare twin.
+func bareKey(key string) string { return "bare-" + key }
 
 func (b *bench) addTarget(key, title string, proc *child, spec requestSpec) *target {
 	t := &target{key: key, title: title, proc: proc, spec: spec, client: newClient(b.opts.concurrency)}
@@ -255,10 +278,13 @@ func (b *bench) measure(t *target, name string, strict bool, phase func() *outco
 }
 
 // saturation drives every target with the closed-loop load, one target
-// after the other in each round, so drift of the machine hits all alike.
+// after the other in each round (a bare twin right before its gateway
+// configuration), so drift of the machine hits all alike and each pair most
+// alike. Only gateways have their token pool primed: the bare proxy caches
+// nothing.
 func (b *bench) saturation(ctx context.Context) error {
 	for _, t := range b.targets {
-		if len(t.spec.values) > 1 {
+		if t.twin != nil && len(t.spec.values) > 1 {
 			if o := prime(ctx, t.client, &t.spec, b.opts.concurrency); o.failed > 0 {
 				return fmt.Errorf("%s: priming the token pool: %d requests failed; first: %s", t.title, o.failed, o.failure)
 			}
@@ -290,23 +316,23 @@ func (b *bench) saturation(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// halfSaturation compares the bare proxy and configuration (c), open
-// loop, at half the bare proxy's saturation throughput and at half (c)'s
-// own (the first is more than (c) can serve when its ratio is below 0.5).
+// halfSaturation compares configuration (c) with its bare twin (the bare
+// proxy driven with (c)'s requests), open loop, at half the twin's
+// saturation throughput and at half (c)'s own (the first is more than (c)
+// can serve when its ratio is below 0.5).
 // Failed requests are counted, not fatal, here: an overloaded gateway
 // sheds load (e.g. policy_timeout) and that is a result worth reporting.
 func (b *bench) halfSaturation(ctx context.Context) (*halfReport, error) {
-	bare := b.targets[0]
 	i := slices.IndexFunc(b.targets, func(t *target) bool { return t.key == "c" })
 	if i < 0 {
 		b.progress("half saturation skipped: configuration c is not selected")
 		return nil, nil
 	}
 	full := b.targets[i]
-	bareStats := summarize(bare, nil)
+	bare := full.twin
 	levels := []*halfLevel{
-		{name: "half the bare proxy's saturation", rate: bareStats.RPS / 2},
-		{name: "half (c)'s saturation", rate: summarize(full, &bareStats).RPS / 2},
+		{name: "half the saturation of the bare proxy with (c)'s requests", rate: summarize(bare).RPS / 2},
+		{name: "half (c)'s saturation", rate: summarize(full).RPS / 2},
 	}
 	for r := range b.opts.rounds {
 		for _, l := range levels {

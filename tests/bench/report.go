@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -35,15 +36,25 @@ type settings struct {
 	Tokens      int    `json:"tokens"`
 }
 
-// targetStats summarizes the closed-loop rounds of one target.
+// targetStats summarizes the closed-loop rounds of one target: a gateway
+// configuration ("a" …) or the bare proxy driven with a configuration's
+// requests, its bare twin ("bare-a" …), or with -only "" the bare proxy
+// alone ("bare").
 type targetStats struct {
-	Key      string    `json:"key"`
-	Title    string    `json:"title"`
+	Key   string `json:"key"`
+	Title string `json:"title"`
+	// Twin is, for a gateway configuration, the key of its bare twin.
+	Twin     string    `json:"twin,omitempty"`
 	Requests uint64    `json:"requests"`
 	RPS      float64   `json:"rps"`
 	RoundRPS []float64 `json:"round_rps"`
-	// RatioToBare is RPS over the bare proxy's RPS.
-	RatioToBare float64 `json:"ratio_to_bare"`
+	// RatioToBare is RPS over the twin's RPS: the bare proxy forwarding
+	// exactly the same requests, measured in the same rounds (1 for a bare
+	// row). RatioToBareGet is RPS over the RPS of the bare proxy driven with
+	// plain GETs (bare-a), as ratio_to_bare was before the twins; absent
+	// when (a) was not run.
+	RatioToBare    float64  `json:"ratio_to_bare"`
+	RatioToBareGet *float64 `json:"ratio_to_bare_get,omitempty"`
 	latencies
 	// CPUPer10k is the target's CPU seconds (user+system) per 10 000
 	// requests; UpstreamCPUPer10k and LoadCPUPer10k are the same for the
@@ -52,7 +63,8 @@ type targetStats struct {
 	CPUPer10k         float64 `json:"cpu_s_per_10k"`
 	UpstreamCPUPer10k float64 `json:"upstream_cpu_s_per_10k"`
 	LoadCPUPer10k     float64 `json:"loadgen_cpu_s_per_10k"`
-	// PeakRSSMiB is the target's VmHWM at the end of the run.
+	// PeakRSSMiB is the target's VmHWM at the end of the run (for the bare
+	// twins, which share one process, that process's).
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// DecisionLogBytes is what configuration (c) wrote to its decision log.
 	DecisionLogBytes int64 `json:"decision_log_bytes,omitempty"`
@@ -71,9 +83,12 @@ func latenciesOf(h *histogram) latencies {
 	return latencies{P50: us(h.quantile(0.5)), P99: us(h.quantile(0.99)), P999: us(h.quantile(0.999)), Max: us(h.quantile(1))}
 }
 
-// summarize merges t's closed-loop rounds; bare is nil for the bare proxy.
-func summarize(t *target, bare *targetStats) targetStats {
+// summarize merges t's closed-loop rounds; compare sets the ratios.
+func summarize(t *target) targetStats {
 	s := targetStats{Key: t.key, Title: t.title}
+	if t.twin != nil {
+		s.Twin = t.twin.key
+	}
 	var all outcome
 	var elapsed, cpu, up, load time.Duration
 	for _, m := range t.closed {
@@ -91,15 +106,40 @@ func summarize(t *target, bare *targetStats) targetStats {
 		per := func(d time.Duration) float64 { return d.Seconds() * 1e4 / float64(all.requests) }
 		s.CPUPer10k, s.UpstreamCPUPer10k, s.LoadCPUPer10k = per(cpu), per(up), per(load)
 	}
-	s.RatioToBare = 1
-	if bare != nil && bare.RPS > 0 {
-		s.RatioToBare = s.RPS / bare.RPS
-	}
 	return s
 }
 
-// halfReport compares the bare proxy and configuration (c) under open-loop
-// load at fixed rates.
+// compare sets the ratios of rows: RatioToBare is a row's RPS over that of
+// the row keyed by its Twin (1 for a row without a twin, 0 if the twin
+// served nothing or is missing); RatioToBareGet is its RPS over that of the
+// row keyed getKey, left unset when no such row served anything.
+func compare(rows []targetStats, getKey string) {
+	rps := make(map[string]float64, len(rows))
+	for _, r := range rows {
+		rps[r.Key] = r.RPS
+	}
+	ratio := func(n, d float64) float64 {
+		if d <= 0 {
+			return 0
+		}
+		return n / d
+	}
+	for i := range rows {
+		r := &rows[i]
+		r.RatioToBare = 1
+		if r.Twin != "" {
+			r.RatioToBare = ratio(r.RPS, rps[r.Twin])
+		}
+		r.RatioToBareGet = nil
+		if get := rps[getKey]; get > 0 {
+			v := ratio(r.RPS, get)
+			r.RatioToBareGet = &v
+		}
+	}
+}
+
+// halfReport compares configuration (c) with its bare twin (the bare proxy
+// driven with (c)'s requests) under open-loop load at fixed rates.
 type halfReport struct {
 	Levels []halfLevelStats `json:"levels"`
 }
@@ -108,14 +148,14 @@ type halfReport struct {
 type halfLevel struct {
 	name string
 	rate float64
-	runs [2][]measurement // bare proxy, (c); one per round
+	runs [2][]measurement // (c)'s bare twin, (c); one per round
 }
 
 type halfLevelStats struct {
 	Name      string     `json:"name"`
 	TargetRPS float64    `json:"target_rps"`
 	Rows      []halfStat `json:"rows"`
-	// GatewayAddedP99 is (c)'s p99 minus the bare proxy's, in microseconds.
+	// GatewayAddedP99 is (c)'s p99 minus its bare twin's, in microseconds.
 	GatewayAddedP99 float64 `json:"gateway_added_p99_us"`
 }
 
@@ -166,12 +206,8 @@ func (b *bench) report(started time.Time, half *halfReport) (*report, error) {
 			Concurrency: b.opts.concurrency, Tokens: b.opts.tokens},
 		HalfSaturation: half,
 	}
-	bare := summarize(b.targets[0], nil)
 	for _, t := range b.targets {
-		s := bare
-		if t != b.targets[0] {
-			s = summarize(t, &bare)
-		}
+		s := summarize(t)
 		rss, err := peakRSS(t.proc.pid())
 		if err != nil {
 			return nil, err
@@ -190,13 +226,19 @@ func (b *bench) report(started time.Time, half *halfReport) (*report, error) {
 		}
 		r.Targets = append(r.Targets, s)
 	}
+	compare(r.Targets, bareKey("a"))
 	return r, nil
 }
 
-// print writes the tables.
+// print writes the tables. The closed-loop rows come in the measuring
+// order, each gateway configuration right below its bare twin.
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\nsaturation: closed loop, %d connections, %d rounds of %s, %s, GOMAXPROCS %d\n\n",
-		r.Settings.Concurrency, r.Settings.Rounds, r.Settings.Duration, r.Host.Platform, r.Host.GOMAXPROCS)
+	twins := ""
+	if slices.ContainsFunc(r.Targets, func(s targetStats) bool { return s.Twin != "" }) {
+		twins = "; × bare is req/s over the bare proxy driven with the same requests (the row above)"
+	}
+	fmt.Fprintf(w, "\nsaturation: closed loop, %d connections, %d rounds of %s, %s, GOMAXPROCS %d%s\n\n",
+		r.Settings.Concurrency, r.Settings.Rounds, r.Settings.Duration, r.Host.Platform, r.Host.GOMAXPROCS, twins)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\t× bare\tp50 µs\tp99 µs\tp99.9 µs\tCPU s/10k\tupstream CPU s/10k\tloadgen CPU s/10k\tpeak RSS MiB\t")
 	for _, s := range r.Targets {
