@@ -51,7 +51,8 @@ func (q *query) eval(ctx context.Context, input ast.Value, cancel topdown.Cancel
 		WithStore(q.store).
 		WithTransaction(q.txn).
 		WithInput(ast.NewTerm(input)).
-		WithMetrics(noMetrics)
+		WithMetrics(noMetrics).
+		WithVirtualCache(newSmallCache())
 	if cancel != nil {
 		tq = tq.WithCancel(cancel)
 	}
