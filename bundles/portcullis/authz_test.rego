@@ -2,7 +2,8 @@ package portcullis.authz_test
 
 import data.portcullis.authz
 
-req(method, path) := {"method": method, "path": path}
+# The gateway sends the normalized path and its segments.
+req(method, path) := {"method": method, "path": path, "segments": split(trim(path, "/"), "/")}
 
 anonymous := {"authenticated": false, "method": "anonymous", "groups": [], "claims": {}}
 
