@@ -122,8 +122,6 @@ type Input struct {
 
 // Decision is the normalized answer of the decision rule.
 type Decision struct {
-	// ID is the decision_id, shared by the decision log and the client response header.
-	ID    string
 	Allow bool
 	// Status is the HTTP status of a deny chosen by the policy (4xx only), or 0.
 	Status  int

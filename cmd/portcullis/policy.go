@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/rs/zerolog"
 
@@ -80,7 +81,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) int {
 	}
 	d := eng.EvaluateValue(ctx, input)
 	out := map[string]any{
-		"decision_id": d.ID,
+		"decision_id": uuid.NewString(),
 		"allow":       d.Allow,
 		"reasons":     d.Reasons,
 		"result":      resultJSON(d.Result),

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
@@ -62,7 +61,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decisio
 // fields are ignored.
 func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Decision {
 	start := time.Now()
-	d := &policy.Decision{ID: uuid.NewString(), Input: input}
+	d := &policy.Decision{Input: input}
 	c := e.state.Load()
 	if c == nil {
 		return e.fail(d, start, ReasonError, resultError, errNotReady)
@@ -105,7 +104,6 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 // result had set.
 func (e *Engine) fail(d *policy.Decision, start time.Time, reason, result string, err error) *policy.Decision {
 	*d = policy.Decision{
-		ID:      d.ID,
 		Input:   d.Input,
 		Bundles: d.Bundles,
 		Result:  d.Result,

@@ -84,8 +84,8 @@ func TestDecisionContract(t *testing.T) {
 			if d.Status != tc.status {
 				t.Errorf("Status = %d, want %d", d.Status, tc.status)
 			}
-			if d.ID == "" || len(d.Bundles) != 1 {
-				t.Errorf("decision lacks id or bundles: %q %v", d.ID, d.Bundles)
+			if len(d.Bundles) != 1 {
+				t.Errorf("decision lacks bundles: %v", d.Bundles)
 			}
 			var ee *EvalError
 			switch {
@@ -107,12 +107,8 @@ func TestDecisionCarriesProvenance(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, Options{Sources: sources(exampleBundle)})
 	d1 := e.Evaluate(context.Background(), typicalInput())
-	d2 := e.Evaluate(context.Background(), typicalInput())
 	if !d1.Allow || d1.Err != nil {
 		t.Fatalf("example policy denied a user-group GET: %+v", d1)
-	}
-	if d1.ID == d2.ID {
-		t.Error("decision IDs repeat")
 	}
 	if d1.Bundles["portcullis"] != "example-2026-04" {
 		t.Errorf("Bundles = %v", d1.Bundles)
