@@ -36,8 +36,10 @@ type Identity struct {
 	// ExpiresAt is when the credential stops being valid; zero if unknown.
 	ExpiresAt time.Time
 	// Memo, when not nil, is shared by all copies of an identity that an
-	// authenticator caches; the policy engine keeps the identity's input
-	// value there, so a cached identity is converted once, not per request.
+	// authenticator keeps for its lifetime (an API key's); the policy engine
+	// keeps the identity's input value there, so it is converted once, not
+	// per request. Identities of size-bounded token caches have none: a
+	// value per cached token would multiply the garbage collector's work.
 	// An identity with a Memo must not be modified.
 	Memo *Memo
 }

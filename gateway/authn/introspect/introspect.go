@@ -319,7 +319,9 @@ func (c *Client) check(key [sha256.Size]byte, r *response, now time.Time) (*poli
 		Scopes:        r.scopes,
 		Claims:        r.claims,
 		ExpiresAt:     r.exp,
-		Memo:          r.memo,
+		// No Memo, as for JWTs: the cache holds up to cache_size responses,
+		// and a policy value of each would multiply what the garbage
+		// collector marks.
 	}, nil
 }
 

@@ -9,8 +9,6 @@ import (
 	"math"
 	"strings"
 	"time"
-
-	"github.com/portcullis/portcullis/policy"
 )
 
 // response is the part of an RFC 7662 introspection response the gateway
@@ -26,8 +24,6 @@ type response struct {
 	// claims are the response's fields except "active" and, defensively,
 	// "token": the token itself must never reach the policy input.
 	claims map[string]any
-	// memo is shared by every identity built from this (cached) response.
-	memo *policy.Memo
 }
 
 // decodeResponse parses an introspection response body. Numbers stay
@@ -106,7 +102,6 @@ func decodeResponse(body []byte) (*response, error) {
 	delete(m, "active")
 	delete(m, "token")
 	r.claims = m
-	r.memo = new(policy.Memo)
 	return r, nil
 }
 
