@@ -22,6 +22,8 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(cfg.Log, stderr)
+	gc := tuneGC(os.Getenv, cgroupMemoryFiles)
+	log.Info().Str("gc_percent", gc.GCPercent).Str("memory_limit", gc.MemoryLimit).Msg("garbage collector")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Version: buildVersion()})
