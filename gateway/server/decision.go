@@ -4,14 +4,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/policy/decisionlog"
-	"github.com/portcullis/portcullis/policy/engine"
 )
-
-var identityKey = ast.StringTerm("identity")
 
 // DecisionIDHeader carries the decision_id of the request's decision-log event.
 const DecisionIDHeader = "X-Decision-Id"
@@ -36,23 +31,20 @@ func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []
 	if id := st.Input.Identity; id != nil {
 		ev.Subject, ev.Consumer, ev.AuthnMethod = id.Subject, id.Consumer, id.Method
 	}
+	if st.Input.Route.Name != "" {
+		// The whole input document, written from the Go values (the policy
+		// may have been given only the parts it reads); a request rejected
+		// before authentication has a null identity.
+		ev.Input = &st.Input
+	}
 	if d := st.Decision; d != nil {
-		ev.Input, ev.Result, ev.Bundles = d.Input, d.Result, d.Bundles
+		ev.Result, ev.Bundles = d.Result, d.Bundles
 		ev.Allow = d.Allow && st.Reason == "allow"
 		ev.Reasons = append(ev.Reasons, d.Reasons...)
 		ev.EvalDuration = d.Eval
 		if d.Err != nil {
 			ev.Error = d.Err.Error()
 		}
-	} else if st.Input.Route.Name != "" {
-		// Rejected before the policy ran: log what was known.
-		in := engine.InputValue(&st.Input)
-		if st.Input.Identity == nil {
-			// Rejected before authentication (e.g. a 413 from the body
-			// guard): there is no identity, which is not an anonymous one.
-			in.(ast.Object).Insert(identityKey, ast.NullTerm())
-		}
-		ev.Input = in
 	}
 	if len(headers) > 0 {
 		ev.RequestHeaders = make(map[string][]string, len(headers))

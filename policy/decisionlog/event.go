@@ -12,8 +12,9 @@ type Event struct {
 	Timestamp time.Time
 	// Path is the decision rule, OPA style: "portcullis/authz/decision".
 	Path string
-	// Input is the policy input: an ast.Value, a plain Go value, or nil
-	// (omitted, e.g. when the request failed before authorization).
+	// Input is the policy input: the gateway's *policy.Input (written as
+	// the whole input document), an ast.Value, a plain Go value, or nil
+	// (omitted, e.g. when no route matched).
 	Input any
 	// Result is the raw value of the decision rule, or nil.
 	Result any

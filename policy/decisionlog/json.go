@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // appendJSON appends v as JSON. An ast.Value is written directly, without
@@ -52,6 +54,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(b, ']'), nil
+	case *policy.Input:
+		return appendInput(b, x)
 	case *ast.Term:
 		return appendAST(b, x.Value)
 	case ast.Value:

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+
+	"github.com/portcullis/portcullis/policy"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
@@ -214,6 +216,13 @@ func (l *Logger) mask(ctx context.Context, ev *Event, id string, ts time.Time, d
 	}
 	if l.masker == nil || !l.masker.MaskActive() {
 		return true
+	}
+	if in, ok := d.input.(*policy.Input); ok { // the Masker reads JSON documents
+		v, err := toJSON(in)
+		if err != nil {
+			return l.maskFailed(ev, id, d, err)
+		}
+		d.input = v
 	}
 	ops, drop, err := l.masker.Mask(ctx, l.eventMap(ev, id, ts, d))
 	switch {

@@ -110,6 +110,16 @@ func toJSON(v any) (any, error) {
 		return ast.JSONWithOpt(x, ast.JSONOpt{CopyMaps: true})
 	case *ast.Term:
 		return ast.JSONWithOpt(x.Value, ast.JSONOpt{CopyMaps: true})
+	case *policy.Input:
+		// Masking is the rare path: the document as it is written, decoded.
+		b, err := appendInput(nil, x)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		return v, dec.Decode(&v)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {

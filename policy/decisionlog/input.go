@@ -1,0 +1,185 @@
+package decisionlog
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// appendInput appends the input document of in as JSON: the document the
+// policy engine evaluates (engine.InputValue, README "Input document"),
+// keys in the sorted order OPA writes them, but written straight from the
+// Go values. The engine gives the policy only the parts it reads; the log
+// always gets all of it. A nil Identity is null: the request was rejected
+// before authentication, which is not an anonymous identity.
+func appendInput(b []byte, in *policy.Input) ([]byte, error) {
+	r := &in.Request
+	var err error
+	b = append(b, '{')
+	if in.OPAEnvoy {
+		b = appendEnvoyAttributes(append(b, `"attributes":`...), r)
+		b = append(b, ',')
+	}
+	b = append(b, `"identity":`...)
+	if b, err = appendIdentity(b, in.Identity); err != nil {
+		return b, err
+	}
+	if in.OPAEnvoy {
+		b = append(b, `,"parsed_body":`...)
+		if b, err = appendJSON(b, r.Body); err != nil { // nil is null
+			return b, err
+		}
+		b = appendStrings(append(b, `,"parsed_path":`...), r.Segments)
+		b = appendQuery(append(b, `,"parsed_query":`...), r.Query)
+	}
+	b = append(b, `,"request":`...)
+	if b, err = appendRequest(b, r); err != nil {
+		return b, err
+	}
+	b = appendRoute(append(b, `,"route":`...), &in.Route)
+	if in.OPAEnvoy {
+		b = strconv.AppendBool(append(b, `,"truncated_body":`...), r.BodyTruncated)
+	}
+	b = appendValidation(append(b, `,"validation":`...), &in.Validation)
+	b = strconv.AppendInt(append(b, `,"version":`...), policy.InputVersion, 10)
+	return append(b, '}'), nil
+}
+
+func appendRequest(b []byte, r *policy.Request) ([]byte, error) {
+	b = append(b, '{')
+	if r.Body != nil {
+		var err error
+		if b, err = appendJSON(append(b, `"body":`...), r.Body); err != nil {
+			return b, err
+		}
+		b = append(b, ',')
+	}
+	if r.Body != nil || r.BodyTruncated {
+		b = strconv.AppendBool(append(b, `"body_truncated":`...), r.BodyTruncated)
+		b = append(b, ',')
+	}
+	b = appendStringMap(append(b, `"headers":`...), r.Headers)
+	b = appendString(append(b, `,"host":`...), r.Host)
+	b = appendString(append(b, `,"id":`...), r.ID)
+	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendString(append(b, `,"path":`...), r.Path)
+	b = appendQuery(append(b, `,"query":`...), r.Query)
+	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
+	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendStrings(append(b, `,"segments":`...), r.Segments)
+	return append(b, '}'), nil
+}
+
+func appendRoute(b []byte, rt *policy.Route) []byte {
+	b = appendString(append(b, `{"name":`...), rt.Name)
+	b = appendString(append(b, `,"operation_id":`...), rt.OperationID)
+	b = appendStringMap(append(b, `,"path_params":`...), rt.PathParams)
+	b = appendStrings(append(b, `,"tags":`...), rt.Tags)
+	return append(b, '}')
+}
+
+func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
+	if id == nil {
+		return append(b, "null"...), nil
+	}
+	b = strconv.AppendBool(append(b, `{"authenticated":`...), id.Authenticated)
+	b = append(b, `,"claims":`...)
+	if len(id.Claims) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		var err error
+		if b, err = appendJSON(b, id.Claims); err != nil {
+			return b, err
+		}
+	}
+	b = appendString(append(b, `,"consumer":`...), id.Consumer)
+	b = appendStrings(append(b, `,"groups":`...), id.Groups)
+	b = appendString(append(b, `,"issuer":`...), id.Issuer)
+	b = appendString(append(b, `,"key_id":`...), id.KeyID)
+	b = appendString(append(b, `,"method":`...), id.Method)
+	b = appendStrings(append(b, `,"scopes":`...), id.Scopes)
+	b = appendString(append(b, `,"subject":`...), id.Subject)
+	return append(b, '}'), nil
+}
+
+func appendValidation(b []byte, v *policy.Validation) []byte {
+	b = append(b, `{"errors":[`...)
+	for i, e := range v.Errors {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(append(b, `{"in":`...), e.In)
+		b = appendString(append(b, `,"name":`...), e.Name)
+		b = appendString(append(b, `,"reason":`...), e.Reason)
+		b = append(b, '}')
+	}
+	b = strconv.AppendBool(append(b, `],"valid":`...), v.Valid)
+	return append(b, '}')
+}
+
+// appendEnvoyAttributes writes OPA-Envoy's attributes: request.http and
+// source.address.socketAddress.
+func appendEnvoyAttributes(b []byte, r *policy.Request) []byte {
+	path := r.Path
+	if len(r.Query) > 0 {
+		path += "?" + url.Values(r.Query).Encode() // as engine.InputValue
+	}
+	b = append(b, `{"request":{"http":{`...)
+	if r.RawBody != nil {
+		b = appendString(append(b, `"body":`...), string(r.RawBody))
+		b = append(b, ',')
+	}
+	b = appendStringMap(append(b, `"headers":`...), r.Headers)
+	b = appendString(append(b, `,"host":`...), r.Host)
+	b = appendString(append(b, `,"id":`...), r.ID)
+	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendString(append(b, `,"path":`...), path)
+	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	if r.RawBody != nil {
+		b = strconv.AppendInt(append(b, `,"size":`...), int64(len(r.RawBody)), 10)
+	}
+	host, port, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host, port = r.RemoteAddr, ""
+	}
+	b = appendString(append(b, `}},"source":{"address":{"socketAddress":{"address":`...), host)
+	if p, err := strconv.Atoi(port); err == nil {
+		b = strconv.AppendInt(append(b, `,"portValue":`...), int64(p), 10)
+	}
+	return append(b, "}}}}"...)
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+func appendStringMap(b []byte, m map[string]string) []byte {
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(append(appendString(b, k), ':'), m[k])
+	}
+	return append(b, '}')
+}
+
+func appendQuery(b []byte, q map[string][]string) []byte {
+	b = append(b, '{')
+	for i, k := range sortedKeys(q) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendStrings(append(appendString(b, k), ':'), q[k])
+	}
+	return append(b, '}')
+}

@@ -1,0 +1,114 @@
+package decisionlog
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/policy/engine"
+)
+
+// TestAppendInputWritesTheEvaluatedDocument wants the logged input, written
+// from the Go values, to be byte for byte the document the engine builds
+// for evaluation, encoded as before (engine.InputValue, then appendAST).
+func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
+	t.Parallel()
+	jwtUser := &policy.Identity{
+		Authenticated: true, Method: policy.MethodJWT, Subject: "alice", Issuer: "https://issuer.example",
+		Groups: []string{"user-group", "ops"}, Scopes: []string{"users:read"}, KeyID: "k1",
+		Claims: map[string]any{
+			"sub": "alice", "exp": 1.8934998e+09, "iat": float64(1700000000), "aud": []any{"api", "web"},
+			"role": "user", "nested": map[string]any{"n": json.Number("12.50"), "ok": true, "none": nil},
+			"note": "quote \" backslash \\ tab \t ünïcödé <script>",
+		},
+	}
+	get := policy.Request{
+		ID: "req-1", Method: "GET", Path: "/api/v1/users", Segments: []string{"api", "v1", "users"},
+		Host: "api.example.com", Scheme: "https", Query: map[string][]string{"page": {"2"}, "tag": {"b", "a"}},
+		Headers:    map[string]string{"accept": "application/json", "user-agent": "curl/8.5", "x-multi": "a, b"},
+		RemoteAddr: "192.0.2.7:51234",
+	}
+	post := get
+	post.Method, post.Query = "POST", nil
+	post.Body = map[string]any{"name": "Ada", "age": json.Number("36"), "tags": []any{"x", 1.5}, "address": map[string]any{}}
+	post.RawBody = []byte(`{"name":"Ada","age":36,"tags":["x",1.5],"address":{}}`)
+	truncated := get
+	truncated.BodyTruncated = true
+	noPort := get
+	noPort.RemoteAddr, noPort.Query = "@", nil
+	route := policy.Route{Name: "users-api", OperationID: "listUsers", PathParams: map[string]string{"id": "7"}, Tags: []string{"users", "public"}}
+	invalid := policy.Validation{Errors: []policy.ValidationError{{Name: "/email", In: "body", Reason: "format"}, {Name: "page", In: "query", Reason: "type"}}}
+	tests := []struct {
+		name string
+		in   policy.Input
+	}{
+		{"a JWT user's GET", policy.Input{Request: get, Route: route, Identity: jwtUser, Validation: policy.Validation{Valid: true}}},
+		{"an anonymous request without claims", policy.Input{Request: get, Route: policy.Route{Name: "public"}, Identity: policy.Anonymous(), Validation: policy.Validation{Valid: true}}},
+		{"a POST with its body and validation errors", policy.Input{Request: post, Route: route, Identity: jwtUser, Validation: invalid}},
+		{"a body the route asked for but could not get", policy.Input{Request: truncated, Route: route, Identity: jwtUser, Validation: policy.Validation{Valid: true}}},
+		{"OPA-Envoy fields of a GET with a query", policy.Input{Request: get, Route: route, Identity: jwtUser, Validation: policy.Validation{Valid: true}, OPAEnvoy: true}},
+		{"OPA-Envoy fields of a POST", policy.Input{Request: post, Route: route, Identity: jwtUser, Validation: invalid, OPAEnvoy: true}},
+		{"OPA-Envoy fields of a remote address without a port", policy.Input{Request: noPort, Route: route, Identity: jwtUser, OPAEnvoy: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			want, err := appendAST(nil, engine.InputValue(&tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := appendInput(nil, &tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("logged input\n%s\nbut the engine evaluates\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestAppendInputWritesNoIdentityAsNull(t *testing.T) {
+	t.Parallel()
+	b, err := appendInput(nil, &policy.Input{Request: policy.Request{Method: "POST", Path: "/x"}, Route: policy.Route{Name: "r"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if v, ok := doc["identity"]; !ok || v != nil {
+		t.Fatalf("identity = %v (present %v), want null: %s", v, ok, b)
+	}
+}
+
+// TestMaskingAGoInput: the Masker and the erase pointers see, and change,
+// the document as it is written, not the Go struct.
+func TestMaskingAGoInput(t *testing.T) {
+	t.Parallel()
+	in := &policy.Input{
+		Request:  policy.Request{Method: "POST", Path: "/orders", Headers: map[string]string{"x-card": "4111"}},
+		Route:    policy.Route{Name: "orders"},
+		Identity: &policy.Identity{Authenticated: true, Method: policy.MethodJWT, Subject: "alice"},
+	}
+	m := &fakeMasker{ops: []policy.MaskOp{{Op: "upsert", Path: "/input/identity/subject", Value: "***"}}}
+	ev := goldenEvent()
+	ev.Input = in
+	got := logOne(t, Options{Masker: m, Erase: []string{"/input/request/headers/x-card"}}, ev)
+	m.mu.Lock()
+	seen, _ := m.seen["input"].(map[string]any)
+	m.mu.Unlock()
+	if req, _ := seen["request"].(map[string]any); req["method"] != "POST" {
+		t.Fatalf("the masker saw input %v, want the input document", seen)
+	}
+	logged, _ := got["input"].(map[string]any)
+	id, _ := logged["identity"].(map[string]any)
+	headers, _ := logged["request"].(map[string]any)["headers"].(map[string]any)
+	if id["subject"] != "***" || headers["x-card"] != nil {
+		t.Fatalf("logged input %v: want the subject masked and x-card erased", logged)
+	}
+	if in.Identity.Subject != "alice" || in.Request.Headers["x-card"] != "4111" {
+		t.Fatal("masking changed the request's own input")
+	}
+}
