@@ -22,6 +22,8 @@ type compiled struct {
 	decision *query
 	// mask and drop are nil when the bundles do not define those rules.
 	mask, drop *query
+	// needs is what the modules read of the input document.
+	needs *inputNeeds
 	// revisions maps bundle name to revision; it is shared by every
 	// decision of this generation and must not be modified.
 	revisions map[string]string
@@ -52,7 +54,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
-	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now()}
+	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -33,8 +33,15 @@ func (e *EvalError) Error() string { return e.Reason + ": " + e.Err.Error() }
 func (e *EvalError) Unwrap() error { return e.Err }
 
 // Evaluate evaluates the decision rule for in. See EvaluateValue.
+// The policy is given only the parts of the document it reads (see
+// inputNeeds); Decision.Input is that value.
 func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decision {
-	return e.EvaluateValue(ctx, InputValue(in))
+	c := e.state.Load()
+	var n *inputNeeds
+	if c != nil {
+		n = c.needs
+	}
+	return e.evaluate(ctx, c, inputValue(in, n))
 }
 
 // EvaluateValue evaluates the decision rule with input as the input
@@ -60,9 +67,14 @@ func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decisio
 // field of the wrong type make the result invalid, which denies. Unknown
 // fields are ignored.
 func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Decision {
+	return e.evaluate(ctx, e.state.Load(), input)
+}
+
+// evaluate evaluates generation c's decision rule; c is nil before any
+// policy loaded.
+func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) *policy.Decision {
 	start := time.Now()
 	d := &policy.Decision{Input: input}
-	c := e.state.Load()
 	if c == nil {
 		return e.fail(d, start, ReasonError, resultError, errNotReady)
 	}

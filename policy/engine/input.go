@@ -80,44 +80,119 @@ var (
 // never an unescaped raw path), "parsed_query", "parsed_body" and
 // "truncated_body". A nil Identity is anonymous.
 func InputValue(in *policy.Input) ast.Value {
-	r := &in.Request
-	segments := stringArray(r.Segments)
-	query := queryObject(r.Query)
-	headers := stringObject(r.Headers)
-	var body *ast.Term
-	if r.Body != nil {
-		body = ast.NewTerm(jsonValue(r.Body))
-	}
+	return inputValue(in, nil)
+}
 
-	req := ast.NewObject(
-		[2]*ast.Term{kID, ast.StringTerm(r.ID)},
-		[2]*ast.Term{kMethod, ast.StringTerm(r.Method)},
-		[2]*ast.Term{kPath, ast.StringTerm(r.Path)},
-		[2]*ast.Term{kSegments, segments},
-		[2]*ast.Term{kHost, ast.StringTerm(r.Host)},
-		[2]*ast.Term{kScheme, ast.StringTerm(r.Scheme)},
-		[2]*ast.Term{kQuery, query},
-		[2]*ast.Term{kHeaders, headers},
-		[2]*ast.Term{kRemoteAddr, ast.StringTerm(r.RemoteAddr)},
-	)
-	if body != nil {
-		req.Insert(kBody, body)
+// inputValue builds the parts of the input document that n says the policy
+// reads (all of it when n is nil); see InputValue.
+func inputValue(in *policy.Input, n *inputNeeds) ast.Value {
+	t := requestTerms{r: &in.Request}
+	var kv pairs
+	if n.field("version") != nil {
+		kv.add(kVersion, versionTerm)
 	}
-	if body != nil || r.BodyTruncated {
-		req.Insert(kBodyTruncated, ast.InternedTerm(r.BodyTruncated))
+	if f := n.field("request"); f != nil {
+		kv.add(kRequest, t.request(f))
 	}
-
-	doc := ast.NewObject(
-		[2]*ast.Term{kVersion, versionTerm},
-		[2]*ast.Term{kRequest, ast.NewTerm(req)},
-		[2]*ast.Term{kRoute, routeTerm(&in.Route)},
-		[2]*ast.Term{kIdentity, identityTerm(in.Identity)},
-		[2]*ast.Term{kValidation, validationTerm(&in.Validation)},
-	)
+	if n.field("route") != nil {
+		kv.add(kRoute, routeTerm(&in.Route))
+	}
+	if f := n.field("identity"); f != nil {
+		kv.add(kIdentity, identityTerm(in.Identity, f))
+	}
+	if n.field("validation") != nil {
+		kv.add(kValidation, validationTerm(&in.Validation))
+	}
+	doc := kv.object()
 	if in.OPAEnvoy {
-		addOPAEnvoy(doc, r, segments, query, headers, body)
+		t.addOPAEnvoy(doc, n)
 	}
 	return doc
+}
+
+// pairs collects the key-value pairs of an object of at most 11 entries
+// (the most of any object here, input.request), so that ast.NewObject
+// allocates their elements in one block (Object.Insert allocates one per
+// pair).
+type pairs struct {
+	a [11][2]*ast.Term
+	n int
+}
+
+func (p *pairs) add(k, v *ast.Term) {
+	p.a[p.n] = [2]*ast.Term{k, v}
+	p.n++
+}
+
+func (p *pairs) object() ast.Object { return ast.NewObject(p.a[:p.n]...) }
+
+// requestTerms builds the terms of input.request once each, as the
+// OPA-Envoy fields share them.
+type requestTerms struct {
+	r                              *policy.Request
+	segments, query, headers, body *ast.Term
+	bodyBuilt                      bool
+}
+
+func (t *requestTerms) segmentsTerm() *ast.Term {
+	if t.segments == nil {
+		t.segments = stringArray(t.r.Segments)
+	}
+	return t.segments
+}
+
+func (t *requestTerms) queryTerm() *ast.Term {
+	if t.query == nil {
+		t.query = queryObject(t.r.Query)
+	}
+	return t.query
+}
+
+func (t *requestTerms) headersTerm() *ast.Term {
+	if t.headers == nil {
+		t.headers = stringObject(t.r.Headers)
+	}
+	return t.headers
+}
+
+// bodyTerm is the parsed body, or nil when there is none.
+func (t *requestTerms) bodyTerm() *ast.Term {
+	if !t.bodyBuilt && t.r.Body != nil {
+		t.body = ast.NewTerm(jsonValue(t.r.Body))
+	}
+	t.bodyBuilt = true
+	return t.body
+}
+
+func (t *requestTerms) request(f *fieldNeeds) *ast.Term {
+	r := t.r
+	var req pairs
+	for _, s := range [...]struct {
+		key   *ast.Term
+		value string
+	}{{kID, r.ID}, {kMethod, r.Method}, {kPath, r.Path}, {kHost, r.Host}, {kScheme, r.Scheme}, {kRemoteAddr, r.RemoteAddr}} {
+		if f.has(string(s.key.Value.(ast.String))) {
+			req.add(s.key, ast.StringTerm(s.value))
+		}
+	}
+	if f.has("segments") {
+		req.add(kSegments, t.segmentsTerm())
+	}
+	if f.has("query") {
+		req.add(kQuery, t.queryTerm())
+	}
+	if f.has("headers") {
+		req.add(kHeaders, t.headersTerm())
+	}
+	if f.has("body") {
+		if body := t.bodyTerm(); body != nil {
+			req.add(kBody, body)
+		}
+	}
+	if f.has("body_truncated") && (r.Body != nil || r.BodyTruncated) {
+		req.add(kBodyTruncated, ast.InternedTerm(r.BodyTruncated))
+	}
+	return ast.NewTerm(req.object())
 }
 
 func routeTerm(rt *policy.Route) *ast.Term {
@@ -129,34 +204,47 @@ func routeTerm(rt *policy.Route) *ast.Term {
 	)
 }
 
-func identityTerm(id *policy.Identity) *ast.Term {
+// identityTerm is input.identity, or the parts of it f needs. The whole
+// term of an identity with a Memo is built once and serves every request.
+func identityTerm(id *policy.Identity, f *fieldNeeds) *ast.Term {
 	if id == nil {
 		id = policy.Anonymous()
 	}
 	if id.Memo != nil {
 		// Terms are never modified once built, so one term serves every
-		// request of a cached identity.
-		return id.Memo.Get(func() any { return buildIdentityTerm(id) }).(*ast.Term)
+		// request of the identity.
+		return id.Memo.Get(func() any { return buildIdentityTerm(id, allOf) }).(*ast.Term)
 	}
-	return buildIdentityTerm(id)
+	return buildIdentityTerm(id, f)
 }
 
-func buildIdentityTerm(id *policy.Identity) *ast.Term {
-	claims := ast.NewTerm(ast.NewObject())
-	if len(id.Claims) > 0 {
-		claims = ast.NewTerm(jsonValue(id.Claims))
+func buildIdentityTerm(id *policy.Identity, f *fieldNeeds) *ast.Term {
+	var obj pairs
+	if f.has("authenticated") {
+		obj.add(kAuthenticated, ast.InternedTerm(id.Authenticated))
 	}
-	return ast.ObjectTerm(
-		[2]*ast.Term{kAuthenticated, ast.InternedTerm(id.Authenticated)},
-		[2]*ast.Term{kMethod, ast.StringTerm(id.Method)},
-		[2]*ast.Term{kSubject, ast.StringTerm(id.Subject)},
-		[2]*ast.Term{kIssuer, ast.StringTerm(id.Issuer)},
-		[2]*ast.Term{kConsumer, ast.StringTerm(id.Consumer)},
-		[2]*ast.Term{kGroups, stringArray(id.Groups)},
-		[2]*ast.Term{kScopes, stringArray(id.Scopes)},
-		[2]*ast.Term{kClaims, claims},
-		[2]*ast.Term{kKeyID, ast.StringTerm(id.KeyID)},
-	)
+	for _, s := range [...]struct {
+		key   *ast.Term
+		value string
+	}{{kMethod, id.Method}, {kSubject, id.Subject}, {kIssuer, id.Issuer}, {kConsumer, id.Consumer}, {kKeyID, id.KeyID}} {
+		if f.has(string(s.key.Value.(ast.String))) {
+			obj.add(s.key, ast.StringTerm(s.value))
+		}
+	}
+	if f.has("groups") {
+		obj.add(kGroups, stringArray(id.Groups))
+	}
+	if f.has("scopes") {
+		obj.add(kScopes, stringArray(id.Scopes))
+	}
+	if f.has("claims") {
+		claims := ast.NewTerm(ast.NewObject())
+		if len(id.Claims) > 0 {
+			claims = ast.NewTerm(jsonValue(id.Claims))
+		}
+		obj.add(kClaims, claims)
+	}
+	return ast.NewTerm(obj.object())
 }
 
 // validTerm is the validation of most requests, built once: terms are
@@ -184,47 +272,58 @@ func validationTerm(v *policy.Validation) *ast.Term {
 	)
 }
 
-// addOPAEnvoy adds the OPA-Envoy shaped fields, sharing the already built
-// terms of input.request.
-func addOPAEnvoy(doc ast.Object, r *policy.Request, segments, query, headers, body *ast.Term) {
-	path := r.Path
-	if len(r.Query) > 0 {
-		// The gateway keeps the parsed query only; this is its canonical
-		// (sorted, re-escaped) encoding.
-		path += "?" + url.Values(r.Query).Encode()
+// addOPAEnvoy adds the OPA-Envoy shaped fields n needs, sharing the terms
+// of input.request.
+func (t *requestTerms) addOPAEnvoy(doc ast.Object, n *inputNeeds) {
+	r := t.r
+	if n.field("attributes") != nil {
+		path := r.Path
+		if len(r.Query) > 0 {
+			// The gateway keeps the parsed query only; this is its canonical
+			// (sorted, re-escaped) encoding.
+			path += "?" + url.Values(r.Query).Encode()
+		}
+		http := ast.NewObject(
+			[2]*ast.Term{kID, ast.StringTerm(r.ID)},
+			[2]*ast.Term{kMethod, ast.StringTerm(r.Method)},
+			[2]*ast.Term{kPath, ast.StringTerm(path)},
+			[2]*ast.Term{kHost, ast.StringTerm(r.Host)},
+			[2]*ast.Term{kScheme, ast.StringTerm(r.Scheme)},
+			[2]*ast.Term{kHeaders, t.headersTerm()},
+		)
+		if r.RawBody != nil {
+			http.Insert(kBody, ast.StringTerm(string(r.RawBody)))
+			http.Insert(kSize, ast.IntNumberTerm(len(r.RawBody)))
+		}
+		host, port, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host, port = r.RemoteAddr, ""
+		}
+		sock := ast.NewObject([2]*ast.Term{kAddress, ast.StringTerm(host)})
+		if p, err := strconv.Atoi(port); err == nil {
+			sock.Insert(kPortValue, ast.IntNumberTerm(p))
+		}
+		doc.Insert(kAttributes, ast.ObjectTerm(
+			[2]*ast.Term{kRequest, ast.ObjectTerm([2]*ast.Term{kHTTP, ast.NewTerm(http)})},
+			[2]*ast.Term{kSource, ast.ObjectTerm([2]*ast.Term{kAddress, ast.ObjectTerm([2]*ast.Term{kSocketAddress, ast.NewTerm(sock)})})},
+		))
 	}
-	http := ast.NewObject(
-		[2]*ast.Term{kID, ast.StringTerm(r.ID)},
-		[2]*ast.Term{kMethod, ast.StringTerm(r.Method)},
-		[2]*ast.Term{kPath, ast.StringTerm(path)},
-		[2]*ast.Term{kHost, ast.StringTerm(r.Host)},
-		[2]*ast.Term{kScheme, ast.StringTerm(r.Scheme)},
-		[2]*ast.Term{kHeaders, headers},
-	)
-	if r.RawBody != nil {
-		http.Insert(kBody, ast.StringTerm(string(r.RawBody)))
-		http.Insert(kSize, ast.IntNumberTerm(len(r.RawBody)))
+	if n.field("parsed_path") != nil {
+		doc.Insert(kParsedPath, t.segmentsTerm())
 	}
-	host, port, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host, port = r.RemoteAddr, ""
+	if n.field("parsed_query") != nil {
+		doc.Insert(kParsedQuery, t.queryTerm())
 	}
-	sock := ast.NewObject([2]*ast.Term{kAddress, ast.StringTerm(host)})
-	if p, err := strconv.Atoi(port); err == nil {
-		sock.Insert(kPortValue, ast.IntNumberTerm(p))
+	if n.field("parsed_body") != nil {
+		body := t.bodyTerm()
+		if body == nil {
+			body = ast.NullTerm()
+		}
+		doc.Insert(kParsedBody, body)
 	}
-	attrs := ast.ObjectTerm(
-		[2]*ast.Term{kRequest, ast.ObjectTerm([2]*ast.Term{kHTTP, ast.NewTerm(http)})},
-		[2]*ast.Term{kSource, ast.ObjectTerm([2]*ast.Term{kAddress, ast.ObjectTerm([2]*ast.Term{kSocketAddress, ast.NewTerm(sock)})})},
-	)
-	if body == nil {
-		body = ast.NullTerm()
+	if n.field("truncated_body") != nil {
+		doc.Insert(kTruncatedBody, ast.InternedTerm(r.BodyTruncated))
 	}
-	doc.Insert(kAttributes, attrs)
-	doc.Insert(kParsedPath, segments)
-	doc.Insert(kParsedQuery, query)
-	doc.Insert(kParsedBody, body)
-	doc.Insert(kTruncatedBody, ast.InternedTerm(r.BodyTruncated))
 }
 
 func stringArray(ss []string) *ast.Term {
