@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/server"
+	"github.com/portcullis/portcullis/internal/gctune"
 )
 
 func cmdRun(args []string, _, stderr io.Writer) int {
@@ -22,7 +23,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(cfg.Log, stderr)
-	gc := tuneGC(os.Getenv, cgroupMemoryFiles)
+	gc := gctune.Apply(os.Getenv, gctune.CgroupMemoryFiles)
 	log.Info().Str("gc_percent", gc.GCPercent).Str("memory_limit", gc.MemoryLimit).Msg("garbage collector")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -69,7 +69,7 @@ func New(route *config.Route, trusted []netip.Prefix) *Proxy {
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       nil,
-		BufferPool:     bufferPool{},
+		BufferPool:     BufferPool{},
 	}
 	return p
 }
@@ -213,10 +213,12 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// bufferPool reuses the 32 KiB copy buffers of ReverseProxy.
-type bufferPool struct{}
+// BufferPool reuses the 32 KiB copy buffers of ReverseProxy (which
+// otherwise allocates one per response); make bench's bare proxy uses it
+// too.
+type BufferPool struct{}
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+func (BufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (BufferPool) Put(b []byte) { buffers.Put(&b) }

@@ -11,6 +11,9 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/internal/gctune"
 )
 
 // upstreamBody is what the upstream answers to every request: a small JSON
@@ -33,7 +36,9 @@ func serveUpstream(w http.ResponseWriter, r *http.Request) {
 
 // newBareProxy returns the floor every gateway configuration is compared
 // with: an httputil.ReverseProxy with Rewrite and X-Forwarded headers, and a
-// transport pooled like the gateway's (gateway/proxy), doing nothing else.
+// transport and copy buffers pooled like the gateway's (gateway/proxy),
+// doing nothing else. Its process runs with the gateway's collector
+// settings (see runRole).
 func newBareProxy(upstream *url.URL) http.Handler {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &httputil.ReverseProxy{
@@ -50,6 +55,7 @@ func newBareProxy(upstream *url.URL) http.Handler {
 			ExpectContinueTimeout: time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
 		},
+		BufferPool: proxy.BufferPool{},
 	}
 }
 
@@ -67,6 +73,7 @@ func runRole(ctx context.Context, role, listen, upstream string) error {
 			return fmt.Errorf("-upstream %q: want an absolute URL", upstream)
 		}
 		h = newBareProxy(u)
+		gctune.Apply(os.Getenv, gctune.CgroupMemoryFiles) // as portcullis run does
 	default:
 		return fmt.Errorf("-role %q (want upstream or bareproxy)", role)
 	}

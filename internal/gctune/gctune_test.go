@@ -1,4 +1,4 @@
-package main
+package gctune
 
 import (
 	"math"
@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// TestTuneGC must not run in parallel: it changes the process's collector
+// TestApply must not run in parallel: it changes the process's collector
 // settings (and restores them).
-func TestTuneGC(t *testing.T) {
+func TestApply(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	const noLimit = math.MaxInt64 // the runtime's "no limit"
@@ -46,9 +46,9 @@ func TestTuneGC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetGCPercent(100) // what the runtime starts with
 			debug.SetMemoryLimit(noLimit)
-			got := tuneGC(func(k string) string { return tc.env[k] }, tc.files)
+			got := Apply(func(k string) string { return tc.env[k] }, tc.files)
 			if got.GCPercent != tc.wantGC || got.MemoryLimit != tc.wantLimit {
-				t.Fatalf("tuneGC = %+v, want GC %s, limit %s", got, tc.wantGC, tc.wantLimit)
+				t.Fatalf("Apply = %+v, want GC %s, limit %s", got, tc.wantGC, tc.wantLimit)
 			}
 			if p := debug.SetGCPercent(100); p != tc.gcPercent {
 				t.Errorf("GC percent = %d, want %d", p, tc.gcPercent)

@@ -1,4 +1,7 @@
-package main
+// Package gctune sets the garbage collector's defaults of portcullis run
+// (README "Operations"), shared with the benchmark's bare proxy so that
+// both run with the same collector.
+package gctune
 
 import (
 	"math"
@@ -8,39 +11,39 @@ import (
 	"strings"
 )
 
-// defaultGCPercent is the garbage collector's target heap growth of
+// DefaultGCPercent is the garbage collector's target heap growth of
 // `portcullis run` when GOGC is not set: 200 % instead of Go's 100 %. Most
 // of what a gateway allocates lives for one request, so collecting half as
 // often saves CPU and shortens the latency tail (make bench: about a
 // quarter less CPU per request for a JWT route), for a heap of at most
 // three times the live data instead of two (README "Performance").
-const defaultGCPercent = 200
+const DefaultGCPercent = 200
 
 // memoryLimitShare of a container's memory limit becomes the collector's
 // soft limit, so the larger heap target never pushes the process into the
 // OOM killer: near the limit the collector runs as often as it must.
 const memoryLimitShare = 0.9
 
-// cgroupMemoryFiles hold the memory limit of the process's container,
+// CgroupMemoryFiles hold the memory limit of the process's container,
 // cgroup v2 first, then v1.
-var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+var CgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
-// gcSettings is what tuneGC decided, for the startup log.
-type gcSettings struct {
+// Settings is what Apply decided, for the startup log.
+type Settings struct {
 	GCPercent   string // "GOGC=…" when the environment sets it
 	MemoryLimit string // bytes, "GOMEMLIMIT=…", or "none"
 }
 
-// tuneGC applies the collector defaults unless the environment chose:
-// GOGC unset → defaultGCPercent; GOMEMLIMIT unset and a container memory
-// limit found → memoryLimitShare of it.
-func tuneGC(getenv func(string) string, limitFiles []string) gcSettings {
-	var s gcSettings
+// Apply applies the collector defaults unless the environment chose:
+// GOGC unset → DefaultGCPercent; GOMEMLIMIT unset and a container memory
+// limit found in limitFiles → memoryLimitShare of it.
+func Apply(getenv func(string) string, limitFiles []string) Settings {
+	var s Settings
 	if v := getenv("GOGC"); v != "" {
 		s.GCPercent = "GOGC=" + v
 	} else {
-		debug.SetGCPercent(defaultGCPercent)
-		s.GCPercent = strconv.Itoa(defaultGCPercent)
+		debug.SetGCPercent(DefaultGCPercent)
+		s.GCPercent = strconv.Itoa(DefaultGCPercent)
 	}
 	switch limit, ok := containerMemoryLimit(limitFiles); {
 	case getenv("GOMEMLIMIT") != "":
