@@ -164,7 +164,7 @@ func (t *requestTerms) bodyTerm() *ast.Term {
 	return t.body
 }
 
-func (t *requestTerms) request(f *fieldNeeds) *ast.Term {
+func (t *requestTerms) request(f *inputNeeds) *ast.Term {
 	r := t.r
 	var req pairs
 	for _, s := range [...]struct {
@@ -178,11 +178,19 @@ func (t *requestTerms) request(f *fieldNeeds) *ast.Term {
 	if f.has("segments") {
 		req.add(kSegments, t.segmentsTerm())
 	}
-	if f.has("query") {
-		req.add(kQuery, t.queryTerm())
+	if q := f.field("query"); q != nil {
+		if q.all {
+			req.add(kQuery, t.queryTerm())
+		} else {
+			req.add(kQuery, queryObject(pick(t.r.Query, q)))
+		}
 	}
-	if f.has("headers") {
-		req.add(kHeaders, t.headersTerm())
+	if h := f.field("headers"); h != nil {
+		if h.all {
+			req.add(kHeaders, t.headersTerm())
+		} else {
+			req.add(kHeaders, stringObject(pick(t.r.Headers, h)))
+		}
 	}
 	if f.has("body") {
 		if body := t.bodyTerm(); body != nil {
@@ -206,7 +214,7 @@ func routeTerm(rt *policy.Route) *ast.Term {
 
 // identityTerm is input.identity, or the parts of it f needs. The whole
 // term of an identity with a Memo is built once and serves every request.
-func identityTerm(id *policy.Identity, f *fieldNeeds) *ast.Term {
+func identityTerm(id *policy.Identity, f *inputNeeds) *ast.Term {
 	if id == nil {
 		id = policy.Anonymous()
 	}
@@ -218,7 +226,7 @@ func identityTerm(id *policy.Identity, f *fieldNeeds) *ast.Term {
 	return buildIdentityTerm(id, f)
 }
 
-func buildIdentityTerm(id *policy.Identity, f *fieldNeeds) *ast.Term {
+func buildIdentityTerm(id *policy.Identity, f *inputNeeds) *ast.Term {
 	var obj pairs
 	if f.has("authenticated") {
 		obj.add(kAuthenticated, ast.InternedTerm(id.Authenticated))
@@ -237,10 +245,10 @@ func buildIdentityTerm(id *policy.Identity, f *fieldNeeds) *ast.Term {
 	if f.has("scopes") {
 		obj.add(kScopes, stringArray(id.Scopes))
 	}
-	if f.has("claims") {
+	if c := f.field("claims"); c != nil {
 		claims := ast.NewTerm(ast.NewObject())
 		if len(id.Claims) > 0 {
-			claims = ast.NewTerm(jsonValue(id.Claims))
+			claims = ast.NewTerm(jsonValue(pick(id.Claims, c)))
 		}
 		obj.add(kClaims, claims)
 	}
@@ -324,6 +332,21 @@ func (t *requestTerms) addOPAEnvoy(doc ast.Object, n *inputNeeds) {
 	if n.field("truncated_body") != nil {
 		doc.Insert(kTruncatedBody, ast.InternedTerm(r.BodyTruncated))
 	}
+}
+
+// pick returns m, or when n needs only some keys, a map of those of them
+// that m has (a JWT carries many claims; a policy reads a few).
+func pick[V any](m map[string]V, n *inputNeeds) map[string]V {
+	if n.all || len(m) == 0 {
+		return m
+	}
+	out := make(map[string]V, len(n.keys))
+	for k := range n.keys {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func stringArray(ss []string) *ast.Term {

@@ -7,75 +7,64 @@ import "github.com/open-policy-agent/opa/v1/ast"
 // only through references rooted at input, so a part that no reference
 // reaches cannot change a decision and is not built for evaluation (the
 // decision log writes the whole document from the gateway's own values).
-// A nil *inputNeeds, or all, means the whole document.
+//
+// It is a tree of object keys: a node with all set needs everything below
+// it; otherwise only its keys. A nil *inputNeeds means the whole document.
 type inputNeeds struct {
-	all bool
-	// top maps each top-level key the policy reads to what it reads below.
-	top map[string]*fieldNeeds
-}
-
-// fieldNeeds is what the policy reads below one top-level key: all of it,
-// or the second-level keys in keys.
-type fieldNeeds struct {
 	all  bool
-	keys map[string]bool
+	keys map[string]*inputNeeds
 }
 
 // analyzeInput collects the input references of every compiled module. A
-// reference to input as a whole, or with a key that is not a constant
-// string (input[x], input.request[k]), needs everything at that level.
+// reference to input as a whole, or one that goes on with a key that is not
+// a constant string (input[x], input.request[k]), needs everything below
+// the last constant key.
 func analyzeInput(compiler *ast.Compiler) *inputNeeds {
-	n := &inputNeeds{top: make(map[string]*fieldNeeds)}
+	n := &inputNeeds{}
 	for _, m := range compiler.Modules {
 		ast.WalkRefs(m, func(r ast.Ref) bool {
-			n.add(r)
+			if r.HasPrefix(ast.InputRootRef) {
+				n.add(r[1:])
+			}
 			return false // nested references (input.a[input.b]) count too
 		})
 	}
 	return n
 }
 
-func (n *inputNeeds) add(r ast.Ref) {
-	if !r.HasPrefix(ast.InputRootRef) {
-		return
+// add records that path (below this node) is read.
+func (n *inputNeeds) add(path ast.Ref) {
+	for _, t := range path {
+		if n.all {
+			return
+		}
+		k, ok := t.Value.(ast.String)
+		if !ok {
+			break
+		}
+		next := n.keys[string(k)]
+		if next == nil {
+			if n.keys == nil {
+				n.keys = make(map[string]*inputNeeds)
+			}
+			next = &inputNeeds{}
+			n.keys[string(k)] = next
+		}
+		n = next
 	}
-	if len(r) < 2 {
-		n.all = true
-		return
-	}
-	k, ok := r[1].Value.(ast.String)
-	if !ok {
-		n.all = true
-		return
-	}
-	f := n.top[string(k)]
-	if f == nil {
-		f = &fieldNeeds{keys: make(map[string]bool)}
-		n.top[string(k)] = f
-	}
-	if len(r) < 3 {
-		f.all = true
-		return
-	}
-	if k2, ok := r[2].Value.(ast.String); ok {
-		f.keys[string(k2)] = true
-	} else {
-		f.all = true
-	}
+	n.all, n.keys = true, nil
 }
 
-// field returns what is needed below key; nil when nothing is.
-func (n *inputNeeds) field(key string) *fieldNeeds {
+// allOf needs everything.
+var allOf = &inputNeeds{all: true}
+
+// field returns what is needed below key, or nil when nothing is.
+func (n *inputNeeds) field(key string) *inputNeeds {
 	if n == nil || n.all {
 		return allOf
 	}
-	return n.top[key]
+	return n.keys[key]
 }
 
-// allOf is a fieldNeeds that needs everything.
-var allOf = &fieldNeeds{all: true}
-
-// has reports whether key is needed below a needed top-level key.
-func (f *fieldNeeds) has(key string) bool {
-	return f.all || f.keys[key]
-}
+// has reports whether anything below key is needed.
+func (n *inputNeeds) has(key string) bool { return n.field(key) != nil }

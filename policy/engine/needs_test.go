@@ -12,22 +12,23 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
-// needsString renders n as "all" or sorted "key" / "key.sub" entries.
+// needsString renders n as "all" or the sorted paths it needs whole.
 func needsString(n *inputNeeds) string {
 	if n.all {
 		return "all"
 	}
 	var out []string
-	for k, f := range n.top {
-		if f.all {
-			out = append(out, k)
+	var walk func(prefix string, n *inputNeeds)
+	walk = func(prefix string, n *inputNeeds) {
+		if n.all {
+			out = append(out, prefix)
+			return
 		}
-		for sub := range f.keys {
-			if !f.all {
-				out = append(out, k+"."+sub)
-			}
+		for k, c := range n.keys {
+			walk(strings.TrimPrefix(prefix+"."+k, "."), c)
 		}
 	}
+	walk("", n)
 	slices.Sort(out)
 	return strings.Join(out, " ")
 }
@@ -39,7 +40,10 @@ func TestAnalyzeInput(t *testing.T) {
 	}{
 		{"no input at all", `decision := true`, ""},
 		{"two fields", `decision if { input.identity.method == "jwt"; input.request.segments[0] == "api" }`, "identity.method request.segments"},
-		{"deeper references need their second-level key whole", `decision if input.identity.claims.role == "admin"`, "identity.claims"},
+		{"a claim", `decision if input.identity.claims.role == "admin"`, "identity.claims.role"},
+		{"an array element needs the array", `decision if input.request.segments[0] == "api"`, "request.segments"},
+		{"a header and a nested claim", `decision if { input.request.headers["user-agent"] == "x"; input.identity.claims.address.city == "Paris" }`, "identity.claims.address.city request.headers.user-agent"},
+		{"a field and the section it is in", `decision if { input.identity.method == "jwt"; count(input.identity) > 1 }`, "identity"},
 		{"a whole section", `decision if count(input.request) > 0`, "request"},
 		{"iterating a section", "decision if {\n\tsome k\n\tinput.request[k] == 1\n}", "request"},
 		{"a variable key at the top", "decision if {\n\tsome k\n\tinput[k] == 1\n}", "all"},
@@ -48,6 +52,7 @@ func TestAnalyzeInput(t *testing.T) {
 		{"a section given to a function", "f(r) := r.method\ndecision if f(input.request) == \"GET\"", "request"},
 		{"an import alias", "import input.identity as id\n\ndecision if id.method == \"jwt\"", "identity.method"},
 		{"a reference inside a reference", `decision if input.request.headers[input.identity.subject] == "x"`, "identity.subject request.headers"},
+		{"a computed key below a constant one", "decision if {\n\tsome k\n\tinput.identity.claims[k] == 1\n}", "identity.claims"},
 		{"the target of with", "m := input.identity.method\ndecision if {\n\tx := m with input.identity.method as \"jwt\"\n\tx == \"jwt\"\n}", "identity.method"},
 		{"else branches and comprehensions", "decision := x if {\n\tx := [g | some g in input.identity.groups]\n\tcount(x) > 0\n} else := input.route.name", "identity.groups route.name"},
 	}
@@ -70,6 +75,7 @@ func TestPrunedInputDecidesAsTheWholeDocument(t *testing.T) {
 	policies := map[string]string{
 		"example":            exampleBundle,
 		"headers and claims": authzBundle(t, "1", `decision := {"allow": input.request.headers["user-agent"] == "curl/8.5", "reasons": [object.get(input.identity.claims, "role", "none")]}`),
+		"single keys":        authzBundle(t, "1", "default role := \"none\"\n\nrole := input.identity.claims.role\n\ndefault page := \"none\"\n\npage := input.request.query.page[0]\n\ndecision := {\"allow\": input.request.headers[\"user-agent\"] == \"curl/8.5\", \"reasons\": [role, page, object.get(input.request.headers, \"accept\", \"-\")]}"),
 		"sections as values": authzBundle(t, "1", "decision := {\"allow\": count(input.request) > 3, \"reasons\": [sprintf(\"%v\", [input.route])]}"),
 		"the whole input":    authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [json.marshal(input)]}"),
 		"opa-envoy fields":   authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v %v\", [object.get(input, \"parsed_path\", 0), object.get(input, [\"attributes\", \"request\", \"http\", \"path\"], 0), object.get(input, \"parsed_body\", 0)])]}"),
@@ -103,12 +109,13 @@ func TestPrunedInputDecidesAsTheWholeDocument(t *testing.T) {
 
 func TestPrunedInputHoldsOnlyWhatIsRead(t *testing.T) {
 	t.Parallel()
-	e := newEngine(t, Options{Sources: sources(authzBundle(t, "1", `decision if input.identity.method == "jwt"`))})
+	e := newEngine(t, Options{Sources: sources(authzBundle(t, "1", `decision if { input.identity.method == "jwt"; input.identity.claims.role == "user"; input.request.headers.accept != "" }`))})
 	d := e.Evaluate(context.Background(), typicalInput())
 	if !d.Allow {
 		t.Fatalf("denied: %v", d.Err)
 	}
-	if got, want := d.Input.(ast.Value).String(), `{"identity": {"method": "jwt"}}`; got != want {
+	want := `{"identity": {"claims": {"role": "user"}, "method": "jwt"}, "request": {"headers": {"accept": "application/json"}}}`
+	if got := d.Input.(ast.Value).String(); got != want {
 		t.Fatalf("evaluated input %s, want %s", got, want)
 	}
 }
