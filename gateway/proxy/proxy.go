@@ -62,6 +62,10 @@ func New(route *config.Route, trusted []netip.Prefix) *Proxy {
 		TLSHandshakeTimeout:   route.ConnectTimeout,
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: route.Timeout,
+		// Content codings pass through as the client and the upstream chose
+		// them: the gateway never asks for gzip on its own and never
+		// decompresses a response on the way.
+		DisableCompression: true,
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,

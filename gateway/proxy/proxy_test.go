@@ -91,6 +91,41 @@ func TestProxyHeaders(t *testing.T) {
 	}
 }
 
+func TestProxyPassesContentCodingsThrough(t *testing.T) {
+	t.Parallel()
+	gzipped := []byte("\x1f\x8b\x08\x00not really gzip")
+	var asked []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Header.Get("Accept-Encoding"))
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(gzipped)
+	}))
+	defer up.Close()
+	p := New(routeTo(t, 5*time.Second, up.URL), nil)
+	tests := []struct {
+		name, acceptEncoding string
+	}{
+		{"a client that asks for no coding", ""},
+		{"a client that asks for gzip", "gzip"},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest("GET", "/x", nil)
+		if tc.acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", tc.acceptEncoding)
+		}
+		w, _, err := serve(p, req, "192.0.2.7:1234", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := asked[len(asked)-1]; got != tc.acceptEncoding {
+			t.Errorf("%s: the upstream was asked Accept-Encoding %q, want %q", tc.name, got, tc.acceptEncoding)
+		}
+		if w.Header().Get("Content-Encoding") != "gzip" || w.Body.String() != string(gzipped) {
+			t.Errorf("%s: the response was changed on the way: %q %q", tc.name, w.Header().Get("Content-Encoding"), w.Body.String())
+		}
+	}
+}
+
 func TestProxyBufferedBodyIsSent(t *testing.T) {
 	t.Parallel()
 	var body string

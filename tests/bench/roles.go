@@ -54,6 +54,7 @@ func newBareProxy(upstream *url.URL) http.Handler {
 			IdleConnTimeout:       90 * time.Second,
 			ExpectContinueTimeout: time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
+			DisableCompression:    true,
 		},
 		BufferPool: proxy.BufferPool{},
 	}
