@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/portcullis/portcullis/policy"
-	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // processID is labels.id: one UUID per process, kept across reloads, as
