@@ -21,6 +21,7 @@ func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
 			"sub": "alice", "exp": 1.8934998e+09, "iat": float64(1700000000), "aud": []any{"api", "web"},
 			"role": "user", "nested": map[string]any{"n": json.Number("12.50"), "ok": true, "none": nil},
 			"note": "quote \" backslash \\ tab \t ünïcödé <script>",
+			"tags": []string{"<b>", "a&b"},
 		},
 	}
 	get := policy.Request{

@@ -54,6 +54,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(b, ']'), nil
+	case []string:
+		return appendStrings(b, x), nil
 	case *policy.Input:
 		return appendInput(b, x)
 	case *ast.Term:
