@@ -144,8 +144,6 @@ type Decision struct {
 	// (undefined, malformed result, error, timeout).
 	Err  error
 	Eval time.Duration
-	// Input is the input document as evaluated (an OPA ast.Value), kept for the decision log.
-	Input any
 }
 
 // MaskOp is one result of a decision-log mask rule, with the semantics of

@@ -34,7 +34,7 @@ func (e *EvalError) Unwrap() error { return e.Err }
 
 // Evaluate evaluates the decision rule for in. See EvaluateValue.
 // The policy is given only the parts of the document it reads (see
-// inputNeeds); Decision.Input is that value.
+// inputNeeds).
 func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decision {
 	c := e.state.Load()
 	var n *inputNeeds
@@ -74,7 +74,7 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 // policy loaded.
 func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) *policy.Decision {
 	start := time.Now()
-	d := &policy.Decision{Input: input}
+	d := &policy.Decision{}
 	if c == nil {
 		return e.fail(d, start, ReasonError, resultError, errNotReady)
 	}
@@ -116,7 +116,6 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) *po
 // result had set.
 func (e *Engine) fail(d *policy.Decision, start time.Time, reason, result string, err error) *policy.Decision {
 	*d = policy.Decision{
-		Input:   d.Input,
 		Bundles: d.Bundles,
 		Result:  d.Result,
 		Reasons: []string{reason},
