@@ -131,7 +131,6 @@ func (p *pairs) object() ast.Object { return ast.NewObject(p.a[:p.n]...) }
 type requestTerms struct {
 	r                              *policy.Request
 	segments, query, headers, body *ast.Term
-	bodyBuilt                      bool
 }
 
 func (t *requestTerms) segmentsTerm() *ast.Term {
@@ -157,10 +156,9 @@ func (t *requestTerms) headersTerm() *ast.Term {
 
 // bodyTerm is the parsed body, or nil when there is none.
 func (t *requestTerms) bodyTerm() *ast.Term {
-	if !t.bodyBuilt && t.r.Body != nil {
+	if t.body == nil && t.r.Body != nil {
 		t.body = ast.NewTerm(jsonValue(t.r.Body))
 	}
-	t.bodyBuilt = true
 	return t.body
 }
 
