@@ -157,8 +157,14 @@ func TestFoundationRouting(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := readAll(t, resp)
-		if !strings.Contains(body, `portcullis_http_requests_total{method="GET",route="api",status="200"}`) {
-			t.Fatalf("metrics lack the api requests:\n%s", body)
+		for _, series := range []string{
+			`portcullis_http_requests_total{method="GET",route="api",status="200"}`,
+			`portcullis_http_gateway_duration_seconds_count{route="api"}`,
+			`portcullis_http_upstream_duration_seconds_count{route="api"}`,
+		} {
+			if !strings.Contains(body, series) {
+				t.Fatalf("metrics lack %s:\n%s", series, body)
+			}
 		}
 	})
 }

@@ -48,6 +48,12 @@ type State struct {
 	UpstreamStatus int
 	// Upstream is the base URL the request was sent to.
 	Upstream string
+	// Forwarded is when the proxy began forwarding the request (zero if the
+	// gateway answered itself); the time before it is the gateway's own.
+	Forwarded time.Time
+	// UpstreamLatency is the time from Forwarded to the upstream's response
+	// headers, or to the exchange's failure.
+	UpstreamLatency time.Duration
 	// ProxyErr is the error of the upstream exchange, set by the proxy.
 	ProxyErr error
 	// ResponseHeaders are added to the response to the client, whatever the outcome.

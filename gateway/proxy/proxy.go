@@ -90,6 +90,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
 	r = r.WithContext(context.WithValue(ctx, upstreamKey{}, up))
+	st.Forwarded = time.Now()
 	p.rp.ServeHTTP(w, r)
 	if st.ProxyErr == nil {
 		return nil
@@ -182,11 +183,16 @@ func (p *Proxy) isTrusted(remote string) bool {
 func modifyResponse(resp *http.Response) error {
 	st := pipeline.StateFrom(resp.Request.Context())
 	st.UpstreamStatus = resp.StatusCode
+	st.UpstreamLatency = time.Since(st.Forwarded)
 	return nil
 }
 
 func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
-	pipeline.StateFrom(r.Context()).ProxyErr = err
+	st := pipeline.StateFrom(r.Context())
+	st.ProxyErr = err
+	if st.UpstreamLatency == 0 {
+		st.UpstreamLatency = time.Since(st.Forwarded)
+	}
 }
 
 // ErrClientGone marks a request whose client went away; the server logs

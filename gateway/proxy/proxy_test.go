@@ -198,3 +198,39 @@ func TestProxyErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestProxyTimesTheUpstream(t *testing.T) {
+	t.Parallel()
+	const delay = 30 * time.Millisecond
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer up.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	for _, tc := range []struct {
+		name     string
+		upstream string
+		min      time.Duration
+	}{
+		{"an answer: until its headers", up.URL, delay},
+		{"a refused connection: until the failure", closed, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(routeTo(t, 5*time.Second, tc.upstream), nil)
+			before := time.Now()
+			_, st, _ := serve(p, httptest.NewRequest("GET", "/", nil), "127.0.0.1:1", nil)
+			if st.Forwarded.Before(before) || st.Forwarded.After(time.Now()) {
+				t.Fatalf("Forwarded = %v, want the moment the request was forwarded", st.Forwarded)
+			}
+			if st.UpstreamLatency <= tc.min || st.UpstreamLatency > time.Since(before) {
+				t.Fatalf("UpstreamLatency = %v, want more than %v and at most the exchange", st.UpstreamLatency, tc.min)
+			}
+		})
+	}
+}

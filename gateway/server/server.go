@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log:       opts.Logger,
 		version:   opts.Version,
 		reg:       reg,
-		metrics:   newHTTPMetrics(reg, opts.Version),
+		metrics:   newHTTPMetrics(reg, opts.Version, routeNames(cfg)),
 		ridPrefix: hex.EncodeToString(pfx[:]) + "-",
 	}
 	comp, err := newComponents(ctx, cfg, s.log, reg, opts.Version)
@@ -105,6 +105,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.router = route.NewRouter(cfg.Routes, handlers)
 	return s, nil
+}
+
+func routeNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Routes))
+	for i := range cfg.Routes {
+		names = append(names, cfg.Routes[i].Name)
+	}
+	return names
 }
 
 // ServeHTTP runs one request through the pipeline of its route.
@@ -154,7 +162,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, st *pipeline.State) {
 	}
 	routeName := st.Input.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
-	s.metrics.duration.WithLabelValues(routeName).Observe(time.Since(st.Start).Seconds())
+	s.metrics.observe(routeName, st, time.Now())
 	s.comp.logDecision(r, st, s.logHeaders)
 	if v == http.ErrAbortHandler {
 		panic(v)

@@ -3,11 +3,16 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/route"
@@ -31,7 +36,14 @@ func TestAPanickingStageIsRecordedAndAnswered500(t *testing.T) {
 // counterValue reads one counter from the server's registry, as /metrics shows it.
 func counterValue(t *testing.T, srv *Server, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := srv.reg.Gather()
+	return findMetric(t, srv.reg, name, labels).GetCounter().GetValue()
+}
+
+// findMetric returns the first series of name whose labels include labels
+// (nil if there is none).
+func findMetric(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) *dto.Metric {
+	t.Helper()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +58,68 @@ func counterValue(t *testing.T, srv *Server, name string, labels map[string]stri
 					continue metric
 				}
 			}
-			return m.GetCounter().GetValue()
+			return m
 		}
 	}
-	return 0
+	return nil
+}
+
+func TestLatencyIsSplitBetweenGatewayAndUpstream(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		name                     string
+		st                       pipeline.State
+		end                      time.Time
+		total, gateway, upstream time.Duration
+		upstreamCount            uint64
+	}{
+		{"answered by the gateway", pipeline.State{Start: start}, start.Add(ms(3)), ms(3), ms(3), 0, 0},
+		{"forwarded", pipeline.State{Start: start, Forwarded: start.Add(ms(2)), UpstreamLatency: ms(40)}, start.Add(ms(45)), ms(45), ms(2), ms(40), 1},
+		{"forwarded, the upstream failed", pipeline.State{Start: start, Forwarded: start.Add(ms(1)), UpstreamLatency: ms(100)}, start.Add(ms(102)), ms(102), ms(1), ms(100), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m := newHTTPMetrics(reg, "test", []string{"r1"})
+			m.observe("r1", &tc.st, tc.end)
+			check := func(name string, count uint64, sum time.Duration) {
+				t.Helper()
+				h := findMetric(t, reg, name, map[string]string{"route": "r1"}).GetHistogram()
+				if h.GetSampleCount() != count || (count > 0 && math.Abs(h.GetSampleSum()-sum.Seconds()) > 1e-9) {
+					t.Errorf("%s: %d samples summing to %vs, want %d summing to %v", name, h.GetSampleCount(), h.GetSampleSum(), count, sum)
+				}
+			}
+			check("portcullis_http_request_duration_seconds", 1, tc.total)
+			check("portcullis_http_gateway_duration_seconds", 1, tc.gateway)
+			check("portcullis_http_upstream_duration_seconds", tc.upstreamCount, tc.upstream)
+		})
+	}
+	t.Run("a request no route matched is recorded too", func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m := newHTTPMetrics(reg, "test", []string{"r1"})
+		m.observe("", &pipeline.State{Start: start}, start.Add(ms(1)))
+		if h := findMetric(t, reg, "portcullis_http_gateway_duration_seconds", map[string]string{"route": ""}); h.GetHistogram().GetSampleCount() != 1 {
+			t.Fatalf("gateway duration of route \"\": %v, want one sample", h)
+		}
+	})
+}
+
+func TestServedRequestsFeedTheLatencySplit(t *testing.T) {
+	srv, toks := jwtPipeline(t, 1, false)
+	for _, auth := range []string{"Bearer " + toks[0], ""} { // forwarded, then 401
+		req := httptest.NewRequest("GET", "/api/v1/users", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		srv.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	route := map[string]string{"route": "users-api"}
+	if n := findMetric(t, srv.reg, "portcullis_http_gateway_duration_seconds", route).GetHistogram().GetSampleCount(); n != 2 {
+		t.Errorf("gateway duration samples = %d, want 2 (both requests)", n)
+	}
+	if n := findMetric(t, srv.reg, "portcullis_http_upstream_duration_seconds", route).GetHistogram().GetSampleCount(); n != 1 {
+		t.Errorf("upstream duration samples = %d, want 1 (only the forwarded request)", n)
+	}
 }
 
 func TestARequestRejectedBeforeAuthenticationIsLoggedWithoutIdentity(t *testing.T) {
