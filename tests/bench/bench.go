@@ -37,6 +37,8 @@ type target struct {
 	// twin is, for a gateway configuration, the bare proxy driven with the
 	// same requests: the floor it is compared with. nil for a bare proxy.
 	twin *target
+	// admin is a gateway's admin listener (host:port); empty for the bare proxy.
+	admin string
 }
 
 // measurement is one phase against one target, with the CPU time the
@@ -204,7 +206,7 @@ func (b *bench) start(ctx context.Context) error {
 		}
 		twin := b.addTarget(bareKey(gc.key), "bare ReverseProxy, requests of ("+gc.key+")", bare, gc.spec(bareBase, b))
 		t := b.addTarget(gc.key, gc.title, gw, gc.spec("http://"+proxy, b))
-		t.twin = twin
+		t.twin, t.admin = twin, admin
 		if gc.guard != nil {
 			spec := gc.guard("http://"+proxy, b)
 			if got, err := statusOf(ctx, t.client, &spec); err != nil || got != gc.status {
@@ -348,11 +350,20 @@ func (b *bench) halfSaturation(ctx context.Context) (*halfReport, error) {
 						return nil, err
 					}
 				}
+				before, err := gatewayTime(ctx, t)
+				if err != nil {
+					return nil, err
+				}
 				m, err := b.measure(t, fmt.Sprintf("open loop at %.0f/s, round %d", l.rate, r+1), false, run(b.opts.duration))
 				if err != nil {
 					return nil, err
 				}
 				l.runs[j] = append(l.runs[j], m)
+				after, err := gatewayTime(ctx, t)
+				if err != nil {
+					return nil, err
+				}
+				l.gatewayTime.add(before, after)
 			}
 		}
 		b.progress("open-loop round %d/%d done", r+1, b.opts.rounds)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -149,6 +150,9 @@ type halfLevel struct {
 	name string
 	rate float64
 	runs [2][]measurement // (c)'s bare twin, (c); one per round
+	// gatewayTime is what (c) itself measured of its own time
+	// (gatewayTimeMetric) during its runs.
+	gatewayTime buckets
 }
 
 type halfLevelStats struct {
@@ -157,6 +161,28 @@ type halfLevelStats struct {
 	Rows      []halfStat `json:"rows"`
 	// GatewayAddedP99 is (c)'s p99 minus its bare twin's, in microseconds.
 	GatewayAddedP99 float64 `json:"gateway_added_p99_us"`
+	// InGateway is the gateway's own time as it measured it: from a
+	// request's arrival until it is forwarded.
+	InGateway inGateway `json:"in_gateway"`
+}
+
+// inGateway summarizes (c)'s gatewayTimeMetric histogram over its runs.
+type inGateway struct {
+	Requests uint64 `json:"requests"`
+	// P99AtMost is the smallest bucket bound (µs) at or below which 99 % of
+	// the requests lie; null when the buckets cannot tell.
+	P99AtMost *float64 `json:"p99_at_most_us"`
+	// Within1ms is the fraction of requests the gateway spent at most 1 ms on.
+	Within1ms float64 `json:"within_1ms"`
+}
+
+func inGatewayOf(b buckets) inGateway {
+	g := inGateway{Requests: b.total(), Within1ms: b.within(0.001)}
+	if q := b.quantileBound(0.99); !math.IsInf(q, 1) {
+		us := q * 1e6
+		g.P99AtMost = &us
+	}
+	return g
 }
 
 type halfStat struct {
@@ -193,6 +219,7 @@ func (l *halfLevel) report(bare, full *target) halfLevelStats {
 		h.Rows = append(h.Rows, st)
 	}
 	h.GatewayAddedP99 = h.Rows[1].P99 - h.Rows[0].P99
+	h.InGateway = inGatewayOf(l.gatewayTime)
 	return h
 }
 
@@ -259,6 +286,12 @@ func (r *report) print(w io.Writer) {
 		}
 		tw.Flush()
 		fmt.Fprintf(w, "gateway-added p99: %.0f µs\n", l.GatewayAddedP99)
+		p99 := "unknown (beyond the buckets)"
+		if g := l.InGateway; g.P99AtMost != nil {
+			p99 = fmt.Sprintf("at most %.0f µs", *g.P99AtMost)
+		}
+		fmt.Fprintf(w, "in-gateway time (its %s, arrival to forwarding): p99 %s; %.1f %% of %d requests within 1 ms\n",
+			gatewayTimeMetric, p99, 100*l.InGateway.Within1ms, l.InGateway.Requests)
 		for _, s := range l.Rows {
 			if s.Failed > 0 || s.Missed > 0 {
 				fmt.Fprintf(w, "WARNING: %s did not sustain %.0f req/s: %d missed, failed by status %v\n", s.Title, l.TargetRPS, s.Missed, s.Statuses)

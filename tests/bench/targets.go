@@ -24,6 +24,9 @@ const (
 	partnerKey = "partner-read-key-rotated-2026-04"
 )
 
+// fullRoute is the route of configuration (c) (configs/c-full.yaml.tmpl).
+const fullRoute = "users-api"
+
 // newUserBody is a valid NewUser of schemas/users.yaml.
 var newUserBody = []byte(`{"name":"Bench User","email":"bench.user@example.com","role":"user"}`)
 
