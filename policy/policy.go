@@ -144,6 +144,9 @@ type Decision struct {
 	// (undefined, malformed result, error, timeout).
 	Err  error
 	Eval time.Duration
+	// Cached is true when the decision came from the decision cache (Eval
+	// is then the lookup).
+	Cached bool
 }
 
 // MaskOp is one result of a decision-log mask rule, with the semantics of

@@ -51,6 +51,7 @@ type dlEvent struct {
 		Consumer       string   `json:"consumer"`
 		Authn          string   `json:"authn"`
 		UpstreamStatus int      `json:"upstream_status"`
+		Cached         bool     `json:"cached"`
 	} `json:"portcullis"`
 	raw []byte
 }

@@ -109,9 +109,10 @@ type policyStatus struct {
 		Name     string `json:"name"`
 		Revision string `json:"revision"`
 	} `json:"bundles"`
-	LoadedAt  time.Time `json:"loaded_at"`
-	LastError string    `json:"last_error"`
-	Reloads   int64     `json:"reloads"`
+	LoadedAt      time.Time `json:"loaded_at"`
+	LastError     string    `json:"last_error"`
+	Reloads       int64     `json:"reloads"`
+	DecisionCache string    `json:"decision_cache"`
 }
 
 // revision returns the revision of the named active bundle, or "".
@@ -777,6 +778,58 @@ func TestPolicySIGHUPReloads(t *testing.T) {
 	if s := policyGetStatus(t, g); s.Reloads != 1 {
 		t.Fatalf("reloads = %d after one SIGHUP", s.Reloads)
 	}
+}
+
+// policyMethodVersion allows GET only and names its version: a policy
+// that reads nothing but the method, so one cached decision per method
+// answers every path.
+func policyMethodVersion(v string) string {
+	return policyRego(fmt.Sprintf(`decision := {"allow": input.request.method == "GET", "status": 403, "response_headers": {"X-Policy": %q}}`, v))
+}
+
+func TestPolicyDecisionCache(t *testing.T) {
+	t.Parallel()
+	api, pub := newUpstream(t, "api"), newUpstream(t, "pub")
+	files := map[string]string{
+		"bundle/.manifest":  policyManifest("v1", "portcullis"),
+		"bundle/authz.rego": policyMethodVersion("v1"),
+	}
+	const hits, misses = `portcullis_policy_decision_cache_total{result="hit"}`, `portcullis_policy_decision_cache_total{result="miss"}`
+	t.Run("on by default, and a reload starts over", func(t *testing.T) {
+		t.Parallel()
+		g := startGateway(t, gatewayConfig{
+			Body:  "policy:\n  timeout: 2s\n  bundles: [{name: main, path: bundle}]\n  debounce: 50ms\n" + policyAnonymousRoutes(api, pub),
+			Files: files,
+		})
+		if s := policyGetStatus(t, g).DecisionCache; s != "on" {
+			t.Fatalf("decision_cache = %q, want on", s)
+		}
+		for i := range 5 {
+			if status, v := policyHeader(t, g, fmt.Sprintf("/api/r%d", i)); status != 200 || v != "v1" {
+				t.Fatalf("GET /api/r%d: %d by %q, want 200 by v1", i, status, v)
+			}
+		}
+		if h, m := policyMetric(t, g, hits), policyMetric(t, g, misses); h != 4 || m != 1 {
+			t.Fatalf("%v hits and %v misses, want 4 and 1: the decision for GET is cached whatever the path", h, m)
+		}
+		policyReplace(t, g, "bundle/authz.rego", policyDenyVersion("v2"))
+		policyWaitDecision(t, g, 10*time.Second, "/api/r0", 403, "v2")
+	})
+	t.Run("off with -1", func(t *testing.T) {
+		t.Parallel()
+		g := startGateway(t, gatewayConfig{
+			Body:  "policy:\n  decision_cache_size: -1\n  timeout: 2s\n  bundles: [{name: main, path: bundle}]\n" + policyAnonymousRoutes(api, pub),
+			Files: files,
+		})
+		if s := policyGetStatus(t, g).DecisionCache; s != "off: disabled" {
+			t.Fatalf("decision_cache = %q, want off: disabled", s)
+		}
+		policyHeader(t, g, "/api/a")
+		policyHeader(t, g, "/api/a")
+		if h := policyMetric(t, g, hits); h > 0 {
+			t.Fatalf("%v cache hits with the cache off", h)
+		}
+	})
 }
 
 // policyContractRego answers by path: a custom status, a plain deny, an

@@ -89,6 +89,7 @@ func (c *Config) setDefaults() {
 	setBool(&p.Watch, true)
 	setDur(&p.Debounce, 250*time.Millisecond)
 	setInt(&p.MaxBundleBytes, 64<<20)
+	setInt(&p.DecisionCacheSize, 10000)
 	for i := range p.Bundles {
 		b := &p.Bundles[i]
 		b.Path = c.Path(b.Path)

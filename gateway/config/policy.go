@@ -22,6 +22,10 @@ type Policy struct {
 	Signing *BundleSigning `yaml:"signing"`
 	// MaxBundleBytes caps the size of a bundle as read (also uncompressed). Default 64MiB.
 	MaxBundleBytes ByteSize `yaml:"max_bundle_bytes"`
+	// DecisionCacheSize bounds the decisions cached per policy generation,
+	// keyed by the parts of the input the policy reads (README,
+	// "Decision cache"). 0 takes the default 10000; -1 disables it.
+	DecisionCacheSize int `yaml:"decision_cache_size"`
 }
 
 // BundleSource is a bundle directory or .tar.gz file.

@@ -306,6 +306,9 @@ func (c *Config) validatePolicy(ch *checker) {
 	if p.Debounce < 0 || p.Debounce > time.Minute {
 		ch.add("policy.debounce", "%s is out of range (want 0..1m)", p.Debounce)
 	}
+	if p.DecisionCacheSize < -1 || p.DecisionCacheSize > 1_000_000 {
+		ch.add("policy.decision_cache_size", "%d is out of range (want -1..1000000)", p.DecisionCacheSize)
+	}
 	if p.InputCompat != "" {
 		ch.oneOf("policy.input_compat", p.InputCompat, "opa-envoy")
 	}

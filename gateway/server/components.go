@@ -61,6 +61,9 @@ func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Lo
 		Logger:         log,
 		Registerer:     reg,
 	}
+	if p.DecisionCacheSize > 0 { // -1 disables it
+		o.DecisionCacheSize = p.DecisionCacheSize
+	}
 	for _, b := range p.Bundles {
 		o.Sources = append(o.Sources, bundle.Source{Name: b.Name, Path: b.Path})
 	}

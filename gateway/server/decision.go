@@ -41,7 +41,7 @@ func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []
 		ev.Result, ev.Bundles = d.Result, d.Bundles
 		ev.Allow = d.Allow && st.Reason == "allow"
 		ev.Reasons = append(ev.Reasons, d.Reasons...)
-		ev.EvalDuration = d.Eval
+		ev.EvalDuration, ev.Cached = d.Eval, d.Cached
 		if d.Err != nil {
 			ev.Error = d.Err.Error()
 		}

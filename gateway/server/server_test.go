@@ -140,3 +140,25 @@ func TestARequestRejectedBeforeAuthenticationIsLoggedWithoutIdentity(t *testing.
 		t.Fatalf("decision log lacks a 413 event without identity:\n%s", b)
 	}
 }
+
+func TestCachedDecisionsAreMarkedInTheDecisionLog(t *testing.T) {
+	srv, toks := jwtPipeline(t, 2, true)
+	for _, tok := range toks { // two users, one role: one evaluation
+		req := httptest.NewRequest("GET", "/api/v1/users", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("got %d %s, want 200", w.Code, w.Body)
+		}
+	}
+	srv.comp.close(context.Background()) // flushes the decision log
+	b, err := os.ReadFile(srv.cfg.DecisionLog.File.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"cached":false`) || !strings.Contains(lines[1], `"cached":true`) {
+		t.Fatalf("want an evaluated then a cached decision:\n%s", b)
+	}
+}

@@ -20,7 +20,7 @@
 //
 // The HTTP outcome is in one more top-level object, which OPA tooling
 // ignores: "portcullis": {"allow", "status", "reasons", "route", "subject",
-// "consumer", "authn", "latency_ns", "upstream_status"}.
+// "consumer", "authn", "latency_ns", "upstream_status", "cached"}.
 //
 // Events are encoded with zerolog (so zerolog.SetGlobalLevel(Disabled)
 // silences them too; they are then counted as dropped_error).

@@ -130,7 +130,8 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) error {
 			Str("consumer", ev.Consumer).
 			Str("authn", ev.AuthnMethod).
 			Int64("latency_ns", ev.Latency.Nanoseconds()).
-			Int("upstream_status", ev.UpstreamStatus)).
+			Int("upstream_status", ev.UpstreamStatus).
+			Bool("cached", ev.Cached)).
 		Send()
 	return nil
 }

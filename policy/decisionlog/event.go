@@ -33,6 +33,8 @@ type Event struct {
 	Latency, EvalDuration time.Duration
 	// UpstreamStatus is the upstream response status, or 0 if not forwarded.
 	UpstreamStatus int
+	// Cached is true when the decision came from the decision cache.
+	Cached bool
 	// Error describes why the decision failed (e.g. evaluation timeout),
 	// safe to store: never token or key material.
 	Error string

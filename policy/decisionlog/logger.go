@@ -282,6 +282,7 @@ func (l *Logger) eventMap(ev *Event, id string, ts time.Time, d *doc) map[string
 			"authn":           ev.AuthnMethod,
 			"latency_ns":      ev.Latency.Nanoseconds(),
 			"upstream_status": ev.UpstreamStatus,
+			"cached":          ev.Cached,
 		},
 	}
 	if d.input != nil {

@@ -24,6 +24,10 @@ type compiled struct {
 	mask, drop *query
 	// needs is what the modules read of the input document.
 	needs *inputNeeds
+	// cache holds this generation's decisions; nil when they cannot be
+	// cached, for the reason in cacheOff.
+	cache    *decisionCache
+	cacheOff string
 	// revisions maps bundle name to revision; it is shared by every
 	// decision of this generation and must not be modified.
 	revisions map[string]string
@@ -55,6 +59,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
 	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
+	c.cache, c.cacheOff = newDecisionCache(compiler, c.needs, e.opts.DecisionCacheSize)
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -80,6 +85,14 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// cacheState is "on" or why the decisions are not cached.
+func (c *compiled) cacheState() string {
+	if c.cache != nil {
+		return "on"
+	}
+	return "off: " + c.cacheOff
 }
 
 // optionalQuery prepares rule when some module defines it, else returns nil.

@@ -34,14 +34,30 @@ func (e *EvalError) Unwrap() error { return e.Err }
 
 // Evaluate evaluates the decision rule for in. See EvaluateValue.
 // The policy is given only the parts of the document it reads (see
-// inputNeeds).
+// inputNeeds), and a decision it made for the same parts before, in the
+// same generation, is answered from the decision cache when the policy
+// allows that (see decisionCache).
 func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decision {
 	c := e.state.Load()
-	var n *inputNeeds
-	if c != nil {
-		n = c.needs
+	if c == nil {
+		return e.evaluate(ctx, nil, inputValue(in, nil))
 	}
-	return e.evaluate(ctx, c, inputValue(in, n))
+	input := inputValue(in, c.needs)
+	if c.cache == nil {
+		return e.evaluate(ctx, c, input)
+	}
+	start := time.Now()
+	if d := c.cache.get(input); d != nil {
+		e.metrics.cacheHits.Inc()
+		e.metrics.evals[resultOf(d)].Inc()
+		return hit(d, start)
+	}
+	e.metrics.cacheMisses.Inc()
+	d := e.evaluate(ctx, c, input)
+	if d.Err == nil {
+		c.cache.put(input, d)
+	}
+	return d
 }
 
 // EvaluateValue evaluates the decision rule with input as the input
@@ -104,12 +120,16 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) *po
 	}
 	d.Eval = time.Since(start)
 	e.metrics.evalSeconds.Observe(d.Eval.Seconds())
-	if d.Allow {
-		e.metrics.evals[resultAllow].Inc()
-	} else {
-		e.metrics.evals[resultDeny].Inc()
-	}
+	e.metrics.evals[resultOf(d)].Inc()
 	return d
+}
+
+// resultOf is the result label of a decision the policy made.
+func resultOf(d *policy.Decision) string {
+	if d.Allow {
+		return resultAllow
+	}
+	return resultDeny
 }
 
 // fail turns d into a deny for reason, clearing anything a partly parsed

@@ -47,6 +47,9 @@ type Options struct {
 	Logger zerolog.Logger
 	// Registerer, when non-nil, registers the engine's metrics.
 	Registerer prometheus.Registerer
+	// DecisionCacheSize bounds the decisions Evaluate caches per policy
+	// generation (see decisionCache); 0 disables the cache.
+	DecisionCacheSize int
 }
 
 // Engine evaluates the decision rule of the active bundles. It is safe for
@@ -121,7 +124,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	e.statusMu.Lock()
 	e.lastErr, e.lastErrAt = "", time.Time{}
 	e.statusMu.Unlock()
-	e.log.Info().Interface("bundles", c.revisions).Msg("policy reloaded")
+	e.log.Info().Interface("bundles", c.revisions).Str("decision_cache", c.cacheState()).Msg("policy reloaded")
 	e.hooksMu.Lock()
 	hooks := append([]func(){}, e.hooks...)
 	e.hooksMu.Unlock()

@@ -22,12 +22,14 @@ type metrics struct {
 	evalSeconds   prometheus.Histogram
 	reloadSuccess prometheus.Counter
 	reloadError   prometheus.Counter
+	cacheHits     prometheus.Counter
+	cacheMisses   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	evals := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_policy_evaluations_total",
-		Help: "Policy evaluations by result (allow, deny, undefined, invalid_result, error, timeout).",
+		Help: "Policy decisions by result (allow, deny, undefined, invalid_result, error, timeout), those answered from the decision cache included.",
 	}, []string{"result"})
 	seconds := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "portcullis_policy_evaluation_seconds",
@@ -38,7 +40,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "portcullis_policy_reload_total",
 		Help: "Bundle reloads by result (success, error).",
 	}, []string{"result"})
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_policy_decision_cache_total",
+		Help: "Decision cache lookups by result (hit, miss); none while the active policy's decisions are not cached.",
+	}, []string{"result"})
 	var err error
+	if cache, err = promreg.Register(reg, cache); err != nil {
+		return nil, err
+	}
 	if evals, err = promreg.Register(reg, evals); err != nil {
 		return nil, err
 	}
@@ -53,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		evalSeconds:   seconds,
 		reloadSuccess: reloads.WithLabelValues("success"),
 		reloadError:   reloads.WithLabelValues("error"),
+		cacheHits:     cache.WithLabelValues("hit"),
+		cacheMisses:   cache.WithLabelValues("miss"),
 	}
 	for _, r := range []string{resultAllow, resultDeny, resultUndefined, resultInvalid, resultError, resultTimeout} {
 		m.evals[r] = evals.WithLabelValues(r)

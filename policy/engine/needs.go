@@ -68,3 +68,20 @@ func (n *inputNeeds) field(key string) *inputNeeds {
 
 // has reports whether anything below key is needed.
 func (n *inputNeeds) has(key string) bool { return n.field(key) != nil }
+
+// reads reports whether anything at path (from the document's root) is
+// needed; n is the root (nil: the whole document).
+func (n *inputNeeds) reads(path ...string) bool {
+	if n == nil {
+		return true
+	}
+	for _, k := range path {
+		if n.all {
+			return true
+		}
+		if n = n.keys[k]; n == nil {
+			return false
+		}
+	}
+	return true
+}

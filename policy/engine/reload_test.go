@@ -211,12 +211,18 @@ func TestTestRulesAreNotPartOfTheDecisionPolicy(t *testing.T) {
 // reg, as /metrics shows it (the README documents result="error").
 func reloadCount(t *testing.T, reg prometheus.Gatherer, result string) float64 {
 	t.Helper()
+	return resultCount(t, reg, "portcullis_policy_reload_total", result)
+}
+
+// resultCount reads the counter name{result=result} from reg.
+func resultCount(t *testing.T, reg prometheus.Gatherer, name, result string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "portcullis_policy_reload_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -227,6 +233,6 @@ func reloadCount(t *testing.T, reg prometheus.Gatherer, result string) float64 {
 			}
 		}
 	}
-	t.Fatalf("portcullis_policy_reload_total{result=%q} not registered", result)
+	t.Fatalf("%s{result=%q} not registered", name, result)
 	return 0
 }

@@ -17,6 +17,9 @@ type Status struct {
 	LastErrorAt *time.Time     `json:"last_error_at,omitempty"`
 	// Reloads counts successful reloads since start.
 	Reloads int64 `json:"reloads"`
+	// DecisionCache is "on", or why the active policy's decisions are not
+	// cached (see Options.DecisionCacheSize).
+	DecisionCache string `json:"decision_cache,omitempty"`
 }
 
 // Status returns the active bundles and the outcome of the last reload.
@@ -26,6 +29,7 @@ func (e *Engine) Status() Status {
 	if c := e.state.Load(); c != nil {
 		s.Bundles = append([]BundleStatus(nil), c.bundles...)
 		s.LoadedAt = c.loadedAt
+		s.DecisionCache = c.cacheState()
 	}
 	e.statusMu.Lock()
 	if e.lastErr != "" {

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// decisionCache holds the decisions of one policy generation, keyed by the
+// input as the policy sees it (pruned to its needs, see inputNeeds). Within
+// a generation the data is fixed, so for a policy that calls no
+// non-deterministic or clock-reading builtin the decision is a function of
+// that pruned input alone: a cached decision is the one evaluation would
+// make. RBAC-style policies read a role, groups, a method and a path, so a
+// handful of entries answer most requests; a reload starts a new cache.
+//
+// Only decisions the policy made are cached; an evaluation error or a
+// timeout is never replayed.
+type decisionCache struct {
+	// entries is keyed by the input's hash; a hit is confirmed by comparing
+	// the inputs, so a collision is a miss, never a wrong decision.
+	entries *lru.Cache[int, *cachedDecision]
+}
+
+type cachedDecision struct {
+	input ast.Value
+	d     *policy.Decision
+}
+
+// newDecisionCache returns a cache of size entries for generation c, or nil
+// with the reason when c's decisions cannot be cached (or size is 0).
+func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*decisionCache, string) {
+	if size <= 0 {
+		return nil, "disabled"
+	}
+	if name := impureBuiltin(compiler); name != "" {
+		return nil, fmt.Sprintf("the policy calls %s, whose result is not a function of its arguments", name)
+	}
+	if needs.reads("request", "id") || needs.reads("attributes", "request", "http", "id") {
+		// A key that differs on every request would only churn the cache.
+		return nil, "the policy reads the request id, which differs on every request"
+	}
+	entries, err := lru.New[int, *cachedDecision](size)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return &decisionCache{entries: entries}, ""
+}
+
+// get returns the decision cached for input, or nil.
+func (dc *decisionCache) get(input ast.Value) *policy.Decision {
+	e, ok := dc.entries.Get(input.Hash())
+	if !ok || !ast.ValueEqual(e.input, input) {
+		return nil
+	}
+	return e.d
+}
+
+// put caches d, a decision the policy made (no Err), for input.
+func (dc *decisionCache) put(input ast.Value, d *policy.Decision) {
+	dc.entries.Add(input.Hash(), &cachedDecision{input: input, d: d})
+}
+
+// hit returns a copy of the cached decision d for this request. The copy
+// shares d's maps and slices, which nobody modifies.
+func hit(d *policy.Decision, start time.Time) *policy.Decision {
+	cp := *d
+	cp.Eval, cp.Cached = time.Since(start), true
+	return &cp
+}
+
+// clockBuiltins read the current time although OPA does not mark them
+// non-deterministic: token and certificate validity, request signing.
+var clockBuiltins = map[string]bool{
+	"io.jwt.decode_verify":                                   true,
+	"crypto.x509.parse_and_verify_certificates":              true,
+	"crypto.x509.parse_and_verify_certificates_with_options": true,
+	"providers.aws.sign_req":                                 true,
+}
+
+// impureBuiltin returns the name of a builtin the compiled modules call
+// whose result depends on more than its arguments (OPA's
+// non-deterministic builtins such as time.now_ns, http.send, rand.intn,
+// uuid.rfc4122 and io.jwt.decode_verify, and clockBuiltins), or "" when
+// there is none.
+func impureBuiltin(compiler *ast.Compiler) string {
+	found := ""
+	for _, m := range compiler.Modules {
+		// The compiler has rewritten every call nested in a term (an
+		// argument, a rule head, a with value, a comprehension key) into an
+		// expression of its own, so the expressions hold them all.
+		ast.WalkExprs(m, func(x *ast.Expr) bool {
+			if !x.IsCall() || found != "" {
+				return found != ""
+			}
+			name := x.Operator().String()
+			if b, ok := ast.BuiltinMap[name]; ok && (b.IsNondeterministic() || clockBuiltins[name]) {
+				found = name
+			}
+			return false
+		})
+	}
+	return found
+}
