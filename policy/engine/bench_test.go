@@ -17,6 +17,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	ctx := context.Background()
 	example := newEngine(b, Options{Sources: sources(exampleBundle)})
 	allowAll := newEngine(b, Options{Sources: sources(authzBundle(b, "1", `decision := {"allow": true}`))})
+	cached := newEngine(b, Options{Sources: sources(exampleBundle), DecisionCacheSize: 10})
 	in := typicalInput()
 	input := InputValue(in)
 	for _, bc := range []struct {
@@ -26,6 +27,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		{"example policy", func() *policy.Decision { return example.EvaluateValue(ctx, input) }},
 		{"allow-all policy", func() *policy.Decision { return allowAll.EvaluateValue(ctx, input) }},
 		{"example policy with input build", func() *policy.Decision { return example.Evaluate(ctx, in) }},
+		{"example policy with input build, decision cached", func() *policy.Decision { return cached.Evaluate(ctx, in) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

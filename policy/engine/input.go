@@ -94,8 +94,8 @@ func inputValue(in *policy.Input, n *inputNeeds) ast.Value {
 	if f := n.field("request"); f != nil {
 		kv.add(kRequest, t.request(f))
 	}
-	if n.field("route") != nil {
-		kv.add(kRoute, routeTerm(&in.Route))
+	if f := n.field("route"); f != nil {
+		kv.add(kRoute, routeTerm(&in.Route, f))
 	}
 	if f := n.field("identity"); f != nil {
 		kv.add(kIdentity, identityTerm(in.Identity, f))
@@ -201,13 +201,22 @@ func (t *requestTerms) request(f *inputNeeds) *ast.Term {
 	return ast.NewTerm(req.object())
 }
 
-func routeTerm(rt *policy.Route) *ast.Term {
-	return ast.ObjectTerm(
-		[2]*ast.Term{kName, ast.StringTerm(rt.Name)},
-		[2]*ast.Term{kOperationID, ast.StringTerm(rt.OperationID)},
-		[2]*ast.Term{kPathParams, stringObject(rt.PathParams)},
-		[2]*ast.Term{kTags, stringArray(rt.Tags)},
-	)
+// routeTerm is input.route, or the parts of it f needs.
+func routeTerm(rt *policy.Route, f *inputNeeds) *ast.Term {
+	var obj pairs
+	if f.has("name") {
+		obj.add(kName, ast.StringTerm(rt.Name))
+	}
+	if f.has("operation_id") {
+		obj.add(kOperationID, ast.StringTerm(rt.OperationID))
+	}
+	if p := f.field("path_params"); p != nil {
+		obj.add(kPathParams, stringObject(pick(rt.PathParams, p)))
+	}
+	if f.has("tags") {
+		obj.add(kTags, stringArray(rt.Tags))
+	}
+	return ast.NewTerm(obj.object())
 }
 
 // identityTerm is input.identity, or the parts of it f needs. The whole
@@ -244,11 +253,7 @@ func buildIdentityTerm(id *policy.Identity, f *inputNeeds) *ast.Term {
 		obj.add(kScopes, stringArray(id.Scopes))
 	}
 	if c := f.field("claims"); c != nil {
-		claims := ast.NewTerm(ast.NewObject())
-		if len(id.Claims) > 0 {
-			claims = ast.NewTerm(jsonValue(pick(id.Claims, c)))
-		}
-		obj.add(kClaims, claims)
+		obj.add(kClaims, ast.NewTerm(claimsValue(id.Claims, c)))
 	}
 	return ast.NewTerm(obj.object())
 }
@@ -345,6 +350,21 @@ func pick[V any](m map[string]V, n *inputNeeds) map[string]V {
 		}
 	}
 	return out
+}
+
+// claimsValue is the claims c needs, converted straight from the
+// identity's map.
+func claimsValue(claims map[string]any, c *inputNeeds) ast.Value {
+	if c.all {
+		return jsonValue(claims)
+	}
+	obj := ast.NewObjectWithCapacity(len(c.keys))
+	for k := range c.keys {
+		if v, ok := claims[k]; ok {
+			obj.Insert(ast.StringTerm(k), ast.NewTerm(jsonValue(v)))
+		}
+	}
+	return obj
 }
 
 func stringArray(ss []string) *ast.Term {

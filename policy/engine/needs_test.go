@@ -77,6 +77,7 @@ func TestPrunedInputDecidesAsTheWholeDocument(t *testing.T) {
 		"sections as values": authzBundle(t, "1", "decision := {\"allow\": count(input.request) > 3, \"reasons\": [sprintf(\"%v\", [input.route])]}"),
 		"the whole input":    authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [json.marshal(input)]}"),
 		"opa-envoy fields":   authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v %v\", [object.get(input, \"parsed_path\", 0), object.get(input, [\"attributes\", \"request\", \"http\", \"path\"], 0), object.get(input, \"parsed_body\", 0)])]}"),
+		"route fields":       authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [input.route.operation_id, input.route.path_params.id, sprintf(\"%v\", [input.route.tags])]}"),
 		"opa-envoy refs":     authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v\", [input.parsed_path, input.attributes.request.http.headers])]}"),
 	}
 	inputs := []*policy.Input{typicalInput()}
@@ -87,6 +88,7 @@ func TestPrunedInputDecidesAsTheWholeDocument(t *testing.T) {
 	post.OPAEnvoy = true
 	admin := typicalInput()
 	admin.Request.Path, admin.Request.Segments = "/api/v1/admin/x", []string{"api", "v1", "admin", "x"}
+	admin.Route.PathParams = map[string]string{"id": "x", "other": "y"}
 	key := typicalInput()
 	key.Identity = &policy.Identity{Authenticated: true, Method: policy.MethodAPIKey, Consumer: "partner", Groups: []string{"read-access"}, Memo: new(policy.Memo)}
 	inputs = append(inputs, anon, post, admin, key)
