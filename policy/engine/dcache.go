@@ -54,10 +54,46 @@ func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*dec
 // get returns the decision cached for input, or nil.
 func (dc *decisionCache) get(input ast.Value) *policy.Decision {
 	e, ok := dc.entries.Get(input.Hash())
-	if !ok || !ast.ValueEqual(e.input, input) {
+	if !ok || !sameValue(e.input, input) {
 		return nil
 	}
 	return e.d
+}
+
+// sameValue reports whether a and b are the same JSON value, numbers
+// compared as written: Rego's equality takes 1 and 1.0 for one value, but
+// json.marshal and sprintf tell them apart, so a decision made for one must
+// not answer for the other. The input document holds only JSON values.
+func sameValue(a, b ast.Value) bool {
+	switch a := a.(type) {
+	case ast.Number:
+		bn, ok := b.(ast.Number)
+		return ok && a == bn
+	case *ast.Array:
+		bs, ok := b.(*ast.Array)
+		if !ok || a.Len() != bs.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !sameValue(a.Elem(i).Value, bs.Elem(i).Value) {
+				return false
+			}
+		}
+		return true
+	case ast.Object:
+		bo, ok := b.(ast.Object)
+		if !ok || a.Len() != bo.Len() {
+			return false
+		}
+		same := true
+		a.Until(func(k, v *ast.Term) bool {
+			w := bo.Get(k)
+			same = w != nil && sameValue(v.Value, w.Value)
+			return !same
+		})
+		return same
+	}
+	return ast.ValueEqual(a, b) // strings, booleans, null
 }
 
 // put caches d, a decision the policy made (no Err), for input.

@@ -166,6 +166,34 @@ func TestDecisionCacheConfirmsAHitByTheInputItself(t *testing.T) {
 	}
 }
 
+func TestSameValueTellsNumbersApartAsWritten(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{`{"n": 1, "s": ["x", {"y": null}], "t": true}`, `{"t": true, "s": ["x", {"y": null}], "n": 1}`, true},
+		{`{"n": 1}`, `{"n": 1.0}`, false}, // json.marshal tells them apart
+		{`[1e2]`, `[100]`, false},
+		{`{"n": 1}`, `{"n": 1, "m": 2}`, false},
+		{`{"n": 1, "m": 2}`, `{"n": 1, "o": 2}`, false},
+		{`["a", "b"]`, `["b", "a"]`, false},
+		{`["a"]`, `["a", "a"]`, false},
+		{`{"a": "1"}`, `{"a": 1}`, false},
+		{`{"a": []}`, `{"a": {}}`, false},
+		{`null`, `false`, false},
+	}
+	for _, tc := range tests {
+		a, b := ast.MustParseTerm(tc.a).Value, ast.MustParseTerm(tc.b).Value
+		if got := sameValue(a, b); got != tc.want {
+			t.Errorf("sameValue(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := sameValue(b, a); got != tc.want {
+			t.Errorf("sameValue(%s, %s) = %v, want %v", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
+
 func TestDecisionCacheUnderConcurrentRequests(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, Options{Sources: sources(exampleBundle), DecisionCacheSize: 2}) // evictions too
