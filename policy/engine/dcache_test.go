@@ -220,3 +220,23 @@ func TestDecisionCacheUnderConcurrentRequests(t *testing.T) {
 		t.Error(msg)
 	}
 }
+
+func TestDecisionCacheKeyOfAnOPAEnvoyPolicyLeavesOutIdAndPort(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewPedanticRegistry()
+	e := newEngine(t, Options{Sources: sources(authzBundle(t, "r", `decision if {
+	input.attributes.request.http.method == "GET"
+	input.attributes.source.address.socketAddress.address == "192.0.2.7"
+}`)), DecisionCacheSize: 10, Registerer: reg})
+	for i, port := range []string{"51234", "51999"} {
+		in := typicalInput()
+		in.OPAEnvoy = true
+		in.Request.ID, in.Request.RemoteAddr = fmt.Sprintf("req-%d", i), "192.0.2.7:"+port
+		if d := e.Evaluate(context.Background(), in); !d.Allow {
+			t.Fatalf("request %d denied: %+v", i, d)
+		}
+	}
+	if h := resultCount(t, reg, "portcullis_policy_decision_cache_total", "hit"); h != 1 {
+		t.Fatalf("%v hits, want 1: the key held the request id or the client port, which the policy does not read", h)
+	}
+}

@@ -287,7 +287,11 @@ func validationTerm(v *policy.Validation) *ast.Term {
 // of input.request.
 func (t *requestTerms) addOPAEnvoy(doc ast.Object, n *inputNeeds) {
 	r := t.r
-	if n.field("attributes") != nil {
+	var attrs pairs
+	if n.reads("attributes", "request") {
+		// Only the parts read: the request id and the client's port differ
+		// on every request or connection, and the input is the decision
+		// cache's key.
 		path := r.Path
 		if len(r.Query) > 0 {
 			// The gateway keeps the parsed query only; this is its canonical
@@ -295,29 +299,34 @@ func (t *requestTerms) addOPAEnvoy(doc ast.Object, n *inputNeeds) {
 			path += "?" + url.Values(r.Query).Encode()
 		}
 		http := ast.NewObject(
-			[2]*ast.Term{kID, ast.StringTerm(r.ID)},
 			[2]*ast.Term{kMethod, ast.StringTerm(r.Method)},
 			[2]*ast.Term{kPath, ast.StringTerm(path)},
 			[2]*ast.Term{kHost, ast.StringTerm(r.Host)},
 			[2]*ast.Term{kScheme, ast.StringTerm(r.Scheme)},
 			[2]*ast.Term{kHeaders, t.headersTerm()},
 		)
+		if n.reads("attributes", "request", "http", "id") {
+			http.Insert(kID, ast.StringTerm(r.ID))
+		}
 		if r.RawBody != nil {
 			http.Insert(kBody, ast.StringTerm(string(r.RawBody)))
 			http.Insert(kSize, ast.IntNumberTerm(len(r.RawBody)))
 		}
+		attrs.add(kRequest, ast.ObjectTerm([2]*ast.Term{kHTTP, ast.NewTerm(http)}))
+	}
+	if n.reads("attributes", "source") {
 		host, port, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			host, port = r.RemoteAddr, ""
 		}
 		sock := ast.NewObject([2]*ast.Term{kAddress, ast.StringTerm(host)})
-		if p, err := strconv.Atoi(port); err == nil {
+		if p, err := strconv.Atoi(port); err == nil && n.reads("attributes", "source", "address", "socketAddress", "portValue") {
 			sock.Insert(kPortValue, ast.IntNumberTerm(p))
 		}
-		doc.Insert(kAttributes, ast.ObjectTerm(
-			[2]*ast.Term{kRequest, ast.ObjectTerm([2]*ast.Term{kHTTP, ast.NewTerm(http)})},
-			[2]*ast.Term{kSource, ast.ObjectTerm([2]*ast.Term{kAddress, ast.ObjectTerm([2]*ast.Term{kSocketAddress, ast.NewTerm(sock)})})},
-		))
+		attrs.add(kSource, ast.ObjectTerm([2]*ast.Term{kAddress, ast.ObjectTerm([2]*ast.Term{kSocketAddress, ast.NewTerm(sock)})}))
+	}
+	if attrs.n > 0 {
+		doc.Insert(kAttributes, ast.NewTerm(attrs.object()))
 	}
 	if n.field("parsed_path") != nil {
 		doc.Insert(kParsedPath, t.segmentsTerm())

@@ -78,6 +78,7 @@ func TestPrunedInputDecidesAsTheWholeDocument(t *testing.T) {
 		"the whole input":    authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [json.marshal(input)]}"),
 		"opa-envoy fields":   authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v %v\", [object.get(input, \"parsed_path\", 0), object.get(input, [\"attributes\", \"request\", \"http\", \"path\"], 0), object.get(input, \"parsed_body\", 0)])]}"),
 		"route fields":       authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [input.route.operation_id, input.route.path_params.id, sprintf(\"%v\", [input.route.tags])]}"),
+		"opa-envoy source":   authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v %v\", [input.attributes.source.address.socketAddress.portValue, input.attributes.request.http.id, input.attributes.request.http.method])]}"),
 		"opa-envoy refs":     authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v\", [input.parsed_path, input.attributes.request.http.headers])]}"),
 	}
 	inputs := []*policy.Input{typicalInput()}
