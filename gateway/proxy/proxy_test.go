@@ -155,12 +155,7 @@ func TestProxyErrors(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String()
-	l.Close()
+	closed := closedURL(t)
 
 	t.Run("a refused connection is a 502 and ejects the upstream", func(t *testing.T) {
 		p := New(routeTo(t, 5*time.Second, closed), nil)
@@ -199,6 +194,17 @@ func TestProxyErrors(t *testing.T) {
 	})
 }
 
+// closedURL is the URL of a 127.0.0.1 port nothing listens on.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "http://" + l.Addr().String()
+}
+
 func TestProxyTimesTheUpstream(t *testing.T) {
 	t.Parallel()
 	const delay = 30 * time.Millisecond
@@ -207,12 +213,7 @@ func TestProxyTimesTheUpstream(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer up.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String()
-	l.Close()
+	closed := closedURL(t)
 	for _, tc := range []struct {
 		name     string
 		upstream string
