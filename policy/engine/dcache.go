@@ -31,8 +31,9 @@ type cachedDecision struct {
 	d     *policy.Decision
 }
 
-// newDecisionCache returns a cache of size entries for generation c, or nil
-// with the reason when c's decisions cannot be cached (or size is 0).
+// newDecisionCache returns a cache of size entries for the modules compiled
+// in compiler, which read needs of the input, or nil with the reason when
+// their decisions cannot be cached (or size is 0).
 func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*decisionCache, string) {
 	if size <= 0 {
 		return nil, "disabled"
