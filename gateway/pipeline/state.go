@@ -54,6 +54,10 @@ type State struct {
 	// UpstreamLatency is the time from Forwarded to the upstream's response
 	// headers, or to the exchange's failure.
 	UpstreamLatency time.Duration
+	// Relayed is when the proxy was done with the exchange: the response
+	// copied to the client, or the exchange failed. The time after it is
+	// the gateway's own again.
+	Relayed time.Time
 	// ProxyErr is the error of the upstream exchange, set by the proxy.
 	ProxyErr error
 	// ResponseHeaders are added to the response to the client, whatever the outcome.

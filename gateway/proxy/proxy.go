@@ -92,6 +92,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	r = r.WithContext(context.WithValue(ctx, upstreamKey{}, up))
 	st.Forwarded = time.Now()
 	p.rp.ServeHTTP(w, r)
+	st.Relayed = time.Now()
 	if st.ProxyErr == nil {
 		return nil
 	}

@@ -232,6 +232,9 @@ func TestProxyTimesTheUpstream(t *testing.T) {
 			if st.UpstreamLatency <= tc.min || st.UpstreamLatency > time.Since(before) {
 				t.Fatalf("UpstreamLatency = %v, want more than %v and at most the exchange", st.UpstreamLatency, tc.min)
 			}
+			if st.Relayed.Before(st.Forwarded.Add(st.UpstreamLatency)) || st.Relayed.After(time.Now()) {
+				t.Fatalf("Relayed = %v, want the end of the exchange (forwarded %v, upstream %v)", st.Relayed, st.Forwarded, st.UpstreamLatency)
+			}
 		})
 	}
 }

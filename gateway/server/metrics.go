@@ -76,7 +76,9 @@ func (m *httpMetrics) observers(route string) *routeObservers {
 	}
 }
 
-// observe records the latencies of a finished request.
+// observe records the latencies of a request whose handling ended at end.
+// The gateway's own time is all of it but the exchange with the upstream
+// (from Forwarded to Relayed, the response body's transfer included).
 func (m *httpMetrics) observe(route string, st *pipeline.State, end time.Time) {
 	o := m.routes[route]
 	if o == nil {
@@ -87,7 +89,11 @@ func (m *httpMetrics) observe(route string, st *pipeline.State, end time.Time) {
 		o.gateway.Observe(end.Sub(st.Start).Seconds())
 		return
 	}
-	o.gateway.Observe(st.Forwarded.Sub(st.Start).Seconds())
+	relayed := st.Relayed
+	if relayed.IsZero() { // the exchange panicked
+		relayed = end
+	}
+	o.gateway.Observe((st.Forwarded.Sub(st.Start) + end.Sub(relayed)).Seconds())
 	o.upstream.Observe(st.UpstreamLatency.Seconds())
 }
 

@@ -162,8 +162,9 @@ func (s *Server) finish(rec *recorder, r *http.Request, st *pipeline.State) {
 	}
 	routeName := st.Input.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
-	s.metrics.observe(routeName, st, time.Now())
 	s.comp.logDecision(r, st, s.logHeaders)
+	// After the decision log: the response leaves when the handler returns.
+	s.metrics.observe(routeName, st, time.Now())
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}

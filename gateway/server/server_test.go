@@ -75,8 +75,9 @@ func TestLatencyIsSplitBetweenGatewayAndUpstream(t *testing.T) {
 		upstreamCount            uint64
 	}{
 		{"answered by the gateway", pipeline.State{Start: start}, start.Add(ms(3)), ms(3), ms(3), 0, 0},
-		{"forwarded", pipeline.State{Start: start, Forwarded: start.Add(ms(2)), UpstreamLatency: ms(40)}, start.Add(ms(45)), ms(45), ms(2), ms(40), 1},
-		{"forwarded, the upstream failed", pipeline.State{Start: start, Forwarded: start.Add(ms(1)), UpstreamLatency: ms(100)}, start.Add(ms(102)), ms(102), ms(1), ms(100), 1},
+		{"forwarded: before forwarding and after relaying", pipeline.State{Start: start, Forwarded: start.Add(ms(2)), UpstreamLatency: ms(40), Relayed: start.Add(ms(44))}, start.Add(ms(45)), ms(45), ms(3), ms(40), 1},
+		{"forwarded, the upstream failed", pipeline.State{Start: start, Forwarded: start.Add(ms(1)), UpstreamLatency: ms(100), Relayed: start.Add(ms(101))}, start.Add(ms(103)), ms(103), ms(3), ms(100), 1},
+		{"forwarded, the exchange panicked", pipeline.State{Start: start, Forwarded: start.Add(ms(1))}, start.Add(ms(5)), ms(5), ms(1), 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()

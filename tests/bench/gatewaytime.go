@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// gatewayTimeMetric is the gateway's own share of a request's latency: from
-// arrival until it is forwarded (see README, "Operations").
+// gatewayTimeMetric is the gateway's own share of a request's latency: all
+// of it but the exchange with the upstream (see README, "Operations").
 const gatewayTimeMetric = "portcullis_http_gateway_duration_seconds"
 
 // buckets is a cumulative histogram as Prometheus exposes it: counts[i]

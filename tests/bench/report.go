@@ -161,8 +161,8 @@ type halfLevelStats struct {
 	Rows      []halfStat `json:"rows"`
 	// GatewayAddedP99 is (c)'s p99 minus its bare twin's, in microseconds.
 	GatewayAddedP99 float64 `json:"gateway_added_p99_us"`
-	// InGateway is the gateway's own time as it measured it: from a
-	// request's arrival until it is forwarded.
+	// InGateway is the gateway's own time as it measured it: all of a
+	// request's latency but the exchange with the upstream.
 	InGateway inGateway `json:"in_gateway"`
 }
 
@@ -290,7 +290,7 @@ func (r *report) print(w io.Writer) {
 		if g := l.InGateway; g.P99AtMost != nil {
 			p99 = fmt.Sprintf("at most %.0f µs", *g.P99AtMost)
 		}
-		fmt.Fprintf(w, "in-gateway time (its %s, arrival to forwarding): p99 %s; %.1f %% of %d requests within 1 ms\n",
+		fmt.Fprintf(w, "in-gateway time (its %s: all but the upstream exchange): p99 %s; %.1f %% of %d requests within 1 ms\n",
 			gatewayTimeMetric, p99, 100*l.InGateway.Within1ms, l.InGateway.Requests)
 		for _, s := range l.Rows {
 			if s.Failed > 0 || s.Missed > 0 {
