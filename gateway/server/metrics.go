@@ -14,10 +14,10 @@ import (
 // httpMetrics are the request metrics of the proxy listener.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
-	// duration is the whole exchange; gateway the part before forwarding
-	// (or until the gateway answered itself), upstream the part from
-	// forwarding to the upstream's response headers: Kong's and APISIX's
-	// split of request latency.
+	// duration is the whole request; gateway all of it but the exchange
+	// with the upstream; upstream the part from forwarding to the
+	// upstream's response headers: Kong's and APISIX's split of request
+	// latency.
 	duration, gateway, upstream *prometheus.HistogramVec
 	// routes holds each route's observers, so the hot path does no label
 	// lookup; a route missing from it (an unmatched request) looks them up.
@@ -44,7 +44,7 @@ func newHTTPMetrics(reg prometheus.Registerer, version string, routes []string) 
 		}, []string{"route"}),
 		gateway: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "portcullis_http_gateway_duration_seconds",
-			Help:    "Time the gateway spent on a request before forwarding it upstream, or until it answered itself, by route.",
+			Help:    "Time the gateway spent on a request once its head was read, apart from the exchange with the upstream, by route.",
 			Buckets: latencyBuckets,
 		}, []string{"route"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
