@@ -328,7 +328,7 @@ func (a *Authenticator) verify(ctx context.Context, token string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	return &cached{id: identity(claims, is, kid, v), iss: is, validity: v}, nil
+	return &cached{id: identity(compact(claims), is, kid, v), iss: is, validity: v}, nil
 }
 
 // checkHeader applies the header rules that need no issuer.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestDecodeObject(t *testing.T) {
@@ -58,4 +59,57 @@ func FuzzDecodeHeader(f *testing.F) {
 			t.Fatalf("decodeSegment = %v, encoding/json = %v", m, want)
 		}
 	})
+}
+
+func TestCompactClaimsShareOneString(t *testing.T) {
+	t.Parallel()
+	for _, payload := range []string{
+		`{}`,
+		`{"sub": "alice", "iss": "https://issuer.example", "aud": ["api", "web"], "exp": 1893499800, "admin": true, "x": null}`,
+		`{"sub": "", "nested": {"a": {"b": ["deep", 1.5, {"c": "d"}]}}, "dup": "alice", "alice": "dup"}`,
+		`{"groups": ["user-group", "user-group"], "ünï": "cödé \u0000 \"q\""}`,
+	} {
+		decoded, err := decodeObject([]byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := compact(decoded)
+		if !reflect.DeepEqual(got, decoded) {
+			t.Fatalf("%s: compact changed the claims:\n got %#v\nwant %#v", payload, got, decoded)
+		}
+		// Every key and string value lies in one region no longer than all
+		// of them together: one allocation.
+		var lo, hi uintptr
+		var total int
+		var visit func(v any)
+		see := func(s string) {
+			if s == "" {
+				return
+			}
+			p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+			if lo == 0 || p < lo {
+				lo = p
+			}
+			hi, total = max(hi, p+uintptr(len(s))), total+len(s)
+		}
+		visit = func(v any) {
+			switch v := v.(type) {
+			case string:
+				see(v)
+			case []any:
+				for _, e := range v {
+					visit(e)
+				}
+			case map[string]any:
+				for k, e := range v {
+					see(k)
+					visit(e)
+				}
+			}
+		}
+		visit(got)
+		if hi-lo > uintptr(total) {
+			t.Fatalf("%s: the strings span %d bytes for %d bytes of text: not one allocation", payload, hi-lo, total)
+		}
+	}
 }
