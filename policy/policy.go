@@ -2,6 +2,9 @@
 package policy
 
 import (
+	"net"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -85,6 +88,27 @@ type Request struct {
 	// RawBody is the buffered body, used only for the OPA-Envoy compatible
 	// attributes.request.http.body string.
 	RawBody []byte
+}
+
+// EnvoyPath is OPA-Envoy's attributes.request.http.path: the path with the
+// query. The gateway keeps the parsed query only, so this is its canonical
+// (sorted, re-escaped) encoding.
+func (r *Request) EnvoyPath() string {
+	if len(r.Query) == 0 {
+		return r.Path
+	}
+	return r.Path + "?" + url.Values(r.Query).Encode()
+}
+
+// EnvoySource is OPA-Envoy's attributes.source.address.socketAddress: the
+// client's address, and its port when RemoteAddr has a numeric one (ok).
+func (r *Request) EnvoySource() (address string, port int, ok bool) {
+	host, p, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr, 0, false
+	}
+	port, err = strconv.Atoi(p)
+	return host, port, err == nil
 }
 
 // Route is input.route.

@@ -1,8 +1,6 @@
 package decisionlog
 
 import (
-	"net"
-	"net/url"
 	"strconv"
 
 	"github.com/portcullis/portcullis/policy"
@@ -122,10 +120,6 @@ func appendValidation(b []byte, v *policy.Validation) []byte {
 // appendEnvoyAttributes writes OPA-Envoy's attributes: request.http and
 // source.address.socketAddress.
 func appendEnvoyAttributes(b []byte, r *policy.Request) []byte {
-	path := r.Path
-	if len(r.Query) > 0 {
-		path += "?" + url.Values(r.Query).Encode() // as engine.InputValue
-	}
 	b = append(b, `{"request":{"http":{`...)
 	if r.RawBody != nil {
 		b = appendString(append(b, `"body":`...), string(r.RawBody))
@@ -135,18 +129,15 @@ func appendEnvoyAttributes(b []byte, r *policy.Request) []byte {
 	b = appendString(append(b, `,"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
 	b = appendString(append(b, `,"method":`...), r.Method)
-	b = appendString(append(b, `,"path":`...), path)
+	b = appendString(append(b, `,"path":`...), r.EnvoyPath())
 	b = appendString(append(b, `,"scheme":`...), r.Scheme)
 	if r.RawBody != nil {
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(len(r.RawBody)), 10)
 	}
-	host, port, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host, port = r.RemoteAddr, ""
-	}
+	host, port, ok := r.EnvoySource()
 	b = appendString(append(b, `}},"source":{"address":{"socketAddress":{"address":`...), host)
-	if p, err := strconv.Atoi(port); err == nil {
-		b = strconv.AppendInt(append(b, `,"portValue":`...), int64(p), 10)
+	if ok {
+		b = strconv.AppendInt(append(b, `,"portValue":`...), int64(port), 10)
 	}
 	return append(b, "}}}}"...)
 }

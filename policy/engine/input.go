@@ -1,10 +1,6 @@
 package engine
 
 import (
-	"net"
-	"net/url"
-	"strconv"
-
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/portcullis/portcullis/policy"
@@ -292,15 +288,9 @@ func (t *requestTerms) addOPAEnvoy(doc ast.Object, n *inputNeeds) {
 		// Only the parts read: the request id and the client's port differ
 		// on every request or connection, and the input is the decision
 		// cache's key.
-		path := r.Path
-		if len(r.Query) > 0 {
-			// The gateway keeps the parsed query only; this is its canonical
-			// (sorted, re-escaped) encoding.
-			path += "?" + url.Values(r.Query).Encode()
-		}
 		http := ast.NewObject(
 			[2]*ast.Term{kMethod, ast.StringTerm(r.Method)},
-			[2]*ast.Term{kPath, ast.StringTerm(path)},
+			[2]*ast.Term{kPath, ast.StringTerm(r.EnvoyPath())},
 			[2]*ast.Term{kHost, ast.StringTerm(r.Host)},
 			[2]*ast.Term{kScheme, ast.StringTerm(r.Scheme)},
 			[2]*ast.Term{kHeaders, t.headersTerm()},
@@ -315,13 +305,10 @@ func (t *requestTerms) addOPAEnvoy(doc ast.Object, n *inputNeeds) {
 		attrs.add(kRequest, ast.ObjectTerm([2]*ast.Term{kHTTP, ast.NewTerm(http)}))
 	}
 	if n.reads("attributes", "source") {
-		host, port, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host, port = r.RemoteAddr, ""
-		}
+		host, port, ok := r.EnvoySource()
 		sock := ast.NewObject([2]*ast.Term{kAddress, ast.StringTerm(host)})
-		if p, err := strconv.Atoi(port); err == nil && n.reads("attributes", "source", "address", "socketAddress", "portValue") {
-			sock.Insert(kPortValue, ast.IntNumberTerm(p))
+		if ok && n.reads("attributes", "source", "address", "socketAddress", "portValue") {
+			sock.Insert(kPortValue, ast.IntNumberTerm(port))
 		}
 		attrs.add(kSource, ast.ObjectTerm([2]*ast.Term{kAddress, ast.ObjectTerm([2]*ast.Term{kSocketAddress, ast.NewTerm(sock)})}))
 	}
