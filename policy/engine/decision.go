@@ -40,7 +40,7 @@ func (e *EvalError) Unwrap() error { return e.Err }
 func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decision {
 	c := e.state.Load()
 	if c == nil {
-		return e.evaluate(ctx, nil, inputValue(in, nil))
+		return e.evaluate(ctx, nil, nil) // denies before reading the input
 	}
 	input := inputValue(in, c.needs)
 	if c.cache == nil {
