@@ -128,9 +128,12 @@ type ValidationError struct {
 	Reason string
 }
 
-// Validation is input.validation. Valid is true when the route has no
-// OpenAPI validation.
+// Validation is input.validation. It is in the input document only when
+// Ran: a route without an OpenAPI document, or a request that ended before
+// validation, has no input.validation (never a "valid" nobody checked).
 type Validation struct {
+	// Ran is true when the request was validated; the zero value means it was not.
+	Ran    bool
 	Valid  bool
 	Errors []ValidationError
 }

@@ -58,10 +58,10 @@ func (v *Validator) Middleware() pipeline.Middleware {
 			}
 			v.metrics.observe(v.route, result)
 			if p == nil {
-				st.Input.Validation = policy.Validation{Valid: true}
+				st.Input.Validation = policy.Validation{Ran: true, Valid: true}
 				return next.ServeHTTP(w, r)
 			}
-			st.Input.Validation = policy.Validation{Errors: make([]policy.ValidationError, 0, len(p.InvalidParams))}
+			st.Input.Validation = policy.Validation{Ran: true, Errors: make([]policy.ValidationError, 0, len(p.InvalidParams))}
 			for _, ip := range p.InvalidParams {
 				st.Input.Validation.Errors = append(st.Input.Validation.Errors, policy.ValidationError(ip))
 			}

@@ -72,7 +72,7 @@ func typicalInput() *policy.Input {
 			Claims: map[string]any{"sub": "alice", "role": "user", "exp": 1.7e9},
 			KeyID:  "k1",
 		},
-		Validation: policy.Validation{Valid: true},
+		Validation: policy.Validation{Ran: true, Valid: true},
 	}
 }
 

@@ -69,7 +69,7 @@ var (
 //	 "route": {"name", "operation_id", "path_params": {}, "tags": []},
 //	 "identity": {"authenticated", "method", "subject", "issuer", "consumer",
 //	              "groups": [], "scopes": [], "claims": {}, "key_id"},
-//	 "validation": {"valid", "errors": [{"name", "in", "reason"}]}}
+//	 "validation": {"valid", "errors": [{"name", "in", "reason"}]} (only when it ran)}
 //
 // With in.OPAEnvoy it adds OPA-Envoy's "attributes" (request.http and
 // source.address.socketAddress), "parsed_path" (the normalized segments,
@@ -96,7 +96,7 @@ func inputValue(in *policy.Input, n *inputNeeds) ast.Value {
 	if f := n.field("identity"); f != nil {
 		kv.add(kIdentity, identityTerm(in.Identity, f))
 	}
-	if n.field("validation") != nil {
+	if in.Validation.Ran && n.field("validation") != nil {
 		kv.add(kValidation, validationTerm(&in.Validation))
 	}
 	doc := kv.object()

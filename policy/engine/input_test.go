@@ -48,7 +48,7 @@ func TestInputDocumentShape(t *testing.T) {
 	body.Request.Method = "POST"
 	body.Request.Body = map[string]any{"name": "test", "tags": []any{"a", json.Number("2")}, "nested": map[string]any{"ok": true, "none": nil}}
 	body.Request.RawBody = []byte(`{"name":"test"}`)
-	body.Validation = policy.Validation{Valid: false, Errors: []policy.ValidationError{{Name: "/email", In: "body", Reason: "required"}}}
+	body.Validation = policy.Validation{Ran: true, Valid: false, Errors: []policy.ValidationError{{Name: "/email", In: "body", Reason: "required"}}}
 
 	anon := typicalInput()
 	anon.Identity = nil
@@ -57,6 +57,9 @@ func TestInputDocumentShape(t *testing.T) {
 	envoy.OPAEnvoy = true
 	envoy.Request.Body = map[string]any{"name": "test"}
 	envoy.Request.RawBody = []byte(`{"name":"test"}`)
+
+	unvalidated := typicalInput()
+	unvalidated.Validation = policy.Validation{}
 
 	truncated := typicalInput()
 	truncated.OPAEnvoy = true
@@ -70,6 +73,7 @@ func TestInputDocumentShape(t *testing.T) {
 		{"a jwt GET without body", typicalInput(), "input_get.json"},
 		{"a POST with body and validation errors", body, "input_post_body.json"},
 		{"a nil identity is anonymous", anon, "input_anonymous.json"},
+		{"a request that was not validated has no validation", unvalidated, "input_unvalidated.json"},
 		{"opa-envoy compat adds attributes and parsed fields", envoy, "input_opa_envoy.json"},
 		{"opa-envoy compat with a truncated body has a null parsed_body", truncated, "input_opa_envoy_truncated.json"},
 	}
