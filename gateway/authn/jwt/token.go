@@ -71,9 +71,12 @@ var errDuplicateKey = errors.New("duplicate object key")
 // decodeObject parses b as one JSON object, like json.Unmarshal into
 // map[string]any, but rejects duplicate keys at any level (encoding/json
 // keeps the last one, so two parsers could disagree on a claim) and nesting
-// deeper than maxJSONDepth.
+// deeper than maxJSONDepth. Numbers are json.Number, their text as the
+// issuer wrote it: a float64 would round integers above 2^53 and reach the
+// policy and the decision log as 1.796114918e+09 (OPA writes 1796114918).
 func decodeObject(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err

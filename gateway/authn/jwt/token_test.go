@@ -96,6 +96,8 @@ func TestCompactClaimsShareOneString(t *testing.T) {
 			switch v := v.(type) {
 			case string:
 				see(v)
+			case json.Number:
+				see(string(v))
 			case []any:
 				for _, e := range v {
 					visit(e)
