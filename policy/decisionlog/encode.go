@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 )
@@ -32,7 +33,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) error {
 		}
 	}()
 	s := (*sp)[:0]
-	var in, out, bundles, headers, stamp span
+	var in, out, bundles, headers, creds, stamp span
 	var err error
 	if d.input != nil {
 		if s, in, err = appendSpan(s, d.input); err != nil {
@@ -78,6 +79,19 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) error {
 		s = append(s, "}}}"...)
 		headers.end = len(s)
 	}
+	if len(ev.Credentials) > 0 {
+		creds.start = len(s)
+		s = append(s, '[')
+		for i, c := range ev.Credentials {
+			if i > 0 {
+				s = append(s, ',')
+			}
+			s = appendString(append(s, `{"kind":`...), c.Kind)
+			s = append(appendString(append(s, `,"source":`...), c.Source), '}')
+		}
+		s = append(s, ']')
+		creds.end = len(s)
+	}
 	stamp.start = len(s)
 	s = append(ts.UTC().AppendFormat(append(s, '"'), time.RFC3339Nano), '"')
 	stamp.end = len(s)
@@ -117,23 +131,44 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) error {
 	if headers.end > 0 {
 		e.RawJSON("request_context", s[headers.start:headers.end])
 	}
+	p := zerolog.Dict().
+		Bool("allow", ev.Allow).
+		Int("status", ev.Status).
+		Strs("reasons", ev.Reasons).
+		Str("route", ev.Route).
+		Str("subject", ev.Subject).
+		Str("consumer", ev.Consumer).
+		Str("authn", ev.AuthnMethod)
+	if creds.end > 0 {
+		p.RawJSON("credentials", s[creds.start:creds.end])
+	}
+	if ev.RawPath != "" {
+		appendRawPath(p, ev.RawPath)
+	}
 	e.RawJSON("timestamp", s[stamp.start:stamp.end]).
 		Dict("metrics", zerolog.Dict().
 			Int64("timer_rego_query_eval_ns", ev.EvalDuration.Nanoseconds()).
 			Int64("timer_server_handler_ns", ev.Latency.Nanoseconds())).
-		Dict("portcullis", zerolog.Dict().
-			Bool("allow", ev.Allow).
-			Int("status", ev.Status).
-			Strs("reasons", ev.Reasons).
-			Str("route", ev.Route).
-			Str("subject", ev.Subject).
-			Str("consumer", ev.Consumer).
-			Str("authn", ev.AuthnMethod).
+		Dict("portcullis", p.
 			Int64("latency_ns", ev.Latency.Nanoseconds()).
 			Int("upstream_status", ev.UpstreamStatus).
 			Bool("cached", ev.Cached)).
 		Send()
 	return nil
+}
+
+// appendRawPath adds raw_path, cut to MaxRawPath bytes (at a rune
+// boundary, so the cut adds no U+FFFD of its own) and flagged when cut.
+func appendRawPath(p *zerolog.Event, raw string) {
+	if len(raw) <= MaxRawPath {
+		p.Str("raw_path", raw)
+		return
+	}
+	cut := MaxRawPath
+	for cut > 0 && !utf8.RuneStart(raw[cut]) {
+		cut--
+	}
+	p.Str("raw_path", raw[:cut]).Bool("raw_path_truncated", true)
 }
 
 // appendSpan appends v as JSON and returns where it is; on error s is

@@ -40,8 +40,29 @@ type Event struct {
 	Error string
 	// RequestedBy is the client address.
 	RequestedBy string
+	// RawPath is the request path as received, still escaped, when the
+	// input has no canonical path (normalization rejected it or never ran):
+	// portcullis.raw_path, at most MaxRawPath bytes of it
+	// (portcullis.raw_path_truncated says it was cut).
+	RawPath string
+	// Credentials are the kinds and places of the credentials the request
+	// presented, when authentication failed: portcullis.credentials.
+	Credentials []Credential
 	// RequestHeaders are the configured request headers, by name.
 	RequestHeaders map[string][]string
 	// TraceID is the W3C trace ID, if any.
 	TraceID string
+}
+
+// MaxRawPath bounds Event.RawPath in the event: a path refused for its
+// length (414) must not make the log line as long.
+const MaxRawPath = 2048
+
+// Credential is one credential a request presented, never its value.
+type Credential struct {
+	// Kind is "bearer", "api_key", or "other" (an Authorization header of
+	// another scheme).
+	Kind string
+	// Source is "header", "query" or "cookie".
+	Source string
 }

@@ -13,6 +13,9 @@ import (
 // always gets all of it. A nil Identity is null: the request was rejected
 // before authentication, which is not an anonymous identity.
 func appendInput(b []byte, in *policy.Input) ([]byte, error) {
+	if in.Route.Name == "" {
+		return appendArrival(b, &in.Request), nil
+	}
 	r := &in.Request
 	var err error
 	b = append(b, '{')
@@ -40,9 +43,31 @@ func appendInput(b []byte, in *policy.Input) ([]byte, error) {
 	if in.OPAEnvoy {
 		b = strconv.AppendBool(append(b, `,"truncated_body":`...), r.BodyTruncated)
 	}
-	b = appendValidation(append(b, `,"validation":`...), &in.Validation)
+	if in.Validation.Ran {
+		b = appendValidation(append(b, `,"validation":`...), &in.Validation)
+	}
 	b = strconv.AppendInt(append(b, `,"version":`...), policy.InputVersion, 10)
 	return append(b, '}'), nil
+}
+
+// appendArrival writes the input of a request that no route took (no
+// route, a limit, a rejected path): no policy ran, so there is no document
+// it judged, only what the gateway knew of the request when it refused it.
+// Headers and the query are left out: without a route the gateway cannot
+// tell which of them carry credentials. An empty path (no canonical path
+// was made) is left out too; the event's portcullis.raw_path has the
+// path as received.
+func appendArrival(b []byte, r *policy.Request) []byte {
+	b = appendString(append(b, `{"identity":null,"request":{"host":`...), r.Host)
+	b = appendString(append(b, `,"id":`...), r.ID)
+	b = appendString(append(b, `,"method":`...), r.Method)
+	if r.Path != "" {
+		b = appendString(append(b, `,"path":`...), r.Path)
+	}
+	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
+	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = strconv.AppendInt(append(b, `},"route":null,"version":`...), policy.InputVersion, 10)
+	return append(b, '}')
 }
 
 func appendRequest(b []byte, r *policy.Request) ([]byte, error) {

@@ -26,7 +26,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case json.Number:
 		return appendNumber(b, string(x)), nil
 	case float64:
-		return strconv.AppendFloat(b, x, 'g', -1, 64), nil
+		return appendFloat(b, x), nil
 	case map[string]any:
 		b = append(b, '{')
 		first := true
@@ -160,13 +160,14 @@ func (w *astWriter) elem(v *ast.Term) {
 	w.value(v.Value)
 }
 
-// appendNumber appends a JSON number given as text, or null if the text is
-// not a JSON number (it would corrupt the line).
+// appendNumber appends a JSON number given as text, integral values in
+// exponent form as integers (appendIntegral), or null if the text is not a
+// JSON number (it would corrupt the line).
 func appendNumber(b []byte, s string) []byte {
 	if !validNumber(s) {
 		return append(b, "null"...)
 	}
-	return append(b, s...)
+	return appendIntegral(b, s)
 }
 
 // validNumber reports whether s matches the JSON number grammar of RFC 8259.

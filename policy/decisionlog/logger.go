@@ -285,6 +285,17 @@ func (l *Logger) eventMap(ev *Event, id string, ts time.Time, d *doc) map[string
 			"cached":          ev.Cached,
 		},
 	}
+	p := m["portcullis"].(map[string]any)
+	if len(ev.Credentials) > 0 {
+		cs := make([]any, len(ev.Credentials))
+		for i, c := range ev.Credentials {
+			cs[i] = map[string]any{"kind": c.Kind, "source": c.Source}
+		}
+		p["credentials"] = cs
+	}
+	if ev.RawPath != "" {
+		p["raw_path"] = ev.RawPath
+	}
 	if d.input != nil {
 		m["input"] = d.input
 	}
