@@ -126,6 +126,7 @@ func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
 		}
 		id, f, err := s.authenticate(r)
 		if err != nil {
+			st.Presented = s.x.presented(r)
 			if p := problem.As(err); p != nil {
 				st.Reason = p.Reason
 			}

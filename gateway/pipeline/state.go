@@ -38,6 +38,13 @@ type State struct {
 	// DecisionID identifies the outcome in the decision log; it is sent to
 	// the client as X-Decision-Id and replaces the engine's own id.
 	DecisionID string
+	// RawPath is the path of the request target as received, still
+	// escaped (see server.arrive); the decision log records it when no
+	// canonical path was made.
+	RawPath string
+	// Presented are the credentials the request carried, recorded by the
+	// authentication stage when it fails (values never).
+	Presented []Presented
 	// Decision is set by the authorization stage.
 	Decision *policy.Decision
 	// Reason is the stable code of the outcome ("allow", "token_expired", ...).

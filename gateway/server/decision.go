@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -13,7 +14,10 @@ const DecisionIDHeader = "X-Decision-Id"
 
 // logDecision writes the one decision-log event of a request, whatever its
 // outcome: allow, deny, authentication or validation failure, limit, upstream error.
-func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []string) {
+// It needs no *http.Request, so a refusal made before net/http built one
+// is logged the same way: the request facts are in st (see arrive), header
+// (which may be nil) gives the configured headers.
+func (c *components) logDecision(ctx context.Context, header http.Header, st *pipeline.State, headers []string) {
 	if !c.dlog.Enabled() {
 		return
 	}
@@ -26,16 +30,24 @@ func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []
 		Route:          st.Input.Route.Name,
 		Latency:        time.Since(st.Start),
 		UpstreamStatus: st.UpstreamStatus,
-		RequestedBy:    r.RemoteAddr,
+		RequestedBy:    st.Input.Request.RemoteAddr,
+		// The whole input document, written from the Go values (the policy
+		// may have been given only the parts it reads); a request rejected
+		// before authentication has a null identity, one no route took only
+		// the request facts.
+		Input: &st.Input,
+	}
+	if st.Input.Request.Path == "" { // no canonical path: say what came
+		ev.RawPath = st.RawPath
+	}
+	if len(st.Presented) > 0 {
+		ev.Credentials = make([]decisionlog.Credential, len(st.Presented))
+		for i, p := range st.Presented {
+			ev.Credentials[i] = decisionlog.Credential(p)
+		}
 	}
 	if id := st.Input.Identity; id != nil {
 		ev.Subject, ev.Consumer, ev.AuthnMethod = id.Subject, id.Consumer, id.Method
-	}
-	if st.Input.Route.Name != "" {
-		// The whole input document, written from the Go values (the policy
-		// may have been given only the parts it reads); a request rejected
-		// before authentication has a null identity.
-		ev.Input = &st.Input
 	}
 	if d := st.Decision; d != nil {
 		ev.Result, ev.Bundles = d.Result, d.Bundles
@@ -49,10 +61,10 @@ func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []
 	if len(headers) > 0 {
 		ev.RequestHeaders = make(map[string][]string, len(headers))
 		for _, h := range headers {
-			if v := r.Header.Values(h); len(v) > 0 {
+			if v := header.Values(h); len(v) > 0 {
 				ev.RequestHeaders[h] = v
 			}
 		}
 	}
-	c.dlog.Log(r.Context(), ev)
+	c.dlog.Log(ctx, ev)
 }

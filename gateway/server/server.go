@@ -119,8 +119,8 @@ func routeNames(cfg *config.Config) []string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &pipeline.State{Start: time.Now()}
 	st.Input.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
-	st.Input.Validation.Valid = true
 	st.DecisionID = uuid.NewString()
+	arrival(st, r)
 	w.Header().Set(proxy.RequestIDHeader, st.Input.Request.ID)
 	w.Header().Set(DecisionIDHeader, st.DecisionID)
 	rec := &recorder{ResponseWriter: w}
@@ -162,7 +162,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, st *pipeline.State) {
 	}
 	routeName := st.Input.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
-	s.comp.logDecision(r, st, s.logHeaders)
+	s.comp.logDecision(r.Context(), r.Header, st, s.logHeaders)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, st, time.Now())
 	if v == http.ErrAbortHandler {
@@ -190,6 +190,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 		return problem.Wrap(http.StatusBadRequest, "path_rejected", "the request path is not acceptable: "+err.Error(), err)
 	}
 	r.URL.Path, r.URL.RawPath = raw, ""
+	st.Input.Request.Path = raw // canonical: a 404 or 405 is logged with it
 
 	m, ok := s.router.Lookup(r.Method, r.Host, raw)
 	if !ok {
