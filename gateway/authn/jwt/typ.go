@@ -16,7 +16,8 @@ import (
 // other values without "+jwt" stay accepted: most issuers send those for
 // access tokens, and an ID token, which also says "JWT", is kept out by
 // the audience check instead. The comparison ignores case and an
-// "application/" prefix (RFC 7515 §4.1.9).
+// "application/" prefix (RFC 7515 §4.1.9), surrounding space and media
+// type parameters.
 func checkType(hdr map[string]any) error {
 	v, ok := hdr["typ"]
 	if !ok {
@@ -26,8 +27,8 @@ func checkType(hdr map[string]any) error {
 	if !ok {
 		return problem.Unauthorized(ReasonMalformed, "the token's typ is not a string", nil)
 	}
-	typ = strings.ToLower(typ)
-	typ = strings.TrimPrefix(typ, "application/")
+	typ, _, _ = strings.Cut(typ, ";") // media type parameters
+	typ = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(typ)), "application/")
 	if strings.HasSuffix(typ, "+jwt") && typ != "at+jwt" {
 		return problem.Unauthorized(ReasonTokenType, "the token is not an access token", nil)
 	}
