@@ -35,7 +35,7 @@ func newKeySet(src jwk.Set, at time.Time, prev *keySet) (*keySet, []Rejection, e
 		if !ok {
 			continue
 		}
-		if u, ok := k.KeyUsage(); ok && u != jwk.ForSignature.String() {
+		if !forSignature(k) {
 			continue
 		}
 		if r, refused := Refuse(k); refused {

@@ -85,19 +85,40 @@ func rsaBits(key jwk.Key) int {
 	return new(big.Int).SetBytes(n).BitLen()
 }
 
-// classifyRaw names why an unparsed entry was refused, from its own JSON
-// (the placeholder keeps it). Only kty, crv and the length of n are read.
-func classifyRaw(key jwk.Key) (reason string, bits int) {
+// rawEntry holds the members of an unparsed entry that classifying it
+// needs, read from its own JSON (the placeholder keeps it).
+type rawEntry struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	N   string `json:"n"`
+	Use string `json:"use"`
+}
+
+func rawMembers(key jwk.Key) (rawEntry, bool) {
+	var m rawEntry
 	raw, err := json.Marshal(key)
-	if err != nil {
-		return RejectUnsupported, 0
+	if err != nil || json.Unmarshal(raw, &m) != nil {
+		return m, false
 	}
-	var m struct {
-		Kty string `json:"kty"`
-		Crv string `json:"crv"`
-		N   string `json:"n"`
+	return m, true
+}
+
+// forSignature tells whether key is not meant for another use than
+// signatures: keys for encryption are dropped without being refused.
+func forSignature(key jwk.Key) bool {
+	u, ok := key.KeyUsage()
+	if jwk.IsUnsupportedKey(key) {
+		m, _ := rawMembers(key)
+		u, ok = m.Use, m.Use != ""
 	}
-	if json.Unmarshal(raw, &m) != nil {
+	return !ok || u == jwk.ForSignature.String()
+}
+
+// classifyRaw names why an unparsed entry was refused. Only kty, crv and
+// the length of n are read.
+func classifyRaw(key jwk.Key) (reason string, bits int) {
+	m, ok := rawMembers(key)
+	if !ok {
 		return RejectUnsupported, 0
 	}
 	switch m.Kty {
@@ -105,7 +126,7 @@ func classifyRaw(key jwk.Key) (reason string, bits int) {
 		return RejectSymmetric, 0
 	case "RSA":
 		n, err := base64.RawURLEncoding.DecodeString(m.N)
-		if err != nil {
+		if err != nil || len(n) == 0 {
 			return RejectUnsupported, 0
 		}
 		if bits := new(big.Int).SetBytes(n).BitLen(); bits < MinRSABits {
