@@ -68,8 +68,8 @@ type Options struct {
 type Client struct {
 	cfg       config.Introspection
 	types     map[string]bool // accepted token_type values, lower case
-	keyPrefix []byte // endpoint + "\x00", hashed before the token
-	basicAuth string // Authorization value for client_secret_basic, else ""
+	keyPrefix []byte          // endpoint + "\x00", hashed before the token
+	basicAuth string          // Authorization value for client_secret_basic, else ""
 	http      *http.Client
 	ownHTTP   bool
 	now       func() time.Time
