@@ -127,6 +127,9 @@ func New(opts Options) (*Set, error) {
 		}
 		s.fallback = fb
 	}
+	if opts.URL == "" && s.fallback == nil && len(opts.Rejected) > 0 {
+		return nil, fmt.Errorf("keys for %s: %w (%d refused)", opts.Issuer, errNoKeys, len(opts.Rejected))
+	}
 	if opts.URL == "" && s.fallback == nil {
 		return nil, fmt.Errorf("jwks for %s: neither a URL nor fallback keys", opts.Issuer)
 	}
