@@ -19,6 +19,9 @@ const MinRSABits = 2048
 const (
 	// RejectRSATooSmall is an RSA key with a modulus under MinRSABits.
 	RejectRSATooSmall = "rsa_too_small"
+	// RejectRSAExponent is an RSA key with a public exponent under 3:
+	// with e = 1 a signature is its own message, anyone can forge one.
+	RejectRSAExponent = "rsa_exponent_invalid"
 	// RejectCurveUnsupported is an EC or OKP key on a curve no allowed
 	// algorithm uses (e.g. P-192, secp256k1, X25519, Ed448).
 	RejectCurveUnsupported = "curve_unsupported"
@@ -56,8 +59,13 @@ func Refuse(key jwk.Key) (Rejection, bool) {
 	case jwa.OctetSeq():
 		r.Reason = RejectSymmetric
 	case jwa.RSA():
-		if r.Bits = rsaBits(key); r.Bits < MinRSABits {
+		var e []byte
+		r.Bits, e = rsaParams(key)
+		switch {
+		case r.Bits < MinRSABits:
 			r.Reason = RejectRSATooSmall
+		case new(big.Int).SetBytes(e).Cmp(big.NewInt(3)) < 0:
+			r.Reason = RejectRSAExponent
 		}
 	case jwa.EC():
 		var crv jwa.EllipticCurveAlgorithm
@@ -75,14 +83,19 @@ func Refuse(key jwk.Key) (Rejection, bool) {
 	return r, r.Reason != ""
 }
 
-// rsaBits is the modulus size of an RSA key, 0 if it has none.
-func rsaBits(key jwk.Key) int {
-	k, ok := key.(interface{ N() ([]byte, bool) })
+// rsaParams returns the modulus size and the public exponent of an RSA
+// key (0 and nil for what it lacks).
+func rsaParams(key jwk.Key) (int, []byte) {
+	k, ok := key.(interface {
+		N() ([]byte, bool)
+		E() ([]byte, bool)
+	})
 	if !ok {
-		return 0
+		return 0, nil
 	}
 	n, _ := k.N()
-	return new(big.Int).SetBytes(n).BitLen()
+	e, _ := k.E()
+	return new(big.Int).SetBytes(n).BitLen(), e
 }
 
 // rawEntry holds the members of an unparsed entry that classifying it
@@ -91,6 +104,7 @@ type rawEntry struct {
 	Kty string `json:"kty"`
 	Crv string `json:"crv"`
 	N   string `json:"n"`
+	E   string `json:"e"`
 	Use string `json:"use"`
 }
 
@@ -114,8 +128,8 @@ func forSignature(key jwk.Key) bool {
 	return !ok || u == jwk.ForSignature.String()
 }
 
-// classifyRaw names why an unparsed entry was refused. Only kty, crv and
-// the length of n are read.
+// classifyRaw names why an unparsed entry was refused. Only kty, crv, e
+// and the length of n are read.
 func classifyRaw(key jwk.Key) (reason string, bits int) {
 	m, ok := rawMembers(key)
 	if !ok {
@@ -131,6 +145,9 @@ func classifyRaw(key jwk.Key) (reason string, bits int) {
 		}
 		if bits := new(big.Int).SetBytes(n).BitLen(); bits < MinRSABits {
 			return RejectRSATooSmall, bits
+		}
+		if e, err := base64.RawURLEncoding.DecodeString(m.E); err == nil && new(big.Int).SetBytes(e).Cmp(big.NewInt(3)) < 0 {
+			return RejectRSAExponent, 0
 		}
 	case "EC":
 		if m.Crv != "P-256" && m.Crv != "P-384" && m.Crv != "P-521" {

@@ -183,74 +183,75 @@ func weakKey(t *testing.T) *gwtest.WeakRSAKey {
 // TestWeakStaticKeysAreLeftOut: key files are held to the same floor as a
 // fetched JWKS, and a weak key does not take the file's others down.
 func TestWeakStaticKeysAreLeftOut(t *testing.T) {
-	t.Parallel()
-	w := weakKey(t)
-	k := testKeys(t)
-	pubDER, err := x509.MarshalPKIXPublicKey(&w.Key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	weakPub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
-	weakPriv := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(w.Key)}))
-	weakPKCS1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&w.Key.PublicKey)}))
-	strongPEM := string(pemOf(t, k.rsa))
-	jwksWith := func(entries ...map[string]any) string {
-		b, err := json.Marshal(map[string]any{"keys": entries})
+	gwtest.ForEachRSAFloor(t, func(t *testing.T) {
+		w := weakKey(t)
+		k := testKeys(t)
+		pubDER, err := x509.MarshalPKIXPublicKey(&w.Key.PublicKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(b)
-	}
-	tests := []struct {
-		name    string
-		files   []string
-		refused float64
-		wantErr string
-	}{
-		{name: "a weak PEM public key beside a strong PEM file", files: []string{weakPub, strongPEM}, refused: 1},
-		{name: "a weak PEM private key beside a strong PEM file", files: []string{weakPriv, strongPEM}, refused: 1},
-		{name: "a weak PKCS#1 public key beside a strong PEM file", files: []string{weakPKCS1, strongPEM}, refused: 1},
-		{name: "one PEM file with a weak and a strong block", files: []string{weakPub + strongPEM}, refused: 1},
-		{name: "a JWKS file with a weak and a strong key", files: []string{jwksWith(w.JWK(), gwtest.JWKObject(t, k.rsa))}, refused: 1},
-		{name: "a weak single JWK file beside a strong one", files: []string{jwksWith(w.JWK()), strongPEM}, refused: 1},
-		{name: "weak keys in every form beside a strong one", files: []string{weakPub, weakPriv, jwksWith(w.JWK()), strongPEM}, refused: 3},
-		{name: "only weak keys is an error", files: []string{weakPub, jwksWith(w.JWK())}, wantErr: "no signature verification keys"},
-		{name: "a malformed JWKS entry is still an error", files: []string{jwksWith(map[string]any{"kty": "EC", "crv": "P-256", "x": "AA"}), strongPEM}, wantErr: "is not a supported key"},
-		{name: "a malformed PEM block is still an error", files: []string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", strongPEM}, wantErr: "pem block 0"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			var paths []string
-			for i, f := range tc.files {
-				p := filepath.Join(dir, "key"+string(rune('a'+i)))
-				if err := os.WriteFile(p, []byte(f), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				paths = append(paths, p)
-			}
-			reg := prometheus.NewRegistry()
-			clock := gwtest.NewClock(t0)
-			a, err := jwt.New(config.JWT{Issuers: []config.Issuer{{Issuer: issStatic, Keys: paths, Algorithms: []string{"RS256"}}}},
-				jwt.Options{Registerer: reg, Now: clock.Now})
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
+		weakPub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+		weakPriv := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(w.Key)}))
+		weakPKCS1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&w.Key.PublicKey)}))
+		strongPEM := string(pemOf(t, k.rsa))
+		jwksWith := func(entries ...map[string]any) string {
+			b, err := json.Marshal(map[string]any{"keys": entries})
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := &env{a: a, clock: clock, reg: reg}
-			claims := map[string]any{"iss": issStatic, "sub": "alice", "exp": t0.Unix() + 600}
-			strong := gwtest.MintToken(t, k.rsa, "RS256", claims, map[string]any{"kid": nil})
-			wantReason(t, ok(e.auth(strong)), "")
-			wantReason(t, ok(e.auth(w.Token(t, claims))), jwt.ReasonUnknownKID)
-			if got := counter(t, reg, "portcullis_jwks_keys_rejected_total"); got != tc.refused {
-				t.Fatalf("refused keys = %v, want %v", got, tc.refused)
-			}
-		})
-	}
+			return string(b)
+		}
+		tests := []struct {
+			name    string
+			files   []string
+			refused float64
+			wantErr string
+		}{
+			{name: "a weak PEM public key beside a strong PEM file", files: []string{weakPub, strongPEM}, refused: 1},
+			{name: "a weak PEM private key beside a strong PEM file", files: []string{weakPriv, strongPEM}, refused: 1},
+			{name: "a weak PKCS#1 public key beside a strong PEM file", files: []string{weakPKCS1, strongPEM}, refused: 1},
+			{name: "one PEM file with a weak and a strong block", files: []string{weakPub + strongPEM}, refused: 1},
+			{name: "a JWKS file with a weak and a strong key", files: []string{jwksWith(w.JWK(), gwtest.JWKObject(t, k.rsa))}, refused: 1},
+			{name: "a weak single JWK file beside a strong one", files: []string{jwksWith(w.JWK()), strongPEM}, refused: 1},
+			{name: "weak keys in every form beside a strong one", files: []string{weakPub, weakPriv, jwksWith(w.JWK()), strongPEM}, refused: 3},
+			{name: "only weak keys is an error", files: []string{weakPub, jwksWith(w.JWK())}, wantErr: "no signature verification keys"},
+			{name: "a malformed JWKS entry is still an error", files: []string{jwksWith(map[string]any{"kty": "EC", "crv": "P-256", "x": "AA"}), strongPEM}, wantErr: "is not a supported key"},
+			{name: "a malformed PEM block is still an error", files: []string{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", strongPEM}, wantErr: "pem block 0"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				var paths []string
+				for i, f := range tc.files {
+					p := filepath.Join(dir, "key"+string(rune('a'+i)))
+					if err := os.WriteFile(p, []byte(f), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					paths = append(paths, p)
+				}
+				reg := prometheus.NewRegistry()
+				clock := gwtest.NewClock(t0)
+				a, err := jwt.New(config.JWT{Issuers: []config.Issuer{{Issuer: issStatic, Keys: paths, Algorithms: []string{"RS256"}}}},
+					jwt.Options{Registerer: reg, Now: clock.Now})
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("err = %v, want %q", err, tc.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := &env{a: a, clock: clock, reg: reg}
+				claims := map[string]any{"iss": issStatic, "sub": "alice", "exp": t0.Unix() + 600}
+				strong := gwtest.MintToken(t, k.rsa, "RS256", claims, map[string]any{"kid": nil})
+				wantReason(t, ok(e.auth(strong)), "")
+				wantReason(t, ok(e.auth(w.Token(t, claims))), jwt.ReasonUnknownKID)
+				if got := counter(t, reg, "portcullis_jwks_keys_rejected_total"); got != tc.refused {
+					t.Fatalf("refused keys = %v, want %v", got, tc.refused)
+				}
+			})
+		}
+	})
 }

@@ -77,3 +77,20 @@ func JWKObject(t testing.TB, key jwk.Key) map[string]any {
 	}
 	return m
 }
+
+// ForEachRSAFloor runs f as two subtests: with the JOSE library's own RSA
+// floor (2048 bits, exponent 3) and with that floor off, as the gateway
+// binary has it: OPA's topdown package lowers it process-wide in an init
+// function. The floor is process-wide, so the caller must not be a
+// parallel test (f's own subtests may be: they end before the floor is
+// restored).
+func ForEachRSAFloor(t *testing.T, f func(t *testing.T)) {
+	for _, fl := range []struct {
+		name      string
+		bits, exp int
+	}{{"with the library's RSA floor", 2048, 3}, {"with the RSA floor off as in the binary", 0, 0}} {
+		jwk.Configure(jwk.WithMinRSAModulusBits(fl.bits), jwk.WithMinRSAPublicExponent(fl.exp))
+		t.Run(fl.name, f)
+	}
+	jwk.Configure(jwk.WithMinRSAModulusBits(2048), jwk.WithMinRSAPublicExponent(3))
+}
