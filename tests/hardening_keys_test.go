@@ -55,8 +55,8 @@ func keysTLS(t *testing.T) (map[string]string, map[string]*http.Client) {
 			"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 			"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
 		}, map[string]*http.Client{
-			"HTTP/1.1": {Transport: h1, Timeout: 10 * time.Second},
-			"HTTP/2.0": {Transport: h2, Timeout: 10 * time.Second},
+			"HTTP/1.1": {Transport: keysProto{h1, "HTTP/1.1"}, Timeout: 10 * time.Second},
+			"HTTP/2.0": {Transport: keysProto{h2, "HTTP/2.0"}, Timeout: 10 * time.Second},
 		}
 }
 
@@ -72,32 +72,45 @@ func keysWeakSigner(t *testing.T, bits int) *authnSigner {
 	return &authnSigner{key: k, kid: fmt.Sprintf("weak-%d-%s", bits, authnRandom(t, 4))}
 }
 
-// keysCall sends tok and returns the status and problem reason, failing
-// the test if the answer came over another protocol than proto.
-func keysCall(t *testing.T, c *http.Client, proto, url, tok string) (int, string) {
+// keysCall sends tok and returns the status and problem reason. The
+// clients of keysTLS fail a call answered over another protocol.
+func keysCall(t *testing.T, c *http.Client, url, tok string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
+	status, reason, err := authnStatusReason(c, url, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	return status, reason
+}
+
+// keysProto fails every round trip not answered over proto.
+type keysProto struct {
+	http.RoundTripper
+	proto string
+}
+
+func (p keysProto) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := p.RoundTripper.RoundTrip(r)
+	if err == nil && resp.Proto != p.proto {
+		resp.Body.Close()
+		return nil, fmt.Errorf("answered over %s, want %s", resp.Proto, p.proto)
 	}
-	body := readAll(t, resp)
-	if resp.Proto != proto {
-		t.Fatalf("answered over %s, want %s", resp.Proto, proto)
-	}
-	var p struct {
-		Reason string `json:"reason"`
-	}
-	if resp.Header.Get("Content-Type") == "application/problem+json" {
-		if err := json.Unmarshal([]byte(body), &p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return resp.StatusCode, p.Reason
+	return resp, err
+}
+
+// keysRoute is the policy and the one route of the tests: /api to
+// upstream, authenticated by method.
+func keysRoute(upstream, method string) string {
+	return fmt.Sprintf(`policy:
+  bundles:
+    - {name: main, path: bundle}
+  timeout: 2s
+routes:
+  - name: api
+    match: {path_prefix: /api}
+    upstream: %s
+    authn: {methods: [%s]}
+`, upstream, method)
 }
 
 // keysThumbprint is the RFC 7638 SHA-256 thumbprint of k's public key.
@@ -156,16 +169,7 @@ authn:
         keys: [weak.pem, strong.jwks.json]
         algorithms: [RS256]
         audiences: [e2e]
-policy:
-  bundles:
-    - {name: main, path: bundle}
-  timeout: 2s
-routes:
-  - name: api
-    match: {path_prefix: /api}
-    upstream: %s
-    authn: {methods: [jwt]}
-`, remoteIss, jwks.URL, staticIss, up.URL),
+`, remoteIss, jwks.URL, staticIss) + keysRoute(up.URL, "jwt"),
 		Files: withFiles(allowAllBundle, tlsFiles, map[string]string{"weak.pem": pemOf(staticWeak), "strong.jwks.json": staticSet}),
 	})
 	url := strings.Replace(g.proxy, "http://", "https://", 1) + "/api/x"
@@ -173,23 +177,23 @@ routes:
 	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
 		c := clients[proto]
 		t.Run(proto+": a 1024-bit key beside a 2048-bit one", func(t *testing.T) {
-			status, reason := keysCall(t, c, proto, url, strong.token(t, authnClaims(t, remoteIss, "alice"), nil))
+			status, reason := keysCall(t, c, url, strong.token(t, authnClaims(t, remoteIss, "alice"), nil))
 			keysWant(t, "the 2048-bit key of the JWKS", status, reason, 200, "")
-			status, reason = keysCall(t, c, proto, url, weak.token(t, authnClaims(t, remoteIss, "mallory"), nil))
+			status, reason = keysCall(t, c, url, weak.token(t, authnClaims(t, remoteIss, "mallory"), nil))
 			keysWant(t, "the 1024-bit key of the JWKS", status, reason, 401, "unknown_kid")
-			status, reason = keysCall(t, c, proto, url, staticStrong.token(t, authnClaims(t, staticIss, "alice"), nil))
+			status, reason = keysCall(t, c, url, staticStrong.token(t, authnClaims(t, staticIss, "alice"), nil))
 			keysWant(t, "the 2048-bit key file", status, reason, 200, "")
 			// The kid the key file would have given the weak key (its RFC
 			// 7638 thumbprint) is unknown.
-			status, reason = keysCall(t, c, proto, url, staticWeak.token(t, authnClaims(t, staticIss, "mallory"), map[string]any{"kid": keysThumbprint(t, staticWeak)}))
+			status, reason = keysCall(t, c, url, staticWeak.token(t, authnClaims(t, staticIss, "mallory"), map[string]any{"kid": keysThumbprint(t, staticWeak)}))
 			keysWant(t, "the 1024-bit key file", status, reason, 401, "unknown_kid")
 		})
 		t.Run(proto+": a JWT of another profile is refused", func(t *testing.T) {
 			for _, typ := range []string{"logout+jwt", "application/secevent+jwt", "DPoP+JWT", "refresh+jwt"} {
-				status, reason := keysCall(t, c, proto, url, strong.token(t, authnClaims(t, remoteIss, "alice"), map[string]any{"typ": typ}))
+				status, reason := keysCall(t, c, url, strong.token(t, authnClaims(t, remoteIss, "alice"), map[string]any{"typ": typ}))
 				keysWant(t, "typ "+typ, status, reason, 401, "token_type_not_allowed")
 			}
-			status, reason := keysCall(t, c, proto, url, strong.token(t, authnClaims(t, remoteIss, "alice"), map[string]any{"typ": "at+jwt"}))
+			status, reason := keysCall(t, c, url, strong.token(t, authnClaims(t, remoteIss, "alice"), map[string]any{"typ": "at+jwt"}))
 			keysWant(t, "typ at+jwt", status, reason, 200, "")
 		})
 	}
@@ -225,11 +229,11 @@ routes:
 			retired, next := newAuthnSigner(t), newAuthnSigner(t)
 			jwks.setKeys(t, strong, retired)
 			tok := retired.token(t, authnClaims(t, remoteIss, "alice"), nil)
-			if !authnPoll(10*time.Second, func() bool { s, _ := keysCall(t, c, proto, url, tok); return s == 200 }) {
+			if !authnPoll(10*time.Second, func() bool { s, _ := keysCall(t, c, url, tok); return s == 200 }) {
 				t.Fatal("the new key never verified")
 			}
 			hits := authnMetric(t, g, "portcullis_jwt_cache_hits_total")
-			status, reason := keysCall(t, c, proto, url, tok)
+			status, reason := keysCall(t, c, url, tok)
 			keysWant(t, "the cached token", status, reason, 200, "")
 			if authnMetric(t, g, "portcullis_jwt_cache_hits_total") <= hits {
 				t.Fatal("the second use was no cache hit: the test would prove nothing")
@@ -237,10 +241,10 @@ routes:
 			jwks.setKeys(t, strong, next) // the leaked key is retired
 			// A token of the next key forces the refresh (after the 1s cooldown).
 			nextTok := next.token(t, authnClaims(t, remoteIss, "alice"), nil)
-			if !authnPoll(10*time.Second, func() bool { s, _ := keysCall(t, c, proto, url, nextTok); return s == 200 }) {
+			if !authnPoll(10*time.Second, func() bool { s, _ := keysCall(t, c, url, nextTok); return s == 200 }) {
 				t.Fatal("the next key never verified")
 			}
-			status, reason = keysCall(t, c, proto, url, tok)
+			status, reason = keysCall(t, c, url, tok)
 			keysWant(t, "the cached token of the retired key", status, reason, 401, "unknown_kid")
 		})
 	}
@@ -259,16 +263,7 @@ authn:
     endpoint: %s/introspect
     client_id: %s
     client_secret: ${E2E_INTROSPECTION_SECRET}
-policy:
-  bundles:
-    - {name: main, path: bundle}
-  timeout: 2s
-routes:
-  - name: api
-    match: {path_prefix: /api}
-    upstream: %s
-    authn: {methods: [introspection]}
-`, is.URL, authnClientID, up.URL),
+`, is.URL, authnClientID) + keysRoute(up.URL, "introspection"),
 		Files: withFiles(allowAllBundle, tlsFiles),
 		Env:   []string{"E2E_INTROSPECTION_SECRET=" + authnClientSecret},
 	})
@@ -300,7 +295,7 @@ routes:
 				}
 				n := len(up.requests())
 				for range 2 { // the second answer comes from the cache
-					status, reason := keysCall(t, clients[proto], proto, url, tok)
+					status, reason := keysCall(t, clients[proto], url, tok)
 					keysWant(t, "token_type "+tc.tokenType, status, reason, tc.status, tc.wantReason)
 				}
 				if tc.status != 200 && len(up.requests()) != n {
