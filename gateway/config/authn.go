@@ -81,6 +81,13 @@ type Introspection struct {
 	// (503 with Retry-After, default) or "unauthorized" (401).
 	OnError         string            `yaml:"on_error"`
 	ClaimsToHeaders map[string]string `yaml:"claims_to_headers"`
+	// TokenTypes are the token_type values of an active response that are
+	// accepted, compared without regard to case; any other is 401
+	// token_type_not_allowed. A response without token_type is accepted
+	// (RFC 7662 makes it optional). Default: the access-token spellings
+	// [access_token, Bearer, urn:ietf:params:oauth:token-type:access_token],
+	// so refresh and ID tokens are refused.
+	TokenTypes []string `yaml:"token_types"`
 }
 
 // APIKeys configures API-key authentication. Keys live in bundle data.

@@ -76,6 +76,9 @@ func (c *Config) setDefaults() {
 		setDur(&in.NegativeTTL, 5*time.Second)
 		setInt(&in.CacheSize, 10000)
 		setStr(&in.OnError, "unavailable")
+		if in.TokenTypes == nil {
+			in.TokenTypes = []string{"access_token", "Bearer", "urn:ietf:params:oauth:token-type:access_token"}
+		}
 	}
 	k := &c.Authn.APIKeys
 	setStr(&k.Header, "X-API-Key")

@@ -249,6 +249,7 @@ func (c *Config) validateAuthn(ch *checker) {
 			ch.add(p+".cache_size", "%d is out of range (want 1..1000000)", in.CacheSize)
 		}
 		c.checkHeaderMap(ch, p+".claims_to_headers", in.ClaimsToHeaders)
+		checkTokenTypes(ch, p+".token_types", in.TokenTypes)
 	}
 	k := c.Authn.APIKeys
 	if !validHeaderName(k.Header) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,8 +52,9 @@ type Options struct {
 	// RefreshInterval between fetches when the response has no max-age.
 	// Default 5m.
 	RefreshInterval time.Duration
-	// MinRefreshInterval is the least time between two fetches forced by
-	// unknown kids, and the retry delay after a failed fetch. Default 30s.
+	// MinRefreshInterval is the least time between two fetches of any
+	// kind, periodic or forced by unknown kids (one limiter for both), and
+	// the retry delay after a failed fetch. Default 30s.
 	MinRefreshInterval time.Duration
 	// MaxStale is how long the last good set is used while fetches fail.
 	// Default 24h.
@@ -60,8 +62,13 @@ type Options struct {
 	// FetchTimeout bounds one fetch. Default 5s.
 	FetchTimeout time.Duration
 	// Fallback keys are used when no fetched set is usable (never fetched
-	// or older than MaxStale). May be nil.
+	// or older than MaxStale). May be nil. Keys that Refuse refuses are
+	// left out and reported, like those of a fetched set.
 	Fallback jwk.Set
+	// Rejected are keys the caller refused before building Fallback (e.g.
+	// PEM blocks the JOSE library cannot import); New reports them with
+	// the Fallback's own.
+	Rejected []Rejection
 	// Logger receives fetch outcomes. The zero Logger discards.
 	Logger zerolog.Logger
 	// Registerer receives the metrics. If nil, they are not registered.
@@ -82,8 +89,10 @@ type Set struct {
 
 	flight   singleflight.Group
 	fetching atomic.Bool
-	mu       sync.Mutex // guards lastTry
-	lastTry  time.Time
+	mu       sync.Mutex // guards lastTry, due and reported
+	lastTry  time.Time  // last fetch attempt, periodic or forced
+	due      time.Time  // when the next periodic fetch should run
+	reported [32]byte   // digest of the last document whose refusals were reported
 
 	ctx     context.Context // cancelled by Stop; bounds every fetch
 	cancel  context.CancelFunc
@@ -100,25 +109,30 @@ func New(opts Options) (*Set, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.RefreshInterval = max(opts.RefreshInterval, opts.MinRefreshInterval)
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: opts.FetchTimeout, CheckRedirect: checkRedirect}
-	}
-	s := &Set{opts: opts, done: make(chan struct{})}
-	if opts.Fallback != nil && opts.Fallback.Len() > 0 {
-		fb, err := newKeySet(opts.Fallback, time.Time{})
-		if err != nil {
-			return nil, fmt.Errorf("fallback keys for %s: %w", opts.Issuer, err)
-		}
-		s.fallback = fb
-	}
-	if opts.URL == "" && s.fallback == nil {
-		return nil, fmt.Errorf("jwks for %s: neither a URL nor fallback keys", opts.Issuer)
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	s.metrics = m
+	s := &Set{opts: opts, done: make(chan struct{}), metrics: m}
+	s.report(opts.Rejected)
+	if opts.Fallback != nil && opts.Fallback.Len() > 0 {
+		fb, rejected, err := newKeySet(opts.Fallback, time.Time{}, nil)
+		s.report(rejected)
+		if err != nil {
+			return nil, fmt.Errorf("fallback keys for %s: %w", opts.Issuer, err)
+		}
+		s.fallback = fb
+	}
+	if opts.URL == "" && s.fallback == nil && len(opts.Rejected) > 0 {
+		return nil, fmt.Errorf("keys for %s: %w (%d refused)", opts.Issuer, errNoKeys, len(opts.Rejected))
+	}
+	if opts.URL == "" && s.fallback == nil {
+		return nil, fmt.Errorf("jwks for %s: neither a URL nor fallback keys", opts.Issuer)
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -195,26 +209,56 @@ func (s *Set) find(kid string, alg jwa.SignatureAlgorithm) (jwk.Key, error) {
 	return nil, ErrUnknownKID
 }
 
+// Holds tells whether key, returned by an earlier Lookup for kid and alg,
+// is still the key the usable set has for them, without fetching. A
+// verified-token cache asks on every hit, so a key that a refresh dropped
+// or changed (a new object under the same kid) stops verifying at once,
+// not when the cache entry expires (issue 12, class 11).
+func (s *Set) Holds(kid string, alg jwa.SignatureAlgorithm, key jwk.Key) bool {
+	ks := s.usable(s.opts.Now())
+	if ks == nil {
+		return false
+	}
+	if kid != "" {
+		return slices.Contains(ks.byKID[kid], key)
+	}
+	k, ok := ks.find("", alg)
+	return ok && k == key
+}
+
 // refetch joins the fetch in flight or starts one if the cooldown allows.
 // It returns only ctx's error; the outcome of the fetch shows in the set.
 func (s *Set) refetch(ctx context.Context) error {
 	if !s.fetching.Load() && !s.mayFetch(false) {
 		return nil // negative result: cooldown
 	}
-	ch := s.flight.DoChan("fetch", func() (any, error) {
-		if !s.mayFetch(true) {
-			return nil, nil
-		}
-		s.fetching.Store(true)
-		defer s.fetching.Store(false)
-		_, err := s.fetch()
-		return nil, err
-	})
+	ch := s.fetchShared()
 	select {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// report logs and counts refused keys: never key material, only where
+// the key was, its kid (truncated), why, and an RSA key's size.
+func (s *Set) report(rejected []Rejection) {
+	for _, r := range rejected {
+		s.metrics.rejected.WithLabelValues(s.opts.Issuer, r.Reason).Inc()
+		kid := r.KID
+		if len(kid) > MaxKIDBytes {
+			kid = kid[:MaxKIDBytes]
+		}
+		ev := s.opts.Logger.Warn().Str("issuer", s.opts.Issuer).Int("key_index", r.Index).
+			Str("kid", kid).Str("reason", r.Reason)
+		if r.Bits > 0 {
+			ev = ev.Int("bits", r.Bits)
+		}
+		if r.Source != "" {
+			ev = ev.Str("key_file", r.Source)
+		}
+		ev.Msg("jwks key refused")
 	}
 }
 

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,38 +14,66 @@ import (
 type keySet struct {
 	byKID     map[string][]jwk.Key
 	all       []jwk.Key
+	byIdent   map[string]jwk.Key // public JWK JSON -> key, to reuse unchanged keys
+	digest    [32]byte           // SHA-256 of the document, zero for fallback keys
 	fetchedAt time.Time
 }
 
 // errNoKeys is returned when a document holds no key usable for signatures.
 var errNoKeys = errors.New("no signature verification keys")
 
-// newKeySet indexes the public form of every asymmetric signing key in src.
-// Symmetric keys and keys meant for encryption are dropped: a JWKS never
-// carries HMAC secrets we would trust.
-func newKeySet(src jwk.Set, at time.Time) (*keySet, error) {
-	ks := &keySet{byKID: make(map[string][]jwk.Key, src.Len()), fetchedAt: at}
+// newKeySet indexes the public form of every asymmetric signing key in src
+// and returns the keys it refused (see [Refuse]). Keys meant for
+// encryption are dropped without a word: a JWKS may rightly carry them.
+// A key whose public JWK is unchanged from prev keeps prev's key object,
+// so that a verified-token cache can tell an unchanged key by identity.
+func newKeySet(src jwk.Set, at time.Time, prev *keySet) (*keySet, []Rejection, error) {
+	ks := &keySet{byKID: make(map[string][]jwk.Key, src.Len()), byIdent: make(map[string]jwk.Key, src.Len()), fetchedAt: at}
+	var rejected []Rejection
 	for i := range src.Len() {
 		k, ok := src.Key(i)
-		if !ok || k.KeyType() == jwa.OctetSeq() {
+		if !ok {
 			continue
 		}
-		if u, ok := k.KeyUsage(); ok && u != jwk.ForSignature.String() {
+		if !forSignature(k) {
+			continue
+		}
+		if r, refused := Refuse(k); refused {
+			r.Index = i
+			rejected = append(rejected, r)
 			continue
 		}
 		pub, err := k.PublicKey()
 		if err != nil {
-			return nil, fmt.Errorf("public key %d: %w", i, err)
+			return nil, nil, fmt.Errorf("public key %d: %w", i, err)
 		}
+		ident, err := json.Marshal(pub)
+		if err != nil {
+			return nil, nil, fmt.Errorf("public key %d: %w", i, err)
+		}
+		if old, ok := prev.reuse(string(ident)); ok {
+			pub = old
+		}
+		ks.byIdent[string(ident)] = pub
 		ks.all = append(ks.all, pub)
 		if kid, ok := pub.KeyID(); ok && kid != "" {
 			ks.byKID[kid] = append(ks.byKID[kid], pub)
 		}
 	}
 	if len(ks.all) == 0 {
-		return nil, errNoKeys
+		return nil, rejected, errNoKeys
 	}
-	return ks, nil
+	return ks, rejected, nil
+}
+
+// reuse returns prev's key with the same public JWK, if any. A nil
+// receiver has none.
+func (ks *keySet) reuse(ident string) (jwk.Key, bool) {
+	if ks == nil {
+		return nil, false
+	}
+	k, ok := ks.byIdent[ident]
+	return k, ok
 }
 
 // find returns the key for kid, preferring one usable for alg. With an empty

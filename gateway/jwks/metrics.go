@@ -12,6 +12,7 @@ type metrics struct {
 	fetches  *prometheus.CounterVec
 	failures *prometheus.CounterVec
 	age      *prometheus.GaugeVec
+	rejected *prometheus.CounterVec
 }
 
 // newMetrics builds the collectors and registers them with reg (if not
@@ -31,6 +32,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "portcullis_jwks_key_set_age_seconds",
 			Help: "Age of the key set in use, by issuer, updated on every fetch attempt.",
 		}, []string{"issuer"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_jwks_keys_rejected_total",
+			Help: "Keys left out of a key set, by issuer and reason, counted once per changed document or key-file load.",
+		}, []string{"issuer", "reason"}),
 	}
 	var err error
 	if m.fetches, err = promreg.Register(reg, m.fetches); err != nil {
@@ -40,6 +45,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.age, err = promreg.Register(reg, m.age); err != nil {
+		return nil, err
+	}
+	if m.rejected, err = promreg.Register(reg, m.rejected); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -35,6 +35,7 @@ const (
 	ReasonAudienceMismatch = "token_audience_mismatch"
 	ReasonTooLarge         = "token_too_large"
 	ReasonUnavailable      = "introspection_unavailable"
+	ReasonTokenType        = "token_type_not_allowed"
 )
 
 const (
@@ -66,8 +67,9 @@ type Options struct {
 // cached or not. It is safe for concurrent use.
 type Client struct {
 	cfg       config.Introspection
-	keyPrefix []byte // endpoint + "\x00", hashed before the token
-	basicAuth string // Authorization value for client_secret_basic, else ""
+	types     map[string]bool // accepted token_type values, lower case
+	keyPrefix []byte          // endpoint + "\x00", hashed before the token
+	basicAuth string          // Authorization value for client_secret_basic, else ""
 	http      *http.Client
 	ownHTTP   bool
 	now       func() time.Time
@@ -107,9 +109,12 @@ func New(cfg config.Introspection, opts Options) (*Client, error) {
 		return nil, errors.New("introspection cache_ttl and negative_ttl: want >= 0")
 	case cfg.OnError != "unavailable" && cfg.OnError != "unauthorized":
 		return nil, fmt.Errorf("introspection on_error %q: want \"unavailable\" or \"unauthorized\"", cfg.OnError)
+	case len(cfg.TokenTypes) == 0:
+		return nil, errors.New("introspection token_types: want at least one")
 	}
 	c := &Client{
 		cfg:       cfg,
+		types:     make(map[string]bool, len(cfg.TokenTypes)),
 		keyPrefix: []byte(cfg.Endpoint + "\x00"),
 		http:      opts.HTTPClient,
 		now:       opts.Now,
@@ -117,6 +122,9 @@ func New(cfg config.Introspection, opts Options) (*Client, error) {
 		// The library's TTL only frees memory; each entry's own deadline
 		// (min(cache_ttl, exp-now), or negative_ttl) is enforced on read.
 		cache: expirable.NewLRU[[sha256.Size]byte, *entry](cfg.CacheSize, nil, max(cfg.CacheTTL, cfg.NegativeTTL)),
+	}
+	for _, t := range cfg.TokenTypes {
+		c.types[strings.ToLower(t)] = true
 	}
 	switch cfg.AuthMethod {
 	case "client_secret_basic":
@@ -295,6 +303,12 @@ func (c *Client) check(key [sha256.Size]byte, r *response, now time.Time) (*poli
 	switch {
 	case !r.active:
 		return nil, problem.Unauthorized(ReasonInactive, "the access token is not active", nil)
+	case r.hasTokenType && !c.types[strings.ToLower(r.tokenType)]:
+		// A refresh or ID token that the server reports active is still not
+		// a credential for an API call (issue 12, class 11). Token types are
+		// compared without case: RFC 6749 §5.1 says so of "Bearer", and no
+		// two registered types differ only in case.
+		return nil, problem.Unauthorized(ReasonTokenType, "the token is not an access token", nil)
 	case !r.exp.IsZero() && !now.Before(r.exp):
 		c.cache.Remove(key)
 		return nil, problem.Unauthorized(ReasonExpired, "the access token has expired", nil)

@@ -89,6 +89,7 @@ func baseConfig(endpoint string) config.Introspection {
 		NegativeTTL:  5 * time.Second,
 		CacheSize:    100,
 		OnError:      "unavailable",
+		TokenTypes:   []string{"access_token", "Bearer", "urn:ietf:params:oauth:token-type:access_token"},
 	}
 }
 

@@ -21,6 +21,10 @@ type response struct {
 	scopes   []string
 	aud      []string
 	exp, nbf time.Time
+	// tokenType is the response's token_type; hasTokenType tells whether
+	// it was there at all (a JSON null counts as absent).
+	tokenType    string
+	hasTokenType bool
 	// claims are the response's fields except "active" and, defensively,
 	// "token": the token itself must never reach the policy input.
 	claims map[string]any
@@ -78,6 +82,7 @@ func decodeResponse(body []byte) (*response, error) {
 	r.iss = str("iss")
 	r.clientID = str("client_id")
 	r.scopes = strings.Fields(str("scope"))
+	r.tokenType, r.hasTokenType = str("token_type"), m["token_type"] != nil
 	r.exp = num("exp")
 	r.nbf = num("nbf")
 	switch a := m["aud"].(type) {

@@ -59,10 +59,16 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add([]byte(`{"active": true, "exp": 1e400}`))
 	f.Add([]byte(`{"active": true, "aud": [null]}`))
 	f.Add([]byte(`{"active":true}garbage`))
+	f.Add([]byte(`{"active": true, "token_type": "refresh_token"}`))
+	f.Add([]byte(`{"active": true, "token_type": null}`))
+	f.Add([]byte(`{"active": true, "token_type": 7}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := decodeResponse(body)
 		if err != nil {
 			return
+		}
+		if tt, ok := r.claims["token_type"].(string); ok && (!r.hasTokenType || r.tokenType != tt) {
+			t.Fatalf("token_type %q in the claims but %q (present %v) checked", tt, r.tokenType, r.hasTokenType)
 		}
 		if _, ok := r.claims["token"]; ok {
 			t.Fatal("claims kept the token field")

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/portcullis/portcullis/policy"
 )
@@ -18,6 +20,11 @@ type cached struct {
 	iss      *issuer
 	validity validity
 	deadline time.Time // min(exp, verification time + maxCacheTTL)
+	// kid, alg and key are what verified the token: a hit is honoured only
+	// while the issuer's key set still holds that very key.
+	kid string
+	alg jwa.SignatureAlgorithm
+	key jwk.Key
 }
 
 // tokenCache maps SHA-256(token) to its verified identity; the raw token
@@ -51,6 +58,19 @@ func (c *tokenCache) get(key [32]byte, now time.Time) (*cached, bool) {
 		return nil, false
 	}
 	return e, true
+}
+
+// keyHeld tells whether the key that verified e is still in its issuer's
+// key set; if not (a refresh dropped its kid or changed its material), the
+// entry is removed and the token must be verified again, which fails for a
+// retired key. HMAC secrets change only with the config, which builds a new
+// issuer and so misses the cache anyway.
+func (c *tokenCache) keyHeld(key [32]byte, e *cached) bool {
+	if e.iss.keys == nil || e.iss.keys.Holds(e.kid, e.alg, e.key) {
+		return true
+	}
+	c.lru.Remove(key)
+	return false
 }
 
 // add caches e until min(exp, now+maxCacheTTL).

@@ -163,7 +163,7 @@ func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
 		is.secret = k
 		return is, nil
 	}
-	fallback, err := loadKeys(c.Keys)
+	fallback, rejected, err := loadKeys(c.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
 	}
@@ -175,6 +175,7 @@ func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
 		MaxStale:           c.MaxStale,
 		FetchTimeout:       c.FetchTimeout,
 		Fallback:           fallback,
+		Rejected:           rejected,
 		Logger:             opts.Logger,
 		Registerer:         opts.Registerer,
 		Issuer:             is.name,
@@ -256,7 +257,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy
 		// A hit is the very token verified before (same SHA-256), so its
 		// shape needs no second look.
 		key = sha256.Sum256([]byte(token))
-		if e, ok := a.cache.get(key, now); ok && a.issuers[e.iss.name] == e.iss {
+		if e, ok := a.cache.get(key, now); ok && a.issuers[e.iss.name] == e.iss && a.cache.keyHeld(key, e) {
 			a.metrics.cacheHits.Inc()
 			if err := e.validity.check(now, e.iss); err != nil {
 				return nil, err
@@ -328,7 +329,7 @@ func (a *Authenticator) verify(ctx context.Context, token string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	return &cached{id: identity(compact(claims), is, kid, v), iss: is, validity: v}, nil
+	return &cached{id: identity(compact(claims), is, kid, v), iss: is, validity: v, kid: kid, alg: alg, key: key}, nil
 }
 
 // checkHeader applies the header rules that need no issuer.
@@ -345,6 +346,9 @@ func (a *Authenticator) checkHeader(hdr map[string]any) (jwa.SignatureAlgorithm,
 	}
 	if _, ok := hdr["b64"]; ok { // RFC 7797 without crit is invalid
 		return jwa.EmptySignatureAlgorithm(), "", problem.Unauthorized(ReasonMalformed, "the token header has b64 outside crit", nil)
+	}
+	if err := checkType(hdr); err != nil {
+		return jwa.EmptySignatureAlgorithm(), "", err
 	}
 	alg, ok := a.algs[name]
 	if !ok {

@@ -19,6 +19,9 @@ const (
 	ReasonAudienceMismatch = "audience_mismatch"
 	ReasonClaimMissing     = "claim_missing"
 	ReasonCritUnsupported  = "crit_unsupported"
+	// ReasonTokenType is a JWT whose typ names another kind of JWT (a
+	// logout token, a security event, a DPoP proof...), not an access token.
+	ReasonTokenType = "token_type_not_allowed"
 	// ReasonJWKSUnavailable is a 503: the issuer's keys cannot be had.
 	ReasonJWKSUnavailable = "jwks_unavailable"
 )

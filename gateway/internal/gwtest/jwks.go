@@ -68,6 +68,20 @@ func (s *JWKSServer) SetKeys(t testing.TB, keys ...jwk.Key) {
 	s.mu.Unlock()
 }
 
+// SetEntries replaces the served document with {"keys": entries}, taken
+// as given: for keys the JOSE library cannot represent (too small, odd
+// curves) beside real ones.
+func (s *JWKSServer) SetEntries(t testing.TB, entries ...map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"keys": entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.body = body
+	s.mu.Unlock()
+}
+
 // SetMode switches how the server answers from now on.
 func (s *JWKSServer) SetMode(m Mode) {
 	s.mu.Lock()
