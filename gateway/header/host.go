@@ -111,6 +111,9 @@ func regName(s string) (string, error) {
 	if s == "" {
 		return "", hostError("empty host name")
 	}
+	if s[len(s)-1] == '.' {
+		return "", hostError("empty label in host name")
+	}
 	lower := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
