@@ -110,7 +110,9 @@ func (c *Cleaner) Screen(r *http.Request, req *policy.Request) error {
 	if r.Method == http.MethodConnect {
 		// Over HTTP/2 this includes extended CONNECT (RFC 8441, WebSocket
 		// over HTTP/2), which Go's server does not even enable by default.
-		return problem.New(http.StatusNotImplemented, ReasonConnectRefused, "the gateway does not tunnel CONNECT requests")
+		// 405 as nginx answers, and a 4xx: a client cannot fill the error
+		// log with it.
+		return problem.New(http.StatusMethodNotAllowed, ReasonConnectRefused, "the gateway does not tunnel CONNECT requests")
 	}
 	if err := c.host(r, req); err != nil {
 		return err

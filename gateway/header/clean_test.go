@@ -241,7 +241,7 @@ func TestConnectRefused(t *testing.T) {
 	t.Parallel()
 	c, _ := newCleaner(t, cleanerOpts{})
 	_, err := screen(c, request("CONNECT", "/", nil))
-	if p := problem.As(err); p == nil || p.Status != http.StatusNotImplemented || p.Reason != ReasonConnectRefused {
+	if p := problem.As(err); p == nil || p.Status != http.StatusMethodNotAllowed || p.Reason != ReasonConnectRefused {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -189,6 +189,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 	if err := body.CheckRequestLimits(r, s.cfg.Limits); err != nil {
 		return err
 	}
+	if err := s.headers.Screen(r, &st.Input.Request); err != nil {
+		return err
+	}
 	raw, err := rawPath(r)
 	if err == nil {
 		raw, err = route.Normalize(raw, s.cfg.Paths)
@@ -197,9 +200,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 		return problem.Wrap(http.StatusBadRequest, "path_rejected", "the request path is not acceptable: "+err.Error(), err)
 	}
 	r.URL.Path, r.URL.RawPath = raw, ""
-	if err := s.headers.Screen(r, &st.Input.Request); err != nil {
-		return err
-	}
 
 	m, ok := s.router.Lookup(st.Input.Request.Method, st.Input.Request.Host, raw)
 	if !ok {
