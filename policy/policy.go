@@ -82,7 +82,7 @@ type Request struct {
 	Host   string
 	Port   int
 	Scheme string
-	Query    map[string][]string
+	Query  map[string][]string
 	// Headers have lower-case names and comma-joined values; credentials
 	// (Authorization, the API-key header, Cookie) are never present.
 	Headers    map[string]string
