@@ -46,14 +46,15 @@ allow if not input.request.headers["x-deny"]
 decision := {"allow": allow, "response_headers": {"X-Input": json.marshal(input.request)}}`),
 }
 
-// hdrTLS holds a certificate for 127.0.0.1, as files for the gateway and a
-// pool for the clients.
-type hdrTLS struct {
+// testTLS holds a self-signed certificate for 127.0.0.1 (and
+// api.example.com), as cert.pem and key.pem for the gateway and a pool for
+// the clients.
+type testTLS struct {
 	files map[string]string
 	pool  *x509.CertPool
 }
 
-func newHdrTLS(t *testing.T) hdrTLS {
+func newTestTLS(t *testing.T) testTLS {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -75,7 +76,7 @@ func newHdrTLS(t *testing.T) hdrTLS {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(mustParseCert(t, der))
-	return hdrTLS{
+	return testTLS{
 		files: map[string]string{
 			"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 			"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
@@ -92,13 +93,13 @@ func newHdrTLS(t *testing.T) hdrTLS {
 //	/host  anonymous, only for host api.example.com
 type hdrGateway struct {
 	*gateway
-	tls hdrTLS
+	tls testTLS
 	up  *upstream
 }
 
 func startHdrGateway(t *testing.T, listen, request string, ws string) *hdrGateway {
 	t.Helper()
-	certs := newHdrTLS(t)
+	certs := newTestTLS(t)
 	signer := newAuthnSigner(t)
 	up := newUpstream(t, "api")
 	if ws == "" {
@@ -442,16 +443,24 @@ func newWSUpstream(t *testing.T) *wsUpstream {
 	return u
 }
 
-// handshake sends a WebSocket opening request over HTTP/1.1 and TLS and
-// returns the response (its body read) and the connection, left open.
-func (g *hdrGateway) handshake(t *testing.T, path string, extra string) (*http.Response, string, *tls.Conn, *bufio.Reader) {
+// dial opens a TLS connection to the proxy listener that negotiates proto
+// by ALPN; it is closed when the test ends.
+func (g *hdrGateway) dial(t *testing.T, proto string) *tls.Conn {
 	t.Helper()
-	c, err := tls.Dial("tcp", strings.TrimPrefix(g.proxy, "http://"), &tls.Config{RootCAs: g.tls.pool, NextProtos: []string{"http/1.1"}})
+	c, err := tls.Dial("tcp", strings.TrimPrefix(g.proxy, "http://"), &tls.Config{RootCAs: g.tls.pool, NextProtos: []string{proto}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// handshake sends a WebSocket opening request over HTTP/1.1 and TLS and
+// returns the response (its body read) and the connection, left open.
+func (g *hdrGateway) handshake(t *testing.T, path string, extra string) (*http.Response, string, *tls.Conn, *bufio.Reader) {
+	t.Helper()
+	c := g.dial(t, "http/1.1")
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", path, extra)
 	br := bufio.NewReader(c)
@@ -505,12 +514,7 @@ func TestHardeningHeadersUpgrades(t *testing.T) {
 		})
 	}
 	t.Run("an h2c upgrade request over plain HTTP/1.1 framing is refused", func(t *testing.T) {
-		c, err := tls.Dial("tcp", strings.TrimPrefix(g.proxy, "http://"), &tls.Config{RootCAs: g.tls.pool, NextProtos: []string{"http/1.1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := g.dial(t, "http/1.1")
 		fmt.Fprint(c, "GET /ws/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
@@ -638,12 +642,7 @@ func TestHardeningHeadersHost(t *testing.T) {
 		})
 	}
 	t.Run("HTTP/1.1 a host with userinfo is refused", func(t *testing.T) {
-		c, err := tls.Dial("tcp", strings.TrimPrefix(g.proxy, "http://"), &tls.Config{RootCAs: g.tls.pool, NextProtos: []string{"http/1.1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := g.dial(t, "http/1.1")
 		fmt.Fprint(c, "GET /host/x HTTP/1.1\r\nHost: admin@api.example.com\r\nConnection: close\r\n\r\n")
 		b, _ := io.ReadAll(c)
 		if !strings.HasPrefix(string(b), "HTTP/1.1 400") {
@@ -668,12 +667,7 @@ func TestHardeningHeadersHost(t *testing.T) {
 // client never sends the latter) and returns :status and the body.
 func (g *hdrGateway) h2Raw(t *testing.T, authority, path, host string) (string, string) {
 	t.Helper()
-	c, err := tls.Dial("tcp", authority, &tls.Config{RootCAs: g.tls.pool, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := g.dial(t, "h2")
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
