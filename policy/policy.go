@@ -72,9 +72,17 @@ type Request struct {
 	// (before strip_prefix), and Segments is Path split on "/".
 	Path     string
 	Segments []string
-	Host     string
-	Scheme   string
-	Query    map[string][]string
+	// WireMethod is the method of the request line; Method differs from it
+	// only under request.method_override "judge", when the request carried
+	// an override (Method is then the overridden method).
+	WireMethod string
+	// Host is the normalized host routing matched: lower case, without a
+	// trailing dot or the port. Port is the authority's port, or the
+	// scheme's default (80, 443) when it names none.
+	Host   string
+	Port   int
+	Scheme string
+	Query  map[string][]string
 	// Headers have lower-case names and comma-joined values; credentials
 	// (Authorization, the API-key header, Cookie) are never present.
 	Headers    map[string]string

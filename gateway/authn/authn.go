@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/policy"
@@ -36,7 +37,7 @@ type stage struct {
 	jwsChain, opaqueChain, apiKeyChain []pipeline.Authenticator
 	anon                               bool
 	hide                               bool
-	identity                           []string // headers removed from every request
+	identity                           header.Set // headers removed from every request, in any spelling
 
 	issuerHeaders  map[string][]claimHeader // by JWT issuer
 	introHeaders   []claimHeader
@@ -75,7 +76,7 @@ func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline
 		},
 		anon:           a.Anonymous,
 		hide:           a.HideCredentials == nil || *a.HideCredentials,
-		identity:       IdentityHeaders(cfg),
+		identity:       header.NewSet(IdentityHeaders(cfg)...),
 		issuerHeaders:  map[string][]claimHeader{},
 		consumerHeader: http.CanonicalHeaderKey(cfg.Authn.APIKeys.ConsumerHeader),
 	}
@@ -121,9 +122,7 @@ func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
 		if st == nil {
 			return errors.New("authn: request has no pipeline state")
 		}
-		for _, h := range s.identity {
-			r.Header.Del(h)
-		}
+		s.identity.DeleteFrom(r.Header)
 		id, f, err := s.authenticate(r)
 		if err != nil {
 			st.Presented = s.x.presented(r)

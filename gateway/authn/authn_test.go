@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/policy"
@@ -141,6 +142,10 @@ func TestRejections(t *testing.T) {
 		{"the same token in header and query gets 401 ambiguous", withQuery, req("/?access_token="+jws, "Authorization", "Bearer "+jws), ReasonAmbiguous},
 		{"a bearer token and an API key get 401 ambiguous", all, req("/", "Authorization", "Bearer "+jws, "X-API-Key", "k"), ReasonAmbiguous},
 		{"two API-key headers get 401 ambiguous", all, req("/", "X-API-Key", "a", "X-API-Key", "b"), ReasonAmbiguous},
+		{"an underscore API-key header beside the dashed one gets 401 ambiguous", all, req("/", "X-API-Key", "a", "X_API_Key", "b"), ReasonAmbiguous},
+		{"a lower-case underscore API-key header beside the dashed one gets 401 ambiguous", all, req("/", "x_api_key", "b", "X-Api-Key", "a"), ReasonAmbiguous},
+		{"two underscore spellings of the API-key header get 401 ambiguous", all, req("/", "X-Api_Key", "a", "X_API-KEY", "b"), ReasonAmbiguous},
+		{"an underscore API key and a bearer token get 401 ambiguous", all, req("/", "Authorization", "Bearer "+jws, "X_Api_Key", "k"), ReasonAmbiguous},
 		{"a folded API-key header gets 401 malformed", all, req("/", "X-API-Key", "a, b"), ReasonMalformed},
 		{"two API-key parameters get 401 ambiguous", withQuery, req("/?apikey=a&apikey=b"), ReasonAmbiguous},
 		{"an encoded duplicate parameter name gets 401 ambiguous", withQuery, req("/?apikey=a&api%6Bey=b"), ReasonAmbiguous},
@@ -199,6 +204,34 @@ func TestAnonymousRoute(t *testing.T) {
 	}
 	if len(res.st.SetHeaders) != 0 {
 		t.Errorf("identity headers queued for an anonymous request: %v", res.st.SetHeaders)
+	}
+}
+
+// TestIdentityHeadersInEverySpelling: a backend that folds "_" into "-"
+// (CGI, WSGI, PHP, Rack) must not read a client's X_User as the gateway's
+// X-User, on an anonymous route or an authenticated one.
+func TestIdentityHeadersInEverySpelling(t *testing.T) {
+	t.Parallel()
+	ra := methods("api_key")
+	ra.Anonymous = true
+	spoofs := []string{"X_User", "x_user", "X-USER", "x_consumer_username", "X-Consumer_Username", "X_INTROSPECTED_USER", "x-introspected_user", "X_Groups"}
+	for _, cred := range [][]string{nil, {"X-API-Key", "pk_abc"}, {"X_API_Key", "pk_abc"}} {
+		var hs []string
+		for _, h := range spoofs {
+			hs = append(hs, h, "admin")
+		}
+		r := req("/", append(hs, cred...)...)
+		res := run(t, ra, r, nil)
+		if res.err != nil || !res.next.ran {
+			t.Fatalf("%v: err %v", cred, res.err)
+		}
+		for k := range res.next.header {
+			for _, id := range []string{"X-User", "X-Consumer-Username", "X-Introspected-User", "X-Groups", "X-Api-Key"} {
+				if header.Equal(k, id) {
+					t.Errorf("%v: %s reached next", cred, k)
+				}
+			}
+		}
 	}
 }
 

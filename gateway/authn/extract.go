@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 )
@@ -51,7 +52,9 @@ type found struct {
 func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 	var buf [4]found
 	got := buf[:0]
-	switch v := r.Header.Values("Authorization"); len(v) {
+	// Every spelling of a credential header counts (header.Values): under
+	// listen.headers_with_underscores "allow", X_API_Key is a second API key.
+	switch v := header.Values(r.Header, "Authorization"); len(v) {
 	case 0:
 	case 1:
 		tok, ok := parseBearer(v[0])
@@ -62,7 +65,7 @@ func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 	default:
 		return found{}, false, ambiguous("more than one Authorization header")
 	}
-	switch v := r.Header.Values(x.apiKeyHeader); len(v) {
+	switch v := header.Values(r.Header, x.apiKeyHeader); len(v) {
 	case 0:
 	case 1:
 		if !validAPIKey(v[0]) {

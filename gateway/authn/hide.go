@@ -3,13 +3,15 @@ package authn
 import (
 	"net/http"
 	"strings"
+
+	"github.com/portcullis/portcullis/gateway/header"
 )
 
 // hide removes the credential f from r, so the upstream never sees it.
 func hide(r *http.Request, f found) {
 	switch f.cred.Source {
 	case sourceHeader:
-		r.Header.Del(f.name)
+		header.Del(r.Header, f.name)
 	case sourceQuery:
 		r.URL.RawQuery = withoutParam(r.URL.RawQuery, f.name)
 	case sourceCookie:

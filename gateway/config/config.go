@@ -14,6 +14,7 @@ type Config struct {
 	Log         Log         `yaml:"log"`
 	Paths       Paths       `yaml:"paths"`
 	Limits      Limits      `yaml:"limits"`
+	Request     Request     `yaml:"request"`
 	Authn       Authn       `yaml:"authn"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
@@ -45,6 +46,10 @@ type Listen struct {
 	// listener terminate TLS 1.2+ (HTTP/2 is negotiated by ALPN).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// HeadersWithUnderscores is what happens to a request header whose name
+	// contains "_", which CGI-style backends fold into the "-" spelling:
+	// "drop" (default) removes it, "reject" answers 400, "allow" keeps it.
+	HeadersWithUnderscores string `yaml:"headers_with_underscores"`
 
 	TrustedPrefixes []netip.Prefix `yaml:"-"`
 }
@@ -106,6 +111,9 @@ type Route struct {
 	// EjectFor is how long an upstream that refused a connection is skipped. Default 10s.
 	EjectFor time.Duration `yaml:"eject_for"`
 	Tags     []string      `yaml:"tags"`
+	// Upgrade lists the connection upgrades the route accepts; only
+	// "websocket" exists. Default none: an Upgrade request is refused.
+	Upgrade []string `yaml:"upgrade"`
 
 	Authn   RouteAuthn   `yaml:"authn"`
 	OpenAPI RouteOpenAPI `yaml:"openapi"`

@@ -42,6 +42,9 @@ func TestParseDefaults(t *testing.T) {
 		{"the decision log goes to stdout", *c.DecisionLog.Stdout, true},
 		{"the route times out after 30s", r.Timeout, 30 * time.Second},
 		{"the config directory is kept", c.Dir, dir},
+		{"header names with underscores are dropped", c.Listen.HeadersWithUnderscores, "drop"},
+		{"method overrides are stripped", c.Request.MethodOverride, "strip"},
+		{"routes accept no upgrade", len(r.Upgrade), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
@@ -90,6 +93,14 @@ func TestParseErrors(t *testing.T) {
 			[]string{`routes[1].name: "r" is used by another route`}},
 		{"a missing env secret is reported", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    client_secret: ${PORTCULLIS_TEST_UNSET_VAR}\n" + minimal,
 			[]string{"environment variable PORTCULLIS_TEST_UNSET_VAR is not set"}},
+		{"an unknown underscore action is refused", "listen: {headers_with_underscores: keep}\n" + minimal,
+			[]string{`c.yaml:1: listen.headers_with_underscores: "keep" is not allowed (want "drop", "reject", "allow")`}},
+		{"an unknown method override action is refused", "request: {method_override: honour}\n" + minimal,
+			[]string{`c.yaml:1: request.method_override: "honour" is not allowed (want "strip", "reject", "judge")`}},
+		{"a forwarding header must be a header name", "request: {forwarding_headers: [X-Ok, 'X Bad']}\n" + minimal,
+			[]string{`request.forwarding_headers[1]: "X Bad" is not a header name`}},
+		{"only websocket upgrades exist", strings.Replace(minimal, "    upstream: http://127.0.0.1:9000\n", "    upstream: http://127.0.0.1:9000\n    upgrade: [websocket, h2c]\n", 1),
+			[]string{`routes[0].upgrade[1]: "h2c" is not allowed (want "websocket")`}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}

@@ -36,6 +36,8 @@ func (c *Config) setDefaults() {
 	setDur(&l.IdleTimeout, 120*time.Second)
 	setInt(&l.MaxHeaderBytes, 64<<10)
 	setDur(&l.ShutdownGrace, 15*time.Second)
+	setStr(&l.HeadersWithUnderscores, "drop")
+	setStr(&c.Request.MethodOverride, "strip")
 	l.TLSCertFile, l.TLSKeyFile = c.Path(l.TLSCertFile), c.Path(l.TLSKeyFile)
 
 	setStr(&c.Log.Level, "info")

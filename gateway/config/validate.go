@@ -55,6 +55,7 @@ func (c *Config) validate() Errors {
 	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ch.oneOf("log.format", c.Log.Format, "json", "console")
 	c.Limits.validate(ch, "limits")
+	c.validateRequest(ch)
 	c.validateAuthn(ch)
 	c.validatePolicy(ch)
 	c.validateDecisionLog(ch)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 )
@@ -35,7 +35,6 @@ type Proxy struct {
 	timeout     time.Duration
 	ejectFor    time.Duration
 	stripPrefix string
-	trusted     []netip.Prefix
 	now         func() time.Time
 }
 
@@ -44,10 +43,9 @@ type upstream struct {
 	ejectedAt atomic.Int64 // unix nanos until which it is skipped; 0 = healthy
 }
 
-// New returns the proxy of route. trusted are the peers whose
-// X-Forwarded-* headers are appended to instead of replaced.
-func New(route *config.Route, trusted []netip.Prefix) *Proxy {
-	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, trusted: trusted, now: time.Now}
+// New returns the proxy of route.
+func New(route *config.Route) *Proxy {
+	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
 	for _, u := range route.UpstreamURLs {
 		p.upstreams = append(p.upstreams, &upstream{url: u})
 	}
@@ -130,27 +128,19 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawPath = ""
 	pr.SetURL(up.url)
 
-	if p.isTrusted(pr.In.RemoteAddr) {
-		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
-		pr.SetXForwarded()
-		if h := pr.In.Header.Get("X-Forwarded-Host"); h != "" {
-			pr.Out.Header.Set("X-Forwarded-Host", h)
-		}
-		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
-			pr.Out.Header.Set("X-Forwarded-Proto", proto)
-		}
-	} else {
-		pr.SetXForwarded()
-	}
+	// The forwarding headers were computed once, before the policy saw
+	// them (header.Cleaner.Screen); ReverseProxy removed them from Out.
+	header.CopyForwarding(pr.In.Header, pr.Out.Header)
 
 	// Hop-by-hop headers, including those the client named in Connection,
-	// were removed from Out before Rewrite runs; what is set here cannot be
-	// removed that way (golang/go#46313).
+	// were removed from In before the policy ran; what is set here cannot be
+	// removed that way (golang/go#46313). Every spelling of a removed or
+	// set name goes, so no second value sits beside the gateway's.
 	for _, h := range st.DelHeaders {
-		pr.Out.Header.Del(h)
+		header.Del(pr.Out.Header, h)
 	}
 	for k, v := range st.SetHeaders {
-		pr.Out.Header[k] = v
+		header.Replace(pr.Out.Header, k, v)
 	}
 	pr.Out.Header.Set(RequestIDHeader, st.Input.Request.ID)
 
@@ -162,23 +152,6 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header.Set("Content-Length", strconv.Itoa(len(st.Body)))
 		pr.Out.GetBody = nil
 	}
-}
-
-func (p *Proxy) isTrusted(remote string) bool {
-	if len(p.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	for _, pfx := range p.trusted {
-		if pfx.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 func modifyResponse(resp *http.Response) error {

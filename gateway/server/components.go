@@ -19,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/authz"
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/gateway/proxy"
@@ -170,14 +171,10 @@ func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, 
 	return decisionlog.New(o)
 }
 
-// inputExclude lists, lower-cased, the headers that carry credentials or
-// identities; they never enter the policy input or the decision log.
-func (c *components) inputExclude() map[string]bool {
-	ex := map[string]bool{"proxy-authorization": true}
-	for _, h := range append(authn.CredentialHeaders(c.cfg, &config.Route{}), authn.IdentityHeaders(c.cfg)...) {
-		ex[strings.ToLower(h)] = true
-	}
-	return ex
+// inputExclude lists the headers that carry credentials or identities;
+// they never enter the policy input or the decision log, in any spelling.
+func (c *components) inputExclude() header.Set {
+	return header.NewSet(append(append(authn.CredentialHeaders(c.cfg, &config.Route{}), authn.IdentityHeaders(c.cfg)...), "Proxy-Authorization")...)
 }
 
 // routeHandler builds the pipeline of one route:
@@ -214,7 +211,7 @@ func (c *components) routeHandler(cfg *config.Config, rt *config.Route) (pipelin
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	px := proxy.New(rt, cfg.Listen.TrustedPrefixes)
+	px := proxy.New(rt)
 	return pipeline.Chain(px.Handler(),
 		body.Guard(rt.Limits),
 		authnMW,

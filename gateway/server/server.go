@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/gateway/proxy"
@@ -49,8 +50,10 @@ type Server struct {
 	router  *route.Router[pipeline.Handler]
 	comp    *components
 
-	// inputExclude are the lower-case header names never copied into the policy input.
-	inputExclude map[string]bool
+	// inputExclude are the header names, in any spelling, never copied into the policy input.
+	inputExclude header.Set
+	// headers makes the request's header set mean one thing before routing.
+	headers *header.Cleaner
 	// logHeaders are the request headers copied into decision-log events.
 	logHeaders []string
 	// credQuery are, per route, the query parameters that may carry a
@@ -85,12 +88,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.comp = comp
 	s.inputExclude = comp.inputExclude()
+	if s.headers, err = header.New(cfg, reg); err != nil {
+		comp.close(ctx)
+		return nil, err
+	}
 	s.credQuery = make(map[*config.Route][]string, len(cfg.Routes))
 	for i := range cfg.Routes {
 		s.credQuery[&cfg.Routes[i]] = authn.CredentialQuery(cfg, &cfg.Routes[i])
 	}
 	for _, h := range cfg.DecisionLog.Headers {
-		if !s.inputExclude[strings.ToLower(h)] { // credentials never reach the log
+		if !s.inputExclude.Has(h) { // credentials never reach the log
 			s.logHeaders = append(s.logHeaders, h)
 		}
 	}
@@ -182,6 +189,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 	if err := body.CheckRequestLimits(r, s.cfg.Limits); err != nil {
 		return err
 	}
+	if err := s.headers.Screen(r, &st.Input.Request); err != nil {
+		return err
+	}
 	raw, err := rawPath(r)
 	if err == nil {
 		raw, err = route.Normalize(raw, s.cfg.Paths)
@@ -192,13 +202,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 	r.URL.Path, r.URL.RawPath = raw, ""
 	st.Input.Request.Path = raw // canonical: a 404 or 405 is logged with it
 
-	m, ok := s.router.Lookup(r.Method, r.Host, raw)
+	m, ok := s.router.Lookup(st.Input.Request.Method, st.Input.Request.Host, raw)
 	if !ok {
 		if len(m.Allow) > 0 {
 			return problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept "+r.Method).
 				WithHeader("Allow", strings.Join(m.Allow, ", "))
 		}
 		return problem.New(http.StatusNotFound, "no_route", "no route matches the request")
+	}
+	if err := s.headers.Prepare(r, m.Route); err != nil {
+		return err
 	}
 	s.fillRequest(r, st, m.Route)
 	return m.Value.ServeHTTP(w, r)
@@ -227,14 +240,12 @@ func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Rou
 	in.Route.Name = rt.Name
 	in.Route.Tags = rt.Tags
 	in.OPAEnvoy = rt.Policy.InputCompat == "opa-envoy"
-	req := &in.Request
-	req.Method = r.Method
+	req := &in.Request // Method, WireMethod, Host and Port: set by Screen
 	req.Path = r.URL.Path
 	req.Segments = strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(req.Segments) == 1 && req.Segments[0] == "" {
 		req.Segments = req.Segments[:0]
 	}
-	req.Host = r.Host
 	req.Scheme = "http"
 	if r.TLS != nil {
 		req.Scheme = "https"
@@ -249,10 +260,10 @@ func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Rou
 	}
 	req.Headers = make(map[string]string, len(r.Header))
 	for k, v := range r.Header {
-		lk := lowerHeader(k)
-		if s.inputExclude[lk] {
+		if s.inputExclude.Has(k) {
 			continue
 		}
+		lk := lowerHeader(k)
 		if len(v) == 1 {
 			req.Headers[lk] = v[0]
 		} else {

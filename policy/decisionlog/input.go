@@ -88,10 +88,12 @@ func appendRequest(b []byte, r *policy.Request) ([]byte, error) {
 	b = appendString(append(b, `,"id":`...), r.ID)
 	b = appendString(append(b, `,"method":`...), r.Method)
 	b = appendString(append(b, `,"path":`...), r.Path)
+	b = strconv.AppendInt(append(b, `,"port":`...), int64(r.Port), 10)
 	b = appendQuery(append(b, `,"query":`...), r.Query)
 	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
 	b = appendString(append(b, `,"scheme":`...), r.Scheme)
 	b = appendStrings(append(b, `,"segments":`...), r.Segments)
+	b = appendString(append(b, `,"wire_method":`...), r.WireMethod)
 	return append(b, '}'), nil
 }
 

@@ -25,7 +25,7 @@ func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
 		},
 	}
 	get := policy.Request{
-		ID: "req-1", Method: "GET", Path: "/api/v1/users", Segments: []string{"api", "v1", "users"},
+		ID: "req-1", Method: "GET", WireMethod: "GET", Port: 443, Path: "/api/v1/users", Segments: []string{"api", "v1", "users"},
 		Host: "api.example.com", Scheme: "https", Query: map[string][]string{"page": {"2"}, "tag": {"b", "a"}},
 		Headers:    map[string]string{"accept": "application/json", "user-agent": "curl/8.5", "x-multi": "a, b"},
 		RemoteAddr: "192.0.2.7:51234",

@@ -59,7 +59,7 @@ func sources(paths ...string) []bundle.Source {
 func typicalInput() *policy.Input {
 	return &policy.Input{
 		Request: policy.Request{
-			ID: "req-1", Method: "GET", Path: "/api/v1/users", Segments: []string{"api", "v1", "users"},
+			ID: "req-1", Method: "GET", WireMethod: "GET", Port: 443, Path: "/api/v1/users", Segments: []string{"api", "v1", "users"},
 			Host: "api.example.com", Scheme: "https",
 			Query:      map[string][]string{"page": {"2"}},
 			Headers:    map[string]string{"accept": "application/json", "user-agent": "curl/8.5"},

@@ -16,6 +16,8 @@ var (
 	kPath          = ast.StringTerm("path")
 	kSegments      = ast.StringTerm("segments")
 	kHost          = ast.StringTerm("host")
+	kPort          = ast.StringTerm("port")
+	kWireMethod    = ast.StringTerm("wire_method")
 	kScheme        = ast.StringTerm("scheme")
 	kQuery         = ast.StringTerm("query")
 	kHeaders       = ast.StringTerm("headers")
@@ -62,7 +64,7 @@ var (
 // as an OPA value, without a JSON round trip:
 //
 //	{"version": 1,
-//	 "request": {"id", "method", "path", "segments": [...], "host", "scheme",
+//	 "request": {"id", "method", "wire_method", "path", "segments": [...], "host", "port", "scheme",
 //	             "query": {k: [v, ...]}, "headers": {lower-case name: "comma-joined"},
 //	             "remote_addr", "body" (only when set), "body_truncated" (only when
 //	             the route asked for the body)},
@@ -106,12 +108,12 @@ func inputValue(in *policy.Input, n *inputNeeds) ast.Value {
 	return doc
 }
 
-// pairs collects the key-value pairs of an object of at most 11 entries
+// pairs collects the key-value pairs of an object of at most 13 entries
 // (the most of any object here, input.request), so that ast.NewObject
 // allocates their elements in one block (Object.Insert allocates one per
 // pair).
 type pairs struct {
-	a [11][2]*ast.Term
+	a [13][2]*ast.Term
 	n int
 }
 
@@ -164,10 +166,13 @@ func (t *requestTerms) request(f *inputNeeds) *ast.Term {
 	for _, s := range [...]struct {
 		key   *ast.Term
 		value string
-	}{{kID, r.ID}, {kMethod, r.Method}, {kPath, r.Path}, {kHost, r.Host}, {kScheme, r.Scheme}, {kRemoteAddr, r.RemoteAddr}} {
+	}{{kID, r.ID}, {kMethod, r.Method}, {kWireMethod, r.WireMethod}, {kPath, r.Path}, {kHost, r.Host}, {kScheme, r.Scheme}, {kRemoteAddr, r.RemoteAddr}} {
 		if f.has(string(s.key.Value.(ast.String))) {
 			req.add(s.key, ast.StringTerm(s.value))
 		}
+	}
+	if f.has("port") {
+		req.add(kPort, ast.IntNumberTerm(r.Port))
 	}
 	if f.has("segments") {
 		req.add(kSegments, t.segmentsTerm())
