@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 )
 
@@ -26,7 +27,7 @@ func (x *extractor) presented(r *http.Request) []pipeline.Presented {
 			out = append(out, p)
 		}
 	}
-	for _, v := range r.Header.Values("Authorization") {
+	for _, v := range header.Values(r.Header, "Authorization") {
 		scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
 		if strings.EqualFold(scheme, "Bearer") {
 			add(kindBearer, sourceHeader)
@@ -34,7 +35,7 @@ func (x *extractor) presented(r *http.Request) []pipeline.Presented {
 			add(kindOther, sourceHeader)
 		}
 	}
-	if len(r.Header.Values(x.apiKeyHeader)) > 0 {
+	if len(header.Values(r.Header, x.apiKeyHeader)) > 0 {
 		add(kindAPIKey, sourceHeader)
 	}
 	if (x.bearerQuery != "" || x.apiKeyQuery != "") && r.URL.RawQuery != "" {
