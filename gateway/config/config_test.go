@@ -42,6 +42,10 @@ func TestParseDefaults(t *testing.T) {
 		{"the decision log goes to stdout", *c.DecisionLog.Stdout, true},
 		{"the route times out after 30s", r.Timeout, 30 * time.Second},
 		{"the config directory is kept", c.Dir, dir},
+		{"10000 client connections are allowed", c.Listen.MaxConnections, 10000},
+		{"buffered bodies may hold 64 MiB", c.Limits.MaxBufferedBytes, ByteSize(64 << 20)},
+		{"anonymous buffered bodies may hold 8 MiB", c.Limits.MaxAnonymousBufferedBytes, ByteSize(8 << 20)},
+		{"routes do not inherit the global buffer budget", r.Limits.MaxBufferedBytes, ByteSize(0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
@@ -90,6 +94,15 @@ func TestParseErrors(t *testing.T) {
 			[]string{`routes[1].name: "r" is used by another route`}},
 		{"a missing env secret is reported", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    client_secret: ${PORTCULLIS_TEST_UNSET_VAR}\n" + minimal,
 			[]string{"environment variable PORTCULLIS_TEST_UNSET_VAR is not set"}},
+		{"max_connections must be positive", "listen: {max_connections: -1}\n" + minimal,
+			[]string{"c.yaml:1: listen.max_connections: -1 is out of range (want 1..1000000)"}},
+		{"the anonymous budget cannot exceed the global one", "limits: {max_buffered_bytes: 2MiB, max_anonymous_buffered_bytes: 4MiB}\n" + minimal,
+			[]string{"limits.max_anonymous_buffered_bytes: 4194304 is out of range (want 1..limits.max_buffered_bytes 2097152)"}},
+		{"the budget must hold the largest body", "limits: {max_buffered_bytes: 1MiB, max_anonymous_buffered_bytes: 1MiB}\n" + strings.Replace(minimal, "    upstream:", "    limits: {max_body_bytes: 2MiB}\n    upstream:", 1),
+			[]string{"limits.max_buffered_bytes: 1048576 is below routes[0].limits.max_body_bytes 2097152"}},
+		{"a route cannot set the global buffer budget", strings.Replace(minimal, "    upstream:", "    limits: {max_buffered_bytes: 2MiB, max_anonymous_buffered_bytes: 1MiB}\n    upstream:", 1),
+			[]string{"routes[0].limits.max_buffered_bytes: is global (set it under limits, not in a route)",
+				"routes[0].limits.max_anonymous_buffered_bytes: is global"}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}
