@@ -43,6 +43,7 @@ type Listen struct {
 	// listener; a connection accepted beyond it is closed at once (and
 	// counted). Default 10000.
 	MaxConnections int `yaml:"max_connections"`
+
 	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept and
 	// appended to; from any other peer they are replaced.
