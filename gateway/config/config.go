@@ -36,15 +36,12 @@ type Listen struct {
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
-	// MaxHeaderBytes bounds an HTTP/1.x request head (request line and
-	// header fields); the gateway's own parser answers 431 above it. Default 64KiB.
-	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	MaxHeaderBytes    ByteSize      `yaml:"max_header_bytes"`
+	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
 	// MaxConnections bounds the open client connections of the proxy
 	// listener; a connection accepted beyond it is closed at once (and
 	// counted). Default 10000.
 	MaxConnections int `yaml:"max_connections"`
-
-	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept and
 	// appended to; from any other peer they are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
