@@ -102,8 +102,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 	for {
 		c, err := l.admit()
-		if err != nil || c != nil {
-			return c, err
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			return l.wrap(c, nil), nil
 		}
 	}
 }
