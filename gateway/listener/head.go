@@ -289,12 +289,7 @@ func (s *scanner) feed(p []byte) (cut int, ref *refusal, ok bool) {
 				return hs, s.malformed("a header field value holds a control character"), false
 			}
 		case sBodyCL:
-			n := min(int64(len(p)-i), s.remain)
-			s.remain -= n
-			i += int(n) - 1
-			if s.remain == 0 {
-				s.st = sStart
-			}
+			i = s.skipBody(p, i, sStart)
 		case sChunkSize:
 			switch {
 			case hexVal(c) >= 0 && s.chunkLen < 15:
@@ -325,12 +320,7 @@ func (s *scanner) feed(p []byte) (cut int, ref *refusal, ok bool) {
 				s.st = sChunkData
 			}
 		case sChunkData:
-			n := min(int64(len(p)-i), s.remain)
-			s.remain -= n
-			i += int(n) - 1
-			if s.remain == 0 {
-				s.st = sChunkDataCR
-			}
+			i = s.skipBody(p, i, sChunkDataCR)
 		case sChunkDataCR:
 			if c != '\r' {
 				return i, nil, false
@@ -367,6 +357,18 @@ func (s *scanner) feed(p []byte) (cut int, ref *refusal, ok bool) {
 		}
 	}
 	return len(p), nil, true
+}
+
+// skipBody passes over the body bytes of p from i, without looking at
+// them, and moves to next when they end. It returns the index of the last
+// byte passed.
+func (s *scanner) skipBody(p []byte, i int, next state) int {
+	n := min(int64(len(p)-i), s.remain)
+	s.remain -= n
+	if s.remain == 0 {
+		s.st = next
+	}
+	return i + int(n) - 1
 }
 
 // reset starts a new head. The byte arrays are overwritten, not cleared.
