@@ -279,7 +279,7 @@ func TestFoundationTLS(t *testing.T) {
 		"bundle/authz.rego": "package portcullis.authz\n\ndecision := input.request.scheme == \"https\"\n",
 	}
 	g := startGateway(t, gatewayConfig{
-		Listen: "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n",
+		Listen: tlsListen,
 		Body: fmt.Sprintf(`
 policy:
   bundles: [{name: main, path: bundle}]
@@ -291,9 +291,8 @@ routes:
 `, api.URL),
 		Files: withFiles(files, certs.files),
 	})
-	pool := certs.pool
 	for _, h2 := range []bool{false, true} {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.pool}, ForceAttemptHTTP2: h2}
 		if !h2 {
 			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 		}

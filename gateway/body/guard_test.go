@@ -133,7 +133,8 @@ func TestGuardOverRealConnections(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	srv := httptest.NewServer(serve(pipeline.Chain(next, Guard(config.Limits{MaxBodyBytes: 1 << 10}))))
+	l := config.Limits{MaxBodyBytes: 1 << 10}
+	srv := httptest.NewServer(serve(pipeline.Chain(next, Guard(l), (*Budget)(nil).Buffer(l))))
 	defer srv.Close()
 
 	t.Run("Expect 100-continue with a too-large Content-Length gets 413 and no 100", func(t *testing.T) {

@@ -32,6 +32,9 @@ func serve(h pipeline.Handler) http.Handler {
 			if p == nil {
 				p = problem.New(http.StatusInternalServerError, "internal", "")
 			}
+			for k, v := range p.Header {
+				w.Header()[k] = v
+			}
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(p.Status)
 			_ = json.NewEncoder(w).Encode(p)

@@ -24,6 +24,13 @@ import (
 // body must pass [CheckJSON] with MaxJSONDepth and MaxJSONKeys (400
 // json_too_deep, json_too_many_keys). Malformed JSON is left to validation.
 func Read(l config.Limits, checkJSON bool) pipeline.Middleware {
+	return (*Budget)(nil).Read(l, checkJSON)
+}
+
+// Read is [Read] with every buffer, the decompressed body's included,
+// reserved from b (503 buffer_budget_exhausted when it cannot be) until the
+// request ends.
+func (b *Budget) Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 	n := normalize(l)
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -31,8 +38,10 @@ func Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 			if st == nil {
 				return errNoState
 			}
+			res := b.reserve(st)
+			defer res.release()
 			if !st.BodyRead {
-				if p := readInto(st, r, n.maxBody); p != nil {
+				if p := readInto(st, r, n.maxBody, res); p != nil {
 					return p
 				}
 			}
@@ -43,7 +52,7 @@ func Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 				}
 				st.PlainBody = st.Body
 				if gz && len(st.Body) > 0 {
-					if st.PlainBody, p = gunzip(st.Body, n.maxBody); p != nil {
+					if st.PlainBody, p = gunzip(st.Body, n.maxBody, res); p != nil {
 						return p
 					}
 				}
@@ -69,13 +78,17 @@ func IsJSON(ct string) bool {
 }
 
 // readInto reads r.Body, at most max bytes, into st.Body and marks it read;
-// r.Body is replaced by a reader over the buffered bytes.
-func readInto(st *pipeline.State, r *http.Request, max int64) *problem.Problem {
+// r.Body is replaced by a reader over the buffered bytes. The buffer is
+// reserved from res.
+func readInto(st *pipeline.State, r *http.Request, max int64, res *reservation) *problem.Problem {
 	var b []byte
 	if r.Body != nil {
 		var err error
-		b, err = readAll(r.Body, r.ContentLength, max)
+		b, err = readAll(r.Body, r.ContentLength, max, res)
 		if err != nil {
+			if errors.Is(err, errBudget) {
+				return res.exhausted()
+			}
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return tooLarge()
 			}
@@ -95,13 +108,16 @@ func readInto(st *pipeline.State, r *http.Request, max int64) *problem.Problem {
 }
 
 // gunzip decompresses b, stopping one byte past max so that a bomb costs
-// at most max+1 bytes of memory.
-func gunzip(b []byte, max int64) ([]byte, *problem.Problem) {
+// at most max+1 bytes of memory, reserved from res.
+func gunzip(b []byte, max int64, res *reservation) ([]byte, *problem.Problem) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, problem.Wrap(http.StatusBadRequest, ReasonEncodingInvalid, "the gzip body is malformed", err)
 	}
-	out, err := readAll(zr, 0, max)
+	out, err := readAll(zr, 0, max, res)
+	if errors.Is(err, errBudget) {
+		return nil, res.exhausted()
+	}
 	if err != nil {
 		return nil, problem.Wrap(http.StatusBadRequest, ReasonEncodingInvalid, "the gzip body is malformed", err)
 	}
@@ -112,12 +128,39 @@ func gunzip(b []byte, max int64) ([]byte, *problem.Problem) {
 }
 
 // readAll reads at most max+1 bytes of r; a caller sees more than max bytes
-// as over the limit. hint, when positive, is the expected size.
-func readAll(r io.Reader, hint, max int64) ([]byte, error) {
-	var buf bytes.Buffer
+// as over the limit. hint, when positive, is the expected size. Buffer
+// capacity is reserved from res before it is allocated (errBudget when it
+// cannot be), so the budget counts the memory held, growth included.
+func readAll(r io.Reader, hint, max int64, res *reservation) ([]byte, error) {
+	size := min(max+1, firstRead)
 	if hint > 0 && hint <= max {
-		buf.Grow(int(hint) + bytes.MinRead)
+		size = hint + 1 // the extra byte sees EOF without growing
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, max+1))
-	return buf.Bytes(), err
+	if !res.grow(size) {
+		return nil, errBudget
+	}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > max {
+				return b, nil
+			}
+			next := min(2*int64(cap(b)), max+1)
+			if !res.grow(next - int64(cap(b))) {
+				return nil, errBudget
+			}
+			b = append(make([]byte, 0, next), b...)
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
+
+// firstRead is the first buffer of a body of unknown length.
+const firstRead = 32 << 10

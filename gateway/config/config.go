@@ -39,6 +39,10 @@ type Listen struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	MaxHeaderBytes    ByteSize      `yaml:"max_header_bytes"`
 	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
+	// MaxConnections bounds the open client connections of the proxy
+	// listener; a connection accepted beyond it is closed at once (and
+	// counted). Default 10000.
+	MaxConnections int `yaml:"max_connections"`
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept and
 	// appended to; from any other peer they are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -92,6 +96,14 @@ type Limits struct {
 	MaxJSONDepth int `yaml:"max_json_depth"`
 	// MaxJSONKeys is the largest number of object keys and array items in a JSON body. Default 10000.
 	MaxJSONKeys int `yaml:"max_json_keys"`
+	// MaxBufferedBytes bounds the memory of all request bodies the gateway
+	// holds at once (buffered for validation, the policy or the size limit
+	// of a chunked body); beyond it a request gets 503 with Retry-After.
+	// Global only: a route may not set it. Default 64MiB.
+	MaxBufferedBytes ByteSize `yaml:"max_buffered_bytes"`
+	// MaxAnonymousBufferedBytes is the part of MaxBufferedBytes that
+	// anonymous requests may use together. Global only. Default 8MiB.
+	MaxAnonymousBufferedBytes ByteSize `yaml:"max_anonymous_buffered_bytes"`
 }
 
 // Route maps matching requests to an upstream, with its own pipeline settings.

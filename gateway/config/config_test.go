@@ -45,6 +45,10 @@ func TestParseDefaults(t *testing.T) {
 		{"header names with underscores are dropped", c.Listen.HeadersWithUnderscores, "drop"},
 		{"method overrides are stripped", c.Request.MethodOverride, "strip"},
 		{"routes accept no upgrade", len(r.Upgrade), 0},
+		{"10000 client connections are allowed", c.Listen.MaxConnections, 10000},
+		{"buffered bodies may hold 64 MiB", c.Limits.MaxBufferedBytes, ByteSize(64 << 20)},
+		{"anonymous buffered bodies may hold 8 MiB", c.Limits.MaxAnonymousBufferedBytes, ByteSize(8 << 20)},
+		{"routes do not inherit the global buffer budget", r.Limits.MaxBufferedBytes, ByteSize(0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
@@ -101,6 +105,15 @@ func TestParseErrors(t *testing.T) {
 			[]string{`request.forwarding_headers[1]: "X Bad" is not a header name`}},
 		{"only websocket upgrades exist", strings.Replace(minimal, "    upstream: http://127.0.0.1:9000\n", "    upstream: http://127.0.0.1:9000\n    upgrade: [websocket, h2c]\n", 1),
 			[]string{`routes[0].upgrade[1]: "h2c" is not allowed (want "websocket")`}},
+		{"max_connections must be positive", "listen: {max_connections: -1}\n" + minimal,
+			[]string{"c.yaml:1: listen.max_connections: -1 is out of range (want 1..1000000)"}},
+		{"the anonymous budget cannot exceed the global one", "limits: {max_buffered_bytes: 2MiB, max_anonymous_buffered_bytes: 4MiB}\n" + minimal,
+			[]string{"limits.max_anonymous_buffered_bytes: 4194304 is out of range (want 1..limits.max_buffered_bytes 2097152)"}},
+		{"the budget must hold the largest body", "limits: {max_buffered_bytes: 1MiB, max_anonymous_buffered_bytes: 1MiB}\n" + strings.Replace(minimal, "    upstream:", "    limits: {max_body_bytes: 2MiB}\n    upstream:", 1),
+			[]string{"limits.max_buffered_bytes: 1048576 is below routes[0].limits.max_body_bytes 2097152"}},
+		{"a route cannot set the global buffer budget", strings.Replace(minimal, "    upstream:", "    limits: {max_buffered_bytes: 2MiB, max_anonymous_buffered_bytes: 1MiB}\n    upstream:", 1),
+			[]string{"routes[0].limits.max_buffered_bytes: is global (set it under limits, not in a route)",
+				"routes[0].limits.max_anonymous_buffered_bytes: is global"}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}

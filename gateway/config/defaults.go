@@ -35,6 +35,7 @@ func (c *Config) setDefaults() {
 	setDur(&l.WriteTimeout, 120*time.Second)
 	setDur(&l.IdleTimeout, 120*time.Second)
 	setInt(&l.MaxHeaderBytes, 64<<10)
+	setInt(&l.MaxConnections, 10000)
 	setDur(&l.ShutdownGrace, 15*time.Second)
 	setStr(&l.HeadersWithUnderscores, "drop")
 	setStr(&c.Request.MethodOverride, "strip")
@@ -52,6 +53,8 @@ func (c *Config) setDefaults() {
 	setInt(&g.MaxQueryBytes, 4<<10)
 	setInt(&g.MaxJSONDepth, 32)
 	setInt(&g.MaxJSONKeys, 10000)
+	setInt(&g.MaxBufferedBytes, 64<<20)
+	setInt(&g.MaxAnonymousBufferedBytes, 8<<20)
 
 	j := &c.Authn.JWT
 	setInt(&j.MaxTokenBytes, 8<<10)

@@ -56,6 +56,7 @@ func (c *Config) validate() Errors {
 	ch.oneOf("log.format", c.Log.Format, "json", "console")
 	c.Limits.validate(ch, "limits")
 	c.validateRequest(ch)
+	c.validateBuffered(ch)
 	c.validateAuthn(ch)
 	c.validatePolicy(ch)
 	c.validateDecisionLog(ch)
@@ -85,6 +86,9 @@ func (c *Config) validateListen(ch *checker) {
 	}
 	if l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20 {
 		ch.add("listen.max_header_bytes", "%d is out of range (want 1KiB..1MiB)", l.MaxHeaderBytes)
+	}
+	if l.MaxConnections < 1 || l.MaxConnections > 1_000_000 {
+		ch.add("listen.max_connections", "%d is out of range (want 1..1000000)", l.MaxConnections)
 	}
 	switch {
 	case (l.TLSCertFile == "") != (l.TLSKeyFile == ""):
@@ -457,6 +461,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 		ch.add(p+".openapi.spec", "is required when other openapi fields are set")
 	}
 	r.Limits.validate(ch, p+".limits")
+	globalOnly(ch, p+".limits", &r.Limits)
 	if r.Policy.InputCompat != "" {
 		ch.oneOf(p+".policy.input_compat", r.Policy.InputCompat, "opa-envoy")
 	}

@@ -41,6 +41,8 @@ type components struct {
 	introspect *introspect.Client
 	apikeys    *apikey.Authenticator
 	validators []*validate.Validator
+	// budget bounds the memory of all buffered request bodies.
+	budget *body.Budget
 	// usesAPIKeys is set when a route accepts API keys, so that readiness
 	// depends on a usable consumer index.
 	usesAPIKeys bool
@@ -93,6 +95,9 @@ func newComponents(ctx context.Context, cfg *config.Config, log zerolog.Logger, 
 		if c.introspect, err = introspect.New(*in, introspect.Options{Logger: log, Registerer: reg}); err != nil {
 			return nil, fmt.Errorf("authn.introspection: %w", err)
 		}
+	}
+	if c.budget, err = body.NewBudget(cfg.Limits, reg); err != nil {
+		return nil, fmt.Errorf("limits: %w", err)
 	}
 	c.apikeys = apikey.New(apikey.Options{Logger: log, Registerer: reg})
 	if err := c.loadAPIKeys(); err != nil {
@@ -178,7 +183,7 @@ func (c *components) inputExclude() header.Set {
 }
 
 // routeHandler builds the pipeline of one route:
-// body guard → authenticate → read body → validate (record) → authorize → enforce validation → proxy.
+// body guard (headers only) → authenticate → read or buffer body → validate (record) → authorize → enforce validation → proxy.
 func (c *components) routeHandler(cfg *config.Config, rt *config.Route) (pipeline.Handler, error) {
 	auths := authn.Authenticators{APIKey: c.apikeys}
 	if c.jwt != nil {
@@ -194,10 +199,12 @@ func (c *components) routeHandler(cfg *config.Config, rt *config.Route) (pipelin
 	if err != nil {
 		return nil, fmt.Errorf("authn: %w", err)
 	}
-	var readMW, validateMW pipeline.Middleware
+	var validateMW pipeline.Middleware
 	validating := rt.OpenAPI.Spec != "" && rt.OpenAPI.Mode != "off"
+	// Bodies are read only after authentication, within the budget.
+	readMW := c.budget.Buffer(rt.Limits)
 	if validating || rt.Policy.InputBody {
-		readMW = body.Read(rt.Limits, true)
+		readMW = c.budget.Read(rt.Limits, true)
 	}
 	if validating {
 		v, err := validate.New(rt, validate.Options{Logger: c.log, Registerer: c.reg})

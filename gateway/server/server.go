@@ -24,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/listener"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/gateway/proxy"
@@ -132,6 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(DecisionIDHeader, st.DecisionID)
 	rec := &recorder{ResponseWriter: w}
 	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
 	// Every exit records the outcome, a panicking stage included: the
 	// decision log must not miss the requests that went wrong.
 	defer s.finish(rec, r, st)
@@ -183,6 +185,9 @@ func (s *Server) requestLogger(st *pipeline.State) *zerolog.Logger {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.State) error {
+	if err := listener.Refusal(r); err != nil { // a head the connection refused
+		return err
+	}
 	if err := s.comp.accepting(); err != nil {
 		return err
 	}
@@ -356,17 +361,21 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen.proxy: %w", err)
 	}
+	var tlsCfg *tls.Config
 	if l.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(l.TLSCertFile, l.TLSKeyFile)
 		if err != nil {
 			pl.Close()
 			return fmt.Errorf("listen.tls_cert_file: %w", err)
 		}
-		pl = tls.NewListener(pl, &tls.Config{
+		tlsCfg = &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 			NextProtos:   []string{"h2", "http/1.1"},
-		})
+		}
+	}
+	if pl, err = s.proxyListener(pl, tlsCfg, proxySrv); err != nil {
+		return err
 	}
 	al, err := net.Listen("tcp", l.Admin)
 	if err != nil {
