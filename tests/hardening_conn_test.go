@@ -7,16 +7,9 @@ package tests
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -48,38 +41,6 @@ routes:
 	}
 }
 
-// selfSigned returns PEM files cert.pem and key.pem for 127.0.0.1 and a
-// pool trusting them.
-func selfSigned(t *testing.T) (map[string]string, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(mustParseCert(t, der))
-	return map[string]string{
-		"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
-	}, pool
-}
-
-const tlsListen = "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n"
-
 // exchangeOn writes raw on c and returns every response until the gateway
 // closes the connection.
 func exchangeOn(t *testing.T, c net.Conn, raw string) []string {
@@ -105,7 +66,8 @@ func exchangeOn(t *testing.T, c net.Conn, raw string) []string {
 }
 
 func TestHardeningConnSmuggling(t *testing.T) {
-	files, pool := selfSigned(t)
+	certs := newTestTLS(t)
+	files, pool := certs.files, certs.pool
 	smuggled := "GET /open/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	variants := []struct{ name, head, reason string }{
 		{"CL then TE", "Content-Length: 6\r\nTransfer-Encoding: chunked", "framing_ambiguous"},
@@ -227,7 +189,8 @@ func TestHardeningConnHeadTooLarge(t *testing.T) {
 // clients start chunked bodies they never finish; each gets its 401 before
 // the body is read and no buffer is held.
 func TestHardeningConnUnauthenticatedBodiesAreNotBuffered(t *testing.T) {
-	files, pool := selfSigned(t)
+	certs := newTestTLS(t)
+	files, pool := certs.files, certs.pool
 	up := newUpstream(t, "up")
 	g := startGateway(t, connConfig(up, tlsListen, "  max_body_bytes: 1MiB", files))
 	addr := strings.TrimPrefix(g.proxy, "http://")

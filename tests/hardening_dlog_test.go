@@ -1,16 +1,9 @@
 package tests
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -25,47 +18,6 @@ import (
 // credential came where, validation is absent where it did not run, and
 // integer claims are written as integers.
 
-// dlogTLS returns a certificate for 127.0.0.1, as listener files, and a
-// pool that trusts it.
-func dlogTLS(t *testing.T) (map[string]string, *x509.CertPool) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(13),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, &x509.Certificate{SerialNumber: big.NewInt(13)}, pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return map[string]string{
-		"dlog-cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"dlog-key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})),
-	}, pool
-}
-
-// dlogClients are an HTTP/1.1 and an HTTP/2 client of a TLS gateway.
-func dlogClients(pool *x509.CertPool) map[string]*http.Client {
-	h1 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
-	h2 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	return map[string]*http.Client{"HTTP/1.1": {Transport: h1}, "HTTP/2": {Transport: h2}}
-}
-
 const dlogKey = "pk_dlogCompletenessKey0123456789abcdefghij"
 
 // dlogGateway serves, over TLS, an anonymous route without a spec, a
@@ -74,15 +26,15 @@ const dlogKey = "pk_dlogCompletenessKey0123456789abcdefghij"
 func dlogGateway(t *testing.T) (*gateway, map[string]*http.Client, string) {
 	t.Helper()
 	up := newUpstream(t, "up")
-	certs, pool := dlogTLS(t)
-	files := withFiles(certs, map[string]string{
+	certs := newTestTLS(t)
+	files := withFiles(certs.files, map[string]string{
 		"bundle/.manifest":   `{"revision": "dlog", "roots": ["portcullis"]}`,
 		"bundle/authz.rego":  "package portcullis.authz\n\ndecision := {\"allow\": true}\n",
 		"bundle/data.json":   apiKeyData(dlogKey),
 		"schemas/users.yaml": readFile(t, "../schemas/users.yaml"),
 	})
 	g := startGateway(t, gatewayConfig{
-		Listen: "  tls_cert_file: dlog-cert.pem\n  tls_key_file: dlog-key.pem\n",
+		Listen: tlsListen,
 		Env:    []string{"E2E_HMAC=" + hmacSecret},
 		Body: fmt.Sprintf(`
 limits: {max_headers: 20, max_url_bytes: 2KiB}
@@ -120,7 +72,7 @@ routes:
 `, authnAudience, up.URL),
 		Files: files,
 	})
-	return g, dlogClients(pool), filepath.Join(g.dir, "decisions.log")
+	return g, certs.clients(t), filepath.Join(g.dir, "decisions.log")
 }
 
 // dlogSend sends one request with its target exactly as given (escapes

@@ -3,17 +3,10 @@ package tests
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -44,45 +37,6 @@ var hdrPolicy = map[string]string{
 allow if not input.request.headers["x-deny"]
 
 decision := {"allow": allow, "response_headers": {"X-Input": json.marshal(input.request)}}`),
-}
-
-// testTLS holds a self-signed certificate for 127.0.0.1 (and
-// api.example.com), as cert.pem and key.pem for the gateway and a pool for
-// the clients.
-type testTLS struct {
-	files map[string]string
-	pool  *x509.CertPool
-}
-
-func newTestTLS(t *testing.T) testTLS {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(12), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"api.example.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(mustParseCert(t, der))
-	return testTLS{
-		files: map[string]string{
-			"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-			"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
-		},
-		pool: pool,
-	}
 }
 
 // hdrGateway is a TLS gateway with the routes of these tests:

@@ -7,60 +7,18 @@ package tests
 // introspected tokens whose token_type is not an access token are 401.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 )
-
-// keysTLS returns a self-signed certificate for 127.0.0.1 as the files
-// cert.pem and key.pem, and the clients that trust it: HTTP/1.1 and HTTP/2.
-func keysTLS(t *testing.T) (map[string]string, map[string]*http.Client) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(11), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, &x509.Certificate{SerialNumber: big.NewInt(11)}, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(mustParseCert(t, der))
-	h1 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
-	h2 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	t.Cleanup(h1.CloseIdleConnections)
-	t.Cleanup(h2.CloseIdleConnections)
-	return map[string]string{
-			"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-			"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
-		}, map[string]*http.Client{
-			"HTTP/1.1": {Transport: keysProto{h1, "HTTP/1.1"}, Timeout: 10 * time.Second},
-			"HTTP/2.0": {Transport: keysProto{h2, "HTTP/2.0"}, Timeout: 10 * time.Second},
-		}
-}
-
-const keysTLSListen = "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n"
 
 // keysWeakSigner is an RSA signer of bits, below the gateway's floor.
 func keysWeakSigner(t *testing.T, bits int) *authnSigner {
@@ -73,7 +31,7 @@ func keysWeakSigner(t *testing.T, bits int) *authnSigner {
 }
 
 // keysCall sends tok and returns the status and problem reason. The
-// clients of keysTLS fail a call answered over another protocol.
+// clients of testTLS.clients fail a call answered over another protocol.
 func keysCall(t *testing.T, c *http.Client, url, tok string) (int, string) {
 	t.Helper()
 	status, reason, err := authnStatusReason(c, url, tok)
@@ -81,21 +39,6 @@ func keysCall(t *testing.T, c *http.Client, url, tok string) (int, string) {
 		t.Fatal(err)
 	}
 	return status, reason
-}
-
-// keysProto fails every round trip not answered over proto.
-type keysProto struct {
-	http.RoundTripper
-	proto string
-}
-
-func (p keysProto) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := p.RoundTripper.RoundTrip(r)
-	if err == nil && resp.Proto != p.proto {
-		resp.Body.Close()
-		return nil, fmt.Errorf("answered over %s, want %s", resp.Proto, p.proto)
-	}
-	return resp, err
 }
 
 // keysRoute is the policy and the one route of the tests: /api to
@@ -150,10 +93,11 @@ func TestHardeningKeysJWKS(t *testing.T) {
 		return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	}
 	staticSet := string(authnJWKSBody(t, staticStrong))
-	tlsFiles, clients := keysTLS(t)
+	certs := newTestTLS(t)
+	tlsFiles, clients := certs.files, certs.clients(t)
 	up := newUpstream(t, "api")
 	g := startGateway(t, gatewayConfig{
-		Listen: keysTLSListen,
+		Listen: tlsListen,
 		Body: fmt.Sprintf(`
 log: {level: debug}
 authn:
@@ -253,10 +197,11 @@ authn:
 func TestHardeningKeysIntrospectionTokenType(t *testing.T) {
 	t.Parallel()
 	is := newAuthnIntrospector(t)
-	tlsFiles, clients := keysTLS(t)
+	certs := newTestTLS(t)
+	tlsFiles, clients := certs.files, certs.clients(t)
 	up := newUpstream(t, "api")
 	g := startGateway(t, gatewayConfig{
-		Listen: keysTLSListen,
+		Listen: tlsListen,
 		Body: fmt.Sprintf(`
 authn:
   introspection:

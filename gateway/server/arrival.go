@@ -1,41 +1,32 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/portcullis/portcullis/gateway/pipeline"
 )
 
-// arrival records the facts of r in st as the request arrives (see arrive).
+// arrival records what is known of r the moment it arrives, before a
+// limit, the path check or the route lookup can end it, so that every
+// decision-log event, a 404 or a 431 as much as an allow, says who asked
+// for what: method, host, client address, scheme, and the path of the
+// target as received (pipeline.State.RawPath). The canonical path is set
+// once normalization made it; until then input.request.path stays empty,
+// never a path the gateway did not accept. A head the listener refused
+// before net/http could parse it reaches ServeHTTP as a request built from
+// that head (see listener.Refusal), so it records the same facts.
 func arrival(st *pipeline.State, r *http.Request) {
 	target := r.RequestURI
 	if target == "" { // a client-side request, as in tests
 		target = r.URL.RequestURI()
 	}
-	arrive(st, r.Method, target, r.Host, r.RemoteAddr, r.TLS != nil)
-}
-
-// arrive records what is known of a request the moment it arrives, before
-// a limit, the path check or the route lookup can end it, so that every
-// decision-log event, a 404 or a 431 as much as an allow, says who asked
-// for what: method, host, client address, scheme, and the path of target
-// as received (pipeline.State.RawPath). The canonical path is set once
-// normalization made it; until then input.request.path stays empty, never
-// a path the gateway did not accept. It takes strings, not a request, so a
-// refusal made before net/http built a request (see refuse) records the
-// same facts.
-func arrive(st *pipeline.State, method, target, host, remoteAddr string, tls bool) {
 	req := &st.Input.Request
-	req.Method = method
-	req.Host = host
-	req.RemoteAddr = remoteAddr
+	req.Method = r.Method
+	req.Host = r.Host
+	req.RemoteAddr = r.RemoteAddr
 	req.Scheme = "http"
-	if tls {
+	if r.TLS != nil {
 		req.Scheme = "https"
 	}
 	st.RawPath = targetPath(target)
@@ -91,29 +82,3 @@ func escapeUnsafe(s string) string {
 }
 
 const upperHex = "0123456789ABCDEF"
-
-// refusal is a request the gateway answered before its handler could take
-// it (an oversized header block, malformed framing): only the request
-// line, the host and the peer may be known. Header, when not nil, holds
-// the header fields that could be read, for decision_log.headers.
-type refusal struct {
-	Method, Target, Host, RemoteAddr string
-	TLS                              bool
-	Header                           http.Header
-	Status                           int
-	Reason                           string
-}
-
-// refuse records the metrics and the one decision-log event of rf, as
-// finish does for a request that reached the handler, and returns its
-// state: the response should carry st.Input.Request.ID and st.DecisionID
-// as X-Request-Id and X-Decision-Id.
-func (s *Server) refuse(ctx context.Context, rf refusal) *pipeline.State {
-	st := &pipeline.State{Start: time.Now(), DecisionID: uuid.NewString(), Status: rf.Status, Reason: rf.Reason}
-	st.Input.Request.ID = s.requestID("")
-	arrive(st, rf.Method, rf.Target, rf.Host, rf.RemoteAddr, rf.TLS)
-	s.metrics.requests.WithLabelValues("", methodLabel(rf.Method), statusLabel(rf.Status)).Inc()
-	s.comp.logDecision(ctx, rf.Header, st, s.logHeaders)
-	s.metrics.observe("", st, time.Now())
-	return st
-}

@@ -126,6 +126,7 @@ func routeNames(cfg *config.Config) []string {
 // ServeHTTP runs one request through the pipeline of its route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &pipeline.State{Start: time.Now()}
+	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
 	st.Input.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
 	st.DecisionID = uuid.NewString()
 	arrival(st, r)
@@ -133,7 +134,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(DecisionIDHeader, st.DecisionID)
 	rec := &recorder{ResponseWriter: w}
 	r = r.WithContext(pipeline.WithState(r.Context(), st))
-	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
 	// Every exit records the outcome, a panicking stage included: the
 	// decision log must not miss the requests that went wrong.
 	defer s.finish(rec, r, st)
