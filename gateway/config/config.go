@@ -13,6 +13,7 @@ type Config struct {
 	Listen      Listen      `yaml:"listen"`
 	Log         Log         `yaml:"log"`
 	Paths       Paths       `yaml:"paths"`
+	Request     Request     `yaml:"request"`
 	Limits      Limits      `yaml:"limits"`
 	Authn       Authn       `yaml:"authn"`
 	Policy      Policy      `yaml:"policy"`
@@ -65,6 +66,9 @@ type Paths struct {
 	RejectDotSegments bool `yaml:"reject_dot_segments"`
 	// RejectDoubleSlash rejects "//" with 400 instead of merging it.
 	RejectDoubleSlash bool `yaml:"reject_double_slash"`
+	// Lowercase routes, judges and forwards the path in lower case, for
+	// case-insensitive backends (Express, ASP.NET, IIS). Default false.
+	Lowercase bool `yaml:"lowercase"`
 }
 
 // Limits bounds what a request may carry. The top-level section holds the
