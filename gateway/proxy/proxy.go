@@ -129,6 +129,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Path = path
 	pr.Out.URL.RawPath = ""
 	pr.SetURL(up.url)
+	// The transport writes URL.RequestURI, whose path is EscapedPath.
+	st.ForwardedPath = pr.Out.URL.EscapedPath()
 
 	if p.isTrusted(pr.In.RemoteAddr) {
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]

@@ -26,6 +26,7 @@ func (c *components) logDecision(r *http.Request, st *pipeline.State, headers []
 		Route:          st.Input.Route.Name,
 		Latency:        time.Since(st.Start),
 		UpstreamStatus: st.UpstreamStatus,
+		ForwardedPath:  st.ForwardedPath,
 		RequestedBy:    r.RemoteAddr,
 	}
 	if id := st.Input.Identity; id != nil {
