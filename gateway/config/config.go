@@ -58,9 +58,11 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Paths makes path normalization stricter than the default. The default
-// already resolves dot-segments, merges repeated slashes and rejects encoded
-// slashes, encoded dots, backslashes, semicolons, NUL and control characters.
+// Paths makes path normalization stricter than the default, or lower-cases
+// it. The default already resolves dot-segments, merges repeated slashes and
+// rejects encoded slashes, encoded dots, backslashes, semicolons, NUL and
+// control characters, invalid UTF-8, whitespace and format characters, and
+// look-alikes of the delimiters (gateway/route).
 type Paths struct {
 	// RejectDotSegments rejects "." and ".." segments with 400 instead of resolving them.
 	RejectDotSegments bool `yaml:"reject_dot_segments"`

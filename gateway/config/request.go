@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -44,9 +43,9 @@ func (r *Request) withDefaultSecrets() {
 }
 
 func (r *Request) validate(ch *checker) {
-	for i, n := range r.SecretQueryParams {
+	for _, n := range r.SecretQueryParams {
 		if strings.TrimSpace(n) == "" {
-			ch.add(fmt.Sprintf("request.secret_query_params[%d]", i), "%q is empty (want a parameter name)", n)
+			ch.add("request.secret_query_params", "%q is empty (want a parameter name)", n)
 		}
 	}
 }
