@@ -1,18 +1,10 @@
 package tests
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -278,31 +270,12 @@ routes:
 // TestFoundationTLS terminates TLS on the proxy listener with a generated
 // certificate, over HTTP/1.1 and HTTP/2, and tells the policy the scheme.
 func TestFoundationTLS(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsFiles, pool := pathsTLS(t)
 	api := newUpstream(t, "api")
 	// The policy allows only requests it sees arriving over https.
 	files := map[string]string{
 		"bundle/.manifest":  `{"revision": "tls", "roots": ["portcullis"]}`,
 		"bundle/authz.rego": "package portcullis.authz\n\ndecision := input.request.scheme == \"https\"\n",
-		"cert.pem":          string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"key.pem":           string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
 	}
 	g := startGateway(t, gatewayConfig{
 		Listen: "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n",
@@ -315,16 +288,10 @@ routes:
     upstream: %s
     authn: {anonymous: true}
 `, api.URL),
-		Files: files,
+		Files: withFiles(files, tlsFiles),
 	})
-	pool := x509.NewCertPool()
-	pool.AddCert(mustParseCert(t, der))
 	for _, h2 := range []bool{false, true} {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
-		if !h2 {
-			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		}
-		resp, err := (&http.Client{Transport: tr}).Get(strings.Replace(g.proxy, "http://", "https://", 1) + "/api/x")
+		resp, err := pathsClient(t, pool, h2).Get(strings.Replace(g.proxy, "http://", "https://", 1) + "/api/x")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ import (
 // admin segment (compared as the gateway sends it: with paths.lowercase,
 // lower case), and every query parameter name the policy can see is
 // returned as a reason, so the decision log shows what the policy saw.
-const hardeningPolicy = `package portcullis.authz
+const pathsPolicy = `package portcullis.authz
 
 default decision := {"allow": false, "reasons": ["admin"]}
 
@@ -39,7 +39,7 @@ decision := {"allow": true, "reasons": [sprintf("query:%s", [k]) | some k, _ in 
 // cookie (/cookie), the users API in enforce mode (/api/v1), and an
 // anonymous route that reads nothing (/plain). The decision log goes to
 // decisions.log.
-type hardening struct {
+type pathsGateway struct {
 	g       *gateway
 	up      *upstream
 	key     *authnSigner
@@ -47,27 +47,10 @@ type hardening struct {
 	base    string
 }
 
-func hardeningGateway(t *testing.T) *hardening {
+func newPathsGateway(t *testing.T) *pathsGateway {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &hardening{key: newAuthnSigner(t), up: newUpstream(t, "api")}
+	tlsFiles, pool := pathsTLS(t)
+	h := &pathsGateway{key: newAuthnSigner(t), up: newUpstream(t, "api")}
 	h.g = startGateway(t, gatewayConfig{
 		Listen: "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n",
 		Body: fmt.Sprintf(`
@@ -101,33 +84,63 @@ routes:
     upstream: %[2]s
     authn: {anonymous: true}
 `, authnStaticIss, h.up.URL),
-		Files: map[string]string{
+		Files: withFiles(tlsFiles, map[string]string{
 			"bundle/.manifest":  `{"revision": "hardening", "roots": ["portcullis"]}`,
-			"bundle/authz.rego": hardeningPolicy,
+			"bundle/authz.rego": pathsPolicy,
 			"issuer.jwks.json":  string(authnJWKSBody(t, h.key)),
 			"users.yaml":        readFile(t, "../schemas/users.yaml"),
-			"cert.pem":          string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-			"key.pem":           string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
-		},
+		}),
 	})
-	pool := x509.NewCertPool()
-	pool.AddCert(mustParseCert(t, der))
-	h.clients = map[string]*http.Client{}
-	for _, proto := range []string{"h1", "h2"} {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: proto == "h2"}
-		if proto == "h1" {
-			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		}
-		t.Cleanup(tr.CloseIdleConnections)
-		h.clients[proto] = &http.Client{Transport: tr}
-	}
+	h.clients = map[string]*http.Client{"h1": pathsClient(t, pool, false), "h2": pathsClient(t, pool, true)}
 	h.base = strings.Replace(h.g.proxy, "http://", "https://", 1)
 	return h
 }
 
+// pathsTLS makes a self-signed certificate for 127.0.0.1: the files
+// cert.pem and key.pem for listen.tls_cert_file and tls_key_file, and a
+// pool that trusts it.
+func pathsTLS(t *testing.T) (map[string]string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(mustParseCert(t, der))
+	return map[string]string{
+		"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
+	}, pool
+}
+
+// pathsClient is an HTTPS client trusting pool that speaks HTTP/2 when h2
+// is set and HTTP/1.1 only otherwise.
+func pathsClient(t *testing.T, pool *x509.CertPool, h2 bool) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
 // send makes one request; header values are added in order, so a name
 // may be given twice.
-func (h *hardening) send(t *testing.T, proto, method, target, body string, header [][2]string) *http.Response {
+func (h *pathsGateway) send(t *testing.T, proto, method, target, body string, header [][2]string) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -151,7 +164,7 @@ func (h *hardening) send(t *testing.T, proto, method, target, body string, heade
 }
 
 // event waits for the decision-log event of a response.
-func (h *hardening) event(t *testing.T, resp *http.Response) dlEvent {
+func (h *pathsGateway) event(t *testing.T, resp *http.Response) dlEvent {
 	t.Helper()
 	id := resp.Header.Get("X-Decision-Id")
 	got := waitEvents(t, "hardening", []string{id}, 10*time.Second, func() []dlEvent {
@@ -161,10 +174,10 @@ func (h *hardening) event(t *testing.T, resp *http.Response) dlEvent {
 }
 
 // since returns the upstream requests after the first n.
-func (h *hardening) since(n int) []*http.Request { return h.up.requests()[n:] }
+func (h *pathsGateway) since(n int) []*http.Request { return h.up.requests()[n:] }
 
-// rawPortcullis is the event's whole "portcullis" object.
-func (ev dlEvent) rawPortcullis() map[string]any {
+// pathsPortcullis is the event's whole "portcullis" object.
+func pathsPortcullis(ev dlEvent) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(ev.raw, &m)
 	p, _ := m["portcullis"].(map[string]any)
@@ -173,7 +186,7 @@ func (ev dlEvent) rawPortcullis() map[string]any {
 
 func TestHardeningPathsDuplicateCookies(t *testing.T) {
 	t.Parallel()
-	h := hardeningGateway(t)
+	h := newPathsGateway(t)
 	for _, proto := range []string{"h1", "h2"} {
 		valid := h.key.token(t, authnClaims(t, authnStaticIss, "alice"), nil)
 		forged := h.key.token(t, authnClaims(t, "https://forged.example", "root"), nil)
@@ -226,7 +239,7 @@ func TestHardeningPathsDuplicateCookies(t *testing.T) {
 
 func TestHardeningPathsAmbiguousBodies(t *testing.T) {
 	t.Parallel()
-	h := hardeningGateway(t)
+	h := newPathsGateway(t)
 	jsonCT := [][2]string{{"Content-Type", "application/json"}}
 	tests := []struct {
 		name, method, target, body string
@@ -278,7 +291,7 @@ func TestHardeningPathsAmbiguousBodies(t *testing.T) {
 
 func TestHardeningPathsBytes(t *testing.T) {
 	t.Parallel()
-	h := hardeningGateway(t)
+	h := newPathsGateway(t)
 	rejected := map[string]string{
 		"/plain/%c0%ae%c0%ae/admin":       "overlong",
 		"/plain/%e0%80%ae":                "overlong",
@@ -325,7 +338,7 @@ func TestHardeningPathsBytes(t *testing.T) {
 				t.Fatalf("%s %s: %d upstream requests", proto, target, len(got))
 			}
 			ev := h.event(t, resp)
-			if fp, _ := ev.rawPortcullis()["forwarded_path"].(string); fp != got[0].RequestURI {
+			if fp, _ := pathsPortcullis(ev)["forwarded_path"].(string); fp != got[0].RequestURI {
 				t.Errorf("%s %s: forwarded_path %q, upstream got %q", proto, target, fp, got[0].RequestURI)
 			}
 		}
@@ -334,7 +347,7 @@ func TestHardeningPathsBytes(t *testing.T) {
 
 func TestHardeningPathsLowercase(t *testing.T) {
 	t.Parallel()
-	h := hardeningGateway(t)
+	h := newPathsGateway(t)
 	for _, proto := range []string{"h1", "h2"} {
 		// Routed (the route is /plain), judged and forwarded in lower case.
 		for _, target := range []string{"/PLAIN/Users/42", "/Plain/USERS/42", "/plain/%55sers/42"} {
@@ -368,7 +381,7 @@ func TestHardeningPathsLowercase(t *testing.T) {
 
 func TestHardeningPathsSecretQuery(t *testing.T) {
 	t.Parallel()
-	h := hardeningGateway(t)
+	h := newPathsGateway(t)
 	secrets := []string{"SECRET-at-1", "SECRET-key-2", "SECRET-custom-3", "SECRET-pw-4", "SECRET-sig-5", "SECRET-tok-6", "SECRET-cs-7"}
 	query := "limit=5&access_token=" + secrets[0] + "&Api-Key=" + secrets[1] + "&X_Custom_Secret=" + secrets[2] +
 		"&user%5Bpassword%5D=" + secrets[3] + "&X-Amz-Signature=" + secrets[4] + "&githubToken=" + secrets[5] +

@@ -374,13 +374,8 @@ func stringEnd(b []byte, i int) int {
 // skipString returns the index of the quote closing the string that starts
 // at i, or len(b)-1 when it is unterminated.
 func skipString(b []byte, i int) int {
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i
-		}
+	if e := stringEnd(b, i); e >= 0 {
+		return e
 	}
 	return len(b) - 1
 }
