@@ -250,7 +250,7 @@ func TestHardeningPathsAmbiguousBodies(t *testing.T) {
 		{"a duplicate member", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com","role":"admin","role":"user"}`, jsonCT, "json_duplicate_key", ""},
 		{"an escaped duplicate member", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com","role":"user","r\u006fle":"admin"}`, jsonCT, "json_duplicate_key", ""},
 		{"a case-variant duplicate", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com","role":"user","Role":"admin"}`, jsonCT, "json_duplicate_key", ""},
-		{"a case variant of a declared property", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com","ROLE":"admin"}`, jsonCT, "validation_failed", "/role"},
+		{"a case variant of a declared property", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com","ROLE":"admin"}`, jsonCT, "validation_failed", ""},
 		{"a second document", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com"}` + "\n" + `{"role":"admin"}`, jsonCT, "json_trailing_data", ""},
 		{"garbage after the document", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com"}x`, jsonCT, "json_trailing_data", ""},
 		{"two Content-Type lines", "POST", "/api/v1/users", `{"name":"a","email":"a@example.com"}`,

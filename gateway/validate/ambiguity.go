@@ -33,7 +33,7 @@ const maxSchemaNesting = 8
 // (ASP.NET binds query parameters, and encoding/json members, ignoring
 // case). A member repeated in one object never gets here: body.Read
 // refused it.
-func ambiguous(out []problem.InvalidParam, r *http.Request, route *routers.Route, raw []byte) []problem.InvalidParam {
+func ambiguous(out []problem.InvalidParam, c *compiled, r *http.Request, route *routers.Route, raw []byte) []problem.InvalidParam {
 	if r.URL.RawQuery != "" {
 		out = queryAmbiguity(out, r, route)
 	}
@@ -45,7 +45,7 @@ func ambiguous(out []problem.InvalidParam, r *http.Request, route *routers.Route
 		return out
 	}
 	mt := rb.Value.Content.Get(r.Header.Get("Content-Type"))
-	if mt == nil || mt.Schema == nil {
+	if mt == nil || mt.Schema == nil || !c.openSchemas[mt.Schema] {
 		return out
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -55,6 +55,57 @@ func ambiguous(out []problem.InvalidParam, r *http.Request, route *routers.Route
 		return out // reported by the validation proper
 	}
 	return caseVariants(out, mt.Schema, v, "")
+}
+
+// openSchemas finds the request-body schemas in which a case variant of a
+// declared property could pass validation: those with an object that
+// declares properties and allows others. Where every such object sets
+// additionalProperties: false, kin-openapi already refuses the variant as
+// an unknown property, and the body need not be decoded a second time.
+func openSchemas(doc *openapi3.T) map[*openapi3.SchemaRef]bool {
+	open := map[*openapi3.SchemaRef]bool{}
+	if doc.Paths == nil {
+		return open
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.RequestBody == nil || op.RequestBody.Value == nil {
+				continue
+			}
+			for _, mt := range op.RequestBody.Value.Content {
+				if mt.Schema != nil && allowsVariants(mt.Schema, 0) {
+					open[mt.Schema] = true
+				}
+			}
+		}
+	}
+	return open
+}
+
+// allowsVariants reports whether s, or a schema below it, declares
+// properties and does not forbid additional ones.
+func allowsVariants(s *openapi3.SchemaRef, depth int) bool {
+	if s == nil || s.Value == nil || depth > maxSchemaNesting {
+		return depth > maxSchemaNesting // too deep to tell: walk it
+	}
+	v := s.Value
+	ap := v.AdditionalProperties
+	if len(v.Properties) > 0 && (ap.Has == nil || *ap.Has || ap.Schema != nil) {
+		return true
+	}
+	for _, p := range v.Properties {
+		if allowsVariants(p, depth+1) {
+			return true
+		}
+	}
+	for _, subs := range []openapi3.SchemaRefs{v.AllOf, v.AnyOf, v.OneOf} {
+		for _, sub := range subs {
+			if allowsVariants(sub, depth+1) {
+				return true
+			}
+		}
+	}
+	return allowsVariants(v.Items, depth+1) || allowsVariants(ap.Schema, depth+1)
 }
 
 // queryAmbiguity checks the query parameters the operation declares.

@@ -114,3 +114,23 @@ func TestAmbiguity(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenSchemas(t *testing.T) {
+	t.Parallel()
+	spec := filepath.Join(t.TempDir(), "open.yaml")
+	if err := os.WriteFile(spec, []byte(openSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// users.yaml closes every object (additionalProperties: false): kin-openapi
+	// refuses a case variant itself, so the body is not decoded again.
+	if open := newValidator(t, config.RouteOpenAPI{}).current.Load().openSchemas; len(open) != 0 {
+		t.Fatalf("users.yaml: %d open body schemas, want 0", len(open))
+	}
+	if open := newValidator(t, config.RouteOpenAPI{Spec: spec}).current.Load().openSchemas; len(open) != 1 {
+		t.Fatalf("open.yaml: %d open body schemas, want 1", len(open))
+	}
+	st := run(t, newValidator(t, config.RouteOpenAPI{}), request("POST", "/api/v1/users", "application/json", `{"name":"a","email":"a@example.com","Role":"admin"}`))
+	if st.Rejection == nil {
+		t.Fatal("a case variant passed a closed schema")
+	}
+}
