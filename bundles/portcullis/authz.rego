@@ -52,11 +52,15 @@ allow if public_route
 
 # The hot path of the example, inlined: every helper rule costs an
 # evaluation of its own. The set is the Kong ACL allow-list of the JWT route.
+# Segments are compared in lower case: a case-insensitive backend (Express,
+# ASP.NET, IIS) serves /api/v1/ADMIN as /api/v1/admin, so the policy must
+# not let it pass as "not admin". (paths.lowercase makes the gateway
+# forward the lower-case path as well.)
 token_allowed if {
 	input.identity.groups[_] in {"admin-group", "user-group"}
-	input.request.segments[0] == "api"
-	input.request.segments[1] == "v1"
-	not input.request.segments[2] == "admin"
+	lower(input.request.segments[0]) == "api"
+	lower(input.request.segments[1]) == "v1"
+	not lower(input.request.segments[2]) == "admin"
 }
 
 token_allowed if {
@@ -73,13 +77,13 @@ public_route if input.route.tags[_] == "public"
 
 # Paths by their normalized segments: /api/v1 and everything below it.
 users_api if {
-	input.request.segments[0] == "api"
-	input.request.segments[1] == "v1"
+	lower(input.request.segments[0]) == "api"
+	lower(input.request.segments[1]) == "v1"
 }
 
 admin_path if {
 	users_api
-	input.request.segments[2] == "admin"
+	lower(input.request.segments[2]) == "admin"
 }
 
 api_key if {

@@ -70,6 +70,30 @@ test_admin_token_may_use_admin if {
 	authz.decision.allow with input as {"request": req("GET", "/api/v1/admin/settings"), "route": api_route, "identity": admin_token}
 }
 
+# A case-insensitive backend serves every spelling of /api/v1/admin as the
+# admin API: none of them may pass as a users-API path.
+admin_spellings := ["/api/v1/ADMIN", "/api/v1/Admin", "/API/V1/ADMIN/settings", "/Api/V1/aDmIn", "/api/V1/admin"]
+
+test_user_token_may_not_use_admin_in_any_case if {
+	every path in admin_spellings {
+		d := authz.decision with input as {"request": req("GET", path), "route": api_route, "identity": user_token}
+		not d.allow
+		d.reasons == {"admin_role_required"}
+	}
+}
+
+test_admin_token_may_use_admin_in_any_case if {
+	every path in admin_spellings {
+		authz.decision.allow with input as {"request": req("GET", path), "route": api_route, "identity": admin_token}
+	}
+}
+
+test_users_api_in_upper_case_is_the_users_api if {
+	authz.decision.allow with input as {"request": req("GET", "/API/V1/users"), "route": api_route, "identity": user_token}
+	d := authz.decision with input as {"request": req("GET", "/API/V2/users"), "route": api_route, "identity": user_token}
+	d.reasons == {"path_not_allowed"}
+}
+
 test_admin_prefix_is_a_whole_segment if {
 	authz.decision.allow with input as {"request": req("GET", "/api/v1/administrators"), "route": api_route, "identity": user_token}
 }

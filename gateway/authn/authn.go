@@ -71,7 +71,7 @@ func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline
 	s := &stage{
 		x: extractor{
 			bearerQuery:  a.BearerQuery,
-			bearerCookie: a.BearerCookie,
+			bearerCookie: string(cookieKey(nil, a.BearerCookie)),
 			apiKeyHeader: http.CanonicalHeaderKey(cfg.Authn.APIKeys.Header),
 		},
 		anon:           a.Anonymous,

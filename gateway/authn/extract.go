@@ -33,7 +33,7 @@ const (
 // per route when the stage is built; an empty name turns a place off.
 type extractor struct {
 	bearerQuery  string
-	bearerCookie string
+	bearerCookie string // folded by cookieKey
 	apiKeyHeader string // canonical form
 	apiKeyQuery  string
 }
@@ -82,22 +82,17 @@ func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 		}
 	}
 	if x.bearerCookie != "" {
-		n := 0
-		for _, line := range r.Header.Values("Cookie") {
-			for part := range strings.SplitSeq(line, ";") {
-				name, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-				if name != x.bearerCookie {
-					continue
-				}
-				if n++; n > 1 {
-					return found{}, false, ambiguous("more than one bearer cookie")
-				}
-				val = strings.TrimSuffix(strings.TrimPrefix(val, `"`), `"`)
-				if !isToken68(val) {
-					return found{}, false, malformed("the bearer cookie is malformed")
-				}
-				got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceCookie, Value: val}, x.bearerCookie})
-			}
+		var buf [2]string
+		vals, hidden := credentialCookies(r.Header, x.bearerCookie, buf[:0])
+		switch {
+		case hidden:
+			return found{}, false, ambiguous("a bearer cookie hides inside another cookie's value")
+		case len(vals) > 1:
+			return found{}, false, ambiguous("more than one bearer cookie")
+		case len(vals) == 1 && !isToken68(vals[0]):
+			return found{}, false, malformed("the bearer cookie is malformed")
+		case len(vals) == 1:
+			got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceCookie, Value: vals[0]}, x.bearerCookie})
 		}
 	}
 	switch len(got) {

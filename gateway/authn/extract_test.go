@@ -46,9 +46,17 @@ func candidates(r *http.Request, x *extractor) int {
 			n++
 		}
 	}
+	// Cookie names by their own rules: whitespace trimmed, percent-decoded,
+	// "." and " " as "_", case ignored, "," as a separator too.
 	for _, line := range r.Header.Values("Cookie") {
-		for _, part := range strings.Split(line, ";") {
-			if name, _, _ := strings.Cut(strings.TrimSpace(part), "="); name == x.bearerCookie {
+		for _, part := range strings.FieldsFunc(line, func(r rune) bool { return r == ';' || r == ',' }) {
+			name, _, _ := strings.Cut(part, "=")
+			name = strings.Trim(name, " \t")
+			if d, err := url.QueryUnescape(name); err == nil {
+				name = d
+			}
+			name = strings.NewReplacer(".", "_", " ", "_").Replace(name)
+			if strings.EqualFold(name, x.bearerCookie) {
 				n++
 			}
 		}
@@ -64,6 +72,9 @@ func FuzzExtract(f *testing.F) {
 	f.Add("", "", "", "access_token=%zz", "", true)
 	f.Add("", "", "", "api%6Bey=a&apikey=b", "", true)
 	f.Add("", "", "", "", `a=1; at="tok"; at=tok2`, true)
+	f.Add("", "", "", "", `at=tok; AT =tok2`, true)
+	f.Add("", "", "", "", `x=1, at=tok`, true)
+	f.Add("", "", "", "", `%61t=tok`, true)
 	f.Add("Basic x", "", "a,b", ";apikey=1", "at", true)
 	f.Fuzz(func(t *testing.T, auth1, auth2, key, rawQuery, cookie string, apiKeyQuery bool) {
 		x := &extractor{bearerQuery: "access_token", bearerCookie: "at", apiKeyHeader: "X-Api-Key"}

@@ -15,7 +15,7 @@ func hide(r *http.Request, f found) {
 	case sourceQuery:
 		r.URL.RawQuery = withoutParam(r.URL.RawQuery, f.name)
 	case sourceCookie:
-		withoutCookie(r.Header, f.name)
+		withoutCookie(r.Header, f.name) // every spelling: f.name is folded
 	}
 }
 
@@ -34,28 +34,4 @@ func withoutParam(raw, name string) string {
 		b.WriteString(pair)
 	}
 	return b.String()
-}
-
-// withoutCookie rewrites the Cookie header lines without the cookies
-// named name; lines left empty are dropped.
-func withoutCookie(h http.Header, name string) {
-	lines := h.Values("Cookie")
-	kept := make([]string, 0, len(lines))
-	for _, line := range lines {
-		var parts []string
-		for part := range strings.SplitSeq(line, ";") {
-			p := strings.TrimSpace(part)
-			if n, _, _ := strings.Cut(p, "="); n == name || p == "" {
-				continue
-			}
-			parts = append(parts, p)
-		}
-		if len(parts) > 0 {
-			kept = append(kept, strings.Join(parts, "; "))
-		}
-	}
-	h.Del("Cookie")
-	for _, l := range kept {
-		h.Add("Cookie", l)
-	}
 }

@@ -22,7 +22,10 @@ import (
 // encoding_invalid); for a plain body PlainBody is Body. When checkJSON is
 // set and the Content-Type is JSON (application/json or +json), the plain
 // body must pass [CheckJSON] with MaxJSONDepth and MaxJSONKeys (400
-// json_too_deep, json_too_many_keys). Malformed JSON is left to validation.
+// json_too_deep, json_too_many_keys, json_duplicate_key,
+// json_trailing_data), and, before the body is read, the Content-Type
+// must name one media type ([CheckContentType], 400
+// content_type_ambiguous). Other malformed JSON is left to validation.
 func Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 	return (*Budget)(nil).Read(l, checkJSON)
 }
@@ -40,6 +43,11 @@ func (b *Budget) Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 			}
 			res := b.reserve(st)
 			defer res.release()
+			if checkJSON {
+				if err := CheckContentType(r.Header); err != nil {
+					return err
+				}
+			}
 			if !st.BodyRead {
 				if p := readInto(st, r, n.maxBody, res); p != nil {
 					return p

@@ -13,8 +13,8 @@ type Config struct {
 	Listen      Listen      `yaml:"listen"`
 	Log         Log         `yaml:"log"`
 	Paths       Paths       `yaml:"paths"`
-	Limits      Limits      `yaml:"limits"`
 	Request     Request     `yaml:"request"`
+	Limits      Limits      `yaml:"limits"`
 	Authn       Authn       `yaml:"authn"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
@@ -66,14 +66,19 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Paths makes path normalization stricter than the default. The default
-// already resolves dot-segments, merges repeated slashes and rejects encoded
-// slashes, encoded dots, backslashes, semicolons, NUL and control characters.
+// Paths makes path normalization stricter than the default, or lower-cases
+// it. The default already resolves dot-segments, merges repeated slashes and
+// rejects encoded slashes, encoded dots, backslashes, semicolons, NUL and
+// control characters, invalid UTF-8, whitespace and format characters, and
+// look-alikes of the delimiters (gateway/route).
 type Paths struct {
 	// RejectDotSegments rejects "." and ".." segments with 400 instead of resolving them.
 	RejectDotSegments bool `yaml:"reject_dot_segments"`
 	// RejectDoubleSlash rejects "//" with 400 instead of merging it.
 	RejectDoubleSlash bool `yaml:"reject_double_slash"`
+	// Lowercase routes, judges and forwards the path in lower case, for
+	// case-insensitive backends (Express, ASP.NET, IIS). Default false.
+	Lowercase bool `yaml:"lowercase"`
 }
 
 // Limits bounds what a request may carry. The top-level section holds the

@@ -108,6 +108,7 @@ func (c *Config) setDefaults() {
 		s.KeyFile = c.Path(s.KeyFile)
 	}
 
+	c.Request.withDefaultSecrets()
 	d := &c.DecisionLog
 	setStr(&d.MaskRule, "data.system.log.mask")
 	setStr(&d.DropRule, "data.system.log.drop")

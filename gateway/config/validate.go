@@ -60,6 +60,7 @@ func (c *Config) validate() Errors {
 	c.validateAuthn(ch)
 	c.validatePolicy(ch)
 	c.validateDecisionLog(ch)
+	c.Request.validate(ch)
 	if len(c.Routes) == 0 {
 		ch.add("routes", "at least one route is required")
 	}
@@ -394,6 +395,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 		}
 		r.PathPattern = re
 	}
+	c.validateLowercase(ch, p, r)
 	for k, meth := range m.Methods {
 		if meth != strings.ToUpper(meth) || !validHeaderName(meth) {
 			ch.add(fmt.Sprintf("%s.match.methods[%d]", p, k), "%q is not an upper-case HTTP method", meth)

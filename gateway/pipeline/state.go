@@ -55,6 +55,9 @@ type State struct {
 	UpstreamStatus int
 	// Upstream is the base URL the request was sent to.
 	Upstream string
+	// ForwardedPath is the escaped path of the upstream request, exactly
+	// as the transport writes it on the wire (set by the proxy).
+	ForwardedPath string
 	// Forwarded is when the proxy began forwarding the request (zero if the
 	// gateway answered itself); the time before it is the gateway's own.
 	Forwarded time.Time

@@ -127,6 +127,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Path = path
 	pr.Out.URL.RawPath = ""
 	pr.SetURL(up.url)
+	// The transport writes URL.RequestURI, whose path is EscapedPath.
+	st.ForwardedPath = pr.Out.URL.EscapedPath()
 
 	// The forwarding headers were computed once, before the policy saw
 	// them (header.Cleaner.Screen); ReverseProxy removed them from Out.

@@ -3,6 +3,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/portcullis/portcullis/gateway/config"
@@ -32,17 +33,37 @@ var (
 // encoded slashes, backslashes and dots (%2F, %5C, %2E), encoded percent
 // signs (double encoding), semicolons (path parameters some servers strip),
 // NUL and control characters, raw non-ASCII bytes, and ".." above the root.
-// opts can only make it stricter.
+// Percent-decoded bytes must be UTF-8 and every non-ASCII code point must
+// pass checkRune (no whitespace, format characters, look-alikes of the
+// delimiters, or characters other normalizations turn into ASCII).
+// opts can make it stricter, and with Lowercase fold A-Z (and non-ASCII
+// letters, by their Unicode simple lower-case mapping) to lower case.
 func Normalize(raw string, opts config.Paths) (string, error) {
 	if raw == "" || raw[0] != '/' {
 		return "", ErrNotOrigin
 	}
 	// Fast path: plain paths need no decoding and no dot handling.
 	if clean(raw) {
+		if opts.Lowercase && hasUpper(raw) {
+			return strings.ToLower(raw), nil
+		}
 		return raw, nil
 	}
+	p, err := decode(raw)
+	if err != nil {
+		return "", err
+	}
+	if opts.Lowercase {
+		p = strings.ToLower(p)
+	}
+	return resolve(p, opts)
+}
+
+// decode percent-decodes raw, rejecting what Normalize rejects byte by byte.
+func decode(raw string) (string, error) {
 	var b strings.Builder
 	b.Grow(len(raw))
+	high := false // a decoded byte >= 0x80: check the code points
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
@@ -62,7 +83,10 @@ func Normalize(raw string, opts config.Paths) (string, error) {
 				return "", ErrSemicolon
 			case d < 0x20 || d == 0x7f:
 				return "", ErrControl
+			case d == ' ':
+				return "", fmt.Errorf("%w U+0020", ErrInvisible)
 			}
+			high = high || d >= 0x80
 			b.WriteByte(d)
 			i += 2
 		case c == '\\':
@@ -71,13 +95,31 @@ func Normalize(raw string, opts config.Paths) (string, error) {
 			return "", ErrSemicolon
 		case c < 0x20 || c == 0x7f:
 			return "", ErrControl
+		case c == ' ':
+			return "", fmt.Errorf("%w U+0020", ErrInvisible)
 		case c >= 0x80:
 			return "", ErrNonASCII
 		default:
 			b.WriteByte(c)
 		}
 	}
-	return resolve(b.String(), opts)
+	p := b.String()
+	if high {
+		if err := checkRunes(p); err != nil {
+			return "", err
+		}
+	}
+	return p, nil
+}
+
+// hasUpper reports whether the ASCII string s holds an upper-case letter.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 // clean reports whether p is already canonical: only unreserved and

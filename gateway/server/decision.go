@@ -35,7 +35,8 @@ func (c *components) logDecision(ctx context.Context, header http.Header, st *pi
 		// may have been given only the parts it reads); a request rejected
 		// before authentication has a null identity, one no route took only
 		// the request facts.
-		Input: &st.Input,
+		Input:         &st.Input,
+		ForwardedPath: st.ForwardedPath,
 	}
 	if st.Input.Request.Path == "" { // no canonical path: say what came
 		ev.RawPath = st.RawPath

@@ -62,6 +62,9 @@ type Server struct {
 	credQuery map[*config.Route][]string
 	ridPrefix string
 	ridSeq    atomic.Uint64
+
+	// secretQuery matches the secret query parameters of every route.
+	secretQuery *authn.SecretQuery
 }
 
 // New builds every part of the gateway from cfg: authenticators, policy
@@ -93,6 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		comp.close(ctx)
 		return nil, err
 	}
+	s.secretQuery = authn.NewSecretQuery(cfg.Request.SecretQueryParams)
 	s.credQuery = make(map[*config.Route][]string, len(cfg.Routes))
 	for i := range cfg.Routes {
 		s.credQuery[&cfg.Routes[i]] = authn.CredentialQuery(cfg, &cfg.Routes[i])
@@ -260,6 +264,11 @@ func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Rou
 		q := r.URL.Query()
 		for _, name := range s.credQuery[rt] {
 			delete(q, name)
+		}
+		for name := range q {
+			if s.secretQuery.Is(name) {
+				delete(q, name)
+			}
 		}
 		req.Query = q
 	}

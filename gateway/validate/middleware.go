@@ -124,6 +124,7 @@ func (v *Validator) check(c *compiled, r *http.Request, st *pipeline.State) (str
 	if err != nil {
 		invalid = translate(invalid, err, v.verbose)
 	}
+	invalid = ambiguous(invalid, c, r, route, body)
 	if len(invalid) == 0 {
 		return resultValid, nil, nil
 	}

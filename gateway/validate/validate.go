@@ -66,6 +66,8 @@ type compiled struct {
 	// first; "" when the paths are matched from the root.
 	bases []string
 	opts  *openapi3filter.Options
+	// openSchemas are the body schemas the case-variant check walks.
+	openSchemas map[*openapi3.SchemaRef]bool
 }
 
 // New loads route.OpenAPI.Spec and builds the router and validation
@@ -146,9 +148,10 @@ func compile(path string) (*compiled, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &compiled{
-		doc:    doc,
-		router: rt,
-		bases:  bases,
+		doc:         doc,
+		router:      rt,
+		bases:       bases,
+		openSchemas: openSchemas(doc),
 		opts: &openapi3filter.Options{
 			MultiError: true,
 			// Validation never rewrites the request: the proxy forwards the wire bytes.

@@ -152,6 +152,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) error {
 		Dict("portcullis", p.
 			Int64("latency_ns", ev.Latency.Nanoseconds()).
 			Int("upstream_status", ev.UpstreamStatus).
+			Func(func(d *zerolog.Event) { forwarded(d, ev) }).
 			Bool("cached", ev.Cached)).
 		Send()
 	return nil
@@ -169,6 +170,13 @@ func appendRawPath(p *zerolog.Event, raw string) {
 		cut--
 	}
 	p.Str("raw_path", raw[:cut]).Bool("raw_path_truncated", true)
+}
+
+// forwarded adds the path sent upstream, when there was one.
+func forwarded(d *zerolog.Event, ev *Event) {
+	if ev.ForwardedPath != "" {
+		d.Str("forwarded_path", ev.ForwardedPath)
+	}
 }
 
 // appendSpan appends v as JSON and returns where it is; on error s is

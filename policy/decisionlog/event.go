@@ -33,6 +33,9 @@ type Event struct {
 	Latency, EvalDuration time.Duration
 	// UpstreamStatus is the upstream response status, or 0 if not forwarded.
 	UpstreamStatus int
+	// ForwardedPath is the escaped path sent upstream, byte for byte, or
+	// "" if the request was not forwarded.
+	ForwardedPath string
 	// Cached is true when the decision came from the decision cache.
 	Cached bool
 	// Error describes why the decision failed (e.g. evaluation timeout),

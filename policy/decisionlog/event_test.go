@@ -146,6 +146,24 @@ func TestEventFields(t *testing.T) {
 			},
 		},
 		{
+			name: "the forwarded path is written byte for byte, and only when there is one",
+			ev:   &Event{DecisionID: "d", Path: "p", Status: 200, ForwardedPath: "/api/caf%C3%A9/a%21b"},
+			check: func(t *testing.T, m map[string]any) {
+				if p := m["portcullis"].(map[string]any); p["forwarded_path"] != "/api/caf%C3%A9/a%21b" {
+					t.Errorf("forwarded_path = %#v", p["forwarded_path"])
+				}
+			},
+		},
+		{
+			name: "a request not forwarded has no forwarded path",
+			ev:   &Event{DecisionID: "d", Path: "p", Status: 403},
+			check: func(t *testing.T, m map[string]any) {
+				if p, ok := m["portcullis"].(map[string]any)["forwarded_path"]; ok {
+					t.Errorf("forwarded_path = %#v", p)
+				}
+			},
+		},
+		{
 			name: "an error is an object with a message",
 			ev:   &Event{DecisionID: "d", Error: "context deadline reached"},
 			check: func(t *testing.T, m map[string]any) {
