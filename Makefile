@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/portcullis
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null || c=$$c-dirty; echo $$c; })
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/... ./internal/...
 
 .PHONY: build run test vet unit rego e2e bench fuzz clean
