@@ -229,3 +229,26 @@ func (c *command) flagSet() *flag.FlagSet {
 	c.flags(fs)
 	return fs
 }
+
+// markdownTable writes the README's table of every runnable command: its
+// synopsis, flags with defaults, and exit codes.
+func (c *command) markdownTable(w io.Writer) {
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	fmt.Fprintln(w, "| Command | What it does | Flags (default) | Exit codes |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, l := range c.leaves() {
+		var flags []string
+		l.flagSet().VisitAll(func(f *flag.Flag) {
+			s := "`--" + f.Name + "`"
+			if f.DefValue != "" && f.DefValue != "false" {
+				s += " (`" + f.DefValue + "`)"
+			}
+			flags = append(flags, s)
+		})
+		var exits []string
+		for _, e := range l.exits {
+			exits = append(exits, fmt.Sprintf("%d %s", e.code, e.meaning))
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", cell(l.title()), cell(l.synopsis), cell(strings.Join(flags, ", ")), cell(strings.Join(exits, "; ")))
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -142,5 +143,37 @@ func TestVersion(t *testing.T) {
 	_, b, _ := run("--version")
 	if a != b || !strings.HasPrefix(a, "portcullis ") || !strings.Contains(a, "(commit ") {
 		t.Fatalf("version %q, --version %q", a, b)
+	}
+}
+
+// TestCommandTable keeps the README's command table made from the help: if
+// README.md has the table between the markers below, it must be current.
+// PORTCULLIS_CLI_TABLE=FILE writes the table to FILE.
+func TestCommandTable(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	rootCommand().markdownTable(&b)
+	table := b.String()
+	for _, l := range rootCommand().leaves() {
+		if !strings.Contains(table, "| `"+l.title()+"` |") {
+			t.Errorf("table lacks %s", l.title())
+		}
+	}
+	if f := os.Getenv("PORTCULLIS_CLI_TABLE"); f != "" {
+		if err := os.WriteFile(f, []byte(table), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip(err)
+	}
+	const begin, end = "<!-- cli-table: made by TestCommandTable -->\n", "<!-- /cli-table -->"
+	_, rest, ok := strings.Cut(string(readme), begin)
+	if !ok {
+		t.Skip("README.md has no CLI table yet")
+	}
+	if got, _, _ := strings.Cut(rest, end); got != table {
+		t.Fatalf("README.md's CLI table is out of date; run PORTCULLIS_CLI_TABLE=/tmp/t.md go test -run TestCommandTable ./cmd/portcullis and paste it; want:\n%s", table)
 	}
 }
