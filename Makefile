@@ -1,11 +1,16 @@
 # Portcullis — see README.md. `make run` and `make test` are all a fresh machine needs.
+SHELL   := bash
 GO      ?= go
 BIN     := bin/portcullis
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null || c=$$c-dirty; echo $$c; })
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/... ./internal/...
 
-.PHONY: build run test vet unit rego e2e bench fuzz clean
+SUMMARY := bin/testsummary
+COUNTS  := bin/test-counts.jsonl
+
+.PHONY: build run test vet unit rego e2e testsummary bench fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/portcullis
@@ -17,20 +22,32 @@ run: build
 		$(BIN) demo upstream --listen 127.0.0.1:9000 & \
 		$(BIN) run --config portcullis.yaml'
 
-test: vet unit rego e2e
+# vet, then the unit, Rego and end-to-end tests (all three run even when one
+# fails), then one line of what ran and, last, "N passed, N failed, N skipped".
+test: vet testsummary
+	@rm -f $(COUNTS); status=0; \
+	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory rego || status=1; \
+	$(MAKE) --no-print-directory e2e || status=1; \
+	$(SUMMARY) report $(COUNTS) || status=1; \
+	exit $$status
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd gateway policy internal tests bundles)" || { echo "gofmt needed:"; gofmt -l cmd gateway policy internal tests bundles; exit 1; }
 
-unit:
-	$(GO) test -race -count=1 $(PKGS)
+# go test -json rendered like plain go test output (failures in full), counted.
+unit: testsummary
+	set -o pipefail; $(GO) test -json -race -count=1 $(PKGS) | $(SUMMARY) go -counts $(COUNTS)
 
-rego:
-	$(GO) tool opa test bundles/
+rego: testsummary
+	set -o pipefail; $(GO) tool opa test bundles/ | $(SUMMARY) rego -counts $(COUNTS)
 
-e2e:
-	$(GO) test -count=1 -timeout 8m ./tests/...
+e2e: testsummary
+	set -o pipefail; $(GO) test -json -count=1 -timeout 8m ./tests/... | $(SUMMARY) go -counts $(COUNTS)
+
+testsummary:
+	@mkdir -p bin && $(GO) build -o $(SUMMARY) ./internal/testsummary
 
 # Load benchmark against a bare reverse proxy in the same run (see README, "Performance").
 bench:

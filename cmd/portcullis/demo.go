@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,37 +27,73 @@ const (
 	demoKeyID    = "demo-2026"
 )
 
-func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: portcullis demo upstream|token|keys [flags]")
-		return 2
-	}
-	switch args[0] {
-	case "upstream":
-		return cmdDemoUpstream(args[1:], stdout, stderr)
-	case "token":
-		return cmdDemoToken(args[1:], stdout, stderr)
-	case "keys":
-		return cmdDemoKeys(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "portcullis demo: unknown subcommand %q\n", args[0])
-	return 2
+var demoCmd = &command{
+	name:     "demo",
+	args:     "SUBCOMMAND [flags]",
+	synopsis: "demo helpers for the example configuration: an echo upstream, the demo issuer's keys and tokens",
+	example:  "portcullis demo token --role admin --groups full-access",
+	exits:    []exitCode{{0, "help"}, {2, "no or an unknown subcommand"}},
+	subs:     []*command{demoUpstreamCmd, demoKeysCmd, demoTokenCmd},
+}
+
+var demoUpstreamCmd = &command{
+	name:     "demo upstream",
+	args:     "[--listen ADDR]",
+	synopsis: "serve an upstream that answers every request with JSON describing it (runs until killed)",
+	example:  "portcullis demo upstream --listen 127.0.0.1:9000",
+	exits:    []exitCode{{1, "the address could not be listened on"}, exitUsage},
+	flags: func(fs *flag.FlagSet) runner {
+		addr := fs.String("listen", "127.0.0.1:9000", "address to listen on")
+		return func(_ []string, _, stderr io.Writer) int { return cmdDemoUpstream(*addr, stderr) }
+	},
+}
+
+var demoKeysCmd = &command{
+	name:     "demo keys",
+	args:     "[--dir DIR]",
+	synopsis: "create the demo issuer's key pair in DIR unless it exists (make run does)",
+	example:  "portcullis demo keys --dir .demo",
+	exits:    []exitCode{{0, "the key pair exists (created or already there)"}, {1, "the keys could not be written"}, exitUsage},
+	flags: func(fs *flag.FlagSet) runner {
+		dir := fs.String("dir", ".demo", "directory for the demo issuer's keys (git-ignored)")
+		return func(_ []string, stdout, stderr io.Writer) int { return cmdDemoKeys(*dir, stdout, stderr) }
+	},
+}
+
+var demoTokenCmd = &command{
+	name:     "demo token",
+	args:     "[--sub S] [--role R] [--groups a,b] [--ttl D] [--expired] [--dir DIR]",
+	synopsis: "print a JWT of the demo issuer, accepted by the example configuration",
+	example:  "portcullis demo token --sub alice --role admin --groups full-access --ttl 10m",
+	exits:    []exitCode{{0, "the token is printed"}, {1, "the demo keys are missing (run portcullis demo keys) or unreadable"}, exitUsage},
+	flags: func(fs *flag.FlagSet) runner {
+		dir := fs.String("dir", ".demo", "directory of the demo issuer's keys")
+		sub := fs.String("sub", "demo-user", "subject (sub claim)")
+		groups := fs.String("groups", "user-group", "comma-separated groups (groups claim)")
+		role := fs.String("role", "user", "role claim")
+		ttl := fs.Duration("ttl", time.Hour, "lifetime")
+		expired := fs.Bool("expired", false, "mint a token that expired an hour ago (ignores --ttl)")
+		return func(_ []string, stdout, stderr io.Writer) int {
+			tok, err := mintDemoToken(*dir, *sub, splitList(*groups), *role, *ttl, *expired, time.Now())
+			if err != nil {
+				fmt.Fprintf(stderr, "portcullis demo token: %v\n", err)
+				return 1
+			}
+			fmt.Fprintln(stdout, tok)
+			return 0
+		}
+	},
 }
 
 // cmdDemoUpstream serves JSON describing each request it receives.
-func cmdDemoUpstream(args []string, _, stderr io.Writer) int {
-	fs := newFlags("demo upstream", stderr)
-	addr := fs.String("listen", "127.0.0.1:9000", "address to listen on")
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
+func cmdDemoUpstream(addr string, stderr io.Writer) int {
 	srv := &http.Server{
-		Addr:              *addr,
+		Addr:              addr,
 		Handler:           http.HandlerFunc(echo),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 	}
-	fmt.Fprintf(stderr, "demo upstream listening on %s\n", *addr)
+	fmt.Fprintf(stderr, "demo upstream listening on %s\n", addr)
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintf(stderr, "demo upstream: %v\n", err)
 		return 1
@@ -89,19 +126,14 @@ func echo(w http.ResponseWriter, r *http.Request) {
 }
 
 // cmdDemoKeys creates the demo issuer's key pair in dir unless it exists.
-func cmdDemoKeys(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo keys", stderr)
-	dir := fs.String("dir", ".demo", "directory for the demo issuer's keys (git-ignored)")
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
-	created, err := ensureDemoKeys(*dir)
+func cmdDemoKeys(dir string, stdout, stderr io.Writer) int {
+	created, err := ensureDemoKeys(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis demo keys: %v\n", err)
 		return 1
 	}
 	if created {
-		fmt.Fprintf(stdout, "created the demo issuer key pair in %s\n", *dir)
+		fmt.Fprintf(stdout, "created the demo issuer key pair in %s\n", dir)
 	}
 	return 0
 }
@@ -148,27 +180,6 @@ func ensureDemoKeys(dir string) (bool, error) {
 		return false, err
 	}
 	return true, os.WriteFile(priv, b, 0o600)
-}
-
-// cmdDemoToken mints a token of the demo issuer.
-func cmdDemoToken(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo token", stderr)
-	dir := fs.String("dir", ".demo", "directory of the demo issuer's keys")
-	sub := fs.String("sub", "demo-user", "subject")
-	groups := fs.String("groups", "user-group", "comma-separated groups")
-	role := fs.String("role", "user", "role claim")
-	ttl := fs.Duration("ttl", time.Hour, "lifetime")
-	expired := fs.Bool("expired", false, "mint a token that expired an hour ago")
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
-	tok, err := mintDemoToken(*dir, *sub, splitList(*groups), *role, *ttl, *expired, time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "portcullis demo token: %v\n", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, tok)
-	return 0
 }
 
 func mintDemoToken(dir, sub string, groups []string, role string, ttl time.Duration, expired bool, now time.Time) (string, error) {

@@ -2,18 +2,19 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
-	"sort"
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
+// version and commit are set at build time with
+// -ldflags "-X main.version=... -X main.commit=..." (the Makefile does);
+// without commit, the VCS stamp of the Go toolchain is used.
+var version, commit = "", ""
 
 func buildVersion() string {
 	if version != "" {
@@ -25,21 +26,63 @@ func buildVersion() string {
 	return "dev"
 }
 
-// command is one subcommand; run returns the process exit code.
-type command struct {
-	usage string
-	run   func(args []string, stdout, stderr io.Writer) int
+// versionLine is what `portcullis version` prints: the version, the commit
+// the binary was built from ("-dirty" with uncommitted changes) and the Go
+// version, e.g. "portcullis v0.3.0 (commit 0123456789ab, go1.26.8)".
+func versionLine(v, stamped string, bi *debug.BuildInfo) string {
+	commit, goVersion := "unknown", runtime.Version()
+	if stamped != "" {
+		commit = stamped
+	}
+	if bi != nil {
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
+		var rev string
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" && stamped == "" {
+			commit = rev[:min(len(rev), 12)]
+			if dirty {
+				commit += "-dirty"
+			}
+		}
+	}
+	return fmt.Sprintf("portcullis %s (commit %s, %s)", v, commit, goVersion)
 }
 
-func commands() map[string]command {
-	return map[string]command{
-		"run":     {"run [--config FILE]          serve the gateway (default config portcullis.yaml)", cmdRun},
-		"check":   {"check [--config FILE]        validate config, bundles, OpenAPI specs and key files", cmdCheck},
-		"version": {"version                      print the version", cmdVersion},
-		"demo":    {"demo upstream|token|keys     demo echo upstream, demo token minting, demo issuer keys", cmdDemo},
-		"keys":    {"keys new --consumer NAME     generate an API key and its bundle-data record", cmdKeys},
-		"test":    {"test PATH...                 run the Rego tests of bundles (like opa test)", cmdTest},
-		"eval":    {"eval --config FILE --input F evaluate the decision rule on a captured input", cmdEval},
+var versionCmd = &command{
+	name:     "version",
+	synopsis: "print the version, the commit it was built from and the Go version (also --version)",
+	example:  "portcullis version",
+	exits:    []exitCode{{0, "the version is printed"}, exitUsage},
+	flags: func(*flag.FlagSet) runner {
+		return func(_ []string, stdout, _ io.Writer) int {
+			bi, _ := debug.ReadBuildInfo()
+			fmt.Fprintln(stdout, versionLine(buildVersion(), commit, bi))
+			return 0
+		}
+	},
+}
+
+// rootCommand is the whole command tree, in the order help lists it.
+func rootCommand() *command {
+	return &command{
+		synopsis: "the Portcullis API gateway",
+		args:     "COMMAND [flags]",
+		example:  "portcullis run --config portcullis.yaml",
+		exits: []exitCode{
+			{0, "--help, help or --version"},
+			{2, "no command, or an unknown command or flag"},
+		},
+		subs: []*command{runCmd, checkCmd, evalCmd, testCmd, keysCmd, demoCmd, versionCmd},
 	}
 }
 
@@ -48,56 +91,15 @@ func main() {
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "portcullis: unknown command %q\n", args[0])
-		usage(stderr, cmds)
-		return 2
-	}
-	return c.run(args[1:], stdout, stderr)
-}
-
-func usage(w io.Writer, cmds map[string]command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "usage: portcullis COMMAND [flags]")
-	for _, n := range names {
-		fmt.Fprintln(w, "  "+cmds[n].usage)
-	}
+	return rootCommand().exec(args, stdout, stderr)
 }
 
 // newFlags returns a flag set that reports errors to stderr and never exits.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("portcullis "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // exec prints the command's own usage
 	return fs
-}
-
-// parseFlags parses args and returns the exit code to use when parsing failed (0 = go on).
-func parseFlags(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return -1
-		}
-		return 2
-	}
-	return 0
-}
-
-func cmdVersion(_ []string, stdout, _ io.Writer) int {
-	fmt.Fprintln(stdout, "portcullis", buildVersion())
-	return 0
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,52 +18,73 @@ import (
 	"github.com/portcullis/portcullis/policy/engine"
 )
 
-// cmdTest runs the Rego tests of bundles in-process, like `opa test`.
-func cmdTest(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("test", stderr)
-	verbose := fs.Bool("v", false, "print every test, not only failures")
-	run := fs.String("run", "", "regular expression selecting tests")
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: portcullis test [-v] [-run REGEX] PATH...")
-		return 2
-	}
-	ok, err := engine.RunTests(context.Background(), fs.Args(), stdout, engine.TestOptions{Verbose: *verbose, Run: *run})
-	if err != nil {
-		fmt.Fprintf(stderr, "portcullis test: %v\n", err)
-		return 1
-	}
-	if !ok {
-		return 2
-	}
-	return 0
+var testCmd = &command{
+	name:       "test",
+	args:       "[-v] [-run REGEX] PATH...",
+	synopsis:   "run the Rego tests of bundle directories in-process, like opa test",
+	example:    "portcullis test -v bundles/",
+	positional: true,
+	exits: []exitCode{
+		{0, "every test passed"},
+		{1, "the policies or tests could not be loaded or compiled"},
+		{2, "a test failed or errored (like opa test), or a usage error"},
+	},
+	flags: func(fs *flag.FlagSet) runner {
+		verbose := fs.Bool("v", false, "print every test, not only failures")
+		run := fs.String("run", "", "regular expression selecting tests")
+		return func(paths []string, stdout, stderr io.Writer) int {
+			if len(paths) == 0 {
+				return usageErr(stderr, fs, "give at least one PATH")
+			}
+			ok, err := engine.RunTests(context.Background(), paths, stdout, engine.TestOptions{Verbose: *verbose, Run: *run})
+			if err != nil {
+				fmt.Fprintf(stderr, "portcullis test: %v\n", err)
+				return 1
+			}
+			if !ok {
+				return 2
+			}
+			return 0
+		}
+	},
+}
+
+var evalCmd = &command{
+	name:     "eval",
+	args:     "[--config FILE] --input FILE",
+	synopsis: "evaluate the configured decision rule on an input document or a decision-log event",
+	example:  "portcullis eval --config portcullis.yaml --input event.json",
+	exits: []exitCode{
+		{0, "the request is allowed (the decision is printed as JSON)"},
+		{1, "the configuration, the input or the policy could not be loaded"},
+		exitUsage,
+		{3, "the request is denied, or the policy failed (fail closed; see \"error\")"},
+	},
+	flags: func(fs *flag.FlagSet) runner {
+		cfgPath := configFlag(fs)
+		inputPath := fs.String("input", "", "input document or decision-log event (JSON); - for stdin")
+		return func(_ []string, stdout, stderr io.Writer) int {
+			if *inputPath == "" {
+				return usageErr(stderr, fs, "--input is required")
+			}
+			return cmdEval(*cfgPath, *inputPath, stdout, stderr)
+		}
+	},
 }
 
 // cmdEval evaluates the configured decision rule on an input document or
 // on a decision-log event (its "input" is used).
-func cmdEval(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("eval", stderr)
-	cfgPath := configFlag(fs)
-	inputPath := fs.String("input", "", "input document or decision-log event (JSON); - for stdin")
-	if code := parseFlags(fs, args); code != 0 {
-		return max(code, 0)
-	}
-	if *inputPath == "" {
-		fmt.Fprintln(stderr, "usage: portcullis eval --config FILE --input input.json")
-		return 2
-	}
-	cfg, ok := loadConfig(*cfgPath, stderr)
+func cmdEval(cfgPath, inputPath string, stdout, stderr io.Writer) int {
+	cfg, ok := loadConfig(cfgPath, stderr)
 	if !ok {
 		return 1
 	}
 	var raw []byte
 	var err error
-	if *inputPath == "-" {
+	if inputPath == "-" {
 		raw, err = io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
 	} else {
-		raw, err = os.ReadFile(*inputPath)
+		raw, err = os.ReadFile(inputPath)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis eval: %v\n", err)
@@ -70,7 +92,7 @@ func cmdEval(args []string, stdout, stderr io.Writer) int {
 	}
 	input, err := evalInput(raw)
 	if err != nil {
-		fmt.Fprintf(stderr, "portcullis eval: %s: %v\n", *inputPath, err)
+		fmt.Fprintf(stderr, "portcullis eval: %s: %v\n", inputPath, err)
 		return 1
 	}
 	ctx := context.Background()

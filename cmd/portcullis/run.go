@@ -17,11 +17,33 @@ import (
 	"github.com/portcullis/portcullis/internal/gctune"
 )
 
-func cmdRun(args []string, _, stderr io.Writer) int {
-	cfg, _, code := configCommand("run", args, stderr)
-	if cfg == nil {
-		return code
-	}
+var runCmd = &command{
+	name:     "run",
+	args:     "[--config FILE]",
+	synopsis: "serve the gateway; SIGHUP reloads bundles and specs and reopens log files",
+	example:  "portcullis run --config portcullis.yaml",
+	exits: []exitCode{
+		{0, "stopped by SIGTERM or SIGINT after draining"},
+		{1, "the configuration, a bundle, a spec or a key file failed to load, or the server failed"},
+		exitUsage,
+	},
+	flags: configCommand(cmdRun),
+}
+
+var checkCmd = &command{
+	name:     "check",
+	args:     "[--config FILE]",
+	synopsis: "validate the configuration, bundles, OpenAPI specs and key files as run would load them",
+	example:  "portcullis check --config portcullis.yaml",
+	exits: []exitCode{
+		{0, "everything loads (prints FILE: OK (N routes))"},
+		{1, "problems were found; each is printed on stderr"},
+		exitUsage,
+	},
+	flags: configCommand(cmdCheck),
+}
+
+func cmdRun(cfg *config.Config, _ string, _, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	gc := gctune.Apply(os.Getenv, gctune.CgroupMemoryFiles)
 	log.Info().Str("gc_percent", gc.GCPercent).Str("memory_limit", gc.MemoryLimit).Msg("garbage collector")
@@ -51,11 +73,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 }
 
 // cmdCheck loads everything run would load and reports every problem.
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	cfg, cfgPath, code := configCommand("check", args, stderr)
-	if cfg == nil {
-		return code
-	}
+func cmdCheck(cfg *config.Config, cfgPath string, stdout, stderr io.Writer) int {
 	if errs := server.Check(context.Background(), cfg); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, e)
@@ -71,19 +89,19 @@ func configFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "portcullis.yaml", "configuration file")
 }
 
-// configCommand parses the flags of a command that takes only --config and
-// loads the configuration; when cfg is nil, code is the exit code.
-func configCommand(name string, args []string, stderr io.Writer) (cfg *config.Config, path string, code int) {
-	fs := newFlags(name, stderr)
-	p := configFlag(fs)
-	if code := parseFlags(fs, args); code != 0 {
-		return nil, "", max(code, 0)
+// configCommand is the flags of a command that takes only --config: it
+// loads the configuration (exit 1 if that fails) and runs do.
+func configCommand(do func(cfg *config.Config, path string, stdout, stderr io.Writer) int) func(*flag.FlagSet) runner {
+	return func(fs *flag.FlagSet) runner {
+		p := configFlag(fs)
+		return func(_ []string, stdout, stderr io.Writer) int {
+			cfg, ok := loadConfig(*p, stderr)
+			if !ok {
+				return 1
+			}
+			return do(cfg, *p, stdout, stderr)
+		}
 	}
-	cfg, ok := loadConfig(*p, stderr)
-	if !ok {
-		return nil, *p, 1
-	}
-	return cfg, *p, 0
 }
 
 // loadConfig loads path, printing every problem to stderr when it fails.
