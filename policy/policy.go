@@ -11,7 +11,7 @@ import (
 
 // InputVersion is input.version. It changes only when a field of the input
 // document changes meaning or disappears; new fields do not bump it.
-const InputVersion = 1
+const InputVersion = 2
 
 // Authentication methods, as they appear in input.identity.method.
 const (

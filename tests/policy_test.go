@@ -977,7 +977,7 @@ func policyHS256(t *testing.T, secret, issuer, subject string) string {
 // credentials, which must not occur anywhere in the input.
 const policyInputRego = `package portcullis.authz
 
-mismatch contains "version" if input.version != 1
+mismatch contains "version" if input.version != 2
 
 mismatch contains "path" if input.request.path != "/api/v1/x"
 

@@ -52,7 +52,7 @@ func TestDecisionContract(t *testing.T) {
 		{name: "a header name with a space is invalid", rule: `decision := {"allow": true, "headers": {"X A": "a"}}`, reason: ReasonInvalidResult},
 		{name: "a numeric header value is invalid", rule: `decision := {"allow": true, "headers": {"X-A": 1}}`, reason: ReasonInvalidResult},
 		{name: "undefined denies", rule: `decision := true if input.nope`, reason: ReasonUndefined},
-		{name: "conflicting rules are a runtime error", rule: "decision := true if input.version == 1\ndecision := false if input.version == 1", reason: ReasonError},
+		{name: "conflicting rules are a runtime error", rule: "decision := true if input.version == 2\ndecision := false if input.version == 2", reason: ReasonError},
 		{name: "a runaway loop is stopped by the timeout", rule: "decision := true if {\n\tsome i in numbers.range(1, 100000)\n\tsome j in numbers.range(1, 100000)\n\ti * j < 0\n}", reason: ReasonTimeout},
 		{name: "opa-envoy allowed with headers and removals", rule: `decision := {"allowed": true, "headers": {"x-ext-auth": "ok"}, "request_headers_to_remove": ["x-internal"], "http_status": 302}`, allow: true,
 			check: func(t *testing.T, d *policy.Decision) {

@@ -63,7 +63,7 @@ var (
 // InputValue builds the input document (README "Input document") directly
 // as an OPA value, without a JSON round trip:
 //
-//	{"version": 1,
+//	{"version": 2,
 //	 "request": {"id", "method", "wire_method", "path", "segments": [...], "host", "port", "scheme",
 //	             "query": {k: [v, ...]}, "headers": {lower-case name: "comma-joined"},
 //	             "remote_addr", "body" (only when set), "body_truncated" (only when
