@@ -117,6 +117,33 @@ func TestSeedExpectedBehaviour(t *testing.T) {
 	}
 }
 
+// TestTourForgedHeadersNeverReachTheUpstream is the tour's "one request,
+// one meaning" line: an identity header in two spellings and a method
+// override are removed before the public route's upstream sees the request.
+func TestTourForgedHeadersNeverReachTheUpstream(t *testing.T) {
+	g, up := exampleGateway(t)
+	resp := g.do("GET", "/public/hello", nil, map[string]string{
+		"X_User_Id": "admin", "x-user-id": "admin", "X-HTTP-Method-Override": "DELETE",
+	})
+	if body := readAll(t, resp); resp.StatusCode != 200 {
+		t.Fatalf("GET /public/hello = %d: %s", resp.StatusCode, body)
+	}
+	reqs := up.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream got %d requests, want 1", len(reqs))
+	}
+	got := reqs[0]
+	for name := range got.Header {
+		switch strings.ToLower(strings.ReplaceAll(name, "_", "-")) {
+		case "x-user-id", "x-http-method-override":
+			t.Errorf("the upstream received %s: %q", name, got.Header[name])
+		}
+	}
+	if got.Method != "GET" {
+		t.Errorf("the upstream saw method %s, want GET", got.Method)
+	}
+}
+
 // TestExampleConfigChecks is the README's `portcullis check` on the example.
 func TestExampleConfigChecks(t *testing.T) {
 	g, _ := exampleGateway(t)
