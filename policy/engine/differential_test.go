@@ -335,7 +335,7 @@ func inputOf(doc any) *policy.Input {
 	}
 	if http := obj(obj(obj(m, "attributes"), "request"), "http"); http != nil || m["parsed_path"] != nil {
 		in.OPAEnvoy = true
-		in.Request.Method = cmp(in.Request.Method, str(http, "method"))
+		in.Request.Method = orElse(in.Request.Method, str(http, "method"))
 		if in.Request.Headers == nil {
 			in.Request.Headers = strMap(http["headers"])
 		}
@@ -349,7 +349,8 @@ func inputOf(doc any) *policy.Input {
 	return in
 }
 
-func cmp(a, b string) string {
+// orElse is a, or b when a is empty.
+func orElse(a, b string) string {
 	if a != "" {
 		return a
 	}
