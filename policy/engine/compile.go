@@ -19,6 +19,8 @@ import (
 // compiled is one immutable generation of the policy: everything a request
 // needs, swapped atomically by Reload.
 type compiled struct {
+	// eval makes the decisions (a fastEvaluator); decision is its query.
+	eval     evaluator
 	decision *query
 	// mask and drop are nil when the bundles do not define those rules.
 	mask, drop *query
@@ -60,6 +62,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 
 	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
 	c.cache, c.cacheOff = newDecisionCache(compiler, c.needs, e.opts.DecisionCacheSize)
+	c.eval = &fastEvaluator{e: e, c: c}
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -32,32 +32,14 @@ func (e *EvalError) Error() string { return e.Reason + ": " + e.Err.Error() }
 
 func (e *EvalError) Unwrap() error { return e.Err }
 
-// Evaluate evaluates the decision rule for in. See EvaluateValue.
-// The policy is given only the parts of the document it reads (see
-// inputNeeds), and a decision it made for the same parts before, in the
-// same generation, is answered from the decision cache when the policy
-// allows that (see decisionCache).
+// Evaluate evaluates the decision rule for in with the active generation's
+// evaluator (fastEvaluator). See EvaluateValue.
 func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decision {
 	c := e.state.Load()
 	if c == nil {
 		return e.evaluate(ctx, nil, nil) // denies before reading the input
 	}
-	input := inputValue(in, c.needs)
-	if c.cache == nil {
-		return e.evaluate(ctx, c, input)
-	}
-	start := time.Now()
-	if d := c.cache.get(input); d != nil {
-		e.metrics.cacheHits.Inc()
-		e.metrics.evals[resultOf(d)].Inc()
-		return hit(d, start)
-	}
-	e.metrics.cacheMisses.Inc()
-	d := e.evaluate(ctx, c, input)
-	if d.Err == nil {
-		c.cache.put(input, d)
-	}
-	return d
+	return c.eval.eval(ctx, in)
 }
 
 // EvaluateValue evaluates the decision rule with input as the input
@@ -86,16 +68,13 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) *policy.Dec
 	return e.evaluate(ctx, e.state.Load(), input)
 }
 
-// evaluate evaluates generation c's decision rule; c is nil before any
-// policy loaded.
+// evaluate evaluates generation c's decision rule with topdown; c is nil
+// before any policy loaded.
 func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) *policy.Decision {
 	start := time.Now()
-	d := &policy.Decision{}
 	if c == nil {
-		return e.fail(d, start, ReasonError, resultError, errNotReady)
+		return e.fail(&policy.Decision{}, start, ReasonError, resultError, errNotReady)
 	}
-	d.Bundles = c.revisions
-
 	// One timer and a context callback cancel the evaluation; left to
 	// itself, OPA would start a goroutine per evaluation to watch ctx.
 	cancel := topdown.NewCancel()
@@ -105,8 +84,16 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) *po
 	v, err := c.decision.eval(ctx, input, cancel)
 	timer.Stop()
 	stop()
+	return e.decide(c, start, v, err, timedOut.Load())
+}
+
+// decide makes the decision of one evaluation of generation c's decision
+// rule that began at start: its value v (nil when undefined) or err, which
+// timedOut says the engine's timeout caused.
+func (e *Engine) decide(c *compiled, start time.Time, v ast.Value, err error, timedOut bool) *policy.Decision {
+	d := &policy.Decision{Bundles: c.revisions}
 	if err != nil {
-		if timedOut.Load() {
+		if timedOut {
 			return e.fail(d, start, ReasonTimeout, resultTimeout, fmt.Errorf("evaluation exceeded %s", e.opts.Timeout))
 		}
 		return e.fail(d, start, ReasonError, resultError, err)

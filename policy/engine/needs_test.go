@@ -2,12 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/portcullis/portcullis/policy"
 )
 
 // needsString renders n as "all" or the sorted paths it needs whole.
@@ -62,49 +59,6 @@ func TestAnalyzeInput(t *testing.T) {
 				t.Fatalf("needs %q, want %q", got, tc.want)
 			}
 		})
-	}
-}
-
-// TestPrunedInputDecidesAsTheWholeDocument evaluates policies that read
-// different parts of the input with the pruned document (Evaluate) and the
-// whole one (EvaluateValue), and wants the same decisions.
-func TestPrunedInputDecidesAsTheWholeDocument(t *testing.T) {
-	t.Parallel()
-	policies := map[string]string{
-		"example":            exampleBundle,
-		"headers and claims": authzBundle(t, "1", `decision := {"allow": input.request.headers["user-agent"] == "curl/8.5", "reasons": [object.get(input.identity.claims, "role", "none")]}`),
-		"single keys":        authzBundle(t, "1", "default role := \"none\"\n\nrole := input.identity.claims.role\n\ndefault page := \"none\"\n\npage := input.request.query.page[0]\n\ndecision := {\"allow\": input.request.headers[\"user-agent\"] == \"curl/8.5\", \"reasons\": [role, page, object.get(input.request.headers, \"accept\", \"-\")]}"),
-		"sections as values": authzBundle(t, "1", "decision := {\"allow\": count(input.request) > 3, \"reasons\": [sprintf(\"%v\", [input.route])]}"),
-		"the whole input":    authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [json.marshal(input)]}"),
-		"opa-envoy fields":   authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v %v\", [object.get(input, \"parsed_path\", 0), object.get(input, [\"attributes\", \"request\", \"http\", \"path\"], 0), object.get(input, \"parsed_body\", 0)])]}"),
-		"route fields":       authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [input.route.operation_id, input.route.path_params.id, sprintf(\"%v\", [input.route.tags])]}"),
-		"opa-envoy source":   authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v %v\", [input.attributes.source.address.socketAddress.portValue, input.attributes.request.http.id, input.attributes.request.http.method])]}"),
-		"opa-envoy refs":     authzBundle(t, "1", "decision := {\"allow\": true, \"reasons\": [sprintf(\"%v %v\", [input.parsed_path, input.attributes.request.http.headers])]}"),
-	}
-	inputs := []*policy.Input{typicalInput()}
-	anon := typicalInput()
-	anon.Identity = nil
-	post := typicalInput()
-	post.Request.Method, post.Request.Body, post.Request.RawBody = "POST", map[string]any{"name": "x"}, []byte(`{"name":"x"}`)
-	post.OPAEnvoy = true
-	admin := typicalInput()
-	admin.Request.Path, admin.Request.Segments = "/api/v1/admin/x", []string{"api", "v1", "admin", "x"}
-	admin.Route.PathParams = map[string]string{"id": "x", "other": "y"}
-	key := typicalInput()
-	key.Identity = &policy.Identity{Authenticated: true, Method: policy.MethodAPIKey, Consumer: "partner", Groups: []string{"read-access"}, Memo: new(policy.Memo)}
-	inputs = append(inputs, anon, post, admin, key)
-	for name, src := range policies {
-		e := newEngine(t, Options{Sources: sources(src)})
-		for i, in := range inputs {
-			t.Run(fmt.Sprintf("%s/%d", name, i), func(t *testing.T) {
-				pruned := e.Evaluate(context.Background(), in)
-				whole := e.EvaluateValue(context.Background(), InputValue(in))
-				if (pruned.Err == nil) != (whole.Err == nil) || pruned.Allow != whole.Allow || !slices.Equal(pruned.Reasons, whole.Reasons) {
-					t.Fatalf("pruned input decides %v %q (%v), the whole document %v %q (%v)",
-						pruned.Allow, pruned.Reasons, pruned.Err, whole.Allow, whole.Reasons, whole.Err)
-				}
-			})
-		}
 	}
 }
 

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// evaluator makes the decisions of one policy generation. It is the seam
+// between the decision contract (Engine.EvaluateValue, parseResult, the
+// metrics) and the way the decision rule is evaluated: fastEvaluator,
+// the production one, leans on OPA's internals for speed, and a plain
+// rego.PreparedEvalQuery given the whole input document is its reference
+// in the differential test (differential_test.go), so an OPA upgrade that
+// changes what those internals do fails a test instead of a request.
+type evaluator interface {
+	// eval decides in. It never returns nil and never allows on failure.
+	eval(ctx context.Context, in *policy.Input) *policy.Decision
+}
+
+// fastEvaluator is the production evaluator of generation c. It builds
+// only the parts of the input the policy reads (inputNeeds), answers a
+// decision it made for the same parts before from the decision cache when
+// the policy allows that (decisionCache), and evaluates with topdown
+// directly (query) and a virtual cache of its own (smallCache).
+type fastEvaluator struct {
+	e *Engine
+	c *compiled
+}
+
+func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Decision {
+	e, c := f.e, f.c
+	input := inputValue(in, c.needs)
+	if c.cache == nil {
+		return e.evaluate(ctx, c, input)
+	}
+	start := time.Now()
+	if d := c.cache.get(input); d != nil {
+		e.metrics.cacheHits.Inc()
+		e.metrics.evals[resultOf(d)].Inc()
+		return hit(d, start)
+	}
+	e.metrics.cacheMisses.Inc()
+	d := e.evaluate(ctx, c, input)
+	if d.Err == nil {
+		c.cache.put(input, d)
+	}
+	return d
+}
