@@ -138,7 +138,7 @@ func TestDifferential(t *testing.T) {
 func TestDifferentialReadsTheBundlesTests(t *testing.T) {
 	t.Parallel()
 	for _, s := range loadDiffSets(t) {
-		if want := map[string]int{"bundles": 19, "contract": 8, "inputs": 3}[s.name]; len(s.docs) < want || s.skipped > 0 {
+		if want := map[string]int{"bundles": 31, "contract": 8, "inputs": 3}[s.name]; len(s.docs) < want || s.skipped > 0 {
 			t.Errorf("%s: %d test inputs (%d skipped), want at least %d", s.name, len(s.docs), s.skipped, want)
 		}
 	}
@@ -242,7 +242,9 @@ func event(in *policy.Input) any {
 
 // testInputs returns the value of every `with input as X` in the test
 // modules of loaded, X evaluated in its module (a literal, a rule, a
-// function call). Those that use their test's variables cannot be
+// function call). Inside `every v in D` (nested or not) X is evaluated for
+// each v of D, so a test that loops over spellings gives one input per
+// spelling. Those that use other variables of their test cannot be
 // evaluated apart from it; they are counted in skipped.
 func testInputs(t testing.TB, loaded []*bundle.Loaded) (docs []any, skipped int) {
 	t.Helper()
@@ -257,13 +259,27 @@ func testInputs(t testing.TB, loaded []*bundle.Loaded) (docs []any, skipped int)
 	store := inmem.NewFromObject(data)
 	for _, l := range loaded {
 		for _, m := range l.Tests {
+			loops := everyLoops(m.Parsed)
 			ast.WalkExprs(m.Parsed, func(x *ast.Expr) bool {
 				for _, w := range x.With {
 					if !w.Target.Value.(ast.Ref).Equal(ast.InputRootRef) {
 						continue
 					}
+					// x = [X | some v in D ...] over the enclosing loops.
+					body := make(ast.Body, 0, len(loops[x]))
+					for _, ev := range loops[x] {
+						member := ast.Member.Call(ev.Value.Copy(), ev.Domain.Copy())
+						if ev.Key != nil {
+							member = ast.MemberWithKey.Call(ev.Key.Copy(), ev.Value.Copy(), ev.Domain.Copy())
+						}
+						body = append(body, ast.NewExpr(&ast.SomeDecl{Symbols: []*ast.Term{member}}))
+					}
+					query := ast.Equality.Expr(ast.VarTerm("x"), w.Value.Copy())
+					if len(body) > 0 {
+						query = ast.Equality.Expr(ast.VarTerm("x"), ast.ArrayComprehensionTerm(w.Value.Copy(), body))
+					}
 					rs, err := rego.New(
-						rego.ParsedQuery(ast.NewBody(ast.Equality.Expr(ast.VarTerm("x"), w.Value.Copy()))),
+						rego.ParsedQuery(ast.NewBody(query)),
 						rego.Compiler(compiler), rego.Store(store),
 						rego.ParsedPackage(m.Parsed.Package), rego.ParsedImports(m.Parsed.Imports),
 					).Eval(context.Background())
@@ -271,13 +287,36 @@ func testInputs(t testing.TB, loaded []*bundle.Loaded) (docs []any, skipped int)
 						skipped++
 						continue
 					}
-					docs = append(docs, rs[0].Bindings["x"])
+					if each, ok := rs[0].Bindings["x"].([]any); ok && len(body) > 0 {
+						docs = append(docs, each...)
+					} else {
+						docs = append(docs, rs[0].Bindings["x"])
+					}
 				}
 				return false
 			})
 		}
 	}
 	return docs, skipped
+}
+
+// everyLoops maps every expression of m inside `every` bodies to the
+// loops around it, outermost first.
+func everyLoops(m *ast.Module) map[*ast.Expr][]*ast.Every {
+	loops := map[*ast.Expr][]*ast.Every{}
+	ast.WalkExprs(m, func(x *ast.Expr) bool {
+		ev, ok := x.Terms.(*ast.Every)
+		if !ok {
+			return false
+		}
+		outer := loops[x]
+		ast.WalkExprs(ev.Body, func(inner *ast.Expr) bool {
+			loops[inner] = append(append([]*ast.Every(nil), outer...), ev)
+			return false
+		})
+		return false
+	})
+	return loops
 }
 
 // policyWords returns the short strings of the compiled modules, sorted.
