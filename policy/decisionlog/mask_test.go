@@ -216,3 +216,50 @@ func withHTTP(set func(o *HTTPOptions)) HTTPOptions {
 	set(&o)
 	return o
 }
+
+// ctxMasker fails as the engine does when its context is cancelled
+// (topdown stops the evaluation), and records a value of the context.
+type ctxMasker struct {
+	fakeMasker
+	value any
+}
+
+type ctxKey struct{}
+
+func (c *ctxMasker) Mask(ctx context.Context, ev map[string]any) ([]policy.MaskOp, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	c.value = ctx.Value(ctxKey{})
+	c.mu.Unlock()
+	return c.fakeMasker.Mask(ctx, ev)
+}
+
+// A client that disconnects cancels the request's context before its event
+// is logged; the mask rule must still run, not fail closed or drop it.
+func TestAClientThatLeftStillGetsItsEventMasked(t *testing.T) {
+	t.Parallel()
+	cm := &ctxMasker{fakeMasker: fakeMasker{ops: []policy.MaskOp{{Op: "upsert", Path: "/input/user/name", Value: "***"}}}}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "trace"))
+	cancel()
+	var out syncBuffer
+	l := newTestLogger(t, Options{Masker: cm}, StdoutOptions{W: &out})
+	l.Log(ctx, &Event{DecisionID: "gone", Path: "p", Input: maskInput()})
+	closeLogger(t, l)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &m); err != nil {
+		t.Fatalf("%v: %q", err, out.String())
+	}
+	in, _ := m["input"].(map[string]any)
+	got, _ := json.Marshal(map[string]any{"input": in["user"], "masked": m["masked"], "erased": m["erased"]})
+	if want := `{"erased":null,"input":{"name":"***","password":"hunter2"},"masked":["/input/user/name"]}`; string(got) != want {
+		t.Errorf("event %s, want %s", got, want)
+	}
+	if cm.value != "trace" {
+		t.Errorf("the mask rule's context lost the request's values: %v", cm.value)
+	}
+	if v := value(l.m.maskErrors); v != 0 {
+		t.Errorf("mask errors = %v, want 0", v)
+	}
+}
