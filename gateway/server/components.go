@@ -140,29 +140,20 @@ func (c *components) apiKeyIndex() (*apikey.Index, error) {
 	return idx, nil
 }
 
-func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, reg prometheus.Registerer, version string) (*decisionlog.Logger, error) {
+func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, reg prometheus.Registerer, version string) (_ *decisionlog.Logger, err error) {
 	d := cfg.DecisionLog
-	o := decisionlog.Options{
-		Version:     version,
-		Labels:      d.Labels,
-		Erase:       d.Erase,
-		Masker:      eng,
-		SampleAllow: *d.Sample.Allow,
-		SampleDeny:  *d.Sample.Deny,
-		Logger:      log,
-		Registerer:  reg,
-	}
+	var want []decisionlog.SinkOptions
 	if *d.Stdout {
-		o.Stdout = os.Stdout
+		want = append(want, decisionlog.StdoutOptions{W: os.Stdout})
 	}
 	if f := d.File; f != nil {
-		o.File = &decisionlog.FileOptions{Path: f.Path, MaxSize: int64(f.MaxSize), MaxAge: f.MaxAge, MaxBackups: f.MaxBackups, Compress: f.Compress}
+		want = append(want, decisionlog.FileOptions{Path: f.Path, MaxSize: int64(f.MaxSize), MaxAge: f.MaxAge, MaxBackups: f.MaxBackups, Compress: f.Compress})
 	}
 	if sl := d.Syslog; sl != nil {
-		o.Syslog = &decisionlog.SyslogOptions{Address: sl.Address, TLS: sl.TLS, CAFile: sl.CAFile}
+		want = append(want, decisionlog.SyslogOptions{Address: sl.Address, TLS: sl.TLS, CAFile: sl.CAFile, Timeout: decisionlog.SyslogTimeout})
 	}
 	if h := d.HTTP; h != nil {
-		o.HTTP = &decisionlog.HTTPOptions{
+		want = append(want, decisionlog.HTTPOptions{
 			URL: h.URL, Format: h.Format, Gzip: h.Gzip,
 			BatchEvents: h.BatchEvents, BatchBytes: int64(h.BatchBytes), FlushInterval: h.FlushInterval, Timeout: h.Timeout,
 			BearerToken: h.BearerToken.Value(), Username: h.Username, Password: h.Password.Value(), CAFile: h.CAFile,
@@ -171,9 +162,34 @@ func newDecisionLog(cfg *config.Config, eng *engine.Engine, log zerolog.Logger, 
 			// config.Validate already allowed http only for a loopback
 			// host or with allow_insecure_http.
 			AllowInsecureHTTP: true,
-		}
+		})
 	}
-	return decisionlog.New(o)
+	var sinks []decisionlog.Sink
+	defer func() {
+		if err != nil { // no Logger holds them
+			for _, s := range sinks {
+				_ = s.Close(context.Background())
+			}
+		}
+	}()
+	env := decisionlog.Env{Logger: log, Registerer: reg}
+	for _, o := range want {
+		s, err := o.Open(env)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	return decisionlog.New(decisionlog.Options{
+		Version:     version,
+		Labels:      d.Labels,
+		Erase:       d.Erase,
+		Masker:      eng,
+		SampleAllow: *d.Sample.Allow,
+		SampleDeny:  *d.Sample.Deny,
+		Logger:      log,
+		Registerer:  reg,
+	}, sinks...)
 }
 
 // inputExclude lists the headers that carry credentials or identities;

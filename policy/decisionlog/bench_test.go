@@ -14,8 +14,11 @@ import (
 func benchLogger(b *testing.B, o Options) *Logger {
 	b.Helper()
 	o.SampleAllow, o.SampleDeny = 1, 1
-	o.Stdout = io.Discard
-	l, err := New(o)
+	s, err := StdoutOptions{W: io.Discard}.Open(Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := New(o, s)
 	if err != nil {
 		b.Fatal(err)
 	}

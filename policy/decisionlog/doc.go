@@ -1,4 +1,4 @@
-// Package decisionlog writes one OPA-style decision event per request outcome, masked, to stdout, a file and an HTTP collector, without blocking requests.
+// Package decisionlog writes one OPA-style decision event per request outcome, masked, to sinks (stdout, a file, an HTTP collector, syslog), without blocking requests.
 //
 // # Event shape
 //
@@ -22,8 +22,10 @@
 // ignores: "portcullis": {"allow", "status", "reasons", "route", "subject",
 // "consumer", "authn", "latency_ns", "upstream_status", "cached"}.
 //
-// Events are encoded with zerolog (so zerolog.SetGlobalLevel(Disabled)
-// silences them too; they are then counted as dropped_error).
+// Events are appended as JSON directly, not through the gateway's log
+// library, so no log level silences the audit stream. Strings are escaped
+// as in input and result: control characters, U+2028 and U+2029 as \uXXXX
+// (except \n, \r, \t), invalid UTF-8 as U+FFFD.
 //
 // # Erasing, masking, dropping, sampling
 //
@@ -37,17 +39,28 @@
 // with input and result erased entirely (fail closed). Sampling runs
 // before anything else; deny is every non-allow outcome.
 //
+// # Sinks
+//
+// A Logger fans each event line out to its sinks ([Sink]); each transport
+// is one sink with its own options type ([StdoutOptions], [FileOptions],
+// [HTTPOptions], [SyslogOptions]), validated by its Open, and its own
+// metrics series, labelled sink=<type>. Options are comparable with ==: on
+// reload, the caller keeps the sinks whose options are unchanged and
+// builds the new Logger around them with New; closing the old Logger then
+// leaves them running, so a reload does not drop or re-deliver what they
+// have queued.
+//
 // # Delivery
 //
-// Log never blocks: stdout and file writes happen on their own goroutine
-// behind a bounded queue (full: dropped and counted), and the HTTP sink
-// has a bounded queue drained by one sender goroutine. The sender POSTs
+// Log never blocks: stdout, file and syslog writes happen on their own
+// goroutine behind a bounded queue (full: dropped and counted), and the
+// HTTP sink has a bounded queue drained by one sender goroutine. The sender POSTs
 // batches (ndjson, optionally gzip, or OPA's gzip JSON array) and retries a
 // failure with exponential backoff and full jitter, keeping order. With a
 // spool directory, a failing collector makes the queue overflow to disk:
 // batch files written atomically (temp file, fsync, rename, directory
 // fsync), replayed oldest-first when the collector answers again, and by
-// the next Logger on the same directory (after a crash or restart). When
+// the next HTTP sink on the same directory (after a crash or restart). When
 // queue and spool are full, on_full=drop_oldest drops the oldest spooled
 // batches (counted in portcullis_decisionlog_drops_total), and
 // on_full=fail_closed makes Accepting false so the gateway answers 503.

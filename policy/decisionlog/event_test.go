@@ -74,8 +74,7 @@ func logOne(t *testing.T, opts Options, ev *Event) map[string]any {
 func logLine(t *testing.T, opts Options, ev *Event) string {
 	t.Helper()
 	var out syncBuffer
-	opts.Stdout = &out
-	l := newTestLogger(t, opts)
+	l := newTestLogger(t, opts, StdoutOptions{W: &out})
 	l.Log(context.Background(), ev)
 	closeLogger(t, l)
 	s := out.String()

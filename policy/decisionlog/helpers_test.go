@@ -126,27 +126,56 @@ func testHTTP(c *collector) *HTTPOptions {
 	return &HTTPOptions{
 		URL:               c.srv.URL + "/logs",
 		AllowInsecureHTTP: true,
+		Format:            FormatNDJSON,
 		BatchEvents:       50,
+		BatchBytes:        1 << 20,
 		FlushInterval:     5 * time.Millisecond,
 		Timeout:           5 * time.Second,
+		QueueEvents:       10000,
 		MaxRetryDelay:     10 * time.Millisecond,
+		SpoolMaxBytes:     1 << 30,
+		OnFull:            OnFullDropOldest,
 	}
 }
 
-// newTestLogger builds a Logger with everything sampled and its own registry.
-func newTestLogger(t *testing.T, o Options) *Logger {
+// testFile returns file options for path with the gateway's defaults.
+func testFile(path string) FileOptions {
+	return FileOptions{Path: path, MaxSize: 100 << 20, MaxAge: 7 * 24 * time.Hour}
+}
+
+// newTestLogger builds a Logger around sinks with everything sampled and
+// its own registry.
+func newTestLogger(t *testing.T, o Options, sinks ...SinkOptions) *Logger {
 	t.Helper()
 	o.SampleAllow, o.SampleDeny = 1, 1
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
-	o.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	l, err := New(o)
+	o.Logger = testLog(t)
+	var opened []Sink
+	for _, so := range sinks {
+		opened = append(opened, openSink(t, so, o.Registerer))
+	}
+	l, err := New(o, opened...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { _ = l.Close(context.Background()) })
 	return l
+}
+
+func testLog(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
+
+// openSink opens o with reg; the Logger given it closes it.
+func openSink(t *testing.T, o SinkOptions, reg prometheus.Registerer) Sink {
+	t.Helper()
+	s, err := o.Open(Env{Logger: testLog(t), Registerer: reg})
+	if err != nil {
+		t.Fatalf("open %T: %v", o, err)
+	}
+	return s
 }
 
 func closeLogger(t *testing.T, l *Logger) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -16,9 +17,99 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// HTTP sink formats.
+const (
+	FormatNDJSON = "ndjson" // one event per line; gzip optional
+	FormatOPA    = "opa"    // gzip-compressed JSON array, OPA's upload format
+)
+
+// HTTP sink behaviours when queue and spool are full.
+const (
+	OnFullDropOldest = "drop_oldest"
+	OnFullFailClosed = "fail_closed"
+)
+
+// HTTPOptions configures the HTTP sink. It mirrors the gateway config's
+// decision_log.http; every field without a stated "empty"/"false"
+// meaning must be set.
+type HTTPOptions struct {
+	// URL receives POSTed batches. It must be https unless AllowInsecureHTTP.
+	URL string
+	// Format is FormatNDJSON or FormatOPA.
+	Format string
+	// Gzip compresses ndjson batches too (opa batches always are).
+	Gzip bool
+	// BatchEvents and BatchBytes end a batch (a single larger event is
+	// sent alone); FlushInterval sends a partial batch.
+	BatchEvents   int
+	BatchBytes    int64
+	FlushInterval time.Duration
+	// Timeout bounds one POST.
+	Timeout time.Duration
+	// BearerToken, or Username and Password, authenticate to the collector;
+	// all empty sends no credentials.
+	BearerToken        string
+	Username, Password string
+	// CAFile is a PEM bundle that replaces the system roots; empty keeps them.
+	CAFile string
+	// QueueEvents bounds the in-memory queue.
+	QueueEvents int
+	// MaxRetryDelay caps the exponential backoff (full jitter) between retries.
+	MaxRetryDelay time.Duration
+	// SpoolDir keeps batches on disk while the collector is down; empty
+	// means no spool (OnFull then applies to the in-memory queue).
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool directory; it must be set with SpoolDir.
+	SpoolMaxBytes int64
+	// OnFull is OnFullDropOldest or OnFullFailClosed.
+	OnFull string
+	// AllowInsecureHTTP permits an http:// URL.
+	AllowInsecureHTTP bool
+}
+
+// validate returns an error naming every invalid field.
+func (o HTTPOptions) validate() error {
+	var errs []error
+	u, err := url.Parse(o.URL)
+	switch {
+	case err != nil || u.Host == "":
+		errs = append(errs, fmt.Errorf("http.url: %q is not an absolute URL", o.URL))
+	case u.Scheme != "https" && !(u.Scheme == "http" && o.AllowInsecureHTTP):
+		errs = append(errs, fmt.Errorf("http.url: scheme %q (want https, or http with allow_insecure_http)", u.Scheme))
+	}
+	if o.Format != FormatNDJSON && o.Format != FormatOPA {
+		errs = append(errs, fmt.Errorf("http.format: %q (want %q or %q)", o.Format, FormatNDJSON, FormatOPA))
+	}
+	if o.OnFull != OnFullDropOldest && o.OnFull != OnFullFailClosed {
+		errs = append(errs, fmt.Errorf("http.on_full: %q (want %q or %q)", o.OnFull, OnFullDropOldest, OnFullFailClosed))
+	}
+	if o.BearerToken != "" && (o.Username != "" || o.Password != "") {
+		errs = append(errs, errors.New("http.bearer_token: cannot be combined with username/password"))
+	}
+	if o.QueueEvents < 1 {
+		errs = append(errs, fmt.Errorf("http.queue_events: %d (want at least 1)", o.QueueEvents))
+	}
+	if o.BatchEvents < 1 || o.BatchEvents > o.QueueEvents {
+		errs = append(errs, fmt.Errorf("http.batch_events: %d (want 1..queue_events %d)", o.BatchEvents, o.QueueEvents))
+	}
+	for name, v := range map[string]time.Duration{"flush_interval": o.FlushInterval, "timeout": o.Timeout, "max_retry_delay": o.MaxRetryDelay} {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("http.%s: %s (want a positive duration)", name, v))
+		}
+	}
+	if o.BatchBytes < 1 {
+		errs = append(errs, fmt.Errorf("http.batch_bytes: %d (want at least 1)", o.BatchBytes))
+	}
+	if o.SpoolDir != "" && o.SpoolMaxBytes < 1 {
+		errs = append(errs, fmt.Errorf("http.spool_max_bytes: %d (want at least 1 with a spool_dir)", o.SpoolMaxBytes))
+	}
+	return errors.Join(errs...)
+}
+
 // httpSink ships batches to a collector from one sender goroutine
-// (sender.go); Log only pushes onto its queue.
+// (sender.go); Write only pushes onto its queue.
 type httpSink struct {
+	holders
 	o          HTTPOptions
 	client     *http.Client
 	q          *queue
@@ -26,12 +117,12 @@ type httpSink struct {
 	failClosed bool
 	log        zerolog.Logger
 
-	sent, failed, bytes, retries, lost, rejected prometheus.Counter
+	sent, failed, bytes, delivered, retries, lost, rejected prometheus.Counter
 
 	// runCtx bounds every POST; Close cancels it when its ctx is done.
 	runCtx    context.Context
 	cancelRun context.CancelFunc
-	stop      chan struct{} // closed by close
+	stop      chan struct{} // closed by Close
 	done      chan struct{} // closed when the sender has exited
 
 	lastNanos int64 // batch naming, sender goroutine only
@@ -47,27 +138,33 @@ type batch struct {
 	spooled bool     // a file in the spool holds it
 }
 
-func newHTTPSink(o HTTPOptions, log zerolog.Logger, m *metrics) (*httpSink, error) {
-	o, err := o.withDefaults()
-	if err != nil {
+// Open starts the sink. It replays what a previous sink (of this or an
+// earlier process) left in the spool directory.
+func (o HTTPOptions) Open(env Env) (Sink, error) {
+	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	client, err := newClient(o)
 	if err != nil {
 		return nil, err
 	}
+	m, sm, err := openSinkMetrics(env, sinkHTTP)
+	if err != nil {
+		return nil, err
+	}
 	h := &httpSink{
 		o:          o,
 		client:     client,
-		q:          newQueue(o, m),
+		q:          newQueue(o, sm),
 		failClosed: o.OnFull == OnFullFailClosed,
-		log:        log.With().Str("sink", "http").Logger(),
-		sent:       m.batches.WithLabelValues("sent"),
-		failed:     m.batches.WithLabelValues("failed"),
-		bytes:      m.bytes.WithLabelValues("http"),
-		retries:    m.retries,
-		lost:       m.drops.WithLabelValues("http", dropShutdown),
-		rejected:   m.drops.WithLabelValues("http", dropRejected),
+		log:        env.Logger.With().Str("sink", sinkHTTP).Logger(),
+		sent:       m.batches.WithLabelValues(sinkHTTP, "sent"),
+		failed:     m.batches.WithLabelValues(sinkHTTP, "failed"),
+		bytes:      sm.bytes,
+		delivered:  sm.delivered,
+		retries:    m.retries.WithLabelValues(sinkHTTP),
+		lost:       m.drops.WithLabelValues(sinkHTTP, dropShutdown),
+		rejected:   m.drops.WithLabelValues(sinkHTTP, dropRejected),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -83,6 +180,9 @@ func newHTTPSink(o HTTPOptions, log zerolog.Logger, m *metrics) (*httpSink, erro
 	go h.run()
 	return h, nil
 }
+
+// sinkHTTP is the HTTP sink's metric label.
+const sinkHTTP = "http"
 
 // newClient builds the collector client: TLS 1.2+, the CA file instead of
 // the system roots if given, no redirects (they would carry credentials
@@ -106,15 +206,23 @@ func newClient(o HTTPOptions) (*http.Client, error) {
 	}, nil
 }
 
-func (h *httpSink) write(b []byte) { h.q.push(b) }
+func (h *httpSink) Write(b []byte) { h.q.push(b) }
 
-func (h *httpSink) accepting() bool {
+func (h *httpSink) Options() SinkOptions { return h.o }
+
+// Accepting is false when fail_closed and the queue is full (which, with
+// a spool, means the spool is full too).
+func (h *httpSink) Accepting() bool {
 	return !h.failClosed || h.q.length.Load() < int64(h.o.QueueEvents)
 }
 
-// close makes the sender deliver or spool everything, POSTing until ctx is
-// done; it returns when the sender has exited.
-func (h *httpSink) close(ctx context.Context) error {
+// Reopen does nothing: every batch is a new request.
+func (h *httpSink) Reopen() error { return nil }
+
+// Close makes the sender deliver or spool everything, POSTing until ctx is
+// done; it returns when the sender has exited. Spool writes finish even
+// after ctx is done.
+func (h *httpSink) Close(ctx context.Context) error {
 	stopWatch := context.AfterFunc(ctx, h.cancelRun)
 	defer stopWatch()
 	close(h.stop)

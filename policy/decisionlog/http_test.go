@@ -25,7 +25,7 @@ func TestHTTPDeliversTenThousandEventsWithUniqueIDs(t *testing.T) {
 	c := newCollector(t)
 	o := testHTTP(c)
 	o.BatchEvents = 500
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -102,27 +102,27 @@ func TestHTTPOutageThenRecoveryDeliversEverythingInOrder(t *testing.T) {
 				// the outage (750 events): only the spool can hold that.
 				o.QueueEvents = 400
 			}
-			l := newTestLogger(t, Options{HTTP: o})
+			l := newTestLogger(t, Options{}, o)
 			var want []string
 			for round := range 5 {
 				want = append(want, logN(l, "r"+string(rune('a'+round)), 150)...)
 				c.waitRequests(t, 3*(round+1)) // failures while down
 			}
-			if spooled && value(l.m.spool) == 0 {
+			if spooled && value(l.m.spool.WithLabelValues("http")) == 0 {
 				t.Errorf("nothing spooled during the outage")
 			}
 			c.down.Store(false)
 			c.waitFor(t, len(want))
 			closeLogger(t, l)
 			checkInOrder(t, c.received(), want)
-			if value(l.m.retries) == 0 {
+			if value(l.m.retries.WithLabelValues("http")) == 0 {
 				t.Errorf("no retries counted")
 			}
 			if d := value(l.m.drops.WithLabelValues("http", dropQueueFull)) + value(l.m.drops.WithLabelValues("http", dropSpoolFull)); d != 0 {
 				t.Errorf("%v events dropped", d)
 			}
 			if spooled {
-				if v := value(l.m.spool); v != 0 {
+				if v := value(l.m.spool.WithLabelValues("http")); v != 0 {
 					t.Errorf("spool gauge = %v after replay, want 0", v)
 				}
 				if left, _ := os.ReadDir(o.SpoolDir); len(left) != 0 {
@@ -140,7 +140,7 @@ func TestCloseDuringOutageSpoolsAndTheNextLoggerReplays(t *testing.T) {
 	o := testHTTP(c)
 	o.SpoolDir = t.TempDir()
 	o.FlushInterval = time.Hour // nothing is sent before Close: Close must flush
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	want := logN(l, "first", 120)
 	closeLogger(t, l)
 	if n := len(c.received()); n != 0 {
@@ -152,7 +152,7 @@ func TestCloseDuringOutageSpoolsAndTheNextLoggerReplays(t *testing.T) {
 	}
 
 	c.down.Store(false)
-	l2 := newTestLogger(t, Options{HTTP: testHTTPWithSpool(c, o.SpoolDir)})
+	l2 := newTestLogger(t, Options{}, testHTTPWithSpool(c, o.SpoolDir))
 	want = append(want, logN(l2, "second", 30)...)
 	c.waitFor(t, len(want))
 	closeLogger(t, l2)
@@ -170,7 +170,7 @@ func TestCloseWithoutSpoolDeliversTheQueue(t *testing.T) {
 	c := newCollector(t)
 	o := testHTTP(c)
 	o.FlushInterval = time.Hour
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	want := logN(l, "q", 30) // fewer than a batch: only Close sends them
 	closeLogger(t, l)
 	checkInOrder(t, c.received(), want)
@@ -182,7 +182,7 @@ func TestCloseWithoutSpoolCountsWhatItLoses(t *testing.T) {
 	c.down.Store(true)
 	o := testHTTP(c)
 	o.FlushInterval = time.Hour
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	logN(l, "q", 30)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -201,7 +201,7 @@ func TestSpoolCapDropOldestCountsDrops(t *testing.T) {
 	o.BatchEvents = 10
 	o.QueueEvents = 20
 	o.SpoolMaxBytes = 8 << 10 // a few batches of ~300-byte events
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	want := logN(l, "d", 300)
 	closeLogger(t, l)
 	dropped := int(value(l.m.drops.WithLabelValues("http", dropSpoolFull)) + value(l.m.drops.WithLabelValues("http", dropQueueFull)))
@@ -219,7 +219,7 @@ func TestSpoolCapDropOldestCountsDrops(t *testing.T) {
 	}
 
 	c.down.Store(false)
-	l2 := newTestLogger(t, Options{HTTP: testHTTPWithSpool(c, o.SpoolDir)})
+	l2 := newTestLogger(t, Options{}, testHTTPWithSpool(c, o.SpoolDir))
 	got := c.waitFor(t, len(want)-dropped)
 	closeLogger(t, l2)
 	if len(got) != len(want)-dropped {
@@ -250,7 +250,7 @@ func TestFailClosedFlipsAccepting(t *testing.T) {
 				o.SpoolDir = t.TempDir()
 				o.SpoolMaxBytes = 2 << 10
 			}
-			l := newTestLogger(t, Options{HTTP: o})
+			l := newTestLogger(t, Options{}, o)
 			if !l.Accepting() {
 				t.Fatal("not accepting before anything happened")
 			}
@@ -279,7 +279,7 @@ func TestOPAFormatIsAGzipJSONArray(t *testing.T) {
 	c := newCollector(t)
 	o := testHTTP(c)
 	o.Format = FormatOPA
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	want := logN(l, "o", 7)
 	c.waitFor(t, 7)
 	closeLogger(t, l)
@@ -320,7 +320,7 @@ func TestCollectorAuthAndEncoding(t *testing.T) {
 			c := newCollector(t)
 			o := testHTTP(c)
 			tc.set(o)
-			l := newTestLogger(t, Options{HTTP: o})
+			l := newTestLogger(t, Options{}, o)
 			logN(l, "a", 3)
 			c.waitFor(t, 3)
 			closeLogger(t, l)
@@ -355,7 +355,7 @@ func TestTLSCollectorWithCustomCA(t *testing.T) {
 	o := testHTTP(c)
 	o.AllowInsecureHTTP = false
 	o.CAFile = ca
-	l := newTestLogger(t, Options{HTTP: o})
+	l := newTestLogger(t, Options{}, o)
 	want := logN(l, "tls", 5)
 	c.waitFor(t, 5)
 	closeLogger(t, l)
@@ -363,12 +363,12 @@ func TestTLSCollectorWithCustomCA(t *testing.T) {
 
 	untrusted := testHTTP(c)
 	untrusted.AllowInsecureHTTP = false
-	l2 := newTestLogger(t, Options{HTTP: untrusted})
+	l2 := newTestLogger(t, Options{}, untrusted)
 	logN(l2, "x", 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_ = l2.Close(ctx)
-	if got := value(l2.m.batches.WithLabelValues("sent")); got != 0 {
+	if got := value(l2.m.batches.WithLabelValues("http", "sent")); got != 0 {
 		t.Errorf("%v batches sent to a collector whose CA is not trusted", got)
 	}
 }
@@ -388,7 +388,7 @@ func TestHTTPRefusedBatchIsSetAsideNotRetried(t *testing.T) {
 			if withSpool {
 				o.SpoolDir = t.TempDir()
 			}
-			l := newTestLogger(t, Options{HTTP: o})
+			l := newTestLogger(t, Options{}, o)
 			first := logN(l, "a", 10) // one full batch: refused
 			c.waitRequests(t, 1)
 			second := logN(l, "b", 10)

@@ -1,19 +1,16 @@
 package decisionlog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
-	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/portcullis/portcullis/policy"
 )
@@ -22,7 +19,7 @@ import (
 // OPA's instance id.
 var processID = uuid.NewString()
 
-// Logger writes one event per decision to every configured sink. Its
+// Logger writes one event per decision to every sink it holds. Its
 // methods are safe for concurrent use.
 type Logger struct {
 	masker                  Masker
@@ -32,20 +29,17 @@ type Logger struct {
 	labelMap                map[string]any // the same, for the Masker
 	now                     func() time.Time
 	log                     zerolog.Logger
-	zl                      zerolog.Logger // encodes events into fanout
 	m                       *metrics
-
-	sinks []sink
-	file  *lumberjack.Logger // nil without a file sink
-	http  *httpSink          // nil without an HTTP sink
+	sinks                   []Sink
 
 	mu     sync.RWMutex // write-held only by Close, so no write races a closed sink
 	closed bool
 }
 
-// New starts a Logger and its sinks. The HTTP sink replays what a previous
-// process left in its spool directory.
-func New(opts Options) (*Logger, error) {
+// New returns a Logger writing to sinks, which it holds until Close (see
+// [Sink]); a sink may be held by the Logger it replaces too. If New fails
+// it holds none of them.
+func New(opts Options, sinks ...Sink) (*Logger, error) {
 	var errs []error
 	for name, p := range map[string]float64{"sample.allow": opts.SampleAllow, "sample.deny": opts.SampleDeny} {
 		if !(p >= 0 && p <= 1) {
@@ -58,6 +52,7 @@ func New(opts Options) (*Logger, error) {
 		sampleDeny:  opts.SampleDeny,
 		now:         opts.Now,
 		log:         opts.Logger,
+		sinks:       slices.Clone(sinks),
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -89,63 +84,15 @@ func New(opts Options) (*Logger, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("decision log: %w", err)
 	}
-
-	// The HTTP sink first: it validates the most and reads the spool.
-	if opts.HTTP != nil {
-		if l.http, err = newHTTPSink(*opts.HTTP, l.log, l.m); err != nil {
-			return nil, fmt.Errorf("decision log: %w", err)
-		}
-		l.sinks = append(l.sinks, l.http)
+	for _, s := range l.sinks {
+		s.held().add()
 	}
-	if f := opts.File; f != nil {
-		if l.file, err = openFile(*f); err != nil {
-			l.closeSinks(context.Background())
-			return nil, fmt.Errorf("decision log: %w", err)
-		}
-		l.sinks = append(l.sinks, newStream("file", l.file, l.file, false, l.log, l.m))
-	}
-	if opts.Stdout != nil {
-		l.sinks = append(l.sinks, newStream("stdout", opts.Stdout, nil, false, l.log, l.m))
-	}
-	if so := opts.Syslog; so != nil {
-		w, err := newSyslogWriter(*so, l.now)
-		if err != nil {
-			l.closeSinks(context.Background())
-			return nil, fmt.Errorf("decision log: %w", err)
-		}
-		l.sinks = append(l.sinks, newStream("syslog", w, w, true, l.log, l.m))
-	}
-	l.zl = zerolog.New(fanout{l})
 	return l, nil
 }
 
-// openFile checks that the file sink's path can be written now, rather
-// than at the first event, and returns its rotating writer.
-func openFile(o FileOptions) (*lumberjack.Logger, error) {
-	setDefault(&o.MaxSize, DefaultFileMaxSize)
-	setDefault(&o.MaxAge, DefaultFileMaxAge)
-	if o.Path == "" {
-		return nil, errors.New("file.path: is required")
-	}
-	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
-		return nil, fmt.Errorf("file.path: %w", err)
-	}
-	f, err := os.OpenFile(o.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("file.path: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("file.path: %w", err)
-	}
-	const mib, day = 1 << 20, 24 * time.Hour
-	return &lumberjack.Logger{
-		Filename:   o.Path,
-		MaxSize:    int((o.MaxSize + mib - 1) / mib),
-		MaxAge:     int((o.MaxAge + day - 1) / day),
-		MaxBackups: o.MaxBackups,
-		Compress:   o.Compress,
-	}, nil
-}
+// Sinks returns the sinks the Logger writes to, for a caller building the
+// next Logger around those whose options are unchanged.
+func (l *Logger) Sinks() []Sink { return slices.Clone(l.sinks) }
 
 // Enabled reports whether the Logger has a sink; without one, Log does
 // nothing and callers may skip building events.
@@ -179,10 +126,9 @@ func (l *Logger) Log(ctx context.Context, ev *Event) {
 		l.m.ruled.Inc()
 		return
 	}
-	if err := l.encode(ev, id, ts, &d); err != nil {
-		l.m.failed.Inc()
-		l.log.Error().Err(err).Str("decision_id", id).Msg("decision log event not written")
-		return
+	line := l.encode(ev, id, ts, &d)
+	for _, s := range l.sinks {
+		s.Write(line)
 	}
 	l.m.logged.Inc()
 }
@@ -224,7 +170,10 @@ func (l *Logger) mask(ctx context.Context, ev *Event, id string, ts time.Time, d
 		}
 		d.input = v
 	}
-	ops, drop, err := l.masker.Mask(ctx, l.eventMap(ev, id, ts, d))
+	// The client may be gone by now, cancelling ctx; the event must still be
+	// masked as the rule says, so the Masker gets ctx's values without its
+	// cancellation and bounds its evaluation itself.
+	ops, drop, err := l.masker.Mask(context.WithoutCancel(ctx), l.eventMap(ev, id, ts, d))
 	switch {
 	case err != nil:
 		return l.maskFailed(ev, id, d, err)
@@ -339,30 +288,36 @@ func stringsAny(s []string) []any {
 	return a
 }
 
-// Accepting reports whether a request may proceed: false only when the
-// HTTP sink is fail_closed and its queue is full (which, with a spool,
-// means the spool is full too). The gateway then answers 503.
+// Accepting reports whether a request may proceed: false when a sink
+// refuses more events (an HTTP sink with on_full fail_closed whose queue
+// is full). The gateway then answers 503.
 func (l *Logger) Accepting() bool {
-	return l.http == nil || l.http.accepting()
+	for _, s := range l.sinks {
+		if !s.Accepting() {
+			return false
+		}
+	}
+	return true
 }
 
-// Reopen closes the file sink's file, so the next write opens the path
-// again: after logrotate renamed it, a new file. Call it on SIGHUP.
+// Reopen reopens every sink's file or connection: after logrotate renamed
+// the file, the next write creates a new one. Call it on SIGHUP.
 func (l *Logger) Reopen() error {
-	if l.file == nil {
-		return nil
+	var errs []error
+	for _, s := range l.sinks {
+		errs = append(errs, s.Reopen())
 	}
-	if err := l.file.Close(); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("decision log reopen: %w", err)
 	}
 	return nil
 }
 
 // Close stops logging (later events are counted as dropped_closed) and
-// flushes every sink within ctx: the HTTP sink delivers its queue, or
-// spools what it cannot deliver. Spool writes finish even after ctx is
-// done; only without a spool can events be lost, and they are counted and
-// logged. Close is idempotent.
+// closes, within ctx, every sink no other open Logger holds: the HTTP
+// sink delivers its queue, or spools what it cannot deliver. Spool writes
+// finish even after ctx is done; only without a spool can events be lost,
+// and they are counted and logged. Close is idempotent.
 func (l *Logger) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {
@@ -371,30 +326,16 @@ func (l *Logger) Close(ctx context.Context) error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	return l.closeSinks(ctx)
-}
-
-func (l *Logger) closeSinks(ctx context.Context) error {
 	errs := make([]error, len(l.sinks))
 	var wg sync.WaitGroup
 	for i, s := range l.sinks {
-		wg.Go(func() { errs[i] = s.close(ctx) })
+		if s.held().release() {
+			wg.Go(func() { errs[i] = s.Close(ctx) })
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("decision log close: %w", err)
 	}
 	return nil
-}
-
-// fanout receives each event line from zerolog and hands one shared copy
-// to every sink.
-type fanout struct{ l *Logger }
-
-func (f fanout) Write(p []byte) (int, error) {
-	b := bytes.Clone(p)
-	for _, s := range f.l.sinks {
-		s.write(b)
-	}
-	return len(p), nil
 }

@@ -20,6 +20,11 @@ import (
 // MaskActive reports whether there is anything to evaluate at all (the
 // active policy defines a mask or drop rule); when it is false the event
 // is not even built for Mask.
+//
+// The ctx given to Mask carries the request's values but not its
+// cancellation (a client that left must not get its event masked wrongly
+// or dropped), so Mask bounds its own evaluation: the engine uses its
+// policy timeout.
 type Masker interface {
 	MaskActive() bool
 	Mask(ctx context.Context, event map[string]any) (ops []policy.MaskOp, drop bool, err error)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -170,24 +171,95 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	tests := []struct {
 		name string
 		opts Options
+		sink SinkOptions // if set, opened instead of New(opts)
 		want string
 	}{
-		{"an erase pointer outside input and result", Options{Erase: []string{"/labels/app"}}, `erase[0]: invalid json pointer "/labels/app": must be under /input or /result`},
-		{"an erase pointer without a leading slash", Options{Erase: []string{"input/x"}}, `must start with /`},
-		{"a bad escape in an erase pointer", Options{Erase: []string{"/input/a~2"}}, `"~" must be followed by 0 or 1`},
-		{"a sample rate above one", Options{SampleAllow: 1.5}, `sample.allow: 1.5 is out of range (want 0..1)`},
-		{"a plain http collector without allow_insecure_http", Options{HTTP: &HTTPOptions{URL: "http://127.0.0.1:1/"}}, `http.url: scheme "http" (want https, or http with allow_insecure_http)`},
-		{"an unknown format", Options{HTTP: &HTTPOptions{URL: "https://x/", Format: "xml"}}, `http.format: "xml" (want "ndjson" or "opa")`},
-		{"bearer and basic together", Options{HTTP: &HTTPOptions{URL: "https://x/", BearerToken: "t", Username: "u"}}, `cannot be combined`},
-		{"a missing CA file", Options{HTTP: &HTTPOptions{URL: "https://x/", CAFile: "/nonexistent/ca.pem"}}, `http.ca_file`},
+		{"an erase pointer outside input and result", Options{Erase: []string{"/labels/app"}}, nil, `erase[0]: invalid json pointer "/labels/app": must be under /input or /result`},
+		{"an erase pointer without a leading slash", Options{Erase: []string{"input/x"}}, nil, `must start with /`},
+		{"a bad escape in an erase pointer", Options{Erase: []string{"/input/a~2"}}, nil, `"~" must be followed by 0 or 1`},
+		{"a sample rate above one", Options{SampleAllow: 1.5}, nil, `sample.allow: 1.5 is out of range (want 0..1)`},
+		{"a plain http collector without allow_insecure_http", Options{}, HTTPOptions{URL: "http://127.0.0.1:1/"}, `http.url: scheme "http" (want https, or http with allow_insecure_http)`},
+		{"an unknown format", Options{}, HTTPOptions{URL: "https://x/", Format: "xml"}, `http.format: "xml" (want "ndjson" or "opa")`},
+		{"bearer and basic together", Options{}, HTTPOptions{URL: "https://x/", BearerToken: "t", Username: "u"}, `cannot be combined`},
+		{"a missing CA file", Options{}, withHTTP(func(o *HTTPOptions) { o.CAFile = "/nonexistent/ca.pem" }), `http.ca_file`},
+		{"an http sink without a queue size is refused, not defaulted", Options{}, withHTTP(func(o *HTTPOptions) { o.QueueEvents = 0 }), `http.queue_events: 0 (want at least 1)`},
+		{"an http sink without a flush interval", Options{}, withHTTP(func(o *HTTPOptions) { o.FlushInterval = 0 }), `http.flush_interval: 0s (want a positive duration)`},
+		{"an http sink without on_full", Options{}, withHTTP(func(o *HTTPOptions) { o.OnFull = "" }), `http.on_full: "" (want "drop_oldest" or "fail_closed")`},
+		{"a spool without a size", Options{}, withHTTP(func(o *HTTPOptions) { o.SpoolDir, o.SpoolMaxBytes = "/tmp/x", 0 }), `http.spool_max_bytes: 0`},
+		{"a file sink without a rotation size", Options{}, FileOptions{Path: "/tmp/d.log", MaxAge: time.Hour}, `file.max_size: 0 (want at least 1 byte)`},
+		{"a file sink without a maximum age", Options{}, FileOptions{Path: "/tmp/d.log", MaxSize: 1}, `file.max_age: 0s (want a positive duration)`},
+		{"a file sink without a path", Options{}, FileOptions{MaxSize: 1, MaxAge: time.Hour}, `file.path: is required`},
+		{"a syslog sink without a timeout", Options{}, SyslogOptions{Address: "127.0.0.1:514"}, `syslog.timeout: 0s (want a positive duration)`},
+		{"a syslog CA without TLS", Options{}, SyslogOptions{Address: "127.0.0.1:514", Timeout: time.Second, CAFile: "ca.pem"}, `syslog.ca_file: is set but tls is false`},
+		{"a stdout sink without a writer", Options{}, StdoutOptions{}, `stdout: no writer`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := New(tc.opts)
+			var err error
+			if tc.sink != nil {
+				_, err = tc.sink.Open(Env{})
+			} else {
+				_, err = New(tc.opts)
+			}
 			if err == nil || !contains(err.Error(), tc.want) {
 				t.Errorf("New error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// withHTTP returns valid HTTP options changed by set.
+func withHTTP(set func(o *HTTPOptions)) HTTPOptions {
+	o := HTTPOptions{URL: "https://x/", Format: FormatNDJSON, BatchEvents: 1, BatchBytes: 1, FlushInterval: time.Second,
+		Timeout: time.Second, QueueEvents: 1, MaxRetryDelay: time.Second, OnFull: OnFullDropOldest}
+	set(&o)
+	return o
+}
+
+// ctxMasker fails as the engine does when its context is cancelled
+// (topdown stops the evaluation), and records a value of the context.
+type ctxMasker struct {
+	fakeMasker
+	value any
+}
+
+type ctxKey struct{}
+
+func (c *ctxMasker) Mask(ctx context.Context, ev map[string]any) ([]policy.MaskOp, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	c.value = ctx.Value(ctxKey{})
+	c.mu.Unlock()
+	return c.fakeMasker.Mask(ctx, ev)
+}
+
+// A client that disconnects cancels the request's context before its event
+// is logged; the mask rule must still run, not fail closed or drop it.
+func TestAClientThatLeftStillGetsItsEventMasked(t *testing.T) {
+	t.Parallel()
+	cm := &ctxMasker{fakeMasker: fakeMasker{ops: []policy.MaskOp{{Op: "upsert", Path: "/input/user/name", Value: "***"}}}}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "trace"))
+	cancel()
+	var out syncBuffer
+	l := newTestLogger(t, Options{Masker: cm}, StdoutOptions{W: &out})
+	l.Log(ctx, &Event{DecisionID: "gone", Path: "p", Input: maskInput()})
+	closeLogger(t, l)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &m); err != nil {
+		t.Fatalf("%v: %q", err, out.String())
+	}
+	in, _ := m["input"].(map[string]any)
+	got, _ := json.Marshal(map[string]any{"input": in["user"], "masked": m["masked"], "erased": m["erased"]})
+	if want := `{"erased":null,"input":{"name":"***","password":"hunter2"},"masked":["/input/user/name"]}`; string(got) != want {
+		t.Errorf("event %s, want %s", got, want)
+	}
+	if cm.value != "trace" {
+		t.Errorf("the mask rule's context lost the request's values: %v", cm.value)
+	}
+	if v := value(l.m.maskErrors); v != 0 {
+		t.Errorf("mask errors = %v, want 0", v)
 	}
 }

@@ -27,7 +27,7 @@ type queue struct {
 	drops prometheus.Counter
 }
 
-func newQueue(o HTTPOptions, m *metrics) *queue {
+func newQueue(o HTTPOptions, m sinkMetrics) *queue {
 	hard := o.QueueEvents
 	if o.OnFull == OnFullFailClosed {
 		// Accepting turns false at QueueEvents; the slack keeps the events of
@@ -42,7 +42,7 @@ func newQueue(o HTTPOptions, m *metrics) *queue {
 		highWater:  max(o.QueueEvents/2, 1),
 		wake:       make(chan struct{}, 1),
 		gauge:      m.queue,
-		drops:      m.drops.WithLabelValues("http", dropQueueFull),
+		drops:      m.full,
 	}
 }
 

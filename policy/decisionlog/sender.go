@@ -66,6 +66,7 @@ func (h *httpSink) run() {
 			attempt = 0
 			h.sent.Inc()
 			h.bytes.Add(float64(len(b.data)))
+			h.delivered.Add(float64(b.events))
 			if b.spooled {
 				h.spool.remove(b.name)
 			}
@@ -221,6 +222,7 @@ func (h *httpSink) deliver(b *batch) bool {
 		if err == nil {
 			h.sent.Inc()
 			h.bytes.Add(float64(len(b.data)))
+			h.delivered.Add(float64(b.events))
 			return true
 		}
 		h.failed.Inc()

@@ -32,7 +32,7 @@ func TestSampling(t *testing.T) {
 			t.Parallel()
 			var out syncBuffer
 			reg := prometheus.NewRegistry()
-			l, err := New(Options{SampleAllow: tc.allow, SampleDeny: tc.deny, Stdout: &out, Registerer: reg})
+			l, err := New(Options{SampleAllow: tc.allow, SampleDeny: tc.deny, Registerer: reg}, openSink(t, StdoutOptions{W: &out}, reg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +55,7 @@ func TestSampling(t *testing.T) {
 func TestStdoutWritesOneLinePerEvent(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
-	l := newTestLogger(t, Options{Stdout: &out})
+	l := newTestLogger(t, Options{}, StdoutOptions{W: &out})
 	ids := logN(l, "s", 25)
 	closeLogger(t, l)
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -80,7 +80,7 @@ func TestFileReopenAfterRenameWritesANewFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "decisions.log")
-	l := newTestLogger(t, Options{File: &FileOptions{Path: path}})
+	l := newTestLogger(t, Options{}, testFile(path))
 	l.Log(context.Background(), &Event{DecisionID: "first"})
 	waitForFile(t, path, "first")
 	rotated := path + ".1"
@@ -117,7 +117,7 @@ func TestFileOptionsBecomeLumberjackUnits(t *testing.T) {
 	if lj.MaxSize != 2 || lj.MaxAge != 2 || lj.MaxBackups != 3 {
 		t.Errorf("MaxSize %d MiB, MaxAge %d days, MaxBackups %d; want 2, 2, 3", lj.MaxSize, lj.MaxAge, lj.MaxBackups)
 	}
-	if _, err := openFile(FileOptions{Path: filepath.Join(t.TempDir(), "d.log")}); err != nil {
+	if _, err := openFile(testFile(filepath.Join(t.TempDir(), "d.log"))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -137,17 +137,24 @@ func waitForFile(t *testing.T, path, want string) {
 	}
 }
 
-func TestZerologGlobalLevelDisabledIsCounted(t *testing.T) {
+// The audit stream does not go through zerolog: the gateway's log level,
+// even Disabled, must not silence it.
+func TestZerologGlobalLevelDisabledDoesNotSilenceEvents(t *testing.T) {
 	// Not parallel: it changes zerolog's global level.
 	var out syncBuffer
-	l := newTestLogger(t, Options{Stdout: &out})
+	l := newTestLogger(t, Options{}, StdoutOptions{W: &out})
 	prev := zerolog.GlobalLevel()
 	zerolog.SetGlobalLevel(zerolog.Disabled)
-	l.Log(context.Background(), &Event{DecisionID: "d"})
-	zerolog.SetGlobalLevel(prev)
+	defer zerolog.SetGlobalLevel(prev)
+	ids := logN(l, "quiet", 3)
 	closeLogger(t, l)
-	if got := value(l.m.failed); got != 1 {
-		t.Errorf("dropped_error = %v, want 1", got)
+	for _, id := range ids {
+		if !strings.Contains(out.String(), `"decision_id":"`+id+`"`) {
+			t.Errorf("event %s not written with zerolog disabled: %q", id, out.String())
+		}
+	}
+	if got := value(l.m.logged); got != 3 {
+		t.Errorf("logged = %v, want 3", got)
 	}
 }
 
@@ -162,7 +169,7 @@ func TestALoggerWithoutSinksIsDisabled(t *testing.T) {
 	}
 	l.Log(context.Background(), &Event{Allow: true}) // must do nothing, and not panic
 	var out strings.Builder
-	l2, err := New(Options{SampleAllow: 1, SampleDeny: 1, Stdout: &out})
+	l2, err := New(Options{SampleAllow: 1, SampleDeny: 1}, openSink(t, StdoutOptions{W: &out}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +203,7 @@ func (g *gatedWriter) Write(p []byte) (int, error) {
 func TestStreamWritesQueuedEventsTogether(t *testing.T) {
 	t.Parallel()
 	g := &gatedWriter{release: make(chan struct{})}
-	l := newTestLogger(t, Options{Stdout: g})
+	l := newTestLogger(t, Options{}, StdoutOptions{W: g})
 	ids := logN(l, "co", 50) // the first is held in Write; the rest queue up
 	close(g.release)
 	closeLogger(t, l)

@@ -53,8 +53,8 @@ func openSpool(o HTTPOptions, m *metrics) (*spool, error) {
 		dir:        o.SpoolDir,
 		max:        o.SpoolMaxBytes,
 		dropOldest: o.OnFull == OnFullDropOldest,
-		gauge:      m.spool,
-		drops:      m.drops.WithLabelValues("http", dropSpoolFull),
+		gauge:      m.spool.WithLabelValues(sinkHTTP),
+		drops:      m.drops.WithLabelValues(sinkHTTP, dropSpoolFull),
 	}
 	return s, s.scan()
 }

@@ -2,65 +2,86 @@ package decisionlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
-// streamQueue bounds the events waiting for a stdout or file write.
+// streamQueue bounds the events waiting for a stdout, file or syslog write.
 const streamQueue = 4096
 
 // coalesceBytes bounds one write of several queued events.
 const coalesceBytes = 64 << 10
 
-// sink receives every logged event. write must not block and must not
-// modify or retain b beyond reading it (b is shared by all sinks).
-type sink interface {
-	write(b []byte)
-	close(ctx context.Context) error
+// StdoutOptions configures the stdout sink.
+type StdoutOptions struct {
+	// W receives one JSON line per event: os.Stdout in the gateway. It is
+	// compared with == (a pointer, as writers are).
+	W io.Writer
 }
 
-// stream writes events to an io.Writer from its own goroutine, so a slow
-// writer never blocks Log; when its queue is full, events are dropped and
-// counted, as OPA does.
+// Open starts the sink.
+func (o StdoutOptions) Open(env Env) (Sink, error) {
+	if o.W == nil {
+		return nil, errors.New("stdout: no writer")
+	}
+	return newStream("stdout", o, o.W, nil, false, env)
+}
+
+// stream is the stdout, file and syslog sink: it writes events to an
+// io.Writer from its own goroutine, so a slow writer never blocks Log;
+// when its queue is full, events are dropped and counted, as OPA does.
 type stream struct {
+	holders
 	name string
+	opts SinkOptions
 	w    io.Writer
 	// perEvent keeps one Write per event (syslog frames each one); other
 	// streams write what is queued at once, one system call for many events.
 	perEvent bool
-	closer   io.Closer // closed after the queue is drained, if not nil
-	ch       chan []byte
-	done     chan struct{}
-	log      zerolog.Logger
-
-	bytes, full, errs prometheus.Counter
+	// closer, if not nil, is closed by Reopen (the writer opens again at
+	// the next write) and after the queue is drained.
+	closer io.Closer
+	ch     chan []byte
+	done   chan struct{}
+	log    zerolog.Logger
+	m      sinkMetrics
 }
 
-func newStream(name string, w io.Writer, closer io.Closer, perEvent bool, log zerolog.Logger, m *metrics) *stream {
+func newStream(name string, opts SinkOptions, w io.Writer, closer io.Closer, perEvent bool, env Env) (*stream, error) {
+	_, m, err := openSinkMetrics(env, name)
+	if err != nil {
+		return nil, err
+	}
 	s := &stream{
 		name:     name,
+		opts:     opts,
 		perEvent: perEvent,
 		w:        w,
 		closer:   closer,
 		ch:       make(chan []byte, streamQueue),
 		done:     make(chan struct{}),
-		log:      log,
-		bytes:    m.bytes.WithLabelValues(name),
-		full:     m.drops.WithLabelValues(name, dropQueueFull),
-		errs:     m.drops.WithLabelValues(name, dropWrite),
+		log:      env.Logger,
+		m:        m,
 	}
 	go s.run()
-	return s
+	return s, nil
 }
 
-func (s *stream) write(b []byte) {
+func (s *stream) Options() SinkOptions { return s.opts }
+
+// Accepting is always true: a full stream queue drops (best effort).
+func (s *stream) Accepting() bool { return true }
+
+func (s *stream) Write(b []byte) {
+	s.m.queue.Inc() // before the send, so that run never takes the gauge below zero
 	select {
 	case s.ch <- b:
 	default:
-		s.full.Inc()
+		s.m.queue.Dec()
+		s.m.full.Inc()
 	}
 }
 
@@ -74,8 +95,9 @@ func (s *stream) run() {
 			buf, n = s.coalesce(append(buf[:0], b...))
 			b = buf
 		}
+		s.m.queue.Sub(float64(n))
 		if _, err := s.w.Write(b); err != nil {
-			s.errs.Add(float64(n))
+			s.m.writeErrs.Add(float64(n))
 			if !failing { // once per outage, not once per event
 				s.log.Error().Err(err).Str("sink", s.name).Msg("decision log write failed")
 			}
@@ -83,7 +105,8 @@ func (s *stream) run() {
 			continue
 		}
 		failing = false
-		s.bytes.Add(float64(len(b)))
+		s.m.bytes.Add(float64(len(b)))
+		s.m.delivered.Add(float64(n))
 	}
 }
 
@@ -106,8 +129,18 @@ func (s *stream) coalesce(buf []byte) ([]byte, int) {
 	return buf, n
 }
 
-// close drains the queue within ctx. Log must not call write afterwards.
-func (s *stream) close(ctx context.Context) error {
+func (s *stream) Reopen() error {
+	if s.closer == nil {
+		return nil
+	}
+	if err := s.closer.Close(); err != nil {
+		return fmt.Errorf("%s sink reopen: %w", s.name, err)
+	}
+	return nil
+}
+
+// Close drains the queue within ctx.
+func (s *stream) Close(ctx context.Context) error {
 	close(s.ch)
 	select {
 	case <-s.done:

@@ -22,8 +22,21 @@ type SyslogOptions struct {
 	// system roots.
 	TLS    bool
 	CAFile string
-	// Timeout bounds connecting and each write. If 0, 5s.
+	// Timeout bounds connecting and each write.
 	Timeout time.Duration
+}
+
+// SyslogTimeout is the gateway's syslog Timeout (the config has no field
+// for it).
+const SyslogTimeout = 5 * time.Second
+
+// Open starts the sink; it connects at the first event.
+func (o SyslogOptions) Open(env Env) (Sink, error) {
+	w, err := newSyslogWriter(o, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return newStream("syslog", o, w, w, true, env)
 }
 
 const (
@@ -50,8 +63,11 @@ func newSyslogWriter(o SyslogOptions, now func() time.Time) (*syslogWriter, erro
 	if _, _, err := net.SplitHostPort(o.Address); err != nil {
 		return nil, fmt.Errorf("syslog.address: %w", err)
 	}
-	if o.Timeout == 0 {
-		o.Timeout = 5 * time.Second
+	if o.Timeout <= 0 {
+		return nil, fmt.Errorf("syslog.timeout: %s (want a positive duration)", o.Timeout)
+	}
+	if o.CAFile != "" && !o.TLS {
+		return nil, errors.New("syslog.ca_file: is set but tls is false")
 	}
 	w := &syslogWriter{o: o, now: now}
 	if o.TLS {
@@ -124,7 +140,8 @@ func (w *syslogWriter) dial() error {
 	return nil
 }
 
-// Close closes the connection; the next Write would dial again.
+// Close closes the connection; the next Write dials again at once (Reopen
+// closes a working connection, which is no reason to wait).
 func (w *syslogWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -132,7 +149,7 @@ func (w *syslogWriter) Close() error {
 		return nil
 	}
 	err := w.conn.Close()
-	w.conn = nil
+	w.conn, w.lastDial = nil, time.Time{}
 	return err
 }
 

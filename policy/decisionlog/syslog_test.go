@@ -96,13 +96,13 @@ func TestSyslogSink(t *testing.T) {
 		l    net.Listener
 		o    SyslogOptions
 	}{
-		{"RFC 5424 over TCP", tcp, SyslogOptions{Address: tcp.Addr().String()}},
-		{"RFC 5424 over TLS with a custom CA", tlsL, SyslogOptions{Address: tlsL.Addr().String(), TLS: true, CAFile: ca}},
+		{"RFC 5424 over TCP", tcp, SyslogOptions{Address: tcp.Addr().String(), Timeout: SyslogTimeout}},
+		{"RFC 5424 over TLS with a custom CA", tlsL, SyslogOptions{Address: tlsL.Addr().String(), TLS: true, CAFile: ca, Timeout: SyslogTimeout}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newSyslogReceiver(t, tc.l)
-			l := newTestLogger(t, Options{Syslog: &tc.o})
+			l := newTestLogger(t, Options{}, tc.o)
 			want := logN(l, "sys", 3)
 			got := r.wait(t, 3)
 			closeLogger(t, l)
@@ -127,7 +127,7 @@ func TestSyslogReceiverDownDropsAndCountsWithoutBlocking(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	lg := newTestLogger(t, Options{Syslog: &SyslogOptions{Address: addr}})
+	lg := newTestLogger(t, Options{}, SyslogOptions{Address: addr, Timeout: SyslogTimeout})
 	logN(lg, "down", 5)
 	closeLogger(t, lg)
 	if d := value(lg.m.drops.WithLabelValues("syslog", dropWrite)); d != 5 {
