@@ -139,19 +139,25 @@ func TestHardeningConnSmuggling(t *testing.T) {
 				}
 			}
 			// Every refusal is in the decision log, with what was read of it.
-			var n int
+			// The stdout sink writes asynchronously: wait for the last events.
+			refusals := func() (n int) {
+				for _, ev := range eventsIn(g.stdout.String()) {
+					for _, v := range variants {
+						if len(ev.Portcullis.Reasons) > 0 && ev.Portcullis.Reasons[0] == v.reason {
+							n++
+							break
+						}
+					}
+				}
+				return n
+			}
+			authnPoll(10*time.Second, func() bool { return refusals() >= 2*len(variants) })
 			for _, ev := range eventsIn(g.stdout.String()) {
 				if ev.Portcullis.Status >= 400 && !strings.Contains(string(ev.raw), `"requested_by":"127.0.0.1:`) {
 					t.Errorf("event without client address: %s", ev.raw)
 				}
-				for _, v := range variants {
-					if len(ev.Portcullis.Reasons) > 0 && ev.Portcullis.Reasons[0] == v.reason {
-						n++
-						break
-					}
-				}
 			}
-			if n != 2*len(variants) {
+			if n := refusals(); n != 2*len(variants) {
 				t.Fatalf("%d refusals in the decision log, want %d:\n%s", n, 2*len(variants), g.stdout.String())
 			}
 		})
