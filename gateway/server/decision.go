@@ -45,7 +45,7 @@ func (c *components) logDecision(ctx context.Context, header http.Header, x *exc
 	if x.in.Request.Path == "" { // no canonical path: say what came
 		ev.RawPath = x.in.RawPath
 	}
-	if f, ok := errors.AsType[*authn.Failure](err); ok && len(f.Presented) > 0 {
+	if f, ok := errors.AsType[*authn.Failure](err); err != nil && ok && len(f.Presented) > 0 {
 		ev.Credentials = make([]decisionlog.Credential, len(f.Presented))
 		for i, p := range f.Presented {
 			ev.Credentials[i] = decisionlog.Credential(p)
