@@ -31,7 +31,7 @@ func authenticate(t *testing.T, consumers any, key string, now time.Time) string
 		if !ok {
 			t.Fatalf("Authenticate: %v", err)
 		}
-		return p.Reason
+		return string(p.Reason)
 	}
 	return id.Consumer
 }

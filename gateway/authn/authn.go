@@ -8,6 +8,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/policy"
@@ -58,14 +59,14 @@ type stage struct {
 //     enable is 401 method_not_allowed_on_route;
 //  4. with no credential, gives policy.Anonymous() if the route allows
 //     anonymous requests, else 401 credential_missing;
-//  5. on success sets the identity on the state, queues the identity
-//     headers and, with hide_credentials, removes the credential from the
-//     request.
+//  5. on success sets input.identity ([input.Doc]), queues the identity
+//     headers ([header.Edits]) and, with hide_credentials, removes the
+//     credential from the request.
 //
-// Problems from authenticators are returned as they are; any other error is
-// 503 authn_unavailable (fail closed). The reason of every failure goes to
-// State.Reason. New fails if the route enables a method whose authenticator
-// is nil.
+// A failure is returned as a [*Failure]: the problem (from an authenticator
+// as it is; any other error is 503 authn_unavailable, fail closed) and the
+// credentials the request carried. New fails if the route enables a method
+// whose authenticator is nil.
 func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline.Middleware, error) {
 	a := route.Authn
 	s := &stage{
@@ -118,22 +119,18 @@ func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline
 
 func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
 	return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		st := pipeline.StateFrom(r.Context())
-		if st == nil {
+		in, edits := input.Part.From(r.Context()), header.EditsPart.From(r.Context())
+		if in == nil || edits == nil {
 			return errors.New("authn: request has no pipeline state")
 		}
 		s.identity.DeleteFrom(r.Header)
 		id, f, err := s.authenticate(r)
 		if err != nil {
-			st.Presented = s.x.presented(r)
-			if p := problem.As(err); p != nil {
-				st.Reason = p.Reason
-			}
-			return err
+			return &Failure{Err: err, Presented: s.x.presented(r)}
 		}
-		st.Input.Identity = id
+		in.Identity = id
 		if f != nil {
-			s.setHeaders(st, id)
+			s.setHeaders(edits, id)
 			if s.hide {
 				hide(r, *f)
 			}
@@ -217,7 +214,7 @@ func (s *stage) notAllowed(cred pipeline.Credential) *problem.Problem {
 }
 
 // setHeaders queues the identity headers for the upstream request.
-func (s *stage) setHeaders(st *pipeline.State, id *policy.Identity) {
+func (s *stage) setHeaders(edits *header.Edits, id *policy.Identity) {
 	var chs []claimHeader
 	switch id.Method {
 	case policy.MethodJWT:
@@ -226,13 +223,23 @@ func (s *stage) setHeaders(st *pipeline.State, id *policy.Identity) {
 		chs = s.introHeaders
 	case policy.MethodAPIKey:
 		if v := stripControl(id.Consumer); v != "" {
-			st.SetHeader(s.consumerHeader, v)
+			edits.Set(s.consumerHeader, v)
 		}
 		return
 	}
 	for _, ch := range chs {
 		if v, ok := claimValue(id.Claims[ch.claim]); ok && v != "" {
-			st.SetHeader(ch.header, v)
+			edits.Set(ch.header, v)
 		}
 	}
 }
+
+// Failure is a failed authentication: the problem to send (Err) and the
+// credentials the request carried, kind and source only, for the decision log.
+type Failure struct {
+	Err       error
+	Presented []pipeline.Presented
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }

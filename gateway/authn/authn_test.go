@@ -73,7 +73,7 @@ type seen struct {
 
 type result struct {
 	err  error
-	st   *pipeline.State
+	st   *testState
 	next seen
 	jwt  *fakeAuth
 	in   *fakeAuth
@@ -91,12 +91,13 @@ func run(t *testing.T, ra config.RouteAuthn, r *http.Request, edit func(jwt, in,
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := result{st: &pipeline.State{}, jwt: jwt, in: in, key: key}
+	res := result{st: newTestState(), jwt: jwt, in: in, key: key}
 	h := mw(pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		res.next = seen{ran: true, header: r.Header.Clone(), query: r.URL.RawQuery}
 		return nil
 	}))
-	res.err = h.ServeHTTP(httptest.NewRecorder(), r.WithContext(pipeline.WithState(r.Context(), res.st)))
+	res.err = h.ServeHTTP(httptest.NewRecorder(), res.st.with(r))
+	res.st.done(res.err)
 	return res
 }
 
@@ -113,13 +114,13 @@ func methods(m ...string) config.RouteAuthn { return config.RouteAuthn{Methods: 
 func wantProblem(t *testing.T, res result, status int, reason string) *problem.Problem {
 	t.Helper()
 	p := problem.As(res.err)
-	if p == nil || p.Status != status || p.Reason != reason {
+	if p == nil || p.Status != status || string(p.Reason) != reason {
 		t.Fatalf("got %v, want %d %s", res.err, status, reason)
 	}
 	if res.next.ran {
 		t.Fatal("next ran after a failure")
 	}
-	if res.st.Reason != reason {
+	if string(res.st.Reason) != reason {
 		t.Errorf("State.Reason = %q, want %q", res.st.Reason, reason)
 	}
 	return p
@@ -459,13 +460,13 @@ func BenchmarkStage(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := mw(pipeline.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil }))
-	st := &pipeline.State{}
+	st := newTestState()
 	r := req("/", "Authorization", "Bearer "+jws)
-	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	r = st.with(r)
 	w := httptest.NewRecorder()
 	b.ReportAllocs()
 	for b.Loop() {
-		st.SetHeaders = nil
+		st.edits = header.Edits{}
 		if err := h.ServeHTTP(w, r); err != nil {
 			b.Fatal(err)
 		}

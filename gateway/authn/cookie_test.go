@@ -61,7 +61,7 @@ func TestCredentialCookies(t *testing.T) {
 			r := cookieRequest(tc.lines...)
 			f, ok, p := x.extract(r)
 			if tc.reason != "" {
-				if p == nil || p.Reason != tc.reason {
+				if p == nil || string(p.Reason) != tc.reason {
 					t.Fatalf("extract = %+v, %v, %v; want %s", f.cred, ok, p, tc.reason)
 				}
 				return

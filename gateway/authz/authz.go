@@ -5,25 +5,35 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/engine"
 )
 
-// Reason codes set on the request state.
-const (
-	ReasonAllow = "allow"
-	ReasonDeny  = "policy_deny"
-)
+// ReasonDeny is the reason of a deny the engine did not fail on.
+const ReasonDeny problem.Reason = "policy_deny"
+
+// Result is what authorization decided for a request.
+type Result struct {
+	// Decision is the engine's; nil when the stage did not run.
+	Decision *policy.Decision
+}
+
+// ResultPart is the request's Result.
+var ResultPart = pipeline.NewPart[Result]()
 
 // detail is the only client-visible explanation of a deny: policy reasons
 // and evaluation errors go to the decision log, never to the client.
 const detail = "denied by policy"
 
 // New returns the authorization stage of route. Per request it evaluates
-// eng on the state's input and records the decision in the state. On a
+// eng on the request's input ([input.Doc]) and records the decision in its
+// [Result]. On a
 // route with policy.input_body the buffered body becomes input.request.body
 // (see inputBody).
 //
@@ -32,9 +42,8 @@ const detail = "denied by policy"
 // 403; the reason is policy_deny, or the engine's failure code
 // (policy_undefined, policy_invalid_result, policy_error, policy_timeout):
 // an engine failure is a deny, never a 500. The decision's response
-// headers are sent on allow and deny. On allow the decision's headers are
-// queued for the upstream request, its removals appended to DelHeaders,
-// and next runs.
+// headers are sent on allow and deny. On allow the decision's headers and
+// removals are queued for the upstream request ([header.Edits]) and next runs.
 func New(eng *engine.Engine, route *config.Route) (pipeline.Middleware, error) {
 	if eng == nil {
 		return nil, errors.New("authz: nil engine")
@@ -43,41 +52,40 @@ func New(eng *engine.Engine, route *config.Route) (pipeline.Middleware, error) {
 	withBody := route != nil && route.Policy.InputBody
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			st := pipeline.StateFrom(r.Context())
-			if st == nil {
+			ctx := r.Context()
+			in, res, edits := input.Part.From(ctx), ResultPart.From(ctx), header.EditsPart.From(ctx)
+			if in == nil || res == nil || edits == nil {
 				// A wiring bug; fail closed rather than skip the policy.
 				return problem.Wrap(http.StatusForbidden, engine.ReasonError, detail, errors.New("authz: no request state"))
 			}
-			st.Input.OPAEnvoy = opaEnvoy
+			in.OPAEnvoy = opaEnvoy
 			if withBody {
-				inputBody(st, r, opaEnvoy)
+				inputBody(&in.Request, body.Part.From(ctx), r, opaEnvoy)
 			}
-			d := eng.Evaluate(r.Context(), &st.Input)
-			st.Decision = d
+			d := eng.Evaluate(ctx, &in.Input)
+			res.Decision = d
 			for name, v := range d.ResponseHeaders {
 				w.Header().Set(name, v)
 			}
 			if !d.Allow {
-				return deny(st, d)
+				return deny(in.Identity, d)
 			}
 			for name, v := range d.Headers {
-				st.SetHeader(name, v)
+				edits.Set(name, v)
 			}
-			st.DelHeaders = append(st.DelHeaders, d.RemoveHeaders...)
-			st.Reason = ReasonAllow
+			edits.Delete(d.RemoveHeaders...)
 			return next.ServeHTTP(w, r)
 		})
 	}, nil
 }
 
-func deny(st *pipeline.State, d *policy.Decision) error {
+func deny(id *policy.Identity, d *policy.Decision) error {
 	reason := ReasonDeny
 	var ee *engine.EvalError
 	if errors.As(d.Err, &ee) {
-		reason = ee.Reason
+		reason = problem.Reason(ee.Reason)
 	}
-	st.Reason = reason
-	anonymous := st.Input.Identity == nil || !st.Input.Identity.Authenticated
+	anonymous := id == nil || !id.Authenticated
 	status := d.Status
 	switch {
 	case status != 0:

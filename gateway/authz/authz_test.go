@@ -61,19 +61,19 @@ func TestStage(t *testing.T) {
 		path       string
 		id         *policy.Identity
 		wantStatus int // 0: next ran
-		wantReason string
-		check      func(t *testing.T, st *pipeline.State, rec *httptest.ResponseRecorder, err error)
+		wantReason problem.Reason
+		check      func(t *testing.T, st *testState, rec *httptest.ResponseRecorder, err error)
 	}{
 		{name: "the read key may GET", eng: example, method: "GET", path: "/api/v1/users", id: identity(policy.MethodAPIKey, "read-access"), wantReason: ReasonAllow},
 		{name: "the read key POSTing gets 403", eng: example, method: "POST", path: "/api/v1/users", id: identity(policy.MethodAPIKey, "read-access"), wantStatus: 403, wantReason: ReasonDeny,
-			check: func(t *testing.T, st *pipeline.State, _ *httptest.ResponseRecorder, _ error) {
+			check: func(t *testing.T, st *testState, _ *httptest.ResponseRecorder, _ error) {
 				if !slices.Contains(st.Decision.Reasons, "read_only_consumer") {
 					t.Errorf("reasons = %v", st.Decision.Reasons)
 				}
 			}},
 		{name: "the full key may POST", eng: example, method: "POST", path: "/api/v1/users", id: identity(policy.MethodAPIKey, "full-access"), wantReason: ReasonAllow},
 		{name: "anonymous on a protected route gets 401 with a challenge", eng: example, method: "GET", path: "/api/v1/users", id: identity(policy.MethodAnonymous), wantStatus: 401, wantReason: ReasonDeny,
-			check: func(t *testing.T, _ *pipeline.State, _ *httptest.ResponseRecorder, err error) {
+			check: func(t *testing.T, _ *testState, _ *httptest.ResponseRecorder, err error) {
 				if p := problem.As(err); p == nil || p.Header.Get("WWW-Authenticate") != "Bearer" {
 					t.Errorf("problem = %v", err)
 				}
@@ -84,7 +84,7 @@ func TestStage(t *testing.T) {
 		{name: "decision headers reach the upstream and the client", method: "GET", path: "/x", id: identity(policy.MethodJWT),
 			eng:        newEngine(t, customBundle(t, `decision := {"allowed": true, "headers": {"X-Subject": "s"}, "request_headers_to_remove": ["X-Internal"], "response_headers_to_add": {"X-Policy": "v1"}}`)),
 			wantReason: ReasonAllow,
-			check: func(t *testing.T, st *pipeline.State, rec *httptest.ResponseRecorder, _ error) {
+			check: func(t *testing.T, st *testState, rec *httptest.ResponseRecorder, _ error) {
 				if st.SetHeaders.Get("X-Subject") != "s" || !slices.Contains(st.DelHeaders, "X-Internal") || rec.Header().Get("X-Policy") != "v1" {
 					t.Errorf("set %v, del %v, response %v", st.SetHeaders, st.DelHeaders, rec.Header())
 				}
@@ -92,7 +92,7 @@ func TestStage(t *testing.T) {
 		{name: "a policy-chosen status and response headers are used on deny", method: "GET", path: "/x", id: identity(policy.MethodAnonymous),
 			eng:        newEngine(t, customBundle(t, `decision := {"allow": false, "status": 429, "response_headers": {"Retry-After": "5"}, "reasons": ["secret internal reason"]}`)),
 			wantStatus: 429, wantReason: ReasonDeny,
-			check: func(t *testing.T, _ *pipeline.State, rec *httptest.ResponseRecorder, err error) {
+			check: func(t *testing.T, _ *testState, rec *httptest.ResponseRecorder, err error) {
 				p := problem.As(err)
 				if rec.Header().Get("Retry-After") != "5" || p.Detail != "denied by policy" || p.Header.Get("WWW-Authenticate") != "" {
 					t.Errorf("response headers %v, problem %+v", rec.Header(), p)
@@ -125,15 +125,16 @@ func TestStage(t *testing.T) {
 				return nil
 			}), mw)
 
-			st := &pipeline.State{Input: policy.Input{
+			st := newTestState(policy.Input{
 				Request:  policy.Request{Method: tc.method, Path: tc.path, Segments: segments(tc.path)},
 				Route:    policy.Route{Name: tc.route.Name},
 				Identity: tc.id,
-			}}
+			})
 			req := httptest.NewRequest(tc.method, "http://gw"+tc.path, nil)
-			req = req.WithContext(pipeline.WithState(req.Context(), st))
+			req = st.with(req)
 			rec := httptest.NewRecorder()
 			err = h.ServeHTTP(rec, req)
+			st.done(err)
 
 			if tc.wantStatus == 0 {
 				if err != nil || !ran {

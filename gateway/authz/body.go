@@ -6,23 +6,19 @@ import (
 	"net/http"
 
 	"github.com/portcullis/portcullis/gateway/body"
-	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // inputBody gives the policy the body a route with policy.input_body asked
 // for: input.request.body is the parsed JSON body; a body that was not
 // read, is not JSON or does not parse is left out with body_truncated set.
 // On an opa-envoy route the plain body is also the raw body string.
-func inputBody(st *pipeline.State, r *http.Request, opaEnvoy bool) {
-	req := &st.Input.Request
-	if !st.BodyRead {
+func inputBody(req *policy.Request, b *body.Buffered, r *http.Request, opaEnvoy bool) {
+	if b == nil || !b.Read {
 		req.BodyTruncated = r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 		return
 	}
-	plain := st.PlainBody
-	if plain == nil {
-		plain = st.Body
-	}
+	plain := b.PlainBytes()
 	if opaEnvoy {
 		req.RawBody = plain
 	}

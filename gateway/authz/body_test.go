@@ -55,16 +55,16 @@ func TestInputBody(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := pipeline.Chain(pipeline.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil }), mw)
-			st := &pipeline.State{Input: policy.Input{
+			st := newTestState(policy.Input{
 				Request:  policy.Request{Method: "POST", Path: "/x", Segments: []string{"x"}},
 				Identity: identity(policy.MethodJWT),
-			}}
+			})
 			if tc.read {
 				st.Body, st.BodyRead = []byte(tc.body), true
 			}
 			req := httptest.NewRequest("POST", "http://gw/x", strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
-			req = req.WithContext(pipeline.WithState(req.Context(), st))
+			req = st.with(req)
 			err = h.ServeHTTP(httptest.NewRecorder(), req)
 			if (err == nil) != tc.wantAllow {
 				t.Fatalf("allowed = %v, want %v (err %v)", err == nil, tc.wantAllow, err)

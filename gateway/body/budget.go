@@ -8,8 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // ReasonBufferBudgetExhausted is the 503 of a body the gateway would have to
@@ -64,10 +66,13 @@ type reservation struct {
 	n    int64
 }
 
-// reserve starts the reservation of the request behind st: anonymous
-// unless authentication established an identity.
-func (b *Budget) reserve(st *pipeline.State) *reservation {
-	id := st.Input.Identity
+// reserve starts the reservation of r: anonymous unless authentication
+// (which runs before, see [Stage]) established an identity.
+func (b *Budget) reserve(r *http.Request) *reservation {
+	var id *policy.Identity
+	if d := input.Part.From(r.Context()); d != nil {
+		id = d.Identity
+	}
 	return &reservation{b: b, anon: id == nil || !id.Authenticated}
 }
 
@@ -138,14 +143,14 @@ func (b *Budget) Buffer(l config.Limits) pipeline.Middleware {
 			if !hasBody(r) || r.ContentLength > 0 {
 				return next.ServeHTTP(w, r)
 			}
-			st := pipeline.StateFrom(r.Context())
+			st := Part.From(r.Context())
 			if st == nil {
 				return errNoState
 			}
-			if st.BodyRead {
+			if st.Read {
 				return next.ServeHTTP(w, r)
 			}
-			res := b.reserve(st)
+			res := b.reserve(r)
 			defer res.release()
 			if p := readInto(st, r, n.maxBody, res); p != nil {
 				return p

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/policy"
 )
@@ -35,7 +36,7 @@ func newBudget(t *testing.T, total, anon config.ByteSize) (*Budget, *prometheus.
 func as(id *policy.Identity) pipeline.Middleware {
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			pipeline.StateFrom(r.Context()).Input.Identity = id
+			input.Part.From(r.Context()).Identity = id
 			return next.ServeHTTP(w, r)
 		})
 	}

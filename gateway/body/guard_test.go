@@ -108,7 +108,7 @@ func TestGuardLeavesSizedBodiesUnreadAndBounded(t *testing.T) {
 	var got []byte
 	var readErr error
 	next := pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		if pipeline.StateFrom(r.Context()).BodyRead {
+		if Part.From(r.Context()).Read {
 			t.Error("Guard buffered a body that has a Content-Length")
 		}
 		got, readErr = io.ReadAll(r.Body)

@@ -4,19 +4,28 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 )
 
+// testState is what a stage of the package saw and left: the buffered
+// body under the names of its fields before issue 13.
+type testState struct {
+	Body, PlainBody []byte
+	BodyRead        bool
+}
+
 // recorder is a next handler that records whether it ran and what it saw.
 type recorder struct {
 	ran   bool
-	state pipeline.State
+	state testState
 }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	rc.ran = true
-	rc.state = *pipeline.StateFrom(r.Context())
+	b := Part.From(r.Context())
+	rc.state = testState{Body: b.Bytes, PlainBody: b.Plain, BodyRead: b.Read}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -25,8 +34,10 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 // State per request, and problems rendered as problem+json.
 func serve(h pipeline.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &pipeline.State{}
-		r = r.WithContext(pipeline.WithState(r.Context(), st))
+		var rq pipeline.Request
+		Part.Bind(&rq, &Buffered{})
+		input.Part.Bind(&rq, &input.Doc{})
+		r = r.WithContext(pipeline.WithRequest(r.Context(), &rq))
 		if err := h.ServeHTTP(w, r); err != nil {
 			p := problem.As(err)
 			if p == nil {

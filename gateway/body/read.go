@@ -15,9 +15,9 @@ import (
 
 // Read buffers the body for the stages that need it (validation, a policy
 // that reads the body). Unless Guard already did, it reads the wire bytes,
-// at most MaxBodyBytes (else 413 body_too_large), into st.Body with
-// st.BodyRead set; the proxy forwards exactly these bytes. It then undoes a
-// gzip Content-Encoding into st.PlainBody with MaxBodyBytes applied to the
+// at most MaxBodyBytes (else 413 body_too_large), into the request's
+// [Buffered]; the proxy forwards exactly these bytes. It then undoes a
+// gzip Content-Encoding into Buffered.Plain with MaxBodyBytes applied to the
 // decompressed size (a gzip bomb gets 413; a corrupt stream 400
 // encoding_invalid); for a plain body PlainBody is Body. When checkJSON is
 // set and the Content-Type is JSON (application/json or +json), the plain
@@ -37,36 +37,36 @@ func (b *Budget) Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 	n := normalize(l)
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			st := pipeline.StateFrom(r.Context())
+			st := Part.From(r.Context())
 			if st == nil {
 				return errNoState
 			}
-			res := b.reserve(st)
+			res := b.reserve(r)
 			defer res.release()
 			if checkJSON {
 				if err := CheckContentType(r.Header); err != nil {
 					return err
 				}
 			}
-			if !st.BodyRead {
+			if !st.Read {
 				if p := readInto(st, r, n.maxBody, res); p != nil {
 					return p
 				}
 			}
-			if st.PlainBody == nil {
+			if st.Plain == nil {
 				gz, p := isGzip(r.Header, n.allowEncoded)
 				if p != nil {
 					return p
 				}
-				st.PlainBody = st.Body
-				if gz && len(st.Body) > 0 {
-					if st.PlainBody, p = gunzip(st.Body, n.maxBody, res); p != nil {
+				st.Plain = st.Bytes
+				if gz && len(st.Bytes) > 0 {
+					if st.Plain, p = gunzip(st.Bytes, n.maxBody, res); p != nil {
 						return p
 					}
 				}
 			}
 			if checkJSON && IsJSON(r.Header.Get("Content-Type")) {
-				if err := CheckJSON(st.PlainBody, n.maxDepth, n.maxKeys); err != nil {
+				if err := CheckJSON(st.Plain, n.maxDepth, n.maxKeys); err != nil {
 					return err
 				}
 			}
@@ -85,10 +85,10 @@ func IsJSON(ct string) bool {
 		(len(mt) > len(suffix) && strings.EqualFold(mt[len(mt)-len(suffix):], suffix))
 }
 
-// readInto reads r.Body, at most max bytes, into st.Body and marks it read;
+// readInto reads r.Body, at most max bytes, into st and marks it read;
 // r.Body is replaced by a reader over the buffered bytes. The buffer is
 // reserved from res.
-func readInto(st *pipeline.State, r *http.Request, max int64, res *reservation) *problem.Problem {
+func readInto(st *Buffered, r *http.Request, max int64, res *reservation) *problem.Problem {
 	var b []byte
 	if r.Body != nil {
 		var err error
@@ -110,7 +110,7 @@ func readInto(st *pipeline.State, r *http.Request, max int64, res *reservation) 
 	if b == nil {
 		b = []byte{}
 	}
-	st.Body, st.BodyRead = b, true
+	st.Bytes, st.Read = b, true
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return nil
 }

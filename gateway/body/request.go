@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 )
 
@@ -31,4 +32,28 @@ func CheckRequestLimits(r *http.Request, l config.Limits) error {
 		return problem.New(http.StatusRequestURITooLong, ReasonURITooLong, "the request target exceeds the length limit")
 	}
 	return nil
+}
+
+// Buffered is the body of a request once a stage read it.
+type Buffered struct {
+	// Bytes are the body as received; Read tells whether it was read. The
+	// proxy then forwards exactly these bytes.
+	Bytes []byte
+	Read  bool
+	// Plain is Bytes with Content-Encoding undone (the same slice when the
+	// body is not encoded); validation and the policy read it. Nil until
+	// [Read] ran.
+	Plain []byte
+}
+
+// Part is the request's Buffered body.
+var Part = pipeline.NewPart[Buffered]()
+
+// PlainBytes is the decoded body, or the body as received when only
+// [Budget.Buffer] read it.
+func (b *Buffered) PlainBytes() []byte {
+	if b.Plain == nil {
+		return b.Bytes
+	}
+	return b.Plain
 }

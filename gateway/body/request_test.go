@@ -41,7 +41,7 @@ func TestCheckRequestLimits(t *testing.T) {
 				return
 			}
 			p := problem.As(err)
-			if p == nil || p.Status != tc.status || p.Reason != tc.reason {
+			if p == nil || p.Status != tc.status || string(p.Reason) != tc.reason {
 				t.Fatalf("err = %v, want %d %s", err, tc.status, tc.reason)
 			}
 		})

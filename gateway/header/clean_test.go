@@ -70,7 +70,7 @@ func screen(c *Cleaner, r *http.Request) (*policy.Request, error) {
 
 func reason(err error) string {
 	if p := problem.As(err); p != nil {
-		return p.Reason
+		return string(p.Reason)
 	}
 	if err != nil {
 		return err.Error()

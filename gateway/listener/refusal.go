@@ -29,7 +29,7 @@ func (l *Listener) answer(c *Conn, ref *refusal) {
 	if err != nil {
 		u = &url.URL{Path: ref.target}
 	}
-	p := problem.New(ref.status, ref.reason, ref.detail)
+	p := problem.New(ref.status, problem.Reason(ref.reason), ref.detail)
 	r := (&http.Request{
 		Method: ref.method, URL: u, RequestURI: ref.target,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

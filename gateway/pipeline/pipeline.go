@@ -1,8 +1,7 @@
-// Package pipeline defines the request pipeline: handlers that return errors, middleware, and the per-request state.
+// Package pipeline defines the request pipeline: handlers that return errors, stages checked for order when the chain is built, the per-request parts and the outcome.
 package pipeline
 
 import (
-	"context"
 	"errors"
 	"net/http"
 )
@@ -37,19 +36,3 @@ func Chain(h Handler, m ...Middleware) Handler {
 // ErrNoCredential is returned by an Authenticator when the request carries
 // no credential of its kind; the next authenticator is tried.
 var ErrNoCredential = errors.New("no credential")
-
-type ctxKey int
-
-const stateKey ctxKey = 0
-
-// WithState returns ctx carrying st.
-func WithState(ctx context.Context, st *State) context.Context {
-	return context.WithValue(ctx, stateKey, st)
-}
-
-// StateFrom returns the request state in ctx. Every request inside the
-// pipeline has one; outside it, StateFrom returns nil.
-func StateFrom(ctx context.Context) *State {
-	st, _ := ctx.Value(stateKey).(*State)
-	return st
-}

@@ -21,10 +21,9 @@ type Problem struct {
 	RequestID     string         `json:"request_id,omitempty"`
 	InvalidParams []InvalidParam `json:"invalid_params,omitempty"`
 
-	// Reason is a stable, machine-readable code (e.g. "token_expired") that goes
-	// to the decision log and metrics. It is never empty for problems the
-	// gateway raises on purpose.
-	Reason string `json:"reason,omitempty"`
+	// Reason is the stable code of the problem (e.g. "token_expired"), one of
+	// [Codes]; it goes to the decision log and metrics.
+	Reason Reason `json:"reason,omitempty"`
 
 	Header http.Header `json:"-"`
 	Err    error       `json:"-"`
@@ -50,9 +49,9 @@ func (p *Problem) Unwrap() error { return p.Err }
 
 // New returns a problem with the given status, stable reason code and
 // client-safe detail. Its type is TypeBase+reason and its title the status text.
-func New(status int, reason, detail string) *Problem {
+func New(status int, reason Reason, detail string) *Problem {
 	return &Problem{
-		Type:   TypeBase + reason,
+		Type:   TypeBase + string(reason),
 		Title:  http.StatusText(status),
 		Status: status,
 		Detail: detail,
@@ -61,7 +60,7 @@ func New(status int, reason, detail string) *Problem {
 }
 
 // Wrap is New with an internal cause that is logged but never sent.
-func Wrap(status int, reason, detail string, err error) *Problem {
+func Wrap(status int, reason Reason, detail string, err error) *Problem {
 	p := New(status, reason, detail)
 	p.Err = err
 	return p
@@ -77,7 +76,7 @@ func (p *Problem) WithHeader(name, value string) *Problem {
 }
 
 // Unauthorized is a 401 with the RFC 6750 challenge for an invalid token.
-func Unauthorized(reason, detail string, err error) *Problem {
+func Unauthorized(reason Reason, detail string, err error) *Problem {
 	return Wrap(http.StatusUnauthorized, reason, detail, err).
 		WithHeader("WWW-Authenticate", `Bearer error="invalid_token"`)
 }

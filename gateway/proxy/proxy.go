@@ -17,14 +17,41 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 )
 
 // RequestIDHeader carries the request id to the upstream and back to the client.
 const RequestIDHeader = "X-Request-Id"
+
+// Exchange is the request's exchange with the upstream, written by the proxy.
+type Exchange struct {
+	// Upstream is the base URL the request was sent to.
+	Upstream string
+	// ForwardedPath is the escaped path of the upstream request, exactly
+	// as the transport writes it on the wire.
+	ForwardedPath string
+	// Status is the status the upstream answered, 0 if it did not.
+	Status int
+	// Forwarded is when forwarding began (zero if the gateway answered
+	// itself); the time before it is the gateway's own.
+	Forwarded time.Time
+	// Latency is the time from Forwarded to the upstream's response
+	// headers, or to the exchange's failure.
+	Latency time.Duration
+	// Relayed is when the exchange was over: the response copied to the
+	// client, or the exchange failed. The time after it is the gateway's own.
+	Relayed time.Time
+	// Err is the error of the exchange.
+	Err error
+}
+
+// ExchangePart is the request's Exchange.
+var ExchangePart = pipeline.NewPart[Exchange]()
 
 // Proxy forwards to the upstreams of one route, round robin, skipping an
 // upstream for route.EjectFor after it refused a connection (passive health).
@@ -82,20 +109,26 @@ func (p *Proxy) Handler() pipeline.Handler {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
-	st := pipeline.StateFrom(r.Context())
+	x := ExchangePart.From(r.Context())
+	if x == nil {
+		return errNoState
+	}
 	up := p.pick()
-	st.Upstream = up.url.String()
+	x.Upstream = up.url.String()
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
 	r = r.WithContext(context.WithValue(ctx, upstreamKey{}, up))
-	st.Forwarded = time.Now()
+	x.Forwarded = time.Now()
 	p.rp.ServeHTTP(w, r)
-	st.Relayed = time.Now()
-	if st.ProxyErr == nil {
+	x.Relayed = time.Now()
+	if x.Err == nil {
 		return nil
 	}
-	return p.classify(r.Context(), up, st.ProxyErr)
+	return p.classify(r.Context(), up, x.Err)
 }
+
+// errNoState means the proxy ran outside the pipeline; it fails closed (500).
+var errNoState = errors.New("proxy: no pipeline state in request context")
 
 type upstreamKey struct{}
 
@@ -115,8 +148,9 @@ func (p *Proxy) pick() *upstream {
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	st := pipeline.StateFrom(pr.In.Context())
-	up := pr.In.Context().Value(upstreamKey{}).(*upstream)
+	ctx := pr.In.Context()
+	x := ExchangePart.From(ctx)
+	up := ctx.Value(upstreamKey{}).(*upstream)
 
 	// The path forwarded is the normalized path the route matched and the
 	// policy saw (set on In by the server), less strip_prefix.
@@ -128,7 +162,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawPath = ""
 	pr.SetURL(up.url)
 	// The transport writes URL.RequestURI, whose path is EscapedPath.
-	st.ForwardedPath = pr.Out.URL.EscapedPath()
+	x.ForwardedPath = pr.Out.URL.EscapedPath()
 
 	// The forwarding headers were computed once, before the policy saw
 	// them (header.Cleaner.Screen); ReverseProxy removed them from Out.
@@ -138,36 +172,35 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// were removed from In before the policy ran; what is set here cannot be
 	// removed that way (golang/go#46313). Every spelling of a removed or
 	// set name goes, so no second value sits beside the gateway's.
-	for _, h := range st.DelHeaders {
-		header.Del(pr.Out.Header, h)
+	if e := header.EditsPart.From(ctx); e != nil {
+		e.Apply(pr.Out.Header)
 	}
-	for k, v := range st.SetHeaders {
-		header.Replace(pr.Out.Header, k, v)
+	if in := input.Part.From(ctx); in != nil {
+		pr.Out.Header.Set(RequestIDHeader, in.Request.ID)
 	}
-	pr.Out.Header.Set(RequestIDHeader, st.Input.Request.ID)
 
-	if st.BodyRead {
-		pr.Out.Body = io.NopCloser(bytes.NewReader(st.Body))
-		pr.Out.ContentLength = int64(len(st.Body))
+	if b := body.Part.From(ctx); b != nil && b.Read {
+		pr.Out.Body = io.NopCloser(bytes.NewReader(b.Bytes))
+		pr.Out.ContentLength = int64(len(b.Bytes))
 		pr.Out.TransferEncoding = nil
 		pr.Out.Header.Del("Transfer-Encoding")
-		pr.Out.Header.Set("Content-Length", strconv.Itoa(len(st.Body)))
+		pr.Out.Header.Set("Content-Length", strconv.Itoa(len(b.Bytes)))
 		pr.Out.GetBody = nil
 	}
 }
 
 func modifyResponse(resp *http.Response) error {
-	st := pipeline.StateFrom(resp.Request.Context())
-	st.UpstreamStatus = resp.StatusCode
-	st.UpstreamLatency = time.Since(st.Forwarded)
+	x := ExchangePart.From(resp.Request.Context())
+	x.Status = resp.StatusCode
+	x.Latency = time.Since(x.Forwarded)
 	return nil
 }
 
 func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
-	st := pipeline.StateFrom(r.Context())
-	st.ProxyErr = err
-	if st.UpstreamLatency == 0 {
-		st.UpstreamLatency = time.Since(st.Forwarded)
+	x := ExchangePart.From(r.Context())
+	x.Err = err
+	if x.Latency == 0 {
+		x.Latency = time.Since(x.Forwarded)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/config"
-	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 )
 
@@ -31,16 +30,17 @@ func routeTo(t *testing.T, timeout time.Duration, ups ...string) *config.Route {
 
 // serve runs one request through p from remote, with a fresh state that
 // setup (if not nil) prepares.
-func serve(p *Proxy, r *http.Request, remote string, setup func(*pipeline.State)) (*httptest.ResponseRecorder, *pipeline.State, error) {
-	st := &pipeline.State{}
+func serve(p *Proxy, r *http.Request, remote string, setup func(*testState)) (*httptest.ResponseRecorder, *testState, error) {
+	st := newTestState()
 	st.Input.Request.ID = "rid-1"
 	if setup != nil {
 		setup(st)
 	}
 	r.RemoteAddr = remote
-	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	r = st.with(r)
 	w := httptest.NewRecorder()
 	err := p.Handler().ServeHTTP(w, r)
+	st.done()
 	return w, st, err
 }
 
@@ -69,7 +69,7 @@ func TestProxyHeaders(t *testing.T) {
 			req.Header.Set("X-Forwarded-For", tc.xff)
 			req.Header.Set("Connection", "X-Consumer-Id, X-Request-Id")
 			req.Header.Set("X-Request-Id", "spoofed")
-			_, st, err := serve(p, req, "192.0.2.7:1234", func(st *pipeline.State) { st.SetHeader("X-Consumer-Id", "alice") })
+			_, st, err := serve(p, req, "192.0.2.7:1234", func(st *testState) { st.SetHeader("X-Consumer-Id", "alice") })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func TestProxyBufferedBodyIsSent(t *testing.T) {
 	}))
 	defer up.Close()
 	p := New(routeTo(t, 5*time.Second, up.URL))
-	_, _, err := serve(p, httptest.NewRequest("POST", "/x", nil), "127.0.0.1:1", func(st *pipeline.State) {
+	_, _, err := serve(p, httptest.NewRequest("POST", "/x", nil), "127.0.0.1:1", func(st *testState) {
 		st.Body, st.BodyRead = []byte(`{"a":1}`), true
 	})
 	if err != nil {

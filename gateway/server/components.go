@@ -234,25 +234,8 @@ func (c *components) routeHandler(cfg *config.Config, rt *config.Route) (pipelin
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	px := proxy.New(rt)
-	return pipeline.Chain(px.Handler(),
-		body.Guard(rt.Limits),
-		authnMW,
-		readMW,
-		validateMW,
-		authzMW,
-		enforceValidation,
-	), nil
-}
-
-// enforceValidation sends the validation problem of an allowed request.
-func enforceValidation(next pipeline.Handler) pipeline.Handler {
-	return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		if st := pipeline.StateFrom(r.Context()); st.Rejection != nil {
-			return st.Rejection
-		}
-		return next.ServeHTTP(w, r)
-	})
+	return buildChain(routeStages{guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
+		authz: authzMW, inputBody: rt.Policy.InputBody, proxy: proxy.New(rt).Handler()})
 }
 
 // accepting fails closed when the decision log cannot take more events and

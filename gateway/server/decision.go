@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/policy/decisionlog"
 )
@@ -13,46 +15,48 @@ import (
 const DecisionIDHeader = "X-Decision-Id"
 
 // logDecision writes the one decision-log event of a request, whatever its
-// outcome: allow, deny, authentication or validation failure, limit, upstream error.
+// outcome o: allow, deny, authentication or validation failure, limit,
+// upstream error. It is built from the parts of x and the error the chain
+// returned (err, which names the credentials of a failed authentication).
 // It needs no *http.Request, so a refusal made before net/http built one
-// is logged the same way: the request facts are in st (see arrive), header
-// (which may be nil) gives the configured headers.
-func (c *components) logDecision(ctx context.Context, header http.Header, st *pipeline.State, headers []string) {
+// is logged the same way: the request facts are in x.in (see
+// input.Arrive), header (which may be nil) gives the configured headers.
+func (c *components) logDecision(ctx context.Context, header http.Header, x *exchange, err error, o pipeline.Outcome, headers []string) {
 	if !c.dlog.Enabled() {
 		return
 	}
 	ev := &decisionlog.Event{
-		DecisionID:     st.DecisionID,
-		Timestamp:      st.Start,
+		DecisionID:     x.decisionID,
+		Timestamp:      x.start,
 		Path:           c.dlogPath,
-		Status:         st.Status,
-		Reasons:        []string{st.Reason},
-		Route:          st.Input.Route.Name,
-		Latency:        time.Since(st.Start),
-		UpstreamStatus: st.UpstreamStatus,
-		RequestedBy:    st.Input.Request.RemoteAddr,
+		Status:         o.Status,
+		Reasons:        []string{string(o.Reason)},
+		Route:          x.in.Route.Name,
+		Latency:        time.Since(x.start),
+		UpstreamStatus: x.up.Status,
+		RequestedBy:    x.in.Request.RemoteAddr,
 		// The whole input document, written from the Go values (the policy
 		// may have been given only the parts it reads); a request rejected
 		// before authentication has a null identity, one no route took only
 		// the request facts.
-		Input:         &st.Input,
-		ForwardedPath: st.ForwardedPath,
+		Input:         &x.in.Input,
+		ForwardedPath: x.up.ForwardedPath,
 	}
-	if st.Input.Request.Path == "" { // no canonical path: say what came
-		ev.RawPath = st.RawPath
+	if x.in.Request.Path == "" { // no canonical path: say what came
+		ev.RawPath = x.in.RawPath
 	}
-	if len(st.Presented) > 0 {
-		ev.Credentials = make([]decisionlog.Credential, len(st.Presented))
-		for i, p := range st.Presented {
+	if f, ok := errors.AsType[*authn.Failure](err); err != nil && ok && len(f.Presented) > 0 {
+		ev.Credentials = make([]decisionlog.Credential, len(f.Presented))
+		for i, p := range f.Presented {
 			ev.Credentials[i] = decisionlog.Credential(p)
 		}
 	}
-	if id := st.Input.Identity; id != nil {
+	if id := x.in.Identity; id != nil {
 		ev.Subject, ev.Consumer, ev.AuthnMethod = id.Subject, id.Consumer, id.Method
 	}
-	if d := st.Decision; d != nil {
+	if d := x.authz.Decision; d != nil {
 		ev.Result, ev.Bundles = d.Result, d.Bundles
-		ev.Allow = d.Allow && st.Reason == "allow"
+		ev.Allow = d.Allow && o.Allowed()
 		ev.Reasons = append(ev.Reasons, d.Reasons...)
 		ev.EvalDuration, ev.Cached = d.Eval, d.Cached
 		if d.Err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/proxy"
 )
 
 // httpMetrics are the request metrics of the proxy listener.
@@ -79,22 +79,22 @@ func (m *httpMetrics) observers(route string) *routeObservers {
 // observe records the latencies of a request whose handling ended at end.
 // The gateway's own time is all of it but the exchange with the upstream
 // (from Forwarded to Relayed, the response body's transfer included).
-func (m *httpMetrics) observe(route string, st *pipeline.State, end time.Time) {
+func (m *httpMetrics) observe(route string, start time.Time, up *proxy.Exchange, end time.Time) {
 	o := m.routes[route]
 	if o == nil {
 		o = m.observers(route)
 	}
-	o.duration.Observe(end.Sub(st.Start).Seconds())
-	if st.Forwarded.IsZero() {
-		o.gateway.Observe(end.Sub(st.Start).Seconds())
+	o.duration.Observe(end.Sub(start).Seconds())
+	if up.Forwarded.IsZero() {
+		o.gateway.Observe(end.Sub(start).Seconds())
 		return
 	}
-	relayed := st.Relayed
+	relayed := up.Relayed
 	if relayed.IsZero() { // the exchange panicked
 		relayed = end
 	}
-	o.gateway.Observe((st.Forwarded.Sub(st.Start) + end.Sub(relayed)).Seconds())
-	o.upstream.Observe(st.UpstreamLatency.Seconds())
+	o.gateway.Observe((up.Forwarded.Sub(start) + end.Sub(relayed)).Seconds())
+	o.upstream.Observe(up.Latency.Seconds())
 }
 
 // knownMethods bounds the method label: clients choose methods freely.

@@ -24,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/listener"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
@@ -51,20 +52,14 @@ type Server struct {
 	router  *route.Router[pipeline.Handler]
 	comp    *components
 
-	// inputExclude are the header names, in any spelling, never copied into the policy input.
-	inputExclude header.Set
+	// input builds the policy input of each request.
+	input *input.Builder
 	// headers makes the request's header set mean one thing before routing.
 	headers *header.Cleaner
 	// logHeaders are the request headers copied into decision-log events.
 	logHeaders []string
-	// credQuery are, per route, the query parameters that may carry a
-	// credential; they never enter the policy input.
-	credQuery map[*config.Route][]string
-	ridPrefix string
-	ridSeq    atomic.Uint64
-
-	// secretQuery matches the secret query parameters of every route.
-	secretQuery *authn.SecretQuery
+	ridPrefix  string
+	ridSeq     atomic.Uint64
 }
 
 // New builds every part of the gateway from cfg: authenticators, policy
@@ -91,18 +86,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, err
 	}
 	s.comp = comp
-	s.inputExclude = comp.inputExclude()
+	exclude := comp.inputExclude()
 	if s.headers, err = header.New(cfg, reg); err != nil {
 		comp.close(ctx)
 		return nil, err
 	}
-	s.secretQuery = authn.NewSecretQuery(cfg.Request.SecretQueryParams)
-	s.credQuery = make(map[*config.Route][]string, len(cfg.Routes))
+	credQuery := make(map[*config.Route][]string, len(cfg.Routes))
 	for i := range cfg.Routes {
-		s.credQuery[&cfg.Routes[i]] = authn.CredentialQuery(cfg, &cfg.Routes[i])
+		credQuery[&cfg.Routes[i]] = authn.CredentialQuery(cfg, &cfg.Routes[i])
 	}
+	s.input = input.New(input.Options{Exclude: exclude, Secret: authn.NewSecretQuery(cfg.Request.SecretQueryParams).Is, CredentialQuery: credQuery})
 	for _, h := range cfg.DecisionLog.Headers {
-		if !s.inputExclude.Has(h) { // credentials never reach the log
+		if !exclude.Has(h) { // credentials never reach the log
 			s.logHeaders = append(s.logHeaders, h)
 		}
 	}
@@ -129,66 +124,53 @@ func routeNames(cfg *config.Config) []string {
 
 // ServeHTTP runs one request through the pipeline of its route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := &pipeline.State{Start: time.Now()}
+	x := newExchange(time.Now())
 	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
-	st.Input.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
-	st.DecisionID = uuid.NewString()
-	arrival(st, r)
-	w.Header().Set(proxy.RequestIDHeader, st.Input.Request.ID)
-	w.Header().Set(DecisionIDHeader, st.DecisionID)
+	x.in.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
+	x.decisionID = uuid.NewString()
+	input.Arrive(&x.in, r)
+	w.Header().Set(proxy.RequestIDHeader, x.in.Request.ID)
+	w.Header().Set(DecisionIDHeader, x.decisionID)
 	rec := &recorder{ResponseWriter: w}
-	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	r = r.WithContext(pipeline.WithRequest(r.Context(), &x.rq))
+	var err error
 	// Every exit records the outcome, a panicking stage included: the
 	// decision log must not miss the requests that went wrong.
-	defer s.finish(rec, r, st)
-
-	if err := s.serve(rec, r, st); err != nil {
-		render(rec, r, st, err, s.requestLogger(st))
-	}
+	defer func() { s.finish(rec, r, x, err, recover()) }()
+	err = s.serve(rec, r, x)
 }
 
-// finish writes the metrics and the decision-log event of a request. A
-// panic in the pipeline becomes a 500 (or, for http.ErrAbortHandler, which
-// ReverseProxy uses to cut a response it cannot complete, an aborted
-// connection) after it is recorded.
-func (s *Server) finish(rec *recorder, r *http.Request, st *pipeline.State) {
-	v := recover()
+// finish settles the outcome of a request from what the chain returned
+// (err) or how it panicked (v), answers a problem nobody sent, and writes
+// the metrics and the decision-log event. A panic with
+// http.ErrAbortHandler, which ReverseProxy uses to cut a response it
+// cannot complete, is re-raised after it is recorded so the connection is
+// aborted.
+func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, err error, v any) {
 	if v != nil && v != http.ErrAbortHandler {
-		s.requestLogger(st).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("pipeline panicked")
-		if rec.status == 0 {
-			render(rec, r, st, problem.New(http.StatusInternalServerError, "internal_error", "the gateway failed to handle the request"), s.requestLogger(st))
-		} else {
-			st.Status, st.Reason = http.StatusInternalServerError, "internal_error"
-		}
+		s.requestLogger(x).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("pipeline panicked")
 	}
-	if st.Status == 0 {
-		st.Status = rec.status
-		if st.Status == 0 {
-			st.Status = http.StatusOK
-		}
+	gone := errors.Is(err, proxy.ErrClientGone) || errors.Is(r.Context().Err(), context.Canceled)
+	o := pipeline.Settle(pipeline.End{Err: err, Panic: v, Written: rec.status, Gone: gone})
+	if o.Problem != nil {
+		render(rec, o.Problem, x.in.Request.ID, s.requestLogger(x))
 	}
-	if st.Reason == "" {
-		st.Reason = "allow"
-	}
-	if v == http.ErrAbortHandler {
-		st.Reason = "response_aborted"
-	}
-	routeName := st.Input.Route.Name
-	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(st.Status)).Inc()
-	s.comp.logDecision(r.Context(), r.Header, st, s.logHeaders)
+	routeName := x.in.Route.Name
+	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(o.Status)).Inc()
+	s.comp.logDecision(r.Context(), r.Header, x, err, o, s.logHeaders)
 	// After the decision log: the response leaves when the handler returns.
-	s.metrics.observe(routeName, st, time.Now())
+	s.metrics.observe(routeName, x.start, &x.up, time.Now())
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}
 }
 
-func (s *Server) requestLogger(st *pipeline.State) *zerolog.Logger {
-	l := s.log.With().Str("request_id", st.Input.Request.ID).Str("route", st.Input.Route.Name).Logger()
+func (s *Server) requestLogger(x *exchange) *zerolog.Logger {
+	l := s.log.With().Str("request_id", x.in.Request.ID).Str("route", x.in.Route.Name).Logger()
 	return &l
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.State) error {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	if err := listener.Refusal(r); err != nil { // a head the connection refused
 		return err
 	}
@@ -198,7 +180,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 	if err := body.CheckRequestLimits(r, s.cfg.Limits); err != nil {
 		return err
 	}
-	if err := s.headers.Screen(r, &st.Input.Request); err != nil {
+	if err := s.headers.Screen(r, &x.in.Request); err != nil {
 		return err
 	}
 	raw, err := rawPath(r)
@@ -209,9 +191,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 		return problem.Wrap(http.StatusBadRequest, "path_rejected", "the request path is not acceptable: "+err.Error(), err)
 	}
 	r.URL.Path, r.URL.RawPath = raw, ""
-	st.Input.Request.Path = raw // canonical: a 404 or 405 is logged with it
+	x.in.Request.Path = raw // canonical: a 404 or 405 is logged with it
 
-	m, ok := s.router.Lookup(st.Input.Request.Method, st.Input.Request.Host, raw)
+	m, ok := s.router.Lookup(x.in.Request.Method, x.in.Request.Host, raw)
 	if !ok {
 		if len(m.Allow) > 0 {
 			return problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept "+r.Method).
@@ -222,7 +204,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 	if err := s.headers.Prepare(r, m.Route); err != nil {
 		return err
 	}
-	s.fillRequest(r, st, m.Route)
+	s.input.Routed(&x.in, r, m.Route)
 	return m.Value.ServeHTTP(w, r)
 }
 
@@ -239,69 +221,6 @@ func rawPath(r *http.Request) (string, error) {
 		return r.URL.EscapedPath(), nil
 	}
 	return "", route.ErrNotOrigin
-}
-
-// fillRequest sets input.request and input.route. Credentials (the
-// Authorization header, cookies, the API-key header, credential query
-// parameters) and identity headers never enter the input.
-func (s *Server) fillRequest(r *http.Request, st *pipeline.State, rt *config.Route) {
-	in := &st.Input
-	in.Route.Name = rt.Name
-	in.Route.Tags = rt.Tags
-	in.OPAEnvoy = rt.Policy.InputCompat == "opa-envoy"
-	req := &in.Request // Method, WireMethod, Host and Port: set by Screen
-	req.Path = r.URL.Path
-	req.Segments = strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(req.Segments) == 1 && req.Segments[0] == "" {
-		req.Segments = req.Segments[:0]
-	}
-	req.Scheme = "http"
-	if r.TLS != nil {
-		req.Scheme = "https"
-	}
-	req.RemoteAddr = r.RemoteAddr
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query()
-		for _, name := range s.credQuery[rt] {
-			delete(q, name)
-		}
-		for name := range q {
-			if s.secretQuery.Is(name) {
-				delete(q, name)
-			}
-		}
-		req.Query = q
-	}
-	req.Headers = make(map[string]string, len(r.Header))
-	for k, v := range r.Header {
-		if s.inputExclude.Has(k) {
-			continue
-		}
-		lk := lowerHeader(k)
-		if len(v) == 1 {
-			req.Headers[lk] = v[0]
-		} else {
-			req.Headers[lk] = strings.Join(v, ", ")
-		}
-	}
-}
-
-// commonLower avoids an allocation per header for the usual names.
-var commonLower = map[string]string{}
-
-func init() {
-	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
-		"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
-		"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent"} {
-		commonLower[h] = strings.ToLower(h)
-	}
-}
-
-func lowerHeader(k string) string {
-	if l, ok := commonLower[k]; ok {
-		return l
-	}
-	return strings.ToLower(k)
 }
 
 // requestID keeps a client's X-Request-Id when it is short and plain, else

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/route"
 )
 
@@ -69,20 +70,20 @@ func TestLatencyIsSplitBetweenGatewayAndUpstream(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	for _, tc := range []struct {
 		name                     string
-		st                       pipeline.State
+		up                       proxy.Exchange
 		end                      time.Time
 		total, gateway, upstream time.Duration
 		upstreamCount            uint64
 	}{
-		{"answered by the gateway", pipeline.State{Start: start}, start.Add(ms(3)), ms(3), ms(3), 0, 0},
-		{"forwarded: before forwarding and after relaying", pipeline.State{Start: start, Forwarded: start.Add(ms(2)), UpstreamLatency: ms(40), Relayed: start.Add(ms(44))}, start.Add(ms(45)), ms(45), ms(3), ms(40), 1},
-		{"forwarded, the upstream failed", pipeline.State{Start: start, Forwarded: start.Add(ms(1)), UpstreamLatency: ms(100), Relayed: start.Add(ms(101))}, start.Add(ms(103)), ms(103), ms(3), ms(100), 1},
-		{"forwarded, the exchange panicked", pipeline.State{Start: start, Forwarded: start.Add(ms(1))}, start.Add(ms(5)), ms(5), ms(1), 0, 1},
+		{"answered by the gateway", proxy.Exchange{}, start.Add(ms(3)), ms(3), ms(3), 0, 0},
+		{"forwarded: before forwarding and after relaying", proxy.Exchange{Forwarded: start.Add(ms(2)), Latency: ms(40), Relayed: start.Add(ms(44))}, start.Add(ms(45)), ms(45), ms(3), ms(40), 1},
+		{"forwarded, the upstream failed", proxy.Exchange{Forwarded: start.Add(ms(1)), Latency: ms(100), Relayed: start.Add(ms(101))}, start.Add(ms(103)), ms(103), ms(3), ms(100), 1},
+		{"forwarded, the exchange panicked", proxy.Exchange{Forwarded: start.Add(ms(1))}, start.Add(ms(5)), ms(5), ms(1), 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			m := newHTTPMetrics(reg, "test", []string{"r1"})
-			m.observe("r1", &tc.st, tc.end)
+			m.observe("r1", start, &tc.up, tc.end)
 			check := func(name string, count uint64, sum time.Duration) {
 				t.Helper()
 				h := findMetric(t, reg, name, map[string]string{"route": "r1"}).GetHistogram()
@@ -98,7 +99,7 @@ func TestLatencyIsSplitBetweenGatewayAndUpstream(t *testing.T) {
 	t.Run("a request no route matched is recorded too", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		m := newHTTPMetrics(reg, "test", []string{"r1"})
-		m.observe("", &pipeline.State{Start: start}, start.Add(ms(1)))
+		m.observe("", start, &proxy.Exchange{}, start.Add(ms(1)))
 		if h := findMetric(t, reg, "portcullis_http_gateway_duration_seconds", map[string]string{"route": ""}); h.GetHistogram().GetSampleCount() != 1 {
 			t.Fatalf("gateway duration of route \"\": %v, want one sample", h)
 		}

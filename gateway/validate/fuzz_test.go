@@ -7,8 +7,8 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
-	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
 )
 
 func FuzzValidate(f *testing.F) {
@@ -114,9 +114,11 @@ func BenchmarkCheckUsersPost(b *testing.B) {
 	c := v.current.Load()
 	b.ReportAllocs()
 	for b.Loop() {
-		st := &pipeline.State{Body: body, PlainBody: body, BodyRead: true}
-		if _, p, err := v.check(c, r, st); p != nil || err != nil {
-			b.Fatal(p, err)
+		var in policy.Input
+		if _, p := v.check(c, r, &in, &buffered{Bytes: body, Plain: body, Read: true}); p != nil {
+			b.Fatal(p)
 		}
 	}
 }
+
+type buffered = body.Buffered

@@ -10,6 +10,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/portcullis/portcullis/gateway/body"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/policy"
@@ -27,83 +29,96 @@ const (
 var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
 	http.MethodPatch, http.MethodDelete, http.MethodOptions, http.MethodTrace}
 
+// Verdict is what validation decided for a request that authorization
+// has yet to see.
+type Verdict struct {
+	// Rejection is the problem to send once the policy allowed (see
+	// [Enforce]); nil when the request is valid or the mode is report.
+	Rejection error
+}
+
+// VerdictPart is the request's Verdict.
+var VerdictPart = pipeline.NewPart[Verdict]()
+
 // Middleware returns the validation stage. It matches the method and the
 // normalized r.URL.Path to an operation (server base paths are prefixes;
-// hosts are ignored), sets st.Input.Route.OperationID and PathParams, and
+// hosts are ignored), sets input.route.operation_id and path_params, and
 // validates parameters, the Content-Type and the body already buffered by
-// body.Read (st.PlainBody). It records the verdict in st.Input.Validation
-// and, in enforce mode, the problem in st.Rejection: 400 validation_failed
-// with invalid_params, 415 unsupported_media_type, 405 method_not_allowed
-// (with Allow) or 404 unknown_operation (not with unknown_operation: pass).
-// It never rejects by itself: next is always called, and the integrator
-// sends st.Rejection after authorization. In report mode nothing is
-// rejected; in off mode the stage does nothing. Offending values are never
-// echoed unless the route is verbose. A request that matches no operation
-// is recorded as invalid (with an empty OperationID) even where
-// unknown_operation: pass lets it through, so the policy can tell.
-// HEAD matches a GET operation when the path declares no HEAD.
+// body.Read ([body.Buffered]), which the chain runs before it. It records
+// the verdict in input.validation and, in enforce mode, the problem in the
+// request's [Verdict]: 400 validation_failed with invalid_params, 415
+// unsupported_media_type, 405 method_not_allowed (with Allow) or 404
+// unknown_operation (not with unknown_operation: pass). It never rejects
+// by itself: next is always called, and [Enforce] returns the rejection
+// after authorization. In report mode nothing is rejected; in off mode the
+// stage does nothing. Offending values are never echoed unless the route
+// is verbose. A request that matches no operation is recorded as invalid
+// (with an empty OperationID) even where unknown_operation: pass lets it
+// through, so the policy can tell. HEAD matches a GET operation when the
+// path declares no HEAD.
 func (v *Validator) Middleware() pipeline.Middleware {
 	return func(next pipeline.Handler) pipeline.Handler {
 		if v.mode == ModeOff {
 			return next
 		}
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			st := pipeline.StateFrom(r.Context())
-			if st == nil {
+			ctx := r.Context()
+			in, vd, b := input.Part.From(ctx), VerdictPart.From(ctx), body.Part.From(ctx)
+			if in == nil || vd == nil || b == nil {
 				return errNoState
 			}
-			result, p, err := v.check(v.current.Load(), r, st)
-			if err != nil {
-				return err
-			}
+			result, p := v.check(v.current.Load(), r, &in.Input, b)
 			v.metrics.observe(v.route, result)
 			if p == nil {
-				st.Input.Validation = policy.Validation{Ran: true, Valid: true}
+				in.Validation = policy.Validation{Ran: true, Valid: true}
 				return next.ServeHTTP(w, r)
 			}
-			st.Input.Validation = policy.Validation{Ran: true, Errors: make([]policy.ValidationError, 0, len(p.InvalidParams))}
+			in.Validation = policy.Validation{Ran: true, Errors: make([]policy.ValidationError, 0, len(p.InvalidParams))}
 			for _, ip := range p.InvalidParams {
-				st.Input.Validation.Errors = append(st.Input.Validation.Errors, policy.ValidationError(ip))
+				in.Validation.Errors = append(in.Validation.Errors, policy.ValidationError(ip))
 			}
 			unknown := result == resultUnknownOperation || result == resultMethodNotAllowed
 			if v.mode == ModeEnforce && !(unknown && v.passUnknown) {
-				st.Rejection = p
+				vd.Rejection = p
 			}
-			v.log.Debug().Str("route", v.route).Str("operation_id", st.Input.Route.OperationID).
+			v.log.Debug().Str("route", v.route).Str("operation_id", in.Route.OperationID).
 				Str("result", result).Int("errors", len(p.InvalidParams)).Str("mode", v.mode).Msg("request does not match the openapi document")
 			return next.ServeHTTP(w, r)
 		})
 	}
 }
 
-// check validates r against c and returns the result label and, when the
-// request is not valid, the problem to record.
-func (v *Validator) check(c *compiled, r *http.Request, st *pipeline.State) (string, *problem.Problem, error) {
+// Enforce is the stage, after authorization, that returns the rejection
+// validation recorded: a denied request gets 401/403 whatever its body.
+func Enforce(next pipeline.Handler) pipeline.Handler {
+	return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if vd := VerdictPart.From(r.Context()); vd != nil && vd.Rejection != nil {
+			return vd.Rejection
+		}
+		return next.ServeHTTP(w, r)
+	})
+}
+
+// check validates r, with the buffered body b, against c, sets the
+// operation of in, and returns the result label and, when the request is
+// not valid, the problem to record.
+func (v *Validator) check(c *compiled, r *http.Request, in *policy.Input, b *body.Buffered) (string, *problem.Problem) {
 	rq, route, params, allow := c.find(r)
 	if route == nil {
 		if len(allow) > 0 {
 			p := problem.New(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "the API does not allow this method on this path").
 				WithHeader("Allow", strings.Join(allow, ", "))
 			p.InvalidParams = []problem.InvalidParam{{Name: "method", In: "request", Reason: "is not allowed on this path"}}
-			return resultMethodNotAllowed, p, nil
+			return resultMethodNotAllowed, p
 		}
 		p := problem.New(http.StatusNotFound, ReasonUnknownOperation, "the API has no operation for this method and path")
 		p.InvalidParams = []problem.InvalidParam{{Name: "path", In: "request", Reason: "matches no operation"}}
-		return resultUnknownOperation, p, nil
+		return resultUnknownOperation, p
 	}
-	st.Input.Route.OperationID = route.Operation.OperationID
-	st.Input.Route.PathParams = params
+	in.Route.OperationID = route.Operation.OperationID
+	in.Route.PathParams = params
 
-	var body []byte
-	switch {
-	case st.BodyRead:
-		body = st.PlainBody
-		if body == nil {
-			body = st.Body
-		}
-	case r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0:
-		return "", nil, errBodyNotRead
-	}
+	body := b.PlainBytes()
 	var invalid []problem.InvalidParam
 	if len(body) > 0 {
 		rb := route.Operation.RequestBody
@@ -112,7 +127,7 @@ func (v *Validator) check(c *compiled, r *http.Request, st *pipeline.State) (str
 		} else if !v.acceptsType(rb.Value.Content, r.Header.Get("Content-Type")) {
 			p := problem.New(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "the API does not accept this content type here")
 			p.InvalidParams = []problem.InvalidParam{{Name: "Content-Type", In: "header", Reason: "is not an accepted media type"}}
-			return resultUnsupportedMedia, p, nil
+			return resultUnsupportedMedia, p
 		}
 	}
 	rq.Body = io.NopCloser(bytes.NewReader(body))
@@ -126,13 +141,13 @@ func (v *Validator) check(c *compiled, r *http.Request, st *pipeline.State) (str
 	}
 	invalid = ambiguous(invalid, c, r, route, body)
 	if len(invalid) == 0 {
-		return resultValid, nil, nil
+		return resultValid, nil
 	}
 	p := problem.New(http.StatusBadRequest, ReasonValidationFailed, "the request does not match the API description")
 	// p.Err stays nil: kin-openapi's messages embed the offending values
 	// (a password field, say), which must not reach the log either.
 	p.InvalidParams = invalid
-	return resultInvalid, p, nil
+	return resultInvalid, p
 }
 
 // acceptsType reports whether the Content-Type ct is one the operation

@@ -221,7 +221,3 @@ func mediaType(ct string) string {
 
 // errNoState means the stage ran outside the pipeline; it fails closed (500).
 var errNoState = errors.New("validate: no pipeline state in request context")
-
-// errBodyNotRead means body.Read did not run before validation, a wiring
-// bug; it fails closed (500) rather than validating an empty body.
-var errBodyNotRead = errors.New("validate: request body not read; body.Read must run before validation")

@@ -38,15 +38,16 @@ func newValidator(t testing.TB, o config.RouteOpenAPI) *Validator {
 
 // run sends r through body.Read and the validator and returns the state
 // next saw (nil if next did not run).
-func run(t testing.TB, v *Validator, r *http.Request) *pipeline.State {
+func run(t testing.TB, v *Validator, r *http.Request) *testState {
 	t.Helper()
-	var seen *pipeline.State
+	var seen *testState
+	st := newTestState()
 	next := pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		seen = pipeline.StateFrom(r.Context())
+		st.Rejection = st.vd.Rejection
+		seen = st
 		return nil
 	})
-	st := &pipeline.State{}
-	r = r.WithContext(pipeline.WithState(r.Context(), st))
+	r = st.with(r)
 	h := pipeline.Chain(next, body.Read(config.Limits{}, true), v.Middleware())
 	if err := h.ServeHTTP(httptest.NewRecorder(), r); err != nil {
 		t.Fatalf("pipeline error: %v", err)
@@ -132,7 +133,7 @@ func TestMiddlewareEnforce(t *testing.T) {
 				return
 			}
 			p := problem.As(st.Rejection)
-			if p == nil || p.Status != tc.status || p.Reason != tc.reason {
+			if p == nil || p.Status != tc.status || string(p.Reason) != tc.reason {
 				t.Fatalf("rejection = %v, want %d %s", st.Rejection, tc.status, tc.reason)
 			}
 			if st.Input.Validation.Valid || len(st.Input.Validation.Errors) == 0 {

@@ -136,5 +136,5 @@ func (a *Authenticator) Authenticate(_ context.Context, cred pipeline.Credential
 func (a *Authenticator) reject(reason, detail, keyID string) *problem.Problem {
 	a.results.WithLabelValues(reason).Inc()
 	a.log.Debug().Str("reason", reason).Str("key_id", keyID).Msg("api key rejected")
-	return problem.New(http.StatusUnauthorized, reason, detail).WithHeader("WWW-Authenticate", challenge)
+	return problem.New(http.StatusUnauthorized, problem.Reason(reason), detail).WithHeader("WWW-Authenticate", challenge)
 }

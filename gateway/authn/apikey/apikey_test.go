@@ -83,7 +83,7 @@ func TestAuthenticate(t *testing.T) {
 			id, err := a.Authenticate(context.Background(), tc.cred)
 			if tc.reason != "" {
 				p := problem.As(err)
-				if p == nil || p.Reason != tc.reason || p.Status != http.StatusUnauthorized {
+				if p == nil || string(p.Reason) != tc.reason || p.Status != http.StatusUnauthorized {
 					t.Fatalf("got %v, want 401 %s", err, tc.reason)
 				}
 				if p.Header.Get("WWW-Authenticate") == "" {

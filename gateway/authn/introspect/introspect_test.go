@@ -110,7 +110,7 @@ func bearer(tok string) pipeline.Credential {
 func wantReason(t *testing.T, err error, status int, reason string) *problem.Problem {
 	t.Helper()
 	p := problem.As(err)
-	if p == nil || p.Status != status || p.Reason != reason {
+	if p == nil || p.Status != status || string(p.Reason) != reason {
 		t.Fatalf("got %v, want %d %s", err, status, reason)
 	}
 	return p

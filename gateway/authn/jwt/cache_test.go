@@ -68,7 +68,7 @@ func TestCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.reason != "" {
-				if p := problem.As(err); p == nil || p.Reason != tc.reason || id != nil {
+				if p := problem.As(err); p == nil || string(p.Reason) != tc.reason || id != nil {
 					t.Fatalf("err = %v, want %s", err, tc.reason)
 				}
 			}

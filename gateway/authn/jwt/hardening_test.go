@@ -30,7 +30,7 @@ func wantReason(t *testing.T, err error, reason string) {
 		}
 		return
 	}
-	if p := problem.As(err); p == nil || p.Reason != reason {
+	if p := problem.As(err); p == nil || string(p.Reason) != reason {
 		t.Fatalf("err = %v, want %s", err, reason)
 	}
 }

@@ -240,7 +240,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, cred pipeline.Credenti
 		a.metrics.verifications.WithLabelValues("ok").Inc()
 	case errors.Is(err, pipeline.ErrNoCredential):
 	case p != nil:
-		a.metrics.verifications.WithLabelValues(p.Reason).Inc()
+		a.metrics.verifications.WithLabelValues(string(p.Reason)).Inc()
 	default:
 		a.metrics.verifications.WithLabelValues("error").Inc()
 	}

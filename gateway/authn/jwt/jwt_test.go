@@ -146,7 +146,7 @@ func TestAuthenticateRejects(t *testing.T) {
 			if p == nil {
 				t.Fatalf("err = %v, want a problem", err)
 			}
-			if p.Reason != tc.reason || p.Status != http.StatusUnauthorized {
+			if string(p.Reason) != tc.reason || p.Status != http.StatusUnauthorized {
 				t.Fatalf("got %d %s (%v), want 401 %s", p.Status, p.Reason, p.Err, tc.reason)
 			}
 			if got := p.Header.Get("WWW-Authenticate"); got == "" {
@@ -369,7 +369,7 @@ func TestClockSkewBoundaries(t *testing.T) {
 				}
 				return
 			}
-			if p := problem.As(err); p == nil || p.Reason != tc.reason {
+			if p := problem.As(err); p == nil || string(p.Reason) != tc.reason {
 				t.Fatalf("err = %v, want %s", err, tc.reason)
 			}
 		})

@@ -1,27 +1,25 @@
-package server
+package input
 
 import (
 	"net/http"
 	"strings"
-
-	"github.com/portcullis/portcullis/gateway/pipeline"
 )
 
-// arrival records what is known of r the moment it arrives, before a
+// Arrive records what is known of r the moment it arrives, before a
 // limit, the path check or the route lookup can end it, so that every
 // decision-log event, a 404 or a 431 as much as an allow, says who asked
 // for what: method, host, client address, scheme, and the path of the
-// target as received (pipeline.State.RawPath). The canonical path is set
+// target as received (Doc.RawPath). The canonical path is set
 // once normalization made it; until then input.request.path stays empty,
 // never a path the gateway did not accept. A head the listener refused
 // before net/http could parse it reaches ServeHTTP as a request built from
 // that head (see listener.Refusal), so it records the same facts.
-func arrival(st *pipeline.State, r *http.Request) {
+func Arrive(d *Doc, r *http.Request) {
 	target := r.RequestURI
 	if target == "" { // a client-side request, as in tests
 		target = r.URL.RequestURI()
 	}
-	req := &st.Input.Request
+	req := &d.Request
 	req.Method = r.Method
 	req.Host = r.Host
 	req.RemoteAddr = r.RemoteAddr
@@ -29,7 +27,7 @@ func arrival(st *pipeline.State, r *http.Request) {
 	if r.TLS != nil {
 		req.Scheme = "https"
 	}
-	st.RawPath = targetPath(target)
+	d.RawPath = targetPath(target)
 }
 
 // targetPath is the path of a request target, still escaped: the query

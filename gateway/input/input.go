@@ -1,0 +1,107 @@
+// Package input builds the policy input of a request: the request facts at arrival, the route's view once routed.
+package input
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Doc is the policy input of a request as the stages build it: request
+// and route from this package, the identity from authentication, the
+// verdict from validation, the body from authorization. The decision log
+// records it whole, with the path as received beside it.
+type Doc struct {
+	policy.Input
+	// RawPath is the path of the request target as received, still
+	// escaped (see Arrive); the decision log records it when no canonical
+	// path was made.
+	RawPath string
+}
+
+// Part is the request's Doc.
+var Part = pipeline.NewPart[Doc]()
+
+// Options are the names that never enter the input.
+type Options struct {
+	// Exclude are the headers, in any spelling, that carry credentials or identities.
+	Exclude header.Set
+	// Secret tells the query parameters that are secret on every route.
+	Secret func(name string) bool
+	// CredentialQuery are, per route, the query parameters that may carry a credential.
+	CredentialQuery map[*config.Route][]string
+}
+
+// Builder fills the request and route parts of the input.
+type Builder struct{ o Options }
+
+// New returns the Builder of o.
+func New(o Options) *Builder { return &Builder{o: o} }
+
+// Routed sets input.request and input.route once r matched rt.
+// Credentials (the Authorization header, cookies, the API-key header,
+// credential query parameters) and identity headers never enter the input.
+// Method, WireMethod, Host and Port were set by header.Cleaner.Screen.
+func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
+	in := &d.Input
+	in.Route.Name = rt.Name
+	in.Route.Tags = rt.Tags
+	in.OPAEnvoy = rt.Policy.InputCompat == "opa-envoy"
+	req := &in.Request
+	req.Path = r.URL.Path
+	req.Segments = strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(req.Segments) == 1 && req.Segments[0] == "" {
+		req.Segments = req.Segments[:0]
+	}
+	req.Scheme = "http"
+	if r.TLS != nil {
+		req.Scheme = "https"
+	}
+	req.RemoteAddr = r.RemoteAddr
+	if r.URL.RawQuery != "" {
+		q := r.URL.Query()
+		for _, name := range b.o.CredentialQuery[rt] {
+			delete(q, name)
+		}
+		for name := range q {
+			if b.o.Secret(name) {
+				delete(q, name)
+			}
+		}
+		req.Query = q
+	}
+	req.Headers = make(map[string]string, len(r.Header))
+	for k, v := range r.Header {
+		if b.o.Exclude.Has(k) {
+			continue
+		}
+		lk := lowerHeader(k)
+		if len(v) == 1 {
+			req.Headers[lk] = v[0]
+		} else {
+			req.Headers[lk] = strings.Join(v, ", ")
+		}
+	}
+}
+
+// commonLower avoids an allocation per header for the usual names.
+var commonLower = map[string]string{}
+
+func init() {
+	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
+		"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
+		"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent"} {
+		commonLower[h] = strings.ToLower(h)
+	}
+}
+
+func lowerHeader(k string) string {
+	if l, ok := commonLower[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}

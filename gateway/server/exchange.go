@@ -1,0 +1,40 @@
+package server
+
+import (
+	"time"
+
+	"github.com/portcullis/portcullis/gateway/authz"
+	"github.com/portcullis/portcullis/gateway/body"
+	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/input"
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/gateway/validate"
+)
+
+// exchange is one request's handling: when it began, its decision id and
+// the parts the stages keep, each owned by its package, allocated
+// together. The outcome is not here: the chain returns it (see finish).
+type exchange struct {
+	rq         pipeline.Request
+	start      time.Time
+	decisionID string
+
+	in      input.Doc
+	body    body.Buffered
+	verdict validate.Verdict
+	authz   authz.Result
+	edits   header.Edits
+	up      proxy.Exchange
+}
+
+func newExchange(start time.Time) *exchange {
+	x := &exchange{start: start}
+	input.Part.Bind(&x.rq, &x.in)
+	body.Part.Bind(&x.rq, &x.body)
+	validate.VerdictPart.Bind(&x.rq, &x.verdict)
+	authz.ResultPart.Bind(&x.rq, &x.authz)
+	header.EditsPart.Bind(&x.rq, &x.edits)
+	proxy.ExchangePart.Bind(&x.rq, &x.up)
+	return x
+}
