@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/policy/decisionlog"
 )
@@ -17,14 +18,14 @@ const DecisionIDHeader = "X-Decision-Id"
 // It needs no *http.Request, so a refusal made before net/http built one
 // is logged the same way: the request facts are in st (see arrive), header
 // (which may be nil) gives the configured headers.
-func (c *components) logDecision(ctx context.Context, header http.Header, st *pipeline.State, headers []string) {
-	if !c.dlog.Enabled() {
+func logDecision(ctx context.Context, g *generation.Generation, header http.Header, st *pipeline.State) {
+	if !g.DecisionLog.Enabled() {
 		return
 	}
 	ev := &decisionlog.Event{
 		DecisionID:     st.DecisionID,
 		Timestamp:      st.Start,
-		Path:           c.dlogPath,
+		Path:           g.DecisionPath,
 		Status:         st.Status,
 		Reasons:        []string{st.Reason},
 		Route:          st.Input.Route.Name,
@@ -59,13 +60,13 @@ func (c *components) logDecision(ctx context.Context, header http.Header, st *pi
 			ev.Error = d.Err.Error()
 		}
 	}
-	if len(headers) > 0 {
-		ev.RequestHeaders = make(map[string][]string, len(headers))
-		for _, h := range headers {
+	if len(g.LogHeaders) > 0 {
+		ev.RequestHeaders = make(map[string][]string, len(g.LogHeaders))
+		for _, h := range g.LogHeaders {
 			if v := header.Values(h); len(v) > 0 {
 				ev.RequestHeaders[h] = v
 			}
 		}
 	}
-	c.dlog.Log(ctx, ev)
+	g.DecisionLog.Log(ctx, ev)
 }
