@@ -315,7 +315,6 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-
 // Run serves the proxy and admin listeners until ctx is done, then drains
 // like Envoy and Kong: /readyz answers 503 at once, the proxy listener
 // keeps accepting for listen.drain_delay so that load balancers notice,
