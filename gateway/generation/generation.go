@@ -197,28 +197,11 @@ func (g *Generation) Accepting() error {
 	return nil
 }
 
-// Carries reports, for tests and the status page, whether next reuses the
-// long-lived parts of g: the JWT authenticator (key sets, token cache),
-// the introspection client (its cache), the decision log (queued events),
-// the body budget and each route's upstream transport.
-func (g *Generation) Carries(next *Generation) map[string]bool {
-	m := map[string]bool{
-		"jwt":           g.jwt != nil && g.jwt == next.jwt,
-		"introspection": g.introspect != nil && g.introspect == next.introspect,
-		"decision_log":  g.DecisionLog != nil && g.DecisionLog == next.DecisionLog,
-		"body_budget":   g.budget == next.budget,
-	}
-	for k, p := range next.proxies {
-		m["upstream:"+k.route] = g.proxies[k] == p
-	}
-	return m
-}
-
 // closeExcept closes every part of p that keep does not hold too; the
 // decision log is flushed within ctx.
 func (p *parts) closeExcept(ctx context.Context, keep *parts) error {
 	if p.jwt != nil && p.jwt != keep.jwt {
-		p.jwt.Stop()
+		p.jwt.StopExcept(keep.jwt)
 	}
 	if p.introspect != nil && p.introspect != keep.introspect {
 		p.introspect.Close()
@@ -324,7 +307,11 @@ func (b *builder) buildJWT() {
 		b.g.jwt, b.g.jwtKey = p.jwt, p.jwtKey
 		return
 	}
-	a, err := jwt.New(c, jwt.Options{Logger: b.opts.Logger, Registerer: b.opts.Registerer})
+	o := jwt.Options{Logger: b.opts.Logger, Registerer: b.opts.Registerer}
+	if b.prev != nil {
+		o.Previous = b.prev.jwt // unchanged issuers keep their key sets
+	}
+	a, err := jwt.New(c, o)
 	if err != nil {
 		b.fail(fmt.Errorf("authn.jwt: %w", err))
 		return

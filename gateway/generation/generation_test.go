@@ -178,10 +178,15 @@ func TestLongLivedPartsAreCarriedOverOnlyWhenUnchanged(t *testing.T) {
 		{"a bundle changed", nil, func(f *fixture) {
 			f.write("bundle/.manifest", `{"revision": "r2", "roots": ["portcullis"]}`)
 		}, nil},
+		// A new authenticator (its token cache holds verdicts for the old
+		// audience) on the same key set: no refetch, no cold start.
 		{"an issuer's audience changed", func(s string) string { return strings.Replace(s, "audiences: [a1]", "audiences: [a2]", 1) }, nil, []string{"jwt"}},
+		{"an issuer's refresh interval changed", func(s string) string {
+			return strings.Replace(s, "audiences: [a1]", "audiences: [a1], refresh_interval: 7m", 1)
+		}, nil, []string{"jwt", "jwks:https://issuer.test"}},
 		{"a key file was rotated", nil, func(f *fixture) {
 			f.write("jwks.json", `{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k2", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
-		}, []string{"jwt"}},
+		}, []string{"jwt", "jwks:https://issuer.test"}},
 		{"the introspection client changed", func(s string) string { return strings.Replace(s, "client_id: gw", "client_id: gw2", 1) }, nil, []string{"introspection"}},
 		{"a decision-log label changed", func(s string) string { return strings.Replace(s, "env: one", "env: two", 1) }, nil, []string{"decision_log"}},
 		{"a route's upstream changed", func(s string) string { return strings.Replace(s, "9002", "9003", 1) }, nil, []string{"upstream:other"}},
@@ -204,7 +209,7 @@ func TestLongLivedPartsAreCarriedOverOnlyWhenUnchanged(t *testing.T) {
 			if g2.Number != g1.Number+1 || g2.Engine == g1.Engine {
 				t.Errorf("generation %d after %d, engine shared: %v", g2.Number, g1.Number, g2.Engine == g1.Engine)
 			}
-			for part, carried := range g1.Carries(g2) {
+			for part, carried := range carries(g1, g2) {
 				if want := !contains(tc.fresh, part); carried != want {
 					t.Errorf("%s carried over = %v, want %v", part, carried, want)
 				}
@@ -264,4 +269,25 @@ func TestRetireWaitsForTheLastHolder(t *testing.T) {
 	}
 	g1.Release()
 	<-done
+}
+
+// carries reports whether next reuses the long-lived parts of g: the JWT
+// authenticator (token cache), each issuer's key set, the introspection
+// client (its cache), the decision log (queued events), the body budget and
+// each route's upstream transport.
+func carries(g, next *Generation) map[string]bool {
+	m := map[string]bool{
+		"jwt":           g.jwt != nil && g.jwt == next.jwt,
+		"introspection": g.introspect != nil && g.introspect == next.introspect,
+		"decision_log":  g.DecisionLog != nil && g.DecisionLog == next.DecisionLog,
+		"body_budget":   g.budget == next.budget,
+	}
+	for k, p := range next.proxies {
+		m["upstream:"+k.route] = g.proxies[k] == p
+	}
+	for _, is := range next.Config.Authn.JWT.Issuers {
+		ks := next.jwt.KeySet(is.Issuer)
+		m["jwks:"+is.Issuer] = ks != nil && g.jwt.KeySet(is.Issuer) == ks
+	}
+	return m
 }
