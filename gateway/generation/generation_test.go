@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,21 +211,12 @@ func TestLongLivedPartsAreCarriedOverOnlyWhenUnchanged(t *testing.T) {
 				t.Errorf("generation %d after %d, engine shared: %v", g2.Number, g1.Number, g2.Engine == g1.Engine)
 			}
 			for part, carried := range carries(g1, g2) {
-				if want := !contains(tc.fresh, part); carried != want {
+				if want := !slices.Contains(tc.fresh, part); carried != want {
 					t.Errorf("%s carried over = %v, want %v", part, carried, want)
 				}
 			}
 		})
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestAFailedBuildLeavesThePreviousGenerationAlone(t *testing.T) {

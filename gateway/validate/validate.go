@@ -42,10 +42,9 @@ type Options struct {
 }
 
 // Validator validates the requests of one route against its OpenAPI
-// document. It is safe for concurrent use, including with Reload.
+// document. It is safe for concurrent use.
 type Validator struct {
 	route        string
-	spec         string
 	mode         string
 	passUnknown  bool
 	contentTypes []string
@@ -92,7 +91,6 @@ func New(route *config.Route, opts Options) (*Validator, error) {
 	}
 	v := &Validator{
 		route:        route.Name,
-		spec:         o.Spec,
 		mode:         mode,
 		passUnknown:  o.UnknownOperation == UnknownPass,
 		contentTypes: normalizeTypes(o.ContentTypes),
@@ -107,9 +105,6 @@ func New(route *config.Route, opts Options) (*Validator, error) {
 	v.current.Store(c)
 	return v, nil
 }
-
-// Spec returns the path of the OpenAPI document, for the file watcher.
-func (v *Validator) Spec() string { return v.spec }
 
 func compile(path string) (*compiled, error) {
 	doc, err := Load(path)

@@ -87,9 +87,9 @@ type issuer struct {
 
 // keySource is everything a key set is built from.
 type keySource struct {
-	url                                        string
+	url                                         string
 	refresh, minRefresh, maxStale, fetchTimeout time.Duration
-	fallback                                   string // the key files' keys, as JSON
+	fallback                                    string // the key files' keys, as JSON
 }
 
 // New builds an Authenticator from cfg, loading every key file. Key sets
