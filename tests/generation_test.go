@@ -507,3 +507,62 @@ func (b *balancer) close() {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestConfigMapSwapOfPortcullisYAMLBuildsANewGeneration mounts the
+// configuration as Kubernetes does (portcullis.yaml → ..data/portcullis.yaml,
+// ..data → a timestamped directory) and swaps ..data atomically.
+func TestConfigMapSwapOfPortcullisYAMLBuildsANewGeneration(t *testing.T) {
+	up := newUpstream(t, "up")
+	route := func(prefix string) string {
+		return fmt.Sprintf("policy:\n  bundles: [{name: main, path: bundle}]\n  debounce: 20ms\ndecision_log: {stdout: false}\nroutes:\n  - name: r\n    match: {path_prefix: %s}\n    upstream: %s\n    authn: {anonymous: true}\n", prefix, up.URL)
+	}
+	// mount moves dir/portcullis.yaml into version v and points ..data at it.
+	mount := func(t *testing.T, dir, v, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, v, "portcullis.yaml"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(v, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first string
+	g := startGateway(t, gatewayConfig{Body: route("/one"), Files: allowAllBundle, PreStart: func(dir string) {
+		p := filepath.Join(dir, "portcullis.yaml")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = string(b)
+		mount(t, dir, "..2026_01", first)
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", "portcullis.yaml"), p); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	if resp := g.do("GET", "/one/x", nil, nil); readAll(t, resp) == "" || resp.StatusCode != 200 {
+		t.Fatalf("/one: %d", resp.StatusCode)
+	}
+	mount(t, g.dir, "..2026_02", strings.Replace(first, "/one", "/two", 1))
+	deadline := time.Now().Add(10 * time.Second)
+	for genGetStatus(t, g).Generation < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the swapped ConfigMap was not loaded within 10s:\n%s", g.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp := g.do("GET", "/two/x", nil, nil); readAll(t, resp) == "" || resp.StatusCode != 200 {
+		t.Fatalf("/two after the swap: %d", resp.StatusCode)
+	}
+	if resp := g.do("GET", "/one/x", nil, nil); readAll(t, resp) == "" || resp.StatusCode != 404 {
+		t.Fatalf("/one after the swap: %d, want 404", resp.StatusCode)
+	}
+}

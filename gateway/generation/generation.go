@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -83,8 +82,7 @@ type Generation struct {
 	Certificate *tls.Certificate
 
 	parts
-	apikeys     *apikey.Authenticator
-	usesAPIKeys bool
+	apikeys *apikey.Authenticator
 
 	refs     atomic.Int64
 	retiring atomic.Bool
@@ -403,9 +401,6 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	}
 	if g.introspect != nil {
 		auths.Introspection = g.introspect
-	}
-	if slices.Contains(rt.Authn.Methods, "api_key") {
-		g.usesAPIKeys = true
 	}
 	var errs []error
 	authnMW, err := authn.New(b.cfg, rt, auths)
