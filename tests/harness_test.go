@@ -114,8 +114,12 @@ func startGateway(t *testing.T, gc gatewayConfig) *gateway {
 	g := &gateway{t: t, dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	proxyAddr, adminAddr := freeAddr(t), freeAddr(t)
 	g.proxy, g.admin = "http://"+proxyAddr, "http://"+adminAddr
+	listen := gc.Listen
+	if !strings.Contains(listen, "drain_delay:") { // SIGTERM in every cleanup: drain briefly
+		listen += "  drain_delay: 10ms\n"
+	}
 	cfg := fmt.Sprintf("listen:\n  proxy: %q\n  admin: %q\n  shutdown_grace: 10s\n", proxyAddr, adminAddr) +
-		gc.Listen + strings.ReplaceAll(gc.Body, "{{dir}}", dir)
+		listen + strings.ReplaceAll(gc.Body, "{{dir}}", dir)
 	cfgPath := filepath.Join(dir, "portcullis.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -110,9 +110,10 @@ type policyStatus struct {
 		Revision string `json:"revision"`
 	} `json:"bundles"`
 	LoadedAt      time.Time `json:"loaded_at"`
-	LastError     string    `json:"last_error"`
-	Reloads       int64     `json:"reloads"`
 	DecisionCache string    `json:"decision_cache"`
+	// LastError and Reloads are the generation's (a bundle change builds one).
+	LastError string `json:"-"`
+	Reloads   int64  `json:"-"`
 }
 
 // revision returns the revision of the named active bundle, or "".
@@ -134,13 +135,17 @@ func policyGetStatus(t *testing.T, g *gateway) policyStatus {
 	defer resp.Body.Close()
 	var body struct {
 		Status struct {
-			Policy policyStatus `json:"policy"`
+			Policy    policyStatus `json:"policy"`
+			LastError string       `json:"last_error"`
+			Reloads   int64        `json:"reloads"`
 		} `json:"status"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
-	return body.Status.Policy
+	st := body.Status.Policy
+	st.LastError, st.Reloads = body.Status.LastError, body.Status.Reloads
+	return st
 }
 
 // policyMetric returns the value of the sample named exactly series (name
@@ -164,7 +169,7 @@ func policyMetric(t *testing.T, g *gateway, series string) float64 {
 	return -1
 }
 
-const policyReloadErrors = `portcullis_policy_reload_total{result="error"}`
+const policyReloadErrors = `portcullis_config_reload_total{result="failure"}`
 
 // policyEventually polls cond every 20ms until it holds or timeout passes.
 func policyEventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {

@@ -14,7 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/rs/zerolog"
 
-	"github.com/portcullis/portcullis/gateway/server"
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/policy/engine"
 )
 
@@ -96,7 +96,7 @@ func cmdEval(cfgPath, inputPath string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ctx := context.Background()
-	eng, err := engine.New(ctx, server.EngineOptions(cfg, nil, zerolog.Nop()))
+	eng, err := engine.New(ctx, generation.EngineOptions(cfg, nil, zerolog.Nop()))
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis eval: %v\n", err)
 		return 1

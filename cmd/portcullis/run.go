@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/gateway/server"
 	"github.com/portcullis/portcullis/internal/gctune"
 )
@@ -20,7 +21,7 @@ import (
 var runCmd = &command{
 	name:     "run",
 	args:     "[--config FILE]",
-	synopsis: "serve the gateway; SIGHUP reloads bundles and specs and reopens log files",
+	synopsis: "serve the gateway; SIGHUP or a changed file builds a new generation and reopens log files",
 	example:  "portcullis run --config portcullis.yaml",
 	exits: []exitCode{
 		{0, "stopped by SIGTERM or SIGINT after draining"},
@@ -59,10 +60,8 @@ func cmdRun(cfg *config.Config, _ string, _, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			log.Info().Msg("SIGHUP: reloading bundles and specs, reopening log files")
-			if err := srv.Reload(ctx); err != nil {
-				log.Error().Err(err).Msg("reload failed; the running policy and specs are kept")
-			}
+			// Reload logs its outcome once, failure included.
+			_ = srv.Reload(ctx, "SIGHUP")
 		}
 	}()
 	if err := srv.Run(ctx); err != nil {
@@ -72,9 +71,10 @@ func cmdRun(cfg *config.Config, _ string, _, stderr io.Writer) int {
 	return 0
 }
 
-// cmdCheck loads everything run would load and reports every problem.
+// cmdCheck builds the generation run would build, starting nothing, and
+// reports every problem.
 func cmdCheck(cfg *config.Config, cfgPath string, stdout, stderr io.Writer) int {
-	if errs := server.Check(context.Background(), cfg); len(errs) > 0 {
+	if errs := generation.Check(context.Background(), cfg); len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, e)
 		}

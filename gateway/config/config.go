@@ -38,7 +38,13 @@ type Listen struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	MaxHeaderBytes    ByteSize      `yaml:"max_header_bytes"`
-	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
+	// ShutdownGrace is how long in-flight requests get to finish once the
+	// proxy listener stopped accepting. Default 15s.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// DrainDelay is how long after SIGTERM the proxy listener keeps
+	// accepting while /readyz answers 503, so that load balancers (a
+	// Kubernetes Service's endpoints) stop sending traffic first. Default 5s.
+	DrainDelay time.Duration `yaml:"drain_delay"`
 	// MaxConnections bounds the open client connections of the proxy
 	// listener; a connection accepted beyond it is closed at once (and
 	// counted). Default 10000.

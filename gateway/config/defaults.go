@@ -37,6 +37,7 @@ func (c *Config) setDefaults() {
 	setInt(&l.MaxHeaderBytes, 64<<10)
 	setInt(&l.MaxConnections, 10000)
 	setDur(&l.ShutdownGrace, 15*time.Second)
+	setDur(&l.DrainDelay, 5*time.Second)
 	setStr(&l.HeadersWithUnderscores, "drop")
 	setStr(&c.Request.MethodOverride, "strip")
 	l.TLSCertFile, l.TLSKeyFile = c.Path(l.TLSCertFile), c.Path(l.TLSKeyFile)

@@ -81,7 +81,7 @@ func (c *Config) validateListen(ch *checker) {
 	for f, d := range map[string]time.Duration{
 		"listen.read_header_timeout": l.ReadHeaderTimeout, "listen.read_timeout": l.ReadTimeout,
 		"listen.write_timeout": l.WriteTimeout, "listen.idle_timeout": l.IdleTimeout,
-		"listen.shutdown_grace": l.ShutdownGrace,
+		"listen.shutdown_grace": l.ShutdownGrace, "listen.drain_delay": l.DrainDelay,
 	} {
 		ch.positive(f, d)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -75,7 +76,8 @@ func New(cfg *config.Config, reg prometheus.Registerer) (*Cleaner, error) {
 		Name: "portcullis_headers_with_underscores_total",
 		Help: "Request header fields whose name contains an underscore, by action: dropped counts fields removed, rejected counts requests refused (listen.headers_with_underscores).",
 	}, []string{"action"})
-	if err := reg.Register(vec); err != nil {
+	vec, err := promreg.Register(reg, vec) // every generation builds a Cleaner
+	if err != nil {
 		return nil, err
 	}
 	c.dropped, c.rejected = vec.WithLabelValues("dropped"), vec.WithLabelValues("rejected")

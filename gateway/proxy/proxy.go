@@ -57,6 +57,7 @@ var ExchangePart = pipeline.NewPart[Exchange]()
 // upstream for route.EjectFor after it refused a connection (passive health).
 type Proxy struct {
 	rp          *httputil.ReverseProxy
+	transport   *http.Transport
 	upstreams   []*upstream
 	next        atomic.Uint64
 	timeout     time.Duration
@@ -92,6 +93,7 @@ func New(route *config.Route) *Proxy {
 		// decompresses a response on the way.
 		DisableCompression: true,
 	}
+	p.transport = transport
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      transport,
@@ -102,6 +104,10 @@ func New(route *config.Route) *Proxy {
 	}
 	return p
 }
+
+// CloseIdleConnections closes the idle upstream connections of a proxy no
+// generation uses any more.
+func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 
 // Handler returns the last stage of a route's pipeline.
 func (p *Proxy) Handler() pipeline.Handler {

@@ -2,22 +2,23 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// AdminHandler serves /healthz (alive), /readyz (200 only when config,
-// policy, schemas and keys are loaded and usable), /metrics (Prometheus) and
-// /v1/status (bundles, revisions, last reload error).
+// AdminHandler serves /healthz (alive), /readyz (200 unless draining or
+// JWKS keys are not usable yet), /metrics (Prometheus) and /v1/status
+// (generation, bundles, revisions, last reload error, what needs a restart).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := s.comp.ready(); err != nil {
+		if err := s.ready(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 			return
 		}
@@ -28,10 +29,20 @@ func (s *Server) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"version": s.version,
 			"time":    time.Now().UTC().Format(time.RFC3339Nano),
-			"status":  s.comp.status(),
+			"status":  s.status(),
 		})
 	})
 	return mux
+}
+
+// ready fails while draining, and until the running generation's JWKS
+// keys are usable. A generation that failed to build never ran, so it
+// cannot make a ready gateway unready.
+func (s *Server) ready() error {
+	if s.draining.Load() {
+		return errors.New("draining")
+	}
+	return s.gen.Load().Ready()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

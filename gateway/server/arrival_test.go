@@ -15,8 +15,8 @@ import (
 // decision id.
 func loggedEvents(t *testing.T, srv *Server) map[string]map[string]any {
 	t.Helper()
-	srv.comp.close(context.Background())
-	b, err := os.ReadFile(srv.cfg.DecisionLog.File.Path)
+	_ = srv.gen.Load().Close(context.Background())
+	b, err := os.ReadFile(srv.boot.DecisionLog.File.Path)
 	if err != nil {
 		t.Fatal(err)
 	}

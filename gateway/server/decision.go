@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/authn"
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/policy/decisionlog"
 )
@@ -21,14 +22,14 @@ const DecisionIDHeader = "X-Decision-Id"
 // It needs no *http.Request, so a refusal made before net/http built one
 // is logged the same way: the request facts are in x.in (see
 // input.Arrive), header (which may be nil) gives the configured headers.
-func (c *components) logDecision(ctx context.Context, header http.Header, x *exchange, err error, o pipeline.Outcome, headers []string) {
-	if !c.dlog.Enabled() {
+func logDecision(ctx context.Context, g *generation.Generation, header http.Header, x *exchange, err error, o pipeline.Outcome) {
+	if !g.DecisionLog.Enabled() {
 		return
 	}
 	ev := &decisionlog.Event{
 		DecisionID:     x.decisionID,
 		Timestamp:      x.start,
-		Path:           c.dlogPath,
+		Path:           g.DecisionPath,
 		Status:         o.Status,
 		Reasons:        []string{string(o.Reason)},
 		Route:          x.in.Route.Name,
@@ -63,13 +64,13 @@ func (c *components) logDecision(ctx context.Context, header http.Header, x *exc
 			ev.Error = d.Err.Error()
 		}
 	}
-	if len(headers) > 0 {
-		ev.RequestHeaders = make(map[string][]string, len(headers))
-		for _, h := range headers {
+	if len(g.LogHeaders) > 0 {
+		ev.RequestHeaders = make(map[string][]string, len(g.LogHeaders))
+		for _, h := range g.LogHeaders {
 			if v := header.Values(h); len(v) > 0 {
 				ev.RequestHeaders[h] = v
 			}
 		}
 	}
-	c.dlog.Log(ctx, ev)
+	g.DecisionLog.Log(ctx, ev)
 }

@@ -15,7 +15,7 @@ import (
 // 12, classes 13 and 14). The refusals are answered by s, so they are logged
 // and counted like every other request. srv gets the hooks the listener needs.
 func (s *Server) proxyListener(tcp net.Listener, tlsCfg *tls.Config, srv *http.Server) (net.Listener, error) {
-	l := s.cfg.Listen
+	l := s.boot.Listen
 	pl, err := listener.New(tcp, listener.Options{
 		MaxConnections:   l.MaxConnections,
 		MaxHeaderBytes:   int(l.MaxHeaderBytes),

@@ -20,10 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
-	"github.com/portcullis/portcullis/gateway/header"
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/listener"
 	"github.com/portcullis/portcullis/gateway/pipeline"
@@ -42,29 +41,26 @@ type Options struct {
 }
 
 // Server is the gateway: the proxy handler, the admin handler and the
-// components behind them. Build it with New, run it with Run.
+// generation behind them. Build it with New, run it with Run.
 type Server struct {
-	cfg     *config.Config
 	log     zerolog.Logger
 	version string
 	reg     *prometheus.Registry
 	metrics *httpMetrics
-	router  *route.Router[pipeline.Handler]
-	comp    *components
+	// gen is the running generation; each request loads it once.
+	gen atomic.Pointer[generation.Generation]
+	// boot is the configuration the listeners were started with: what
+	// cannot change live is pinned to it (see restartFields).
+	boot     *config.Config
+	reloads  *reloadState
+	draining atomic.Bool
 
-	// input builds the policy input of each request.
-	input *input.Builder
-	// headers makes the request's header set mean one thing before routing.
-	headers *header.Cleaner
-	// logHeaders are the request headers copied into decision-log events.
-	logHeaders []string
-	ridPrefix  string
-	ridSeq     atomic.Uint64
+	ridPrefix string
+	ridSeq    atomic.Uint64
 }
 
-// New builds every part of the gateway from cfg: authenticators, policy
-// engine, validators, decision log, route pipelines. Nothing is parsed or
-// compiled per request afterwards.
+// New builds the first generation from cfg (see generation.Build).
+// Nothing is parsed or compiled per request afterwards.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
 	reg := opts.Registry
 	if reg == nil {
@@ -74,43 +70,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	var pfx [6]byte
 	_, _ = rand.Read(pfx[:])
 	s := &Server{
-		cfg:       cfg,
 		log:       opts.Logger,
 		version:   opts.Version,
 		reg:       reg,
-		metrics:   newHTTPMetrics(reg, opts.Version, routeNames(cfg)),
+		boot:      cfg,
 		ridPrefix: hex.EncodeToString(pfx[:]) + "-",
 	}
-	comp, err := newComponents(ctx, cfg, s.log, reg, opts.Version)
+	g, err := generation.Build(ctx, cfg, nil, s.buildOptions())
 	if err != nil {
 		return nil, err
 	}
-	s.comp = comp
-	exclude := comp.inputExclude()
-	if s.headers, err = header.New(cfg, reg); err != nil {
-		comp.close(ctx)
-		return nil, err
-	}
-	credQuery := make(map[*config.Route][]string, len(cfg.Routes))
-	for i := range cfg.Routes {
-		credQuery[&cfg.Routes[i]] = authn.CredentialQuery(cfg, &cfg.Routes[i])
-	}
-	s.input = input.New(input.Options{Exclude: exclude, Secret: authn.NewSecretQuery(cfg.Request.SecretQueryParams).Is, CredentialQuery: credQuery})
-	for _, h := range cfg.DecisionLog.Headers {
-		if !exclude.Has(h) { // credentials never reach the log
-			s.logHeaders = append(s.logHeaders, h)
-		}
-	}
-	handlers := make([]pipeline.Handler, len(cfg.Routes))
-	for i := range cfg.Routes {
-		h, err := comp.routeHandler(cfg, &cfg.Routes[i])
-		if err != nil {
-			comp.close(ctx)
-			return nil, fmt.Errorf("routes[%d] %q: %w", i, cfg.Routes[i].Name, err)
-		}
-		handlers[i] = h
-	}
-	s.router = route.NewRouter(cfg.Routes, handlers)
+	s.metrics = newHTTPMetrics(reg, opts.Version, routeNames(cfg))
+	s.reloads = newReloadState(reg, g)
+	s.gen.Store(g)
 	return s, nil
 }
 
@@ -133,11 +105,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(DecisionIDHeader, x.decisionID)
 	rec := &recorder{ResponseWriter: w}
 	r = r.WithContext(pipeline.WithRequest(r.Context(), &x.rq))
+	// The request starts and finishes on one generation.
+	g := s.hold()
+	defer g.Release()
 	var err error
 	// Every exit records the outcome, a panicking stage included: the
 	// decision log must not miss the requests that went wrong.
-	defer func() { s.finish(rec, r, x, err, recover()) }()
-	err = s.serve(rec, r, x)
+	defer func() { s.finish(rec, r, x, g, err, recover()) }()
+	err = s.serve(rec, r, x, g)
 }
 
 // finish settles the outcome of a request from what the chain returned
@@ -146,7 +121,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // http.ErrAbortHandler, which ReverseProxy uses to cut a response it
 // cannot complete, is re-raised after it is recorded so the connection is
 // aborted.
-func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, err error, v any) {
+func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, g *generation.Generation, err error, v any) {
 	if v != nil && v != http.ErrAbortHandler {
 		s.requestLogger(x).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("pipeline panicked")
 	}
@@ -157,7 +132,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, err error, 
 	}
 	routeName := x.in.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(o.Status)).Inc()
-	s.comp.logDecision(r.Context(), r.Header, x, err, o, s.logHeaders)
+	logDecision(r.Context(), g, r.Header, x, err, o)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, x.start, &x.up, time.Now())
 	if v == http.ErrAbortHandler {
@@ -170,22 +145,22 @@ func (s *Server) requestLogger(x *exchange) *zerolog.Logger {
 	return &l
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) error {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange, g *generation.Generation) error {
 	if err := listener.Refusal(r); err != nil { // a head the connection refused
 		return err
 	}
-	if err := s.comp.accepting(); err != nil {
+	if err := g.Accepting(); err != nil {
 		return err
 	}
-	if err := body.CheckRequestLimits(r, s.cfg.Limits); err != nil {
+	if err := body.CheckRequestLimits(r, g.Config.Limits); err != nil {
 		return err
 	}
-	if err := s.headers.Screen(r, &x.in.Request); err != nil {
+	if err := g.Headers.Screen(r, &x.in.Request); err != nil {
 		return err
 	}
 	raw, err := rawPath(r)
 	if err == nil {
-		raw, err = route.Normalize(raw, s.cfg.Paths)
+		raw, err = route.Normalize(raw, g.Config.Paths)
 	}
 	if err != nil {
 		return problem.Wrap(http.StatusBadRequest, "path_rejected", "the request path is not acceptable: "+err.Error(), err)
@@ -193,7 +168,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) erro
 	r.URL.Path, r.URL.RawPath = raw, ""
 	x.in.Request.Path = raw // canonical: a 404 or 405 is logged with it
 
-	m, ok := s.router.Lookup(x.in.Request.Method, x.in.Request.Host, raw)
+	m, ok := g.Router.Lookup(x.in.Request.Method, x.in.Request.Host, raw)
 	if !ok {
 		if len(m.Allow) > 0 {
 			return problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept "+r.Method).
@@ -201,10 +176,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange) erro
 		}
 		return problem.New(http.StatusNotFound, "no_route", "no route matches the request")
 	}
-	if err := s.headers.Prepare(r, m.Route); err != nil {
+	if err := g.Headers.Prepare(r, m.Route); err != nil {
 		return err
 	}
-	s.input.Routed(&x.in, r, m.Route)
+	g.Input.Routed(&x.in, r, m.Route)
 	return m.Value.ServeHTTP(w, r)
 }
 
@@ -265,10 +240,12 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// Run serves the proxy and admin listeners until ctx is done, then shuts
-// down gracefully: in-flight requests get listen.shutdown_grace to finish.
+// Run serves the proxy and admin listeners until ctx is done, then drains
+// like Envoy and Kong: /readyz answers 503 at once, the proxy listener
+// keeps accepting for listen.drain_delay so that load balancers notice,
+// then it stops accepting and in-flight requests get listen.shutdown_grace.
 func (s *Server) Run(ctx context.Context) error {
-	l := s.cfg.Listen
+	l := s.boot.Listen
 	proxySrv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
@@ -291,15 +268,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	var tlsCfg *tls.Config
 	if l.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(l.TLSCertFile, l.TLSKeyFile)
-		if err != nil {
-			pl.Close()
-			return fmt.Errorf("listen.tls_cert_file: %w", err)
-		}
 		tlsCfg = &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{cert},
-			NextProtos:   []string{"h2", "http/1.1"},
+			MinVersion: tls.VersionTLS12,
+			// The running generation's certificate: a renewed one is live.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.gen.Load().Certificate, nil },
+			NextProtos:     []string{"h2", "http/1.1"},
 		}
 	}
 	if pl, err = s.proxyListener(pl, tlsCfg, proxySrv); err != nil {
@@ -310,7 +283,11 @@ func (s *Server) Run(ctx context.Context) error {
 		pl.Close()
 		return fmt.Errorf("listen.admin: %w", err)
 	}
-	s.comp.start(ctx)
+	// Background work outlives ctx until the end of Run: key sets stay
+	// fresh while in-flight requests drain.
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBg()
+	s.startReloads(bg)
 	errc := make(chan error, 2)
 	go func() { errc <- proxySrv.Serve(pl) }()
 	go func() { errc <- adminSrv.Serve(al) }()
@@ -319,25 +296,33 @@ func (s *Server) Run(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
+		s.drain()
 	case runErr = <-errc:
 	}
-	s.log.Info().Dur("grace", l.ShutdownGrace).Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), l.ShutdownGrace)
+	grace := s.gen.Load().Config.Listen.ShutdownGrace
+	s.log.Info().Dur("grace", grace).Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := proxySrv.Shutdown(sctx); err != nil {
 		s.log.Warn().Err(err).Msg("proxy shutdown incomplete")
 		proxySrv.Close()
 	}
 	_ = adminSrv.Shutdown(sctx)
-	s.comp.close(sctx)
+	if err := s.stopReloads(sctx); err != nil {
+		s.log.Error().Err(err).Msg("shutdown incomplete")
+	}
 	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
 		return runErr
 	}
 	return nil
 }
 
-// Reload re-reads bundles and OpenAPI specs and reopens log files (SIGHUP).
-// What fails to load is reported and the running version is kept.
-func (s *Server) Reload(ctx context.Context) error {
-	return s.comp.reload(ctx)
+// drain fails readiness and keeps serving for listen.drain_delay.
+func (s *Server) drain() {
+	s.draining.Store(true)
+	d := s.gen.Load().Config.Listen.DrainDelay
+	s.log.Info().Dur("drain_delay", d).Msg("draining: /readyz fails, still accepting")
+	if d > 0 {
+		time.Sleep(d)
+	}
 }

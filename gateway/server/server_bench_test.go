@@ -93,7 +93,7 @@ routes:
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { srv.comp.close(context.Background()) })
+	tb.Cleanup(func() { _ = srv.gen.Load().Close(context.Background()) })
 	toks := make([]string, n)
 	now := time.Now()
 	for i := range toks {

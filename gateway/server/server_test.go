@@ -21,7 +21,7 @@ import (
 
 func TestAPanickingStageIsRecordedAndAnswered500(t *testing.T) {
 	srv, _ := jwtPipeline(t, 0, false)
-	srv.router = route.NewRouter(srv.cfg.Routes, []pipeline.Handler{
+	srv.gen.Load().Router = route.NewRouter(srv.boot.Routes, []pipeline.Handler{
 		pipeline.HandlerFunc(func(http.ResponseWriter, *http.Request) error { panic(errors.New("boom")) }),
 	})
 	w := httptest.NewRecorder()
@@ -133,8 +133,8 @@ func TestARequestRejectedBeforeAuthenticationIsLoggedWithoutIdentity(t *testing.
 	if w.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("got %d, want 413", w.Code)
 	}
-	srv.comp.close(context.Background()) // flushes the decision log
-	b, err := os.ReadFile(srv.cfg.DecisionLog.File.Path)
+	_ = srv.gen.Load().Close(context.Background()) // flushes the decision log
+	b, err := os.ReadFile(srv.boot.DecisionLog.File.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +154,8 @@ func TestCachedDecisionsAreMarkedInTheDecisionLog(t *testing.T) {
 			t.Fatalf("got %d %s, want 200", w.Code, w.Body)
 		}
 	}
-	srv.comp.close(context.Background()) // flushes the decision log
-	b, err := os.ReadFile(srv.cfg.DecisionLog.File.Path)
+	_ = srv.gen.Load().Close(context.Background()) // flushes the decision log
+	b, err := os.ReadFile(srv.boot.DecisionLog.File.Path)
 	if err != nil {
 		t.Fatal(err)
 	}

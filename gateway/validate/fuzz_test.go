@@ -2,7 +2,6 @@ package validate
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/portcullis/portcullis/gateway/body"
@@ -56,31 +55,6 @@ func mustURL(target string) (string, string) {
 		return "/", ""
 	}
 	return r.URL.Path, r.URL.RawQuery
-}
-
-// TestReloadDuringRequests is for -race: requests keep validating while
-// the document is swapped.
-func TestReloadDuringRequests(t *testing.T) {
-	t.Parallel()
-	v := newValidator(t, config.RouteOpenAPI{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 50 {
-				st := run(t, v, request("POST", "/api/v1/users", "application/json", `{"name":"Ada","email":"ada@example.com"}`))
-				if st.Rejection != nil {
-					t.Errorf("valid request rejected: %v", st.Rejection)
-					return
-				}
-			}
-		})
-	}
-	for range 5 {
-		if err := v.Reload(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wg.Wait()
 }
 
 func BenchmarkValidateUsersPost(b *testing.B) {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -43,10 +42,9 @@ type Options struct {
 }
 
 // Validator validates the requests of one route against its OpenAPI
-// document. It is safe for concurrent use, including with Reload.
+// document. It is safe for concurrent use.
 type Validator struct {
 	route        string
-	spec         string
 	mode         string
 	passUnknown  bool
 	contentTypes []string
@@ -54,8 +52,7 @@ type Validator struct {
 	log          zerolog.Logger
 	metrics      *metrics
 
-	reloadMu sync.Mutex
-	current  atomic.Pointer[compiled]
+	current atomic.Pointer[compiled]
 }
 
 // compiled is everything built from one version of the document.
@@ -94,7 +91,6 @@ func New(route *config.Route, opts Options) (*Validator, error) {
 	}
 	v := &Validator{
 		route:        route.Name,
-		spec:         o.Spec,
 		mode:         mode,
 		passUnknown:  o.UnknownOperation == UnknownPass,
 		contentTypes: normalizeTypes(o.ContentTypes),
@@ -108,25 +104,6 @@ func New(route *config.Route, opts Options) (*Validator, error) {
 	}
 	v.current.Store(c)
 	return v, nil
-}
-
-// Spec returns the path of the OpenAPI document, for the file watcher.
-func (v *Validator) Spec() string { return v.spec }
-
-// Reload loads the document again and swaps it in atomically. When the
-// new document is broken, the old one keeps serving and the error is
-// returned. Reloads are serialized; requests are never blocked.
-func (v *Validator) Reload() error {
-	v.reloadMu.Lock()
-	defer v.reloadMu.Unlock()
-	c, err := compile(v.spec)
-	if err != nil {
-		v.log.Error().Err(err).Str("route", v.route).Str("spec", v.spec).Msg("openapi reload failed; keeping the previous document")
-		return fmt.Errorf("reload %s: %w", v.spec, err)
-	}
-	v.current.Store(c)
-	v.log.Info().Str("route", v.route).Str("spec", v.spec).Msg("openapi document reloaded")
-	return nil
 }
 
 func compile(path string) (*compiled, error) {

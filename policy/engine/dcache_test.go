@@ -113,22 +113,6 @@ func TestDecisionCacheAnswersWhatEvaluationWould(t *testing.T) {
 	}
 }
 
-func TestDecisionCacheStartsOverWithEachGeneration(t *testing.T) {
-	t.Parallel()
-	dir := authzBundle(t, "v1", "decision := false")
-	e := newEngine(t, Options{Sources: sources(dir), DecisionCacheSize: 10})
-	if d := e.Evaluate(context.Background(), typicalInput()); d.Allow {
-		t.Fatal("v1 allows")
-	}
-	writeFiles(t, dir, map[string]string{"authz.rego": "package portcullis.authz\n\ndecision := true\n"})
-	if err := e.Reload(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow {
-		t.Fatal("after the reload, the previous generation's cached deny answered")
-	}
-}
-
 func TestDecisionCacheKeepsNoFailure(t *testing.T) {
 	t.Parallel()
 	// Two values for one complete rule: an evaluation error on every request.

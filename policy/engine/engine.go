@@ -1,4 +1,6 @@
-// Package engine evaluates Rego decisions against the active bundles and reloads them atomically.
+// Package engine evaluates Rego decisions against the bundles it compiled.
+// An engine never changes its policy: the gateway builds a new engine with
+// each generation (see gateway/generation).
 package engine
 
 import (
@@ -6,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +44,7 @@ type Options struct {
 	// Defaults DefaultMaskRule and DefaultDropRule.
 	MaskRule string
 	DropRule string
-	// Logger receives reload outcomes. The zero value logs nothing.
+	// Logger receives evaluation problems. The zero value logs nothing.
 	Logger zerolog.Logger
 	// Registerer, when non-nil, registers the engine's metrics.
 	Registerer prometheus.Registerer
@@ -52,22 +53,14 @@ type Options struct {
 	DecisionCacheSize int
 }
 
-// Engine evaluates the decision rule of the active bundles. It is safe for
-// concurrent use; Evaluate never blocks on Reload.
+// Engine evaluates the decision rule of its bundles. It is safe for
+// concurrent use.
 type Engine struct {
 	opts    Options
 	log     zerolog.Logger
 	metrics *metrics
 
 	state atomic.Pointer[compiled]
-
-	reloadMu  sync.Mutex // one reload at a time
-	reloads   atomic.Int64
-	statusMu  sync.Mutex // guards lastErr, lastErrAt
-	lastErr   string
-	lastErrAt time.Time
-	hooksMu   sync.Mutex
-	hooks     []func()
 }
 
 // New loads and compiles the bundles and prepares the queries. An invalid
@@ -102,48 +95,6 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	e.state.Store(c)
 	return e, nil
 }
-
-// Reload builds a complete new state off to the side and swaps it in. On
-// failure the active state keeps serving, the error is logged and recorded
-// in Status. Reloads are serialized; Evaluate never waits for them.
-func (e *Engine) Reload(ctx context.Context) error {
-	e.reloadMu.Lock()
-	defer e.reloadMu.Unlock()
-	c, err := e.compile(ctx)
-	if err != nil {
-		e.metrics.reloadError.Inc()
-		e.statusMu.Lock()
-		e.lastErr, e.lastErrAt = err.Error(), time.Now()
-		e.statusMu.Unlock()
-		e.log.Error().Err(err).Msg("policy reload failed; keeping the active bundles")
-		return fmt.Errorf("reload: %w", err)
-	}
-	e.state.Store(c)
-	e.reloads.Add(1)
-	e.metrics.reloadSuccess.Inc()
-	e.statusMu.Lock()
-	e.lastErr, e.lastErrAt = "", time.Time{}
-	e.statusMu.Unlock()
-	e.log.Info().Interface("bundles", c.revisions).Str("decision_cache", c.cacheState()).Msg("policy reloaded")
-	e.hooksMu.Lock()
-	hooks := append([]func(){}, e.hooks...)
-	e.hooksMu.Unlock()
-	for _, h := range hooks {
-		h()
-	}
-	return nil
-}
-
-// OnReload registers f to run after each successful swap, on the
-// goroutine that called Reload (the gateway rebuilds its API-key index).
-func (e *Engine) OnReload(f func()) {
-	e.hooksMu.Lock()
-	e.hooks = append(e.hooks, f)
-	e.hooksMu.Unlock()
-}
-
-// Ready reports whether a compiled policy is active.
-func (e *Engine) Ready() bool { return e.state.Load() != nil }
 
 // Data returns the bundle data at a dotted path (e.g.
 // "portcullis.consumers") of the active state; the empty path is the whole

@@ -18,12 +18,10 @@ const (
 )
 
 type metrics struct {
-	evals         map[string]prometheus.Counter
-	evalSeconds   prometheus.Histogram
-	reloadSuccess prometheus.Counter
-	reloadError   prometheus.Counter
-	cacheHits     prometheus.Counter
-	cacheMisses   prometheus.Counter
+	evals       map[string]prometheus.Counter
+	evalSeconds prometheus.Histogram
+	cacheHits   prometheus.Counter
+	cacheMisses prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -36,10 +34,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help:    "Time spent evaluating the decision rule.",
 		Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 5e-3, 0.025, 0.1},
 	})
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "portcullis_policy_reload_total",
-		Help: "Bundle reloads by result (success, error).",
-	}, []string{"result"})
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_policy_decision_cache_total",
 		Help: "Decision cache lookups by result (hit, miss); none while the active policy's decisions are not cached.",
@@ -54,16 +48,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if seconds, err = promreg.Register(reg, seconds); err != nil {
 		return nil, err
 	}
-	if reloads, err = promreg.Register(reg, reloads); err != nil {
-		return nil, err
-	}
 	m := &metrics{
-		evals:         make(map[string]prometheus.Counter, 6),
-		evalSeconds:   seconds,
-		reloadSuccess: reloads.WithLabelValues("success"),
-		reloadError:   reloads.WithLabelValues("error"),
-		cacheHits:     cache.WithLabelValues("hit"),
-		cacheMisses:   cache.WithLabelValues("miss"),
+		evals:       make(map[string]prometheus.Counter, 6),
+		evalSeconds: seconds,
+		cacheHits:   cache.WithLabelValues("hit"),
+		cacheMisses: cache.WithLabelValues("miss"),
 	}
 	for _, r := range []string{resultAllow, resultDeny, resultUndefined, resultInvalid, resultError, resultTimeout} {
 		m.evals[r] = evals.WithLabelValues(r)

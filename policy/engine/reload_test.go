@@ -2,11 +2,8 @@ package engine
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,12 +11,12 @@ import (
 	"github.com/portcullis/portcullis/policy/bundle"
 )
 
-func TestReloadKeepsTheActivePolicyOnFailure(t *testing.T) {
+func TestNewRefusesABrokenBundle(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		break_ func(t *testing.T, a, b string)
-		want   string // substring of the reload error
+		want   string // substring of the error
 	}{
 		{"a syntax error is reported with file and line", func(t *testing.T, a, _ string) {
 			writeFiles(t, a, map[string]string{"authz.rego": "package portcullis.authz\n\ndecision := true\n\ndecision if {{\n"})
@@ -45,54 +42,13 @@ func TestReloadKeepsTheActivePolicyOnFailure(t *testing.T) {
 				".manifest":  `{"revision": "b1", "roots": ["other"]}`,
 				"other.rego": "package other\n\nx := 1\n",
 			})
-			reg := prometheus.NewPedanticRegistry()
-			e := newEngine(t, Options{Sources: sources(a, b), Registerer: reg})
-			before := e.Status().LoadedAt
-
+			newEngine(t, Options{Sources: sources(a, b)}) // the unbroken pair compiles
 			tc.break_(t, a, b)
-			err := e.Reload(context.Background())
+			_, err := New(context.Background(), Options{Sources: sources(a, b), Registerer: prometheus.NewPedanticRegistry()})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Reload error = %v, want it to mention %q", err, tc.want)
-			}
-			if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Bundles[filepath.Base(a)] != "a1" {
-				t.Errorf("old policy not kept: %+v", d)
-			}
-			st := e.Status()
-			if st.LastError == "" || st.LastErrorAt == nil || !st.LoadedAt.Equal(before) || st.Reloads != 0 {
-				t.Errorf("status = %+v", st)
-			}
-			if n := reloadCount(t, reg, "error"); n != 1 {
-				t.Errorf("failed reloads counted %v, want 1", n)
+				t.Fatalf("New error = %v, want it to mention %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestReloadSwapsAndRunsHooks(t *testing.T) {
-	t.Parallel()
-	dir := authzBundle(t, "v1", "decision := false")
-	e := newEngine(t, Options{Sources: sources(dir)})
-	var hooks atomic.Int32
-	e.OnReload(func() { hooks.Add(1) })
-
-	// Rename into place, as editors, mv and kubectl cp do.
-	tmp := filepath.Join(dir, ".authz.rego.tmp")
-	if err := os.WriteFile(tmp, []byte("package portcullis.authz\n\ndecision := true\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "authz.rego")); err != nil {
-		t.Fatal(err)
-	}
-	writeFiles(t, dir, map[string]string{".manifest": `{"revision": "v2", "roots": ["portcullis"]}`})
-	if err := e.Reload(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	d := e.Evaluate(context.Background(), typicalInput())
-	if !d.Allow || d.Bundles[filepath.Base(dir)] != "v2" {
-		t.Errorf("new policy not active: %+v", d)
-	}
-	if hooks.Load() != 1 || e.Status().Reloads != 1 {
-		t.Errorf("hooks ran %d times, reloads %d", hooks.Load(), e.Status().Reloads)
 	}
 }
 
@@ -115,43 +71,6 @@ func TestDataReturnsTheActiveBundleData(t *testing.T) {
 	}
 	if _, ok := e.Data("portcullis.nope.deeper"); ok {
 		t.Error("missing path reported as present")
-	}
-}
-
-func TestEvaluateDuringReloadIsRaceFree(t *testing.T) {
-	t.Parallel()
-	dir := authzBundle(t, "r0", "decision := true")
-	e := newEngine(t, Options{Sources: sources(dir)})
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	var denied atomic.Int32
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow {
-					t.Logf("denied: %v", d.Err)
-					denied.Add(1)
-				}
-				_ = e.Status()
-				_, _ = e.Data("")
-			}
-		})
-	}
-	for i := range 10 {
-		writeFiles(t, dir, map[string]string{".manifest": `{"revision": "r` + string(rune('1'+i)) + `", "roots": ["portcullis"]}`})
-		if err := e.Reload(context.Background()); err != nil {
-			t.Error(err)
-		}
-	}
-	close(stop)
-	wg.Wait()
-	if denied.Load() != 0 {
-		t.Errorf("%d evaluations denied during reload", denied.Load())
 	}
 }
 
@@ -205,13 +124,6 @@ func TestTestRulesAreNotPartOfTheDecisionPolicy(t *testing.T) {
 	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Err != nil {
 		t.Errorf("a _test.rego file changed the decision: %+v", d)
 	}
-}
-
-// reloadCount gathers portcullis_policy_reload_total{result=result} from
-// reg, as /metrics shows it (the README documents result="error").
-func reloadCount(t *testing.T, reg prometheus.Gatherer, result string) float64 {
-	t.Helper()
-	return resultCount(t, reg, "portcullis_policy_reload_total", result)
 }
 
 // resultCount reads the counter name{result=result} from reg.

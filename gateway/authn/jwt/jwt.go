@@ -4,6 +4,7 @@ package jwt
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -48,6 +49,11 @@ type Options struct {
 	// HTTPClient fetches JWKS documents; nil means each key set builds its
 	// own (see jwks.Options.Client).
 	HTTPClient *http.Client
+	// Previous is the authenticator this one replaces (a reload): an
+	// issuer whose key source (JWKS URL, refresh settings, key files) is
+	// unchanged takes over its key set, fetched keys and refresh loop
+	// included, so a change to, say, its audiences does not cold-start it.
+	Previous *Authenticator
 }
 
 // Authenticator verifies JWTs against the configured issuers. It is safe
@@ -75,6 +81,15 @@ type issuer struct {
 	maxAge      time.Duration
 	groupsClaim string
 	retryAfter  string
+	// source is what keys was built from; equal sources share a key set.
+	source keySource
+}
+
+// keySource is everything a key set is built from.
+type keySource struct {
+	url                                         string
+	refresh, minRefresh, maxStale, fetchTimeout time.Duration
+	fallback                                    string // the key files' keys, as JSON
 }
 
 // New builds an Authenticator from cfg, loading every key file. Key sets
@@ -167,6 +182,22 @@ func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
 	}
+	fb, err := json.Marshal(fallback)
+	if err != nil {
+		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
+	}
+	is.source = keySource{c.JWKSURI, c.RefreshInterval, c.MinRefreshInterval, c.MaxStale, c.FetchTimeout, string(fb)}
+	wait := c.MinRefreshInterval
+	if wait <= 0 {
+		wait = jwks.DefaultMinRefreshInterval
+	}
+	is.retryAfter = strconv.Itoa(int(math.Ceil(wait.Seconds())))
+	if p := opts.Previous; p != nil {
+		if old := p.issuers[is.name]; old != nil && old.keys != nil && old.source == is.source {
+			is.keys = old.keys
+			return is, nil
+		}
+	}
 	is.keys, err = jwks.New(jwks.Options{
 		URL:                c.JWKSURI,
 		Client:             opts.HTTPClient,
@@ -184,11 +215,6 @@ func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
 	}
-	wait := c.MinRefreshInterval
-	if wait <= 0 {
-		wait = jwks.DefaultMinRefreshInterval
-	}
-	is.retryAfter = strconv.Itoa(int(math.Ceil(wait.Seconds())))
 	return is, nil
 }
 
@@ -203,12 +229,25 @@ func (a *Authenticator) Start(ctx context.Context) {
 }
 
 // Stop ends the key-set refreshes.
-func (a *Authenticator) Stop() {
+func (a *Authenticator) Stop() { a.StopExcept(nil) }
+
+// StopExcept ends the refreshes of the key sets that next (built with
+// Options.Previous a) did not take over.
+func (a *Authenticator) StopExcept(next *Authenticator) {
 	for _, is := range a.order {
-		if is.keys != nil {
+		if is.keys != nil && next.KeySet(is.name) != is.keys {
 			is.keys.Stop()
 		}
 	}
+}
+
+// KeySet returns the key set of an issuer; nil for an HMAC issuer, an
+// unknown one, or a nil a.
+func (a *Authenticator) KeySet(issuer string) *jwks.Set {
+	if a == nil || a.issuers[issuer] == nil {
+		return nil
+	}
+	return a.issuers[issuer].keys
 }
 
 // Ready returns nil when every issuer has usable keys, else an error

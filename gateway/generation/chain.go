@@ -1,4 +1,4 @@
-package server
+package generation
 
 import (
 	"github.com/portcullis/portcullis/gateway/pipeline"

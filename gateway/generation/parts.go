@@ -1,0 +1,233 @@
+package generation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/portcullis/portcullis/gateway/authn/apikey"
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/policy/bundle"
+	"github.com/portcullis/portcullis/policy/decisionlog"
+	"github.com/portcullis/portcullis/policy/engine"
+)
+
+// EngineOptions translates the policy section of cfg for engine.New.
+func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Logger) engine.Options {
+	p := cfg.Policy
+	o := engine.Options{
+		Query:          p.Decision,
+		Timeout:        p.Timeout,
+		RequireTests:   p.RequireTests,
+		MaxBundleBytes: int64(p.MaxBundleBytes),
+		MaskRule:       cfg.DecisionLog.MaskRule,
+		DropRule:       cfg.DecisionLog.DropRule,
+		Logger:         log,
+		Registerer:     reg,
+	}
+	if p.DecisionCacheSize > 0 { // -1 disables it
+		o.DecisionCacheSize = p.DecisionCacheSize
+	}
+	for _, b := range p.Bundles {
+		o.Sources = append(o.Sources, bundle.Source{Name: b.Name, Path: b.Path})
+	}
+	if s := p.Signing; s != nil {
+		o.Signing = &bundle.Signing{KeyFile: s.KeyFile, KeyID: s.KeyID, Algorithm: s.Algorithm, Scope: s.Scope}
+	}
+	return o
+}
+
+// apiKeyIndex reads the consumers from the bundle data of eng. The error
+// names the bundles, because that is the file to fix.
+func apiKeyIndex(cfg *config.Config, eng *engine.Engine) (*apikey.Index, error) {
+	data, _ := eng.Data(cfg.Authn.APIKeys.DataPath)
+	idx, err := apikey.NewIndex(data)
+	if err != nil {
+		paths := make([]string, len(cfg.Policy.Bundles))
+		for i, b := range cfg.Policy.Bundles {
+			paths[i] = b.Path
+		}
+		return nil, fmt.Errorf("policy.bundles %s: api keys at data.%s: %w", strings.Join(paths, ", "), cfg.Authn.APIKeys.DataPath, err)
+	}
+	return idx, nil
+}
+
+// newDecisionLog is the one place that translates the decision_log
+// section for decisionlog.New. A sink of prev whose options are unchanged
+// is kept, with its queue and spool; the Logger holds its sinks, so closing
+// prev later closes only those no other Logger holds.
+func newDecisionLog(cfg *config.Config, prev *decisionlog.Logger, masker decisionlog.Masker, log zerolog.Logger, reg prometheus.Registerer, version string) (_ *decisionlog.Logger, err error) {
+	d := cfg.DecisionLog
+	var want []decisionlog.SinkOptions
+	if *d.Stdout {
+		want = append(want, decisionlog.StdoutOptions{W: os.Stdout})
+	}
+	if f := d.File; f != nil {
+		want = append(want, decisionlog.FileOptions{Path: f.Path, MaxSize: int64(f.MaxSize), MaxAge: f.MaxAge, MaxBackups: f.MaxBackups, Compress: f.Compress})
+	}
+	if sl := d.Syslog; sl != nil {
+		want = append(want, decisionlog.SyslogOptions{Address: sl.Address, TLS: sl.TLS, CAFile: sl.CAFile, Timeout: decisionlog.SyslogTimeout})
+	}
+	if h := d.HTTP; h != nil {
+		want = append(want, decisionlog.HTTPOptions{
+			URL: h.URL, Format: h.Format, Gzip: h.Gzip,
+			BatchEvents: h.BatchEvents, BatchBytes: int64(h.BatchBytes), FlushInterval: h.FlushInterval, Timeout: h.Timeout,
+			BearerToken: h.BearerToken.Value(), Username: h.Username, Password: h.Password.Value(), CAFile: h.CAFile,
+			QueueEvents: h.QueueEvents, MaxRetryDelay: h.MaxRetryDelay,
+			SpoolDir: h.SpoolDir, SpoolMaxBytes: int64(h.SpoolMaxBytes), OnFull: h.OnFull,
+			// config.Validate already allowed http only for a loopback
+			// host or with allow_insecure_http.
+			AllowInsecureHTTP: true,
+		})
+	}
+	var kept []decisionlog.Sink
+	if prev != nil {
+		kept = prev.Sinks()
+	}
+	var sinks, opened []decisionlog.Sink
+	defer func() {
+		if err != nil { // no Logger holds them
+			for _, s := range opened {
+				_ = s.Close(context.Background())
+			}
+		}
+	}()
+	env := decisionlog.Env{Logger: log, Registerer: reg}
+next:
+	for _, o := range want {
+		for _, s := range kept {
+			if s.Options() == o {
+				sinks = append(sinks, s)
+				continue next
+			}
+		}
+		s, err := o.Open(env)
+		if err != nil {
+			return nil, err
+		}
+		sinks, opened = append(sinks, s), append(opened, s)
+	}
+	return decisionlog.New(decisionlog.Options{
+		Version:     version,
+		Labels:      d.Labels,
+		Erase:       d.Erase,
+		Masker:      masker,
+		SampleAllow: *d.Sample.Allow,
+		SampleDeny:  *d.Sample.Deny,
+		Logger:      log,
+		Registerer:  reg,
+	}, sinks...)
+}
+
+// proxyKey is what a route's proxy is built from: the same key, the same
+// upstreams with their connection pool and passive health state.
+type proxyKey struct {
+	route, upstreams, strip           string
+	timeout, connectTimeout, ejectFor time.Duration
+}
+
+func (b *builder) proxy(rt *config.Route) *proxy.Proxy {
+	urls := make([]string, len(rt.UpstreamURLs))
+	for i, u := range rt.UpstreamURLs {
+		urls[i] = u.String()
+	}
+	k := proxyKey{rt.Name, strings.Join(urls, " "), rt.StripPrefix, rt.Timeout, rt.ConnectTimeout, rt.EjectFor}
+	p := b.g.proxies[k]
+	if p == nil && b.prev != nil {
+		p = b.prev.proxies[k]
+	}
+	if p == nil {
+		p = proxy.New(rt)
+	}
+	b.g.proxies[k] = p
+	return p
+}
+
+// equal compares settings, secrets included (config.Secret's value is
+// unexported; reflect sees it).
+func equal[T any](a, b T) bool { return reflect.DeepEqual(a, b) }
+
+// keyFilesDigest is a digest of the key files of every issuer: a rotated
+// key file must build a new authenticator even with its path unchanged.
+// An unreadable file digests as its error, and jwt.New reports it.
+func keyFilesDigest(c config.JWT) string {
+	h := sha256.New()
+	for _, is := range c.Issuers {
+		for _, p := range is.Keys {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				b = []byte(err.Error())
+			}
+			fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Files lists every file cfg names that a generation reads: the
+// configuration itself, bundles, OpenAPI specs, key files, the TLS
+// certificate and key, file: secrets and CA files. A change to any of them
+// builds a new generation.
+func Files(cfg *config.Config) []string {
+	var fs []string
+	add := func(p ...string) {
+		for _, s := range p {
+			if s != "" {
+				fs = append(fs, s)
+			}
+		}
+	}
+	secret := func(s config.Secret) {
+		if f, ok := strings.CutPrefix(s.From, "file:"); ok {
+			add(f)
+		}
+	}
+	add(cfg.File, cfg.Listen.TLSCertFile, cfg.Listen.TLSKeyFile)
+	for _, b := range cfg.Policy.Bundles {
+		add(b.Path)
+	}
+	if s := cfg.Policy.Signing; s != nil {
+		add(s.KeyFile)
+	}
+	for _, is := range cfg.Authn.JWT.Issuers {
+		add(is.Keys...)
+		secret(is.Secret)
+	}
+	if in := cfg.Authn.Introspection; in != nil {
+		secret(in.ClientSecret)
+	}
+	if h := cfg.DecisionLog.HTTP; h != nil {
+		add(h.CAFile)
+		secret(h.BearerToken)
+		secret(h.Password)
+	}
+	if s := cfg.DecisionLog.Syslog; s != nil {
+		add(s.CAFile)
+	}
+	for _, rt := range cfg.Routes {
+		add(rt.OpenAPI.Spec)
+	}
+	return dedupe(fs)
+}
+
+func dedupe(s []string) []string {
+	seen := make(map[string]bool, len(s))
+	out := s[:0]
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
