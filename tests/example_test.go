@@ -16,6 +16,12 @@ import (
 func exampleGateway(t *testing.T) (*gateway, *upstream) {
 	t.Helper()
 	up := newUpstream(t, "demo")
+	return exampleGatewayFor(t, up.URL), up
+}
+
+// exampleGatewayFor is exampleGateway in front of the upstream at upstreamURL.
+func exampleGatewayFor(t *testing.T, upstreamURL string) *gateway {
+	t.Helper()
 	cfg, err := os.ReadFile("../portcullis.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +35,7 @@ func exampleGateway(t *testing.T) (*gateway, *upstream) {
 		t.Fatal("portcullis.yaml: cannot find the listen section")
 	}
 	body = body[:start] + body[end+1:]
-	body = strings.ReplaceAll(body, "http://127.0.0.1:9000", up.URL)
+	body = strings.ReplaceAll(body, "http://127.0.0.1:9000", upstreamURL)
 	files := map[string]string{}
 	for _, dir := range []string{"../bundles", "../schemas"} {
 		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -48,7 +54,7 @@ func exampleGateway(t *testing.T) (*gateway, *upstream) {
 		run(t, binary, "demo", "keys", "--dir", filepath.Join(dir, ".demo"))
 	}})
 	g.waitReady()
-	return g, up
+	return g
 }
 
 // run runs a command and returns its standard output.
@@ -63,9 +69,10 @@ func run(t *testing.T, name string, args ...string) string {
 	return out.String()
 }
 
-// TestSeedExpectedBehaviour runs the seed's "Expected Behaviour" curl lines
-// (the README's tour) against the example configuration.
-func TestSeedExpectedBehaviour(t *testing.T) {
+// TestTourExpectedBehaviour checks the requests of the README's tour against
+// the example configuration, upstream by upstream (tests/readme_test.go runs
+// the tour's commands themselves).
+func TestTourExpectedBehaviour(t *testing.T) {
 	g, up := exampleGateway(t)
 	demo := filepath.Join(g.dir, ".demo")
 	token := strings.TrimSpace(run(t, binary, "demo", "token", "--dir", demo))
