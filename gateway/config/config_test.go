@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		want []string
 	}{
 		{"an unknown field is reported with its line", "routes:\n  - name: r\n    upstrem: x\n",
-			[]string{"c.yaml:3: field upstrem not found in type config.Route"}},
+			[]string{`c.yaml:3: routes[0].upstrem: unknown field (did you mean "upstream"?)`}},
 		{"a bad upstream is reported with field and line", "routes:\n  - name: r\n    match: {path_prefix: /}\n    upstream: ftp://x\n",
 			[]string{`c.yaml:4: routes[0].upstream: "ftp://x" must be an absolute http or https URL`}},
 		{"every problem is reported", "log: {level: loud}\npolicy: {bundles: [{name: b, path: .}]}\nroutes:\n  - name: r\n    match: {path_prefix: x}\n",
@@ -92,7 +92,7 @@ func TestParseErrors(t *testing.T) {
 		{"a decision cache size below -1 is refused", strings.Replace(minimal, "policy:\n", "policy:\n  decision_cache_size: -2\n", 1),
 			[]string{"policy.decision_cache_size: -2 is out of range (want -1..1000000)"}},
 		{"a bad size is reported", "limits: {max_body_bytes: 1 parsec}\n" + minimal,
-			[]string{`c.yaml:1: invalid size unit in "1 parsec"`}},
+			[]string{`c.yaml:1: limits.max_body_bytes: invalid size unit in "1 parsec"`}},
 		{"a duplicate route name is refused", minimal + "  - name: r\n    match: {path_prefix: /x}\n    upstream: http://127.0.0.1:1\n",
 			[]string{`routes[1].name: "r" is used by another route`}},
 		{"a missing env secret is reported", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    client_secret: ${PORTCULLIS_TEST_UNSET_VAR}\n" + minimal,
