@@ -32,3 +32,14 @@ func CheckRequestLimits(r *http.Request, l config.Limits) error {
 	}
 	return nil
 }
+
+// CheckRouteLimits applies a route's stricter header count, target and query
+// lengths once the route is known; the global ones ran before routing
+// ([CheckRequestLimits]) and config validation refuses a route value above
+// its global one. It does nothing when the route keeps the global values.
+func CheckRouteLimits(r *http.Request, global, route config.Limits) error {
+	if route.MaxHeaders == global.MaxHeaders && route.MaxURLBytes == global.MaxURLBytes && route.MaxQueryBytes == global.MaxQueryBytes {
+		return nil
+	}
+	return CheckRequestLimits(r, route)
+}

@@ -114,6 +114,9 @@ func TestParseErrors(t *testing.T) {
 		{"a route cannot set the global buffer budget", strings.Replace(minimal, "    upstream:", "    limits: {max_buffered_bytes: 2MiB, max_anonymous_buffered_bytes: 1MiB}\n    upstream:", 1),
 			[]string{"routes[0].limits.max_buffered_bytes: is global (set it under limits, not in a route)",
 				"routes[0].limits.max_anonymous_buffered_bytes: is global"}},
+		{"a route's head limits may not exceed the global ones", strings.Replace(minimal, "    upstream:", "    limits: {max_headers: 200, max_url_bytes: 16KiB, max_query_bytes: 1KiB}\n    upstream:", 1),
+			[]string{"routes[0].limits.max_headers: 200 exceeds limits.max_headers 100, which is checked first, before routing (a route may only be stricter)",
+				"routes[0].limits.max_url_bytes: 16384 exceeds limits.max_url_bytes 8192"}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}

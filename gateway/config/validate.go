@@ -464,6 +464,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	}
 	r.Limits.validate(ch, p+".limits")
 	globalOnly(ch, p+".limits", &r.Limits)
+	withinGlobal(ch, p+".limits", &r.Limits, &c.Limits)
 	if r.Policy.InputCompat != "" {
 		ch.oneOf(p+".policy.input_compat", r.Policy.InputCompat, "opa-envoy")
 	}

@@ -219,6 +219,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st *pipeline.Stat
 		}
 		return problem.New(http.StatusNotFound, "no_route", "no route matches the request")
 	}
+	if err := body.CheckRouteLimits(r, s.cfg.Limits, m.Route.Limits); err != nil {
+		return err
+	}
 	if err := s.headers.Prepare(r, m.Route); err != nil {
 		return err
 	}
