@@ -3,8 +3,6 @@ package config
 
 import (
 	"net/netip"
-	"net/url"
-	"regexp"
 	"time"
 )
 
@@ -136,9 +134,6 @@ type Route struct {
 	OpenAPI RouteOpenAPI `yaml:"openapi"`
 	Limits  Limits       `yaml:"limits"`
 	Policy  RoutePolicy  `yaml:"policy"`
-
-	UpstreamURLs []*url.URL     `yaml:"-"`
-	PathPattern  *regexp.Regexp `yaml:"-"`
 }
 
 // RouteMatch selects requests for a route. Exactly one of PathPrefix and

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/gateway/proxy/upstream"
+	"github.com/portcullis/portcullis/gateway/route/template"
 )
 
 type checker struct{ errs Errors }
@@ -370,8 +374,6 @@ func (c *Config) validateDecisionLog(ch *checker) {
 	}
 }
 
-var templateVarRE = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_]*\}$`)
-
 func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	r := &c.Routes[i]
 	p := fmt.Sprintf("routes[%d]", i)
@@ -389,11 +391,9 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	case m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/"):
 		ch.add(p+".match.path_prefix", "%q must start with /", m.PathPrefix)
 	case m.Path != "":
-		re, err := compileTemplate(m.Path)
-		if err != nil {
+		if _, err := template.Compile(m.Path); err != nil {
 			ch.add(p+".match.path", "%v", err)
 		}
-		r.PathPattern = re
 	}
 	c.validateLowercase(ch, p, r)
 	for k, meth := range m.Methods {
@@ -402,33 +402,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 		}
 	}
 
-	ups := r.Upstreams
-	if r.Upstream != "" {
-		if len(ups) > 0 {
-			ch.add(p+".upstream", "set upstream or upstreams, not both")
-		}
-		ups = []string{r.Upstream}
-	}
-	if len(ups) == 0 {
-		ch.add(p+".upstream", "is required")
-	}
-	r.UpstreamURLs = nil
-	for k, s := range ups {
-		u, err := url.Parse(s)
-		f := p + ".upstream"
-		if r.Upstream == "" {
-			f = fmt.Sprintf("%s.upstreams[%d]", p, k)
-		}
-		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			ch.add(f, "%q must be an absolute http or https URL", s)
-			continue
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			ch.add(f, "%q must not have a query or fragment", s)
-			continue
-		}
-		r.UpstreamURLs = append(r.UpstreamURLs, u)
-	}
+	c.validateUpstreams(ch, p, r)
 	if r.StripPrefix != "" && (!strings.HasPrefix(r.StripPrefix, "/") || (m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, r.StripPrefix))) {
 		ch.add(p+".strip_prefix", "%q must start with / and be a prefix of match.path_prefix", r.StripPrefix)
 	}
@@ -470,25 +444,22 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	}
 }
 
-// compileTemplate turns /users/{id} into an anchored regexp matching whole segments.
-func compileTemplate(t string) (*regexp.Regexp, error) {
-	if !strings.HasPrefix(t, "/") {
-		return nil, fmt.Errorf("%q must start with /", t)
+// validateUpstreams checks the route's upstreams with the parser the proxy uses.
+func (c *Config) validateUpstreams(ch *checker, p string, r *Route) {
+	switch _, err := upstream.ParseAll(r.Upstream, r.Upstreams); {
+	case errors.Is(err, upstream.ErrNone):
+		ch.add(p+".upstream", "is required")
+	case errors.Is(err, upstream.ErrBoth):
+		ch.add(p+".upstream", "%v", err)
 	}
-	segs := strings.Split(t[1:], "/")
-	var b strings.Builder
-	b.WriteString("^")
-	for _, s := range segs {
-		b.WriteString("/")
-		switch {
-		case templateVarRE.MatchString(s):
-			b.WriteString("[^/]+")
-		case strings.ContainsAny(s, "{}"):
-			return nil, fmt.Errorf("%q: segment %q must be a literal or a whole {name}", t, s)
-		default:
-			b.WriteString(regexp.QuoteMeta(s))
+	if r.Upstream != "" {
+		if _, err := upstream.Parse(r.Upstream); err != nil {
+			ch.add(p+".upstream", "%v", err)
 		}
 	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String()), nil
+	for k, s := range r.Upstreams {
+		if _, err := upstream.Parse(s); err != nil {
+			ch.add(fmt.Sprintf("%s.upstreams[%d]", p, k), "%v", err)
+		}
+	}
 }

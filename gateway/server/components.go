@@ -218,7 +218,10 @@ func (c *components) routeHandler(cfg *config.Config, rt *config.Route) (pipelin
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	px := proxy.New(rt)
+	px, err := proxy.New(rt)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
 	return pipeline.Chain(px.Handler(),
 		body.Guard(rt.Limits),
 		authnMW,

@@ -115,7 +115,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 		handlers[i] = h
 	}
-	s.router = route.NewRouter(cfg.Routes, handlers)
+	if s.router, err = route.NewRouter(cfg.Routes, handlers); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
