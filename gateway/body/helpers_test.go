@@ -2,6 +2,7 @@ package body
 
 import (
 	"encoding/json"
+	"github.com/portcullis/portcullis/gateway/config"
 	"net/http"
 
 	"github.com/portcullis/portcullis/gateway/pipeline"
@@ -40,4 +41,13 @@ func serve(h pipeline.Handler) http.Handler {
 			_ = json.NewEncoder(w).Encode(p)
 		}
 	})
+}
+
+// limitsWith returns the default limits changed by mod.
+func limitsWith(mod func(l *config.Limits)) config.Limits {
+	l := config.Default().Limits
+	if mod != nil {
+		mod(&l)
+	}
+	return l
 }

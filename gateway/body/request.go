@@ -12,22 +12,21 @@ import (
 // a 414 problem (query_too_long, uri_too_long), or nil. Header bytes are
 // bounded by the server's MaxHeaderBytes, not here.
 func CheckRequestLimits(r *http.Request, l config.Limits) error {
-	n := normalize(l)
 	fields := 0
 	for _, v := range r.Header {
 		fields += len(v)
 	}
-	if fields > n.maxHeaders {
+	if fields > l.MaxHeaders {
 		return problem.New(http.StatusRequestHeaderFieldsTooLarge, ReasonTooManyHeaders, "the request has too many header fields")
 	}
-	if len(r.URL.RawQuery) > n.maxQuery {
+	if int64(len(r.URL.RawQuery)) > int64(l.MaxQueryBytes) {
 		return problem.New(http.StatusRequestURITooLong, ReasonQueryTooLong, "the query string exceeds the length limit")
 	}
 	target := r.RequestURI
 	if target == "" { // a client-side request, as in tests
 		target = r.URL.RequestURI()
 	}
-	if len(target) > n.maxURL {
+	if int64(len(target)) > int64(l.MaxURLBytes) {
 		return problem.New(http.StatusRequestURITooLong, ReasonURITooLong, "the request target exceeds the length limit")
 	}
 	return nil

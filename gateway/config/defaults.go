@@ -2,6 +2,15 @@ package config
 
 import "time"
 
+// Default returns a Config with every default set and no routes or
+// bundles: what a file that sets nothing would give. Tests and code that
+// build settings by hand start from it rather than restating the numbers.
+func Default() *Config {
+	c := &Config{Dir: "."}
+	c.setDefaults()
+	return c
+}
+
 func setDur(d *time.Duration, v time.Duration) {
 	if *d == 0 {
 		*d = v

@@ -47,7 +47,7 @@ func run(t testing.TB, v *Validator, r *http.Request) *pipeline.State {
 	})
 	st := &pipeline.State{}
 	r = r.WithContext(pipeline.WithState(r.Context(), st))
-	h := pipeline.Chain(next, body.Read(config.Limits{}, true), v.Middleware())
+	h := pipeline.Chain(next, body.Read(config.Default().Limits, true), v.Middleware())
 	if err := h.ServeHTTP(httptest.NewRecorder(), r); err != nil {
 		t.Fatalf("pipeline error: %v", err)
 	}
