@@ -16,6 +16,7 @@ import (
 // carry no field path). Unknown fields are errors, with the nearest known
 // field of that level suggested.
 type decoder struct {
+	cfg  *Config
 	errs Errors
 	// bad lists the fields that did not decode, and the fields an unknown
 	// field was probably meant to be: validation stays silent about them.
@@ -48,7 +49,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if isNull(n) {
 			return
 		}
-		p := reflect.New(v.Type().Elem())
+		p := d.fresh(v.Type().Elem())
 		d.value(n, p.Elem(), path)
 		v.Set(p)
 	case reflect.Struct:
@@ -63,6 +64,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, e := range n.Content {
+			s.Index(i).Set(d.fresh(v.Type().Elem()).Elem())
 			d.value(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 		}
 		v.Set(s)
@@ -101,7 +103,20 @@ func (d *decoder) deref(n *yaml.Node, path string) *yaml.Node {
 	return n.Alias
 }
 
-// mapping decodes a YAML mapping into the struct v.
+// fresh returns a new *t with t's defaults set, if it has any.
+func (d *decoder) fresh(t reflect.Type) reflect.Value {
+	p := reflect.New(t)
+	if df, ok := p.Interface().(defaulter); ok {
+		df.defaults(d.cfg)
+	}
+	return p
+}
+
+var configType = reflect.TypeFor[Config]()
+
+// mapping decodes a YAML mapping into the struct v, over the values v
+// already has (its defaults). The routes are decoded after the rest of the
+// file, since their defaults are the global limits and input shape.
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	if n = d.deref(n, path); n == nil || isNull(n) {
 		return
@@ -112,30 +127,42 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	}
 	fields := yamlFields(v.Type())
 	seen := map[string]int{}
+	var last []int
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, e := n.Content[i], n.Content[i+1]
-		if k.Value == "<<" && k.Tag == "!!merge" {
-			d.mapping(e, v, path)
+		if v.Type() == configType && n.Content[i].Value == "routes" {
+			last = append(last, i)
 			continue
 		}
-		f := join(path, k.Value)
-		if line, dup := seen[k.Value]; dup {
-			d.add(k, f, "is set twice (first on line %d)", line)
-			continue
-		}
-		seen[k.Value] = k.Line
-		idx, ok := fields[k.Value]
-		if !ok {
-			if s := suggest(k.Value, fields); s != "" {
-				d.add(k, f, "unknown field (did you mean %q?)", s)
-				d.bad = append(d.bad, join(path, s))
-			} else {
-				d.add(k, f, "unknown field")
-			}
-			continue
-		}
-		d.value(e, v.FieldByIndex(idx), f)
+		d.pair(n.Content[i], n.Content[i+1], v, path, fields, seen)
 	}
+	for _, i := range last {
+		d.pair(n.Content[i], n.Content[i+1], v, path, fields, seen)
+	}
+}
+
+// pair decodes one key and value of a mapping into the struct v.
+func (d *decoder) pair(k, e *yaml.Node, v reflect.Value, path string, fields map[string][]int, seen map[string]int) {
+	if k.Value == "<<" && k.Tag == "!!merge" {
+		d.mapping(e, v, path)
+		return
+	}
+	f := join(path, k.Value)
+	if line, dup := seen[k.Value]; dup {
+		d.add(k, f, "is set twice (first on line %d)", line)
+		return
+	}
+	seen[k.Value] = k.Line
+	idx, ok := fields[k.Value]
+	if !ok {
+		if s := suggest(k.Value, fields); s != "" {
+			d.add(k, f, "unknown field (did you mean %q?)", s)
+			d.bad = append(d.bad, join(path, s))
+		} else {
+			d.add(k, f, "unknown field")
+		}
+		return
+	}
+	d.value(e, v.FieldByIndex(idx), f)
 }
 
 // leaf decodes a scalar (or a type with its own UnmarshalYAML) with yaml.v3

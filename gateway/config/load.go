@@ -69,7 +69,8 @@ func Parse(path string, b []byte) (*Config, error) {
 		return nil, yamlErrors(path, err)
 	}
 	c := &Config{File: path, Dir: filepath.Dir(path)}
-	d := &decoder{}
+	c.defaults()
+	d := &decoder{cfg: c}
 	if len(root.Content) > 0 {
 		decodeMu.Lock()
 		baseDir = c.Dir
@@ -77,7 +78,7 @@ func Parse(path string, b []byte) (*Config, error) {
 		baseDir = "."
 		decodeMu.Unlock()
 	}
-	c.setDefaults()
+	c.finish()
 	errs := d.errs
 	for _, e := range c.validate() {
 		// A field that did not decode was left at its default; what

@@ -44,6 +44,24 @@ func (ch *checker) positive(field string, d time.Duration) {
 	}
 }
 
+// nonZero refuses a duration of 0 or less where 0 would mean "unbounded".
+func (ch *checker) nonZero(field string, d time.Duration) {
+	if d <= 0 {
+		ch.add(field, "%s must be positive", d)
+	}
+}
+
+// cacheSize checks a cache size: 0 turns the cache off. The old spelling
+// of off, -1, gets a hint.
+func (ch *checker) cacheSize(field string, n int) {
+	switch {
+	case n == -1:
+		ch.add(field, "-1 no longer turns the cache off (did you mean 0?)")
+	case n < 0 || n > 1_000_000:
+		ch.add(field, "%d is out of range (want 0..1000000; 0 turns the cache off)", n)
+	}
+}
+
 func quoteList(s []string) string {
 	q := make([]string, len(s))
 	for i, v := range s {
@@ -82,13 +100,12 @@ func (c *Config) validateListen(ch *checker) {
 			ch.add(f, "%q is not host:port: %v", a, err)
 		}
 	}
-	for f, d := range map[string]time.Duration{
-		"listen.read_header_timeout": l.ReadHeaderTimeout, "listen.read_timeout": l.ReadTimeout,
-		"listen.write_timeout": l.WriteTimeout, "listen.idle_timeout": l.IdleTimeout,
-		"listen.shutdown_grace": l.ShutdownGrace,
-	} {
-		ch.positive(f, d)
-	}
+	// 0 would mean no timeout to net/http.
+	ch.nonZero("listen.read_header_timeout", l.ReadHeaderTimeout)
+	ch.nonZero("listen.read_timeout", l.ReadTimeout)
+	ch.nonZero("listen.write_timeout", l.WriteTimeout)
+	ch.nonZero("listen.idle_timeout", l.IdleTimeout)
+	ch.positive("listen.shutdown_grace", l.ShutdownGrace)
 	if l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20 {
 		ch.add("listen.max_header_bytes", "%d is out of range (want 1KiB..1MiB)", l.MaxHeaderBytes)
 	}
@@ -120,21 +137,21 @@ func (c *Config) validateListen(ch *checker) {
 
 func (l *Limits) validate(ch *checker, p string) {
 	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
-		ch.add(p+".max_body_bytes", "%d is out of range (want 0..1GiB)", l.MaxBodyBytes)
+		ch.add(p+".max_body_bytes", "%d is out of range (want 0..1GiB; 0 admits no body)", l.MaxBodyBytes)
 	}
-	if l.MaxHeaders < 0 || l.MaxHeaders > 1000 {
+	if l.MaxHeaders < 1 || l.MaxHeaders > 1000 {
 		ch.add(p+".max_headers", "%d is out of range (want 1..1000)", l.MaxHeaders)
 	}
-	if l.MaxURLBytes < 0 || l.MaxURLBytes > 1<<20 {
+	if l.MaxURLBytes < 1 || l.MaxURLBytes > 1<<20 {
 		ch.add(p+".max_url_bytes", "%d is out of range (want 1..1MiB)", l.MaxURLBytes)
 	}
-	if l.MaxQueryBytes < 0 || l.MaxQueryBytes > 1<<20 {
+	if l.MaxQueryBytes < 1 || l.MaxQueryBytes > 1<<20 {
 		ch.add(p+".max_query_bytes", "%d is out of range (want 1..1MiB)", l.MaxQueryBytes)
 	}
-	if l.MaxJSONDepth < 0 || l.MaxJSONDepth > 1000 {
+	if l.MaxJSONDepth < 1 || l.MaxJSONDepth > 1000 {
 		ch.add(p+".max_json_depth", "%d is out of range (want 1..1000)", l.MaxJSONDepth)
 	}
-	if l.MaxJSONKeys < 0 || l.MaxJSONKeys > 1_000_000 {
+	if l.MaxJSONKeys < 1 || l.MaxJSONKeys > 1_000_000 {
 		ch.add(p+".max_json_keys", "%d is out of range (want 1..1000000)", l.MaxJSONKeys)
 	}
 }
@@ -173,9 +190,7 @@ func (c *Config) validateAuthn(ch *checker) {
 	if j.MaxTokenBytes < 256 || j.MaxTokenBytes > 64<<10 {
 		ch.add("authn.jwt.max_token_bytes", "%d is out of range (want 256..64KiB)", j.MaxTokenBytes)
 	}
-	if j.CacheSize < -1 || j.CacheSize > 1_000_000 {
-		ch.add("authn.jwt.cache_size", "%d is out of range (want -1..1000000)", j.CacheSize)
-	}
+	ch.cacheSize("authn.jwt.cache_size", j.CacheSize)
 	seen := map[string]bool{}
 	for i := range j.Issuers {
 		is := &j.Issuers[i]
@@ -234,8 +249,8 @@ func (c *Config) validateAuthn(ch *checker) {
 		if is.RefreshInterval < is.MinRefreshInterval {
 			ch.add(p+".refresh_interval", "%s is below min_refresh_interval %s", is.RefreshInterval, is.MinRefreshInterval)
 		}
-		ch.positive(p+".max_stale", is.MaxStale)
-		ch.positive(p+".fetch_timeout", is.FetchTimeout)
+		ch.nonZero(p+".max_stale", is.MaxStale)
+		ch.nonZero(p+".fetch_timeout", is.FetchTimeout)
 		c.checkHeaderMap(ch, p+".claims_to_headers", is.ClaimsToHeaders)
 	}
 	if in := c.Authn.Introspection; in != nil {
@@ -255,9 +270,7 @@ func (c *Config) validateAuthn(ch *checker) {
 		if in.NegativeTTL < 0 || in.NegativeTTL > time.Minute {
 			ch.add(p+".negative_ttl", "%s exceeds max 1m", in.NegativeTTL)
 		}
-		if in.CacheSize < 1 || in.CacheSize > 1_000_000 {
-			ch.add(p+".cache_size", "%d is out of range (want 1..1000000)", in.CacheSize)
-		}
+		ch.cacheSize(p+".cache_size", in.CacheSize)
 		c.checkHeaderMap(ch, p+".claims_to_headers", in.ClaimsToHeaders)
 		checkTokenTypes(ch, p+".token_types", in.TokenTypes)
 	}
@@ -317,8 +330,9 @@ func (c *Config) validatePolicy(ch *checker) {
 	if p.Debounce < 0 || p.Debounce > time.Minute {
 		ch.add("policy.debounce", "%s is out of range (want 0..1m)", p.Debounce)
 	}
-	if p.DecisionCacheSize < -1 || p.DecisionCacheSize > 1_000_000 {
-		ch.add("policy.decision_cache_size", "%d is out of range (want -1..1000000)", p.DecisionCacheSize)
+	ch.cacheSize("policy.decision_cache_size", p.DecisionCacheSize)
+	if p.MaxBundleBytes < 1 || p.MaxBundleBytes > 1<<30 {
+		ch.add("policy.max_bundle_bytes", "%d is out of range (want 1..1GiB)", p.MaxBundleBytes)
 	}
 	if p.InputCompat != "" {
 		ch.oneOf("policy.input_compat", p.InputCompat, "opa-envoy")
@@ -330,6 +344,11 @@ func (c *Config) validatePolicy(ch *checker) {
 
 func (c *Config) validateDecisionLog(ch *checker) {
 	d := &c.DecisionLog
+	for f, r := range map[string]string{"decision_log.mask_rule": d.MaskRule, "decision_log.drop_rule": d.DropRule} {
+		if !strings.HasPrefix(r, "data.") {
+			ch.add(f, "%q must be a rule reference starting with data.", r)
+		}
+	}
 	for i, ptr := range d.Erase {
 		if !strings.HasPrefix(ptr, "/input") && !strings.HasPrefix(ptr, "/result") {
 			ch.add(fmt.Sprintf("decision_log.erase[%d]", i), "%q must be a JSON pointer under /input or /result", ptr)
@@ -340,8 +359,14 @@ func (c *Config) validateDecisionLog(ch *checker) {
 			ch.add(f, "%v is out of range (want 0..1)", *v)
 		}
 	}
-	if f := d.File; f != nil && f.Path == "" {
-		ch.add("decision_log.file.path", "is required")
+	if f := d.File; f != nil {
+		if f.Path == "" {
+			ch.add("decision_log.file.path", "is required")
+		}
+		if f.MaxSize < 1 {
+			ch.add("decision_log.file.max_size", "%d must be positive", f.MaxSize)
+		}
+		ch.nonZero("decision_log.file.max_age", f.MaxAge)
 	}
 	if h := d.HTTP; h != nil {
 		p := "decision_log.http"
@@ -360,6 +385,14 @@ func (c *Config) validateDecisionLog(ch *checker) {
 		if h.BatchEvents < 1 || h.BatchEvents > h.QueueEvents {
 			ch.add(p+".batch_events", "%d is out of range (want 1..queue_events)", h.BatchEvents)
 		}
+		for f, n := range map[string]ByteSize{p + ".batch_bytes": h.BatchBytes, p + ".spool_max_bytes": h.SpoolMaxBytes} {
+			if n < 1 {
+				ch.add(f, "%d must be positive", n)
+			}
+		}
+		ch.nonZero(p+".flush_interval", h.FlushInterval)
+		ch.nonZero(p+".timeout", h.Timeout)
+		ch.nonZero(p+".max_retry_delay", h.MaxRetryDelay)
 	}
 	if s := d.Syslog; s != nil {
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
@@ -409,7 +442,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	if r.Timeout <= 0 || r.Timeout > time.Hour {
 		ch.add(p+".timeout", "%s is out of range (want 1ms..1h)", r.Timeout)
 	}
-	ch.positive(p+".connect_timeout", r.ConnectTimeout)
+	ch.nonZero(p+".connect_timeout", r.ConnectTimeout)
 	ch.positive(p+".eject_for", r.EjectFor)
 
 	a := r.Authn
