@@ -423,7 +423,7 @@ func TestNewReportsBadKeyFiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := jwt.New(config.JWT{Issuers: []config.Issuer{{Issuer: "https://i.test", Keys: []string{tc.path}, Algorithms: []string{"RS256"}}}}, jwt.Options{})
+			_, err := jwt.New(defaulted(config.JWT{Issuers: []config.Issuer{{Issuer: "https://i.test", Keys: []string{tc.path}, Algorithms: []string{"RS256"}}}}), jwt.Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "https://i.test") {
 				t.Fatalf("err = %v, want it to mention %q and the issuer", err, tc.want)
 			}
