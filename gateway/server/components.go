@@ -55,17 +55,15 @@ type components struct {
 func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Logger) engine.Options {
 	p := cfg.Policy
 	o := engine.Options{
-		Query:          p.Decision,
-		Timeout:        p.Timeout,
-		RequireTests:   p.RequireTests,
-		MaxBundleBytes: int64(p.MaxBundleBytes),
-		MaskRule:       cfg.DecisionLog.MaskRule,
-		DropRule:       cfg.DecisionLog.DropRule,
-		Logger:         log,
-		Registerer:     reg,
-	}
-	if p.DecisionCacheSize > 0 { // -1 disables it
-		o.DecisionCacheSize = p.DecisionCacheSize
+		Query:             p.Decision,
+		Timeout:           p.Timeout,
+		RequireTests:      p.RequireTests,
+		MaxBundleBytes:    int64(p.MaxBundleBytes),
+		MaskRule:          cfg.DecisionLog.MaskRule,
+		DropRule:          cfg.DecisionLog.DropRule,
+		Logger:            log,
+		Registerer:        reg,
+		DecisionCacheSize: p.DecisionCacheSize,
 	}
 	for _, b := range p.Bundles {
 		o.Sources = append(o.Sources, bundle.Source{Name: b.Name, Path: b.Path})
