@@ -123,14 +123,28 @@ func (c *collector) waitFor(t *testing.T, n int) []string {
 
 // testHTTP returns fast HTTP options for c.
 func testHTTP(c *collector) *HTTPOptions {
+	o := validHTTP(c.srv.URL + "/logs")
+	o.AllowInsecureHTTP = true
+	o.BatchEvents = 50
+	o.FlushInterval = 5 * time.Millisecond
+	o.MaxRetryDelay = 10 * time.Millisecond
+	return o
+}
+
+// validHTTP returns HTTP options that pass the checks, sending to url.
+func validHTTP(url string) *HTTPOptions {
 	return &HTTPOptions{
-		URL:               c.srv.URL + "/logs",
-		AllowInsecureHTTP: true,
-		BatchEvents:       50,
-		FlushInterval:     5 * time.Millisecond,
-		Timeout:           5 * time.Second,
-		MaxRetryDelay:     10 * time.Millisecond,
+		URL: url, Format: FormatNDJSON, OnFull: OnFullDropOldest,
+		BatchEvents: 100, BatchBytes: 1 << 20, QueueEvents: 20000, SpoolMaxBytes: 1 << 30,
+		FlushInterval: time.Second, Timeout: 5 * time.Second, MaxRetryDelay: time.Second,
 	}
+}
+
+// withHTTP returns Options with validHTTP(url) changed by mod.
+func withHTTP(url string, mod func(o *HTTPOptions)) Options {
+	o := validHTTP(url)
+	mod(o)
+	return Options{HTTP: o}
 }
 
 // newTestLogger builds a Logger with everything sampled and its own registry.

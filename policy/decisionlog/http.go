@@ -48,8 +48,7 @@ type batch struct {
 }
 
 func newHTTPSink(o HTTPOptions, log zerolog.Logger, m *metrics) (*httpSink, error) {
-	o, err := o.withDefaults()
-	if err != nil {
+	if err := o.check(); err != nil {
 		return nil, err
 	}
 	client, err := newClient(o)

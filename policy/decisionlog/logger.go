@@ -122,10 +122,11 @@ func New(opts Options) (*Logger, error) {
 // openFile checks that the file sink's path can be written now, rather
 // than at the first event, and returns its rotating writer.
 func openFile(o FileOptions) (*lumberjack.Logger, error) {
-	setDefault(&o.MaxSize, DefaultFileMaxSize)
-	setDefault(&o.MaxAge, DefaultFileMaxAge)
-	if o.Path == "" {
+	switch {
+	case o.Path == "":
 		return nil, errors.New("file.path: is required")
+	case o.MaxSize < 1 || o.MaxAge <= 0:
+		return nil, fmt.Errorf("file: max_size %d and max_age %s must be positive", o.MaxSize, o.MaxAge)
 	}
 	if err := os.MkdirAll(filepath.Dir(o.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("file.path: %w", err)

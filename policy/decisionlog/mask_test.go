@@ -176,10 +176,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"an erase pointer without a leading slash", Options{Erase: []string{"input/x"}}, `must start with /`},
 		{"a bad escape in an erase pointer", Options{Erase: []string{"/input/a~2"}}, `"~" must be followed by 0 or 1`},
 		{"a sample rate above one", Options{SampleAllow: 1.5}, `sample.allow: 1.5 is out of range (want 0..1)`},
-		{"a plain http collector without allow_insecure_http", Options{HTTP: &HTTPOptions{URL: "http://127.0.0.1:1/"}}, `http.url: scheme "http" (want https, or http with allow_insecure_http)`},
-		{"an unknown format", Options{HTTP: &HTTPOptions{URL: "https://x/", Format: "xml"}}, `http.format: "xml" (want "ndjson" or "opa")`},
-		{"bearer and basic together", Options{HTTP: &HTTPOptions{URL: "https://x/", BearerToken: "t", Username: "u"}}, `cannot be combined`},
-		{"a missing CA file", Options{HTTP: &HTTPOptions{URL: "https://x/", CAFile: "/nonexistent/ca.pem"}}, `http.ca_file`},
+		{"a plain http collector without allow_insecure_http", withHTTP("http://127.0.0.1:1/", func(*HTTPOptions) {}), `http.url: scheme "http" (want https, or http with allow_insecure_http)`},
+		{"an unknown format", withHTTP("https://x/", func(o *HTTPOptions) { o.Format = "xml" }), `http.format: "xml" (want "ndjson" or "opa")`},
+		{"bearer and basic together", withHTTP("https://x/", func(o *HTTPOptions) { o.BearerToken, o.Username = "t", "u" }), `cannot be combined`},
+		{"a missing CA file", withHTTP("https://x/", func(o *HTTPOptions) { o.CAFile = "/nonexistent/ca.pem" }), `http.ca_file`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

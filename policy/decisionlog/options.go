@@ -50,22 +50,16 @@ type Options struct {
 type FileOptions struct {
 	Path string
 	// MaxSize is the size in bytes at which the file is rotated, rounded up
-	// to whole MiB. If 0, DefaultFileMaxSize.
+	// to whole MiB. Required (decision_log.file.max_size).
 	MaxSize int64
 	// MaxAge is how long rotated files are kept, rounded up to whole days.
-	// If 0, DefaultFileMaxAge.
+	// Required (decision_log.file.max_age).
 	MaxAge time.Duration
 	// MaxBackups is how many rotated files are kept; 0 keeps all (within MaxAge).
 	MaxBackups int
 	// Compress gzips rotated files.
 	Compress bool
 }
-
-// Defaults of FileOptions, equal to the gateway config's.
-const (
-	DefaultFileMaxSize = 100 << 20
-	DefaultFileMaxAge  = 7 * 24 * time.Hour
-)
 
 // HTTP sink formats.
 const (
@@ -80,11 +74,11 @@ const (
 )
 
 // HTTPOptions configures the HTTP sink. It mirrors the gateway config's
-// decision_log.http; zero fields get the Default* values below.
+// decision_log.http, whose defaults config.Load sets; a zero is refused.
 type HTTPOptions struct {
 	// URL receives POSTed batches. It must be https unless AllowInsecureHTTP.
 	URL string
-	// Format is FormatNDJSON (default) or FormatOPA.
+	// Format is FormatNDJSON or FormatOPA.
 	Format string
 	// Gzip compresses ndjson batches too (opa batches always are).
 	Gzip bool
@@ -109,36 +103,14 @@ type HTTPOptions struct {
 	SpoolDir string
 	// SpoolMaxBytes bounds the spool directory.
 	SpoolMaxBytes int64
-	// OnFull is OnFullDropOldest (default) or OnFullFailClosed.
+	// OnFull is OnFullDropOldest or OnFullFailClosed.
 	OnFull string
 	// AllowInsecureHTTP permits an http:// URL.
 	AllowInsecureHTTP bool
 }
 
-// Defaults of HTTPOptions, equal to the gateway config's.
-const (
-	DefaultBatchEvents   = 500
-	DefaultBatchBytes    = 1 << 20
-	DefaultFlushInterval = time.Second
-	DefaultTimeout       = 10 * time.Second
-	DefaultQueueEvents   = 10000
-	DefaultMaxRetryDelay = 30 * time.Second
-	DefaultSpoolMaxBytes = 1 << 30
-)
-
-// withDefaults returns a copy of o with zero fields defaulted, or an error
-// naming every invalid field.
-func (o HTTPOptions) withDefaults() (HTTPOptions, error) {
-	setDefault(&o.Format, FormatNDJSON)
-	setDefault(&o.BatchEvents, DefaultBatchEvents)
-	setDefault(&o.BatchBytes, DefaultBatchBytes)
-	setDefault(&o.FlushInterval, DefaultFlushInterval)
-	setDefault(&o.Timeout, DefaultTimeout)
-	setDefault(&o.QueueEvents, DefaultQueueEvents)
-	setDefault(&o.MaxRetryDelay, DefaultMaxRetryDelay)
-	setDefault(&o.SpoolMaxBytes, DefaultSpoolMaxBytes)
-	setDefault(&o.OnFull, OnFullDropOldest)
-
+// check returns an error naming every invalid field of o.
+func (o HTTPOptions) check() error {
 	var errs []error
 	u, err := url.Parse(o.URL)
 	switch {
@@ -159,15 +131,8 @@ func (o HTTPOptions) withDefaults() (HTTPOptions, error) {
 	if o.BatchEvents < 1 || o.QueueEvents < 1 || o.BatchEvents > o.QueueEvents {
 		errs = append(errs, fmt.Errorf("http.batch_events: %d (want 1..queue_events %d)", o.BatchEvents, o.QueueEvents))
 	}
-	if o.BatchBytes < 1 || o.FlushInterval < 0 || o.Timeout < 0 || o.MaxRetryDelay < 0 || o.SpoolMaxBytes < 1 {
+	if o.BatchBytes < 1 || o.FlushInterval <= 0 || o.Timeout <= 0 || o.MaxRetryDelay <= 0 || o.SpoolMaxBytes < 1 {
 		errs = append(errs, errors.New("http: batch_bytes, flush_interval, timeout, max_retry_delay and spool_max_bytes must be positive"))
 	}
-	return o, errors.Join(errs...)
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
+	return errors.Join(errs...)
 }

@@ -80,7 +80,7 @@ func TestFileReopenAfterRenameWritesANewFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "decisions.log")
-	l := newTestLogger(t, Options{File: &FileOptions{Path: path}})
+	l := newTestLogger(t, Options{File: &FileOptions{Path: path, MaxSize: 1 << 20, MaxAge: time.Hour}})
 	l.Log(context.Background(), &Event{DecisionID: "first"})
 	waitForFile(t, path, "first")
 	rotated := path + ".1"
@@ -117,7 +117,7 @@ func TestFileOptionsBecomeLumberjackUnits(t *testing.T) {
 	if lj.MaxSize != 2 || lj.MaxAge != 2 || lj.MaxBackups != 3 {
 		t.Errorf("MaxSize %d MiB, MaxAge %d days, MaxBackups %d; want 2, 2, 3", lj.MaxSize, lj.MaxAge, lj.MaxBackups)
 	}
-	if _, err := openFile(FileOptions{Path: filepath.Join(t.TempDir(), "d.log")}); err != nil {
+	if _, err := openFile(FileOptions{Path: filepath.Join(t.TempDir(), "d.log"), MaxSize: 1, MaxAge: time.Nanosecond}); err != nil {
 		t.Fatal(err)
 	}
 }
