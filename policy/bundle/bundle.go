@@ -78,7 +78,11 @@ func Load(ctx context.Context, srcs []Source, opts Options) ([]*Loaded, error) {
 			return nil, err
 		}
 		l, err := loadOne(src, opts.MaxBytes, vc)
-		if err != nil {
+		var located *JSONError
+		switch {
+		case errors.As(err, &located):
+			return nil, err // file:line:col already names the bundle's file
+		case err != nil:
 			return nil, fmt.Errorf("bundle %s (%s): %w", src.name(), src.Path, err)
 		}
 		out = append(out, l)
@@ -130,6 +134,9 @@ func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig) (*Loa
 	}
 	b, err := r.Read()
 	if err != nil {
+		if located := locateJSON(src.Path, fi.IsDir()); located != nil {
+			return nil, located
+		}
 		return nil, relocate(err, src.Path)
 	}
 	return fromOPA(src, &b)
