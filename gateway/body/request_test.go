@@ -33,17 +33,7 @@ func TestCheckRequestLimits(t *testing.T) {
 			for i := range tc.headers {
 				r.Header.Add("X-H", strconv.Itoa(i)) // repeated fields count one by one
 			}
-			err := CheckRequestLimits(r, l)
-			if tc.status == 0 {
-				if err != nil {
-					t.Fatalf("err = %v, want nil", err)
-				}
-				return
-			}
-			p := problem.As(err)
-			if p == nil || p.Status != tc.status || p.Reason != tc.reason {
-				t.Fatalf("err = %v, want %d %s", err, tc.status, tc.reason)
-			}
+			wantProblem(t, CheckRequestLimits(r, l), tc.status, tc.reason)
 		})
 	}
 }
@@ -72,17 +62,21 @@ func TestCheckRouteLimits(t *testing.T) {
 			for i := range tc.headers {
 				r.Header.Add("X-H", strconv.Itoa(i))
 			}
-			err := CheckRouteLimits(r, global, tc.route)
-			if tc.status == 0 {
-				if err != nil {
-					t.Fatalf("err = %v, want nil", err)
-				}
-				return
-			}
-			p := problem.As(err)
-			if p == nil || p.Status != tc.status || p.Reason != tc.reason {
-				t.Fatalf("err = %v, want %d %s", err, tc.status, tc.reason)
-			}
+			wantProblem(t, CheckRouteLimits(r, global, tc.route), tc.status, tc.reason)
 		})
+	}
+}
+
+// wantProblem fails unless err is nil for status 0, or a problem with status and reason.
+func wantProblem(t *testing.T, err error, status int, reason string) {
+	t.Helper()
+	if status == 0 {
+		if err != nil {
+			t.Fatalf("err = %v, want nil", err)
+		}
+		return
+	}
+	if p := problem.As(err); p == nil || p.Status != status || p.Reason != reason {
+		t.Fatalf("err = %v, want %d %s", err, status, reason)
 	}
 }
