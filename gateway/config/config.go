@@ -2,7 +2,6 @@
 package config
 
 import (
-	"net/netip"
 	"time"
 )
 
@@ -52,8 +51,6 @@ type Listen struct {
 	// contains "_", which CGI-style backends fold into the "-" spelling:
 	// "drop" (default) removes it, "reject" answers 400, "allow" keeps it.
 	HeadersWithUnderscores string `yaml:"headers_with_underscores"`
-
-	TrustedPrefixes []netip.Prefix `yaml:"-"`
 }
 
 // Log configures the gateway's own log (not the decision log).

@@ -160,6 +160,8 @@ func TestParseErrors(t *testing.T) {
 		{"a route's head limits may not exceed the global ones", strings.Replace(minimal, "    upstream:", "    limits: {max_headers: 200, max_url_bytes: 16KiB, max_query_bytes: 1KiB}\n    upstream:", 1),
 			[]string{"routes[0].limits.max_headers: 200 exceeds limits.max_headers 100, which is checked first, before routing (a route may only be stricter)",
 				"routes[0].limits.max_url_bytes: 16384 exceeds limits.max_url_bytes 8192"}},
+		{"a trusted proxy must be a CIDR or an address", "listen: {trusted_proxies: [10.0.0.0/8, proxy.internal]}\n" + minimal,
+			[]string{`c.yaml:1: listen.trusted_proxies[1]: "proxy.internal" is not a CIDR or IP address`}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}

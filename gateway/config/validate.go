@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/gateway/header/trusted"
 	"github.com/portcullis/portcullis/gateway/proxy/upstream"
 	"github.com/portcullis/portcullis/gateway/route/template"
 )
@@ -120,18 +121,10 @@ func (c *Config) validateListen(ch *checker) {
 			ch.add("listen.tls_cert_file", "%v", err)
 		}
 	}
-	l.TrustedPrefixes = nil
 	for i, s := range l.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				ch.add(fmt.Sprintf("listen.trusted_proxies[%d]", i), "%q is not a CIDR or IP address", s)
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
+		if _, err := trusted.Parse(s); err != nil {
+			ch.add(fmt.Sprintf("listen.trusted_proxies[%d]", i), "%v", err)
 		}
-		l.TrustedPrefixes = append(l.TrustedPrefixes, p.Masked())
 	}
 }
 
