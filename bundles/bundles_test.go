@@ -8,25 +8,31 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"github.com/portcullis/portcullis/policy/bundle"
+	"github.com/rs/zerolog"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/policy/engine"
 )
 
 func TestRegoTestsPass(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	ok, err := engine.RunTests(context.Background(), []string{"portcullis"}, &out, engine.TestOptions{})
+	ok, err := engine.RunTests(context.Background(), []string{"portcullis"}, &out,
+		engine.TestOptions{MaxBundleBytes: int64(config.Default().Policy.MaxBundleBytes)})
 	if err != nil || !ok {
 		t.Fatalf("ok %v, err %v:\n%s", ok, err, out.String())
 	}
 }
 
-// TestConsumerKeysMatchTheSeed checks the shape the API-key authenticator
+// TestConsumerKeysMatchTheExample checks the shape the API-key authenticator
 // reads: portcullis.consumers.<name>.{groups, keys[{id, hash}]} with
-// sha256:<hex> hashes of the keys from the Kong example.
-func TestConsumerKeysMatchTheSeed(t *testing.T) {
+// sha256:<hex> hashes of the keys of the example consumers.
+func TestConsumerKeysMatchTheExample(t *testing.T) {
 	t.Parallel()
-	e, err := engine.New(context.Background(), engine.Options{Sources: []bundle.Source{{Path: "portcullis"}}})
+	cfg := config.Default()
+	cfg.Policy.Bundles = []config.BundleSource{{Name: "portcullis", Path: "portcullis"}}
+	e, err := engine.New(context.Background(), generation.EngineOptions(cfg, nil, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}

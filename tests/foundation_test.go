@@ -208,7 +208,7 @@ func TestCheckReportsUnknownFieldWithLine(t *testing.T) {
 	if err == nil {
 		t.Fatalf("check succeeded on a bad config:\n%s", out)
 	}
-	if want := cfg + ":5: field upstrem not found"; !strings.Contains(string(out), want) {
+	if want := cfg + `:5: routes[0].upstrem: unknown field (did you mean "upstream"?)`; !strings.Contains(string(out), want) {
 		t.Fatalf("check output %q lacks %q", out, want)
 	}
 }

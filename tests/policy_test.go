@@ -823,7 +823,7 @@ func TestPolicyDecisionCache(t *testing.T) {
 	t.Run("off with -1", func(t *testing.T) {
 		t.Parallel()
 		g := startGateway(t, gatewayConfig{
-			Body:  "policy:\n  decision_cache_size: -1\n  timeout: 2s\n  bundles: [{name: main, path: bundle}]\n" + policyAnonymousRoutes(api, pub),
+			Body:  "policy:\n  decision_cache_size: 0\n  timeout: 2s\n  bundles: [{name: main, path: bundle}]\n" + policyAnonymousRoutes(api, pub),
 			Files: files,
 		})
 		if s := policyGetStatus(t, g).DecisionCache; s != "off: disabled" {

@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/rs/zerolog"
 
+	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/policy/engine"
 )
@@ -36,7 +37,9 @@ var testCmd = &command{
 			if len(paths) == 0 {
 				return usageErr(stderr, fs, "give at least one PATH")
 			}
-			ok, err := engine.RunTests(context.Background(), paths, stdout, engine.TestOptions{Verbose: *verbose, Run: *run})
+			ok, err := engine.RunTests(context.Background(), paths, stdout, engine.TestOptions{
+				Verbose: *verbose, Run: *run, MaxBundleBytes: int64(config.Default().Policy.MaxBundleBytes),
+			})
 			if err != nil {
 				fmt.Fprintf(stderr, "portcullis test: %v\n", err)
 				return 1

@@ -21,7 +21,9 @@ import (
 
 func newEngine(t *testing.T, path string) *engine.Engine {
 	t.Helper()
-	e, err := engine.New(context.Background(), engine.Options{Sources: []bundle.Source{{Path: path}}, Timeout: 10 * time.Second})
+	d := config.Default()
+	e, err := engine.New(context.Background(), engine.Options{Sources: []bundle.Source{{Path: path}}, Timeout: 10 * time.Second,
+		Query: d.Policy.Decision, MaskRule: d.DecisionLog.MaskRule, DropRule: d.DecisionLog.DropRule, MaxBundleBytes: int64(d.Policy.MaxBundleBytes)})
 	if err != nil {
 		t.Fatal(err)
 	}

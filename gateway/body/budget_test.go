@@ -25,7 +25,7 @@ import (
 func newBudget(t *testing.T, total, anon config.ByteSize) (*Budget, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	b, err := NewBudget(config.Limits{MaxBufferedBytes: total, MaxAnonymousBufferedBytes: anon}, reg)
+	b, err := NewBudget(limitsWith(func(l *config.Limits) { l.MaxBufferedBytes, l.MaxAnonymousBufferedBytes = total, anon }), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestBudget(t *testing.T) {
 			if !mine.grow(tc.preAuth) {
 				t.Fatal("setup: cannot reserve preAuth")
 			}
-			var l config.Limits
+			l := limitsWith(nil)
 			mw := b.Buffer(l)
 			if tc.read {
 				mw = b.Read(l, true)
@@ -150,7 +150,7 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	h := serve(pipeline.Chain(next, Guard(config.Limits{}), as(user), b.Buffer(config.Limits{})))
+	h := serve(pipeline.Chain(next, Guard(limitsWith(nil)), as(user), b.Buffer(limitsWith(nil))))
 	for i := 0; i < 32; i++ {
 		wg.Add(1)
 		go func() {
@@ -192,7 +192,7 @@ func TestUnauthenticatedChunkedBodyIsNotRead(t *testing.T) {
 			return fmt.Errorf("wrapped: %w", errNoState) // any refusal by authentication
 		})
 	})
-	srv := httptest.NewServer(serve(pipeline.Chain(&recorder{}, Guard(config.Limits{}), deny, b.Buffer(config.Limits{}))))
+	srv := httptest.NewServer(serve(pipeline.Chain(&recorder{}, Guard(limitsWith(nil)), deny, b.Buffer(limitsWith(nil)))))
 	defer srv.Close()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {

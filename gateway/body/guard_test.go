@@ -52,16 +52,16 @@ func TestGuardAndRead(t *testing.T) {
 		{name: "small body with content length passes", body: bytes.NewReader(small), want: 204, wantBody: small},
 		{name: "request without body passes", want: 204, wantBody: []byte{}},
 		{name: "2 MiB body with content length gets 413", body: bytes.NewReader(make([]byte, 2<<20)), want: 413, reason: ReasonBodyTooLarge},
-		{name: "body exactly at the limit passes", limits: config.Limits{MaxBodyBytes: 64}, body: bytes.NewReader(make([]byte, 64)), want: 204, wantBody: make([]byte, 64)},
-		{name: "chunked body over the limit gets 413", limits: config.Limits{MaxBodyBytes: 1 << 10}, body: unsized{bytes.NewReader(make([]byte, 4<<10))}, want: 413, reason: ReasonBodyTooLarge},
+		{name: "body exactly at the limit passes", limits: limitsWith(func(l *config.Limits) { l.MaxBodyBytes = 64 }), body: bytes.NewReader(make([]byte, 64)), want: 204, wantBody: make([]byte, 64)},
+		{name: "chunked body over the limit gets 413", limits: limitsWith(func(l *config.Limits) { l.MaxBodyBytes = 1 << 10 }), body: unsized{bytes.NewReader(make([]byte, 4<<10))}, want: 413, reason: ReasonBodyTooLarge},
 		{name: "chunked body within the limit passes", body: unsized{bytes.NewReader(small)}, want: 204, wantBody: small},
-		{name: "chunked body where content length is required gets 411", limits: config.Limits{RequireContentLength: ptr(true)}, body: unsized{bytes.NewReader(small)}, want: 411, reason: ReasonLengthRequired},
-		{name: "gzip body within the limit is decompressed", limits: config.Limits{AllowEncodedBody: ptr(true)}, body: bytes.NewReader(gzipped(t, small)), header: map[string]string{"Content-Encoding": "gzip"}, want: 204, wantBody: small},
-		{name: "gzip bomb gets 413 after decompression", limits: config.Limits{AllowEncodedBody: ptr(true)}, body: bytes.NewReader(bomb), header: map[string]string{"Content-Encoding": "gzip"}, want: 413, reason: ReasonBodyTooLarge},
+		{name: "chunked body where content length is required gets 411", limits: limitsWith(func(l *config.Limits) { l.RequireContentLength = ptr(true) }), body: unsized{bytes.NewReader(small)}, want: 411, reason: ReasonLengthRequired},
+		{name: "gzip body within the limit is decompressed", limits: limitsWith(func(l *config.Limits) { l.AllowEncodedBody = ptr(true) }), body: bytes.NewReader(gzipped(t, small)), header: map[string]string{"Content-Encoding": "gzip"}, want: 204, wantBody: small},
+		{name: "gzip bomb gets 413 after decompression", limits: limitsWith(func(l *config.Limits) { l.AllowEncodedBody = ptr(true) }), body: bytes.NewReader(bomb), header: map[string]string{"Content-Encoding": "gzip"}, want: 413, reason: ReasonBodyTooLarge},
 		{name: "gzip where encoded bodies are not allowed gets 415", body: bytes.NewReader(gzipped(t, small)), header: map[string]string{"Content-Encoding": "gzip"}, want: 415, reason: ReasonEncodingNotAllowed},
-		{name: "brotli gets 415 even where gzip is allowed", limits: config.Limits{AllowEncodedBody: ptr(true)}, body: bytes.NewReader(small), header: map[string]string{"Content-Encoding": "br"}, want: 415, reason: ReasonEncodingNotAllowed},
-		{name: "stacked gzip layers get 415", limits: config.Limits{AllowEncodedBody: ptr(true)}, body: bytes.NewReader(gzipped(t, gzipped(t, small))), header: map[string]string{"Content-Encoding": "gzip, gzip"}, want: 415, reason: ReasonEncodingNotAllowed},
-		{name: "corrupt gzip gets 400", limits: config.Limits{AllowEncodedBody: ptr(true)}, body: strings.NewReader("not gzip"), header: map[string]string{"Content-Encoding": "gzip"}, want: 400, reason: ReasonEncodingInvalid},
+		{name: "brotli gets 415 even where gzip is allowed", limits: limitsWith(func(l *config.Limits) { l.AllowEncodedBody = ptr(true) }), body: bytes.NewReader(small), header: map[string]string{"Content-Encoding": "br"}, want: 415, reason: ReasonEncodingNotAllowed},
+		{name: "stacked gzip layers get 415", limits: limitsWith(func(l *config.Limits) { l.AllowEncodedBody = ptr(true) }), body: bytes.NewReader(gzipped(t, gzipped(t, small))), header: map[string]string{"Content-Encoding": "gzip, gzip"}, want: 415, reason: ReasonEncodingNotAllowed},
+		{name: "corrupt gzip gets 400", limits: limitsWith(func(l *config.Limits) { l.AllowEncodedBody = ptr(true) }), body: strings.NewReader("not gzip"), header: map[string]string{"Content-Encoding": "gzip"}, want: 400, reason: ReasonEncodingInvalid},
 		{name: "identity encoding passes", body: bytes.NewReader(small), header: map[string]string{"Content-Encoding": "identity"}, want: 204, wantBody: small},
 		{name: "deeply nested JSON gets 400", body: bytes.NewReader(deep), want: 400, reason: ReasonJSONTooDeep},
 		{name: "JSON with too many items gets 400", body: bytes.NewReader(many), want: 400, reason: ReasonJSONTooManyKeys},
@@ -71,6 +71,9 @@ func TestGuardAndRead(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.limits == (config.Limits{}) {
+				tc.limits = limitsWith(nil)
+			}
 			next := &recorder{}
 			h := serve(pipeline.Chain(next, Guard(tc.limits), Read(tc.limits, true)))
 			r := httptest.NewRequest(http.MethodPost, "/api/v1/users", tc.body)
@@ -104,7 +107,7 @@ func TestGuardAndRead(t *testing.T) {
 
 func TestGuardLeavesSizedBodiesUnreadAndBounded(t *testing.T) {
 	t.Parallel()
-	l := config.Limits{MaxBodyBytes: 16}
+	l := limitsWith(func(l *config.Limits) { l.MaxBodyBytes = 16 })
 	var got []byte
 	var readErr error
 	next := pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -133,7 +136,7 @@ func TestGuardOverRealConnections(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	l := config.Limits{MaxBodyBytes: 1 << 10}
+	l := limitsWith(func(l *config.Limits) { l.MaxBodyBytes = 1 << 10 })
 	srv := httptest.NewServer(serve(pipeline.Chain(next, Guard(l), (*Budget)(nil).Buffer(l))))
 	defer srv.Close()
 

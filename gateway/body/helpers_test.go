@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/portcullis/portcullis/gateway/config"
+
 	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
@@ -51,4 +53,13 @@ func serve(h pipeline.Handler) http.Handler {
 			_ = json.NewEncoder(w).Encode(p)
 		}
 	})
+}
+
+// limitsWith returns the default limits changed by mod.
+func limitsWith(mod func(l *config.Limits)) config.Limits {
+	l := config.Default().Limits
+	if mod != nil {
+		mod(&l)
+	}
+	return l
 }

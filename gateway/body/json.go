@@ -27,19 +27,14 @@ var (
 // (json_duplicate_key: parsers keep the first, the last, or either), or
 // when anything but whitespace follows the value (json_trailing_data: a
 // streaming parser reads a second document). errors.Is finds the matching
-// sentinel in them. Non-positive limits mean the package defaults.
+// sentinel in them. The limits are taken as given (limits.max_json_depth and
+// max_json_keys; a depth of 0 admits only scalars).
 //
 // Other malformed JSON is not an error here: from the first syntax error
 // on, the scan only bounds the work of the parsers after it, which reject
 // the document. The scan is linear in len(b) and allocates only for
 // objects of more than smallObject members and for names with escapes.
 func CheckJSON(b []byte, maxDepth, maxKeys int) error {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxJSONDepth
-	}
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxJSONKeys
-	}
 	s := scanner{b: b, maxDepth: maxDepth, maxKeys: maxKeys}
 	return s.run()
 }

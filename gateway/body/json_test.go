@@ -71,8 +71,12 @@ func TestCheckJSON(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			loose := tc.depth == 0 && tc.keys == 0
+			if loose { // the case is about something other than the limits
+				tc.depth, tc.keys = 1000, 1<<20
+			}
 			err := CheckJSON([]byte(tc.in), tc.depth, tc.keys)
-			if tc.depth == 0 && tc.keys == 0 && tc.want == nil && err == nil && strings.HasPrefix(tc.in, "{") {
+			if loose && tc.want == nil && err == nil && strings.HasPrefix(tc.in, "{") {
 				// What passes the scan has no member encoding/json would bind twice.
 				if dup, trailing, _ := reference([]byte(tc.in)); dup || trailing {
 					t.Fatalf("reference finds dup=%v trailing=%v", dup, trailing)

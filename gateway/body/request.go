@@ -13,22 +13,21 @@ import (
 // a 414 problem (query_too_long, uri_too_long), or nil. Header bytes are
 // bounded by the server's MaxHeaderBytes, not here.
 func CheckRequestLimits(r *http.Request, l config.Limits) error {
-	n := normalize(l)
 	fields := 0
 	for _, v := range r.Header {
 		fields += len(v)
 	}
-	if fields > n.maxHeaders {
+	if fields > l.MaxHeaders {
 		return problem.New(http.StatusRequestHeaderFieldsTooLarge, ReasonTooManyHeaders, "the request has too many header fields")
 	}
-	if len(r.URL.RawQuery) > n.maxQuery {
+	if int64(len(r.URL.RawQuery)) > int64(l.MaxQueryBytes) {
 		return problem.New(http.StatusRequestURITooLong, ReasonQueryTooLong, "the query string exceeds the length limit")
 	}
 	target := r.RequestURI
 	if target == "" { // a client-side request, as in tests
 		target = r.URL.RequestURI()
 	}
-	if len(target) > n.maxURL {
+	if int64(len(target)) > int64(l.MaxURLBytes) {
 		return problem.New(http.StatusRequestURITooLong, ReasonURITooLong, "the request target exceeds the length limit")
 	}
 	return nil
@@ -56,4 +55,15 @@ func (b *Buffered) PlainBytes() []byte {
 		return b.Bytes
 	}
 	return b.Plain
+}
+
+// CheckRouteLimits applies a route's stricter header count, target and query
+// lengths once the route is known; the global ones ran before routing
+// ([CheckRequestLimits]) and config validation refuses a route value above
+// its global one. It does nothing when the route keeps the global values.
+func CheckRouteLimits(r *http.Request, global, route config.Limits) error {
+	if route.MaxHeaders == global.MaxHeaders && route.MaxURLBytes == global.MaxURLBytes && route.MaxQueryBytes == global.MaxQueryBytes {
+		return nil
+	}
+	return CheckRequestLimits(r, route)
 }

@@ -31,3 +31,21 @@ func globalOnly(ch *checker, p string, l *Limits) {
 		ch.add(p+".max_anonymous_buffered_bytes", "is global (set it under limits, not in a route)")
 	}
 }
+
+// withinGlobal refuses a route's head limit above the global one: the
+// global limits are checked before routing, so a larger route value could
+// never take effect.
+func withinGlobal(ch *checker, p string, l, g *Limits) {
+	for _, f := range []struct {
+		name        string
+		route, glob int64
+	}{
+		{"max_headers", int64(l.MaxHeaders), int64(g.MaxHeaders)},
+		{"max_url_bytes", int64(l.MaxURLBytes), int64(g.MaxURLBytes)},
+		{"max_query_bytes", int64(l.MaxQueryBytes), int64(g.MaxQueryBytes)},
+	} {
+		if f.route > f.glob {
+			ch.add(p+"."+f.name, "%d exceeds limits.%s %d, which is checked first, before routing (a route may only be stricter)", f.route, f.name, f.glob)
+		}
+	}
+}

@@ -2,9 +2,6 @@
 package config
 
 import (
-	"net/netip"
-	"net/url"
-	"regexp"
 	"time"
 )
 
@@ -60,8 +57,6 @@ type Listen struct {
 	// contains "_", which CGI-style backends fold into the "-" spelling:
 	// "drop" (default) removes it, "reject" answers 400, "allow" keeps it.
 	HeadersWithUnderscores string `yaml:"headers_with_underscores"`
-
-	TrustedPrefixes []netip.Prefix `yaml:"-"`
 }
 
 // Log configures the gateway's own log (not the decision log).
@@ -142,9 +137,6 @@ type Route struct {
 	OpenAPI RouteOpenAPI `yaml:"openapi"`
 	Limits  Limits       `yaml:"limits"`
 	Policy  RoutePolicy  `yaml:"policy"`
-
-	UpstreamURLs []*url.URL     `yaml:"-"`
-	PathPattern  *regexp.Regexp `yaml:"-"`
 }
 
 // RouteMatch selects requests for a route. Exactly one of PathPrefix and

@@ -58,6 +58,43 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+// TestDefaultsAndOff pins the rule: a field left out takes its default, a
+// field written is taken as written, and 0 turns a cache off.
+func TestDefaultsAndOff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	y := strings.Replace(minimal, "policy:\n", "policy:\n  decision_cache_size: 0\n", 1) +
+		"authn:\n  jwt:\n    cache_size: 0\n    issuers: [{issuer: i, jwks_uri: https://x/j, algorithms: [RS256], clock_skew: 0s}]\n" +
+		"  introspection: {endpoint: https://x/i, client_id: c, cache_size: 0}\n" +
+		"limits: {max_body_bytes: 0, max_headers: 50}\n"
+	c, err := Parse(filepath.Join(dir, "c.yaml"), []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := c.Authn.JWT.Issuers[0]
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"a decision cache size of 0 turns the cache off", c.Policy.DecisionCacheSize, 0},
+		{"a JWT cache size of 0 turns the cache off", c.Authn.JWT.CacheSize, 0},
+		{"an introspection cache size of 0 turns the cache off", c.Authn.Introspection.CacheSize, 0},
+		{"an explicit clock skew of 0 is kept", *is.ClockSkew, time.Duration(0)},
+		{"an issuer field left out takes its default", is.FetchTimeout, 5 * time.Second},
+		{"an introspection field left out takes its default", c.Authn.Introspection.Timeout, 2 * time.Second},
+		{"a body limit of 0 is kept", c.Limits.MaxBodyBytes, ByteSize(0)},
+		{"a route inherits the global limit written after it", c.Routes[0].Limits.MaxHeaders, 50},
+		{"a route inherits a global 0", c.Routes[0].Limits.MaxBodyBytes, ByteSize(0)},
+		{"the default of a section is what Default gives", c.Listen.ReadTimeout, Default().Listen.ReadTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -67,7 +104,7 @@ func TestParseErrors(t *testing.T) {
 		want []string
 	}{
 		{"an unknown field is reported with its line", "routes:\n  - name: r\n    upstrem: x\n",
-			[]string{"c.yaml:3: field upstrem not found in type config.Route"}},
+			[]string{`c.yaml:3: routes[0].upstrem: unknown field (did you mean "upstream"?)`}},
 		{"a bad upstream is reported with field and line", "routes:\n  - name: r\n    match: {path_prefix: /}\n    upstream: ftp://x\n",
 			[]string{`c.yaml:4: routes[0].upstream: "ftp://x" must be an absolute http or https URL`}},
 		{"every problem is reported", "log: {level: loud}\npolicy: {bundles: [{name: b, path: .}]}\nroutes:\n  - name: r\n    match: {path_prefix: x}\n",
@@ -89,10 +126,16 @@ func TestParseErrors(t *testing.T) {
 			[]string{"clock_skew: 10m0s is out of range (want 0..5m)"}},
 		{"an introspection cache TTL over 5m is refused", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    cache_ttl: 1h\n" + minimal,
 			[]string{"authn.introspection.cache_ttl: 1h0m0s exceeds max 5m"}},
-		{"a decision cache size below -1 is refused", strings.Replace(minimal, "policy:\n", "policy:\n  decision_cache_size: -2\n", 1),
-			[]string{"policy.decision_cache_size: -2 is out of range (want -1..1000000)"}},
+		{"a negative decision cache size is refused", strings.Replace(minimal, "policy:\n", "policy:\n  decision_cache_size: -2\n", 1),
+			[]string{"policy.decision_cache_size: -2 is out of range (want 0..1000000; 0 turns the cache off)"}},
+		{"the old spelling of a cache turned off gets a hint", strings.Replace(minimal, "policy:\n", "policy:\n  decision_cache_size: -1\n", 1),
+			[]string{"c.yaml:3: policy.decision_cache_size: -1 no longer turns the cache off (did you mean 0?)"}},
+		{"a timeout of 0 is refused where it would mean none", "listen: {read_timeout: 0s}\n" + minimal,
+			[]string{"c.yaml:1: listen.read_timeout: 0s must be positive"}},
+		{"a JSON depth of 0 is refused", "limits: {max_json_depth: 0}\n" + minimal,
+			[]string{"c.yaml:1: limits.max_json_depth: 0 is out of range (want 1..1000)"}},
 		{"a bad size is reported", "limits: {max_body_bytes: 1 parsec}\n" + minimal,
-			[]string{`c.yaml:1: invalid size unit in "1 parsec"`}},
+			[]string{`c.yaml:1: limits.max_body_bytes: invalid size unit in "1 parsec"`}},
 		{"a duplicate route name is refused", minimal + "  - name: r\n    match: {path_prefix: /x}\n    upstream: http://127.0.0.1:1\n",
 			[]string{`routes[1].name: "r" is used by another route`}},
 		{"a missing env secret is reported", "authn:\n  introspection:\n    endpoint: https://x/i\n    client_id: c\n    client_secret: ${PORTCULLIS_TEST_UNSET_VAR}\n" + minimal,
@@ -114,6 +157,11 @@ func TestParseErrors(t *testing.T) {
 		{"a route cannot set the global buffer budget", strings.Replace(minimal, "    upstream:", "    limits: {max_buffered_bytes: 2MiB, max_anonymous_buffered_bytes: 1MiB}\n    upstream:", 1),
 			[]string{"routes[0].limits.max_buffered_bytes: is global (set it under limits, not in a route)",
 				"routes[0].limits.max_anonymous_buffered_bytes: is global"}},
+		{"a route's head limits may not exceed the global ones", strings.Replace(minimal, "    upstream:", "    limits: {max_headers: 200, max_url_bytes: 16KiB, max_query_bytes: 1KiB}\n    upstream:", 1),
+			[]string{"routes[0].limits.max_headers: 200 exceeds limits.max_headers 100, which is checked first, before routing (a route may only be stricter)",
+				"routes[0].limits.max_url_bytes: 16384 exceeds limits.max_url_bytes 8192"}},
+		{"a trusted proxy must be a CIDR or an address", "listen: {trusted_proxies: [10.0.0.0/8, proxy.internal]}\n" + minimal,
+			[]string{`c.yaml:1: listen.trusted_proxies[1]: "proxy.internal" is not a CIDR or IP address`}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}

@@ -2,187 +2,194 @@ package config
 
 import "time"
 
-func setDur(d *time.Duration, v time.Duration) {
-	if *d == 0 {
-		*d = v
+// The defaults of the whole configuration live in this file and nowhere
+// else: the runtime reads the loaded value, and the packages that consume
+// it refuse a zero instead of substituting a number of their own.
+//
+// A default is set before the file is decoded over it, so a field the file
+// leaves out keeps its default and a field the file sets is taken as
+// written, 0 and "" included (README, "Defaults and off").
+
+// Default returns a Config with every default set and no routes or
+// bundles: what a file that sets nothing gives. Tests and code that build
+// settings by hand start from it rather than restating the numbers.
+func Default() *Config {
+	c := &Config{Dir: "."}
+	c.defaults()
+	c.finish()
+	return c
+}
+
+// DefaultIssuer returns an issuer with every default set.
+func DefaultIssuer() Issuer {
+	var is Issuer
+	is.defaults(nil)
+	return is
+}
+
+// DefaultIntrospection returns an introspection section with every default set.
+func DefaultIntrospection() Introspection {
+	var in Introspection
+	in.defaults(nil)
+	return in
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// defaulter is a section whose defaults are set when the file has it: an
+// element of a list, or a section that is off when absent. c is the
+// configuration decoded so far (routes are decoded last).
+type defaulter interface{ defaults(c *Config) }
+
+// defaults sets the defaults of the top-level sections.
+func (c *Config) defaults() {
+	c.Listen = Listen{
+		Proxy:                  ":8080",
+		Admin:                  "127.0.0.1:8081",
+		ReadHeaderTimeout:      10 * time.Second,
+		ReadTimeout:            60 * time.Second,
+		WriteTimeout:           120 * time.Second,
+		IdleTimeout:            120 * time.Second,
+		MaxHeaderBytes:         64 << 10,
+		MaxConnections:         10000,
+		ShutdownGrace:          15 * time.Second,
+		DrainDelay:             5 * time.Second,
+		HeadersWithUnderscores: "drop",
+	}
+	c.Log = Log{Level: "info", Format: "json"}
+	c.Request.MethodOverride = "strip"
+	c.Limits = Limits{
+		MaxBodyBytes:              1 << 20,
+		RequireContentLength:      ptr(false),
+		AllowEncodedBody:          ptr(false),
+		MaxHeaders:                100,
+		MaxURLBytes:               8 << 10,
+		MaxQueryBytes:             4 << 10,
+		MaxJSONDepth:              32,
+		MaxJSONKeys:               10000,
+		MaxBufferedBytes:          64 << 20,
+		MaxAnonymousBufferedBytes: 8 << 20,
+	}
+	c.Authn.JWT = JWT{MaxTokenBytes: 8 << 10, CacheSize: 10000}
+	c.Authn.APIKeys = APIKeys{
+		Header:         "X-API-Key",
+		Query:          "apikey",
+		DataPath:       "portcullis.consumers",
+		ConsumerHeader: "X-Consumer-Username",
+	}
+	c.Policy = Policy{
+		Decision:          "data.portcullis.authz.decision",
+		Timeout:           50 * time.Millisecond,
+		Watch:             ptr(true),
+		Debounce:          250 * time.Millisecond,
+		MaxBundleBytes:    64 << 20,
+		DecisionCacheSize: 10000,
+	}
+	c.DecisionLog = DecisionLog{
+		MaskRule: "data.system.log.mask",
+		DropRule: "data.system.log.drop",
+		Sample:   Sample{Allow: ptr(1.0), Deny: ptr(1.0)},
 	}
 }
 
-func setStr(s *string, v string) {
-	if *s == "" {
-		*s = v
-	}
+func (is *Issuer) defaults(*Config) {
+	is.ClockSkew = ptr(30 * time.Second)
+	is.RequiredClaims = []string{"exp"}
+	is.RefreshInterval = 5 * time.Minute
+	is.MinRefreshInterval = 30 * time.Second
+	is.MaxStale = 24 * time.Hour
+	is.FetchTimeout = 5 * time.Second
+	is.GroupsClaim = "groups"
 }
 
-func setInt[T ~int | ~int64](n *T, v T) {
-	if *n == 0 {
-		*n = v
-	}
+func (in *Introspection) defaults(*Config) {
+	in.AuthMethod = "client_secret_basic"
+	in.Timeout = 2 * time.Second
+	in.CacheTTL = 60 * time.Second
+	in.NegativeTTL = 5 * time.Second
+	in.CacheSize = 10000
+	in.OnError = "unavailable"
+	in.TokenTypes = []string{"access_token", "Bearer", "urn:ietf:params:oauth:token-type:access_token"}
 }
 
-func setBool(b **bool, v bool) {
-	if *b == nil {
-		*b = &v
-	}
+func (s *BundleSigning) defaults(*Config) {
+	s.KeyID = "default"
+	s.Algorithm = "RS256"
 }
 
-func (c *Config) setDefaults() {
+func (f *DecisionFile) defaults(*Config) {
+	f.MaxSize = 100 << 20
+	f.MaxAge = 168 * time.Hour
+}
+
+func (h *DecisionHTTP) defaults(*Config) {
+	h.Format = "ndjson"
+	h.BatchEvents = 500
+	h.BatchBytes = 1 << 20
+	h.FlushInterval = time.Second
+	h.Timeout = 10 * time.Second
+	h.QueueEvents = 10000
+	h.MaxRetryDelay = 30 * time.Second
+	h.SpoolMaxBytes = 1 << 30
+	h.OnFull = "drop_oldest"
+}
+
+// defaults of a route: its limits and input shape are the global ones,
+// which are decoded before the routes.
+func (r *Route) defaults(c *Config) {
+	r.Timeout = 30 * time.Second
+	r.ConnectTimeout = 5 * time.Second
+	r.EjectFor = 10 * time.Second
+	r.Authn.HideCredentials = ptr(true)
+	r.Policy.InputCompat = c.Policy.InputCompat
+	r.Limits = c.Limits
+	r.Limits.MaxBufferedBytes, r.Limits.MaxAnonymousBufferedBytes = 0, 0 // global only
+}
+
+// finish sets what depends on the whole file: paths relative to the
+// file's directory, the always-secret query parameters, stdout as the
+// decision log's sink when no other is set, and the OpenAPI settings of a
+// route with a spec.
+func (c *Config) finish() {
 	l := &c.Listen
-	setStr(&l.Proxy, ":8080")
-	setStr(&l.Admin, "127.0.0.1:8081")
-	setDur(&l.ReadHeaderTimeout, 10*time.Second)
-	setDur(&l.ReadTimeout, 60*time.Second)
-	setDur(&l.WriteTimeout, 120*time.Second)
-	setDur(&l.IdleTimeout, 120*time.Second)
-	setInt(&l.MaxHeaderBytes, 64<<10)
-	setInt(&l.MaxConnections, 10000)
-	setDur(&l.ShutdownGrace, 15*time.Second)
-	setDur(&l.DrainDelay, 5*time.Second)
-	setStr(&l.HeadersWithUnderscores, "drop")
-	setStr(&c.Request.MethodOverride, "strip")
 	l.TLSCertFile, l.TLSKeyFile = c.Path(l.TLSCertFile), c.Path(l.TLSKeyFile)
-
-	setStr(&c.Log.Level, "info")
-	setStr(&c.Log.Format, "json")
-
-	g := &c.Limits
-	setInt(&g.MaxBodyBytes, 1<<20)
-	setBool(&g.RequireContentLength, false)
-	setBool(&g.AllowEncodedBody, false)
-	setInt(&g.MaxHeaders, 100)
-	setInt(&g.MaxURLBytes, 8<<10)
-	setInt(&g.MaxQueryBytes, 4<<10)
-	setInt(&g.MaxJSONDepth, 32)
-	setInt(&g.MaxJSONKeys, 10000)
-	setInt(&g.MaxBufferedBytes, 64<<20)
-	setInt(&g.MaxAnonymousBufferedBytes, 8<<20)
-
-	j := &c.Authn.JWT
-	setInt(&j.MaxTokenBytes, 8<<10)
-	setInt(&j.CacheSize, 10000)
-	for i := range j.Issuers {
-		is := &j.Issuers[i]
-		if is.ClockSkew == nil {
-			d := 30 * time.Second
-			is.ClockSkew = &d
-		}
-		if is.RequiredClaims == nil {
-			is.RequiredClaims = []string{"exp"}
-		}
-		setDur(&is.RefreshInterval, 5*time.Minute)
-		setDur(&is.MinRefreshInterval, 30*time.Second)
-		setDur(&is.MaxStale, 24*time.Hour)
-		setDur(&is.FetchTimeout, 5*time.Second)
-		setStr(&is.GroupsClaim, "groups")
-	}
-	if in := c.Authn.Introspection; in != nil {
-		setStr(&in.AuthMethod, "client_secret_basic")
-		setDur(&in.Timeout, 2*time.Second)
-		setDur(&in.CacheTTL, 60*time.Second)
-		setDur(&in.NegativeTTL, 5*time.Second)
-		setInt(&in.CacheSize, 10000)
-		setStr(&in.OnError, "unavailable")
-		if in.TokenTypes == nil {
-			in.TokenTypes = []string{"access_token", "Bearer", "urn:ietf:params:oauth:token-type:access_token"}
-		}
-	}
-	k := &c.Authn.APIKeys
-	setStr(&k.Header, "X-API-Key")
-	setStr(&k.Query, "apikey")
-	setStr(&k.DataPath, "portcullis.consumers")
-	setStr(&k.ConsumerHeader, "X-Consumer-Username")
-
 	p := &c.Policy
-	setStr(&p.Decision, "data.portcullis.authz.decision")
-	setDur(&p.Timeout, 50*time.Millisecond)
-	setBool(&p.Watch, true)
-	setDur(&p.Debounce, 250*time.Millisecond)
-	setInt(&p.MaxBundleBytes, 64<<20)
-	setInt(&p.DecisionCacheSize, 10000)
 	for i := range p.Bundles {
-		b := &p.Bundles[i]
-		b.Path = c.Path(b.Path)
+		p.Bundles[i].Path = c.Path(p.Bundles[i].Path)
 	}
 	if s := p.Signing; s != nil {
-		setStr(&s.KeyID, "default")
-		setStr(&s.Algorithm, "RS256")
 		s.KeyFile = c.Path(s.KeyFile)
 	}
-
 	c.Request.withDefaultSecrets()
 	d := &c.DecisionLog
-	setStr(&d.MaskRule, "data.system.log.mask")
-	setStr(&d.DropRule, "data.system.log.drop")
-	one := 1.0
-	if d.Sample.Allow == nil {
-		d.Sample.Allow = &one
+	if d.Stdout == nil {
+		d.Stdout = ptr(d.File == nil && d.HTTP == nil && d.Syslog == nil)
 	}
-	if d.Sample.Deny == nil {
-		d.Sample.Deny = &one
-	}
-	setBool(&d.Stdout, d.File == nil && d.HTTP == nil && d.Syslog == nil)
 	if f := d.File; f != nil {
 		f.Path = c.Path(f.Path)
-		setInt(&f.MaxSize, 100<<20)
-		setDur(&f.MaxAge, 168*time.Hour)
 	}
 	if h := d.HTTP; h != nil {
-		setStr(&h.Format, "ndjson")
-		setInt(&h.BatchEvents, 500)
-		setInt(&h.BatchBytes, 1<<20)
-		setDur(&h.FlushInterval, time.Second)
-		setDur(&h.Timeout, 10*time.Second)
-		setInt(&h.QueueEvents, 10000)
-		setDur(&h.MaxRetryDelay, 30*time.Second)
-		setInt(&h.SpoolMaxBytes, 1<<30)
-		setStr(&h.OnFull, "drop_oldest")
-		if h.SpoolDir != "" {
-			h.SpoolDir = c.Path(h.SpoolDir)
-		}
-		if h.CAFile != "" {
-			h.CAFile = c.Path(h.CAFile)
-		}
+		h.SpoolDir, h.CAFile = c.Path(h.SpoolDir), c.Path(h.CAFile)
 	}
-
-	if sl := d.Syslog; sl != nil && sl.CAFile != "" {
+	if sl := d.Syslog; sl != nil {
 		sl.CAFile = c.Path(sl.CAFile)
 	}
-	for i := range j.Issuers {
-		for k, f := range j.Issuers[i].Keys {
-			j.Issuers[i].Keys[k] = c.Path(f)
+	for i := range c.Authn.JWT.Issuers {
+		keys := c.Authn.JWT.Issuers[i].Keys
+		for k := range keys {
+			keys[k] = c.Path(keys[k])
 		}
 	}
 	for i := range c.Routes {
-		r := &c.Routes[i]
-		setDur(&r.Timeout, 30*time.Second)
-		setDur(&r.ConnectTimeout, 5*time.Second)
-		setDur(&r.EjectFor, 10*time.Second)
-		if r.Authn.HideCredentials == nil {
-			t := true
-			r.Authn.HideCredentials = &t
+		o := &c.Routes[i].OpenAPI
+		if o.Spec != "" {
+			o.Spec = c.Path(o.Spec)
+			if o.Mode == "" {
+				o.Mode = "enforce"
+			}
+			if o.UnknownOperation == "" {
+				o.UnknownOperation = "reject"
+			}
 		}
-		if r.OpenAPI.Spec != "" {
-			r.OpenAPI.Spec = c.Path(r.OpenAPI.Spec)
-			setStr(&r.OpenAPI.Mode, "enforce")
-			setStr(&r.OpenAPI.UnknownOperation, "reject")
-		}
-		setStr(&r.Policy.InputCompat, p.InputCompat)
-		r.Limits.inherit(g)
 	}
-}
-
-// inherit fills every field l does not set from the defaults d.
-func (l *Limits) inherit(d *Limits) {
-	setInt(&l.MaxBodyBytes, d.MaxBodyBytes)
-	if l.RequireContentLength == nil {
-		l.RequireContentLength = d.RequireContentLength
-	}
-	if l.AllowEncodedBody == nil {
-		l.AllowEncodedBody = d.AllowEncodedBody
-	}
-	setInt(&l.MaxHeaders, d.MaxHeaders)
-	setInt(&l.MaxURLBytes, d.MaxURLBytes)
-	setInt(&l.MaxQueryBytes, d.MaxQueryBytes)
-	setInt(&l.MaxJSONDepth, d.MaxJSONDepth)
-	setInt(&l.MaxJSONKeys, d.MaxJSONKeys)
 }

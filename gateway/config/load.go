@@ -1,13 +1,14 @@
 package config
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,7 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
 }
 
-// Errors is every problem found in a configuration, in file order.
+// Errors is every problem found in a configuration, ordered by line.
 type Errors []*FieldError
 
 func (es Errors) Error() string {
@@ -59,34 +60,66 @@ func Load(path string) (*Config, error) {
 	return Parse(path, b)
 }
 
-// Parse is Load for a file already read.
+// Parse is Load for a file already read. Only a YAML syntax error stops it
+// early; otherwise every unknown field, wrongly typed value and invalid
+// setting is reported, ordered by line.
 func Parse(path string, b []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, yamlErrors(path, err)
 	}
 	c := &Config{File: path, Dir: filepath.Dir(path)}
+	c.defaults()
+	d := &decoder{cfg: c}
 	if len(root.Content) > 0 {
 		decodeMu.Lock()
 		baseDir = c.Dir
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		err := dec.Decode(c)
+		d.mapping(root.Content[0], reflect.ValueOf(c).Elem(), "")
 		baseDir = "."
 		decodeMu.Unlock()
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, yamlErrors(path, err)
+	}
+	c.finish()
+	errs := d.errs
+	for _, e := range c.validate() {
+		// A field that did not decode was left at its default; what
+		// validation says of that value would only mislead.
+		if !related(d.bad, e.Field) {
+			e.Line = lineOf(&root, e.Field)
+			errs = append(errs, e)
 		}
 	}
-	c.setDefaults()
-	if errs := c.validate(); len(errs) > 0 {
+	if len(errs) > 0 {
 		for _, e := range errs {
 			e.File = path
-			e.Line = lineOf(&root, e.Field)
 		}
+		errs.sort()
 		return nil, errs
 	}
 	return c, nil
+}
+
+// related tells whether field is one of fields, contains one or is
+// contained in one.
+func related(fields []string, field string) bool {
+	for _, f := range fields {
+		if f == field || within(field, f) || within(f, field) {
+			return true
+		}
+	}
+	return false
+}
+
+// within tells whether field a is inside field b.
+func within(a, b string) bool {
+	return strings.HasPrefix(a, b+".") || strings.HasPrefix(a, b+"[")
+}
+
+// sort orders es by line, then field and message, so that the same file
+// always gives the same report.
+func (es Errors) sort() {
+	slices.SortStableFunc(es, func(a, b *FieldError) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Field, b.Field), cmp.Compare(a.Msg, b.Msg))
+	})
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/gateway/header/trusted"
+	"github.com/portcullis/portcullis/gateway/proxy/upstream"
+	"github.com/portcullis/portcullis/gateway/route/template"
 )
 
 type checker struct{ errs Errors }
@@ -37,6 +42,24 @@ func (ch *checker) fileExists(field, p string) {
 func (ch *checker) positive(field string, d time.Duration) {
 	if d < 0 {
 		ch.add(field, "%s must not be negative", d)
+	}
+}
+
+// nonZero refuses a duration of 0 or less where 0 would mean "unbounded".
+func (ch *checker) nonZero(field string, d time.Duration) {
+	if d <= 0 {
+		ch.add(field, "%s must be positive", d)
+	}
+}
+
+// cacheSize checks a cache size: 0 turns the cache off. The old spelling
+// of off, -1, gets a hint.
+func (ch *checker) cacheSize(field string, n int) {
+	switch {
+	case n == -1:
+		ch.add(field, "-1 no longer turns the cache off (did you mean 0?)")
+	case n < 0 || n > 1_000_000:
+		ch.add(field, "%d is out of range (want 0..1000000; 0 turns the cache off)", n)
 	}
 }
 
@@ -78,13 +101,13 @@ func (c *Config) validateListen(ch *checker) {
 			ch.add(f, "%q is not host:port: %v", a, err)
 		}
 	}
-	for f, d := range map[string]time.Duration{
-		"listen.read_header_timeout": l.ReadHeaderTimeout, "listen.read_timeout": l.ReadTimeout,
-		"listen.write_timeout": l.WriteTimeout, "listen.idle_timeout": l.IdleTimeout,
-		"listen.shutdown_grace": l.ShutdownGrace, "listen.drain_delay": l.DrainDelay,
-	} {
-		ch.positive(f, d)
-	}
+	// 0 would mean no timeout to net/http.
+	ch.nonZero("listen.read_header_timeout", l.ReadHeaderTimeout)
+	ch.nonZero("listen.read_timeout", l.ReadTimeout)
+	ch.nonZero("listen.write_timeout", l.WriteTimeout)
+	ch.nonZero("listen.idle_timeout", l.IdleTimeout)
+	ch.positive("listen.shutdown_grace", l.ShutdownGrace)
+	ch.positive("listen.drain_delay", l.DrainDelay)
 	if l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20 {
 		ch.add("listen.max_header_bytes", "%d is out of range (want 1KiB..1MiB)", l.MaxHeaderBytes)
 	}
@@ -99,38 +122,30 @@ func (c *Config) validateListen(ch *checker) {
 			ch.add("listen.tls_cert_file", "%v", err)
 		}
 	}
-	l.TrustedPrefixes = nil
 	for i, s := range l.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				ch.add(fmt.Sprintf("listen.trusted_proxies[%d]", i), "%q is not a CIDR or IP address", s)
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
+		if _, err := trusted.Parse(s); err != nil {
+			ch.add(fmt.Sprintf("listen.trusted_proxies[%d]", i), "%v", err)
 		}
-		l.TrustedPrefixes = append(l.TrustedPrefixes, p.Masked())
 	}
 }
 
 func (l *Limits) validate(ch *checker, p string) {
 	if l.MaxBodyBytes < 0 || l.MaxBodyBytes > 1<<30 {
-		ch.add(p+".max_body_bytes", "%d is out of range (want 0..1GiB)", l.MaxBodyBytes)
+		ch.add(p+".max_body_bytes", "%d is out of range (want 0..1GiB; 0 admits no body)", l.MaxBodyBytes)
 	}
-	if l.MaxHeaders < 0 || l.MaxHeaders > 1000 {
+	if l.MaxHeaders < 1 || l.MaxHeaders > 1000 {
 		ch.add(p+".max_headers", "%d is out of range (want 1..1000)", l.MaxHeaders)
 	}
-	if l.MaxURLBytes < 0 || l.MaxURLBytes > 1<<20 {
+	if l.MaxURLBytes < 1 || l.MaxURLBytes > 1<<20 {
 		ch.add(p+".max_url_bytes", "%d is out of range (want 1..1MiB)", l.MaxURLBytes)
 	}
-	if l.MaxQueryBytes < 0 || l.MaxQueryBytes > 1<<20 {
+	if l.MaxQueryBytes < 1 || l.MaxQueryBytes > 1<<20 {
 		ch.add(p+".max_query_bytes", "%d is out of range (want 1..1MiB)", l.MaxQueryBytes)
 	}
-	if l.MaxJSONDepth < 0 || l.MaxJSONDepth > 1000 {
+	if l.MaxJSONDepth < 1 || l.MaxJSONDepth > 1000 {
 		ch.add(p+".max_json_depth", "%d is out of range (want 1..1000)", l.MaxJSONDepth)
 	}
-	if l.MaxJSONKeys < 0 || l.MaxJSONKeys > 1_000_000 {
+	if l.MaxJSONKeys < 1 || l.MaxJSONKeys > 1_000_000 {
 		ch.add(p+".max_json_keys", "%d is out of range (want 1..1000000)", l.MaxJSONKeys)
 	}
 }
@@ -169,9 +184,7 @@ func (c *Config) validateAuthn(ch *checker) {
 	if j.MaxTokenBytes < 256 || j.MaxTokenBytes > 64<<10 {
 		ch.add("authn.jwt.max_token_bytes", "%d is out of range (want 256..64KiB)", j.MaxTokenBytes)
 	}
-	if j.CacheSize < -1 || j.CacheSize > 1_000_000 {
-		ch.add("authn.jwt.cache_size", "%d is out of range (want -1..1000000)", j.CacheSize)
-	}
+	ch.cacheSize("authn.jwt.cache_size", j.CacheSize)
 	seen := map[string]bool{}
 	for i := range j.Issuers {
 		is := &j.Issuers[i]
@@ -230,8 +243,8 @@ func (c *Config) validateAuthn(ch *checker) {
 		if is.RefreshInterval < is.MinRefreshInterval {
 			ch.add(p+".refresh_interval", "%s is below min_refresh_interval %s", is.RefreshInterval, is.MinRefreshInterval)
 		}
-		ch.positive(p+".max_stale", is.MaxStale)
-		ch.positive(p+".fetch_timeout", is.FetchTimeout)
+		ch.nonZero(p+".max_stale", is.MaxStale)
+		ch.nonZero(p+".fetch_timeout", is.FetchTimeout)
 		c.checkHeaderMap(ch, p+".claims_to_headers", is.ClaimsToHeaders)
 	}
 	if in := c.Authn.Introspection; in != nil {
@@ -251,9 +264,7 @@ func (c *Config) validateAuthn(ch *checker) {
 		if in.NegativeTTL < 0 || in.NegativeTTL > time.Minute {
 			ch.add(p+".negative_ttl", "%s exceeds max 1m", in.NegativeTTL)
 		}
-		if in.CacheSize < 1 || in.CacheSize > 1_000_000 {
-			ch.add(p+".cache_size", "%d is out of range (want 1..1000000)", in.CacheSize)
-		}
+		ch.cacheSize(p+".cache_size", in.CacheSize)
 		c.checkHeaderMap(ch, p+".claims_to_headers", in.ClaimsToHeaders)
 		checkTokenTypes(ch, p+".token_types", in.TokenTypes)
 	}
@@ -313,8 +324,9 @@ func (c *Config) validatePolicy(ch *checker) {
 	if p.Debounce < 0 || p.Debounce > time.Minute {
 		ch.add("policy.debounce", "%s is out of range (want 0..1m)", p.Debounce)
 	}
-	if p.DecisionCacheSize < -1 || p.DecisionCacheSize > 1_000_000 {
-		ch.add("policy.decision_cache_size", "%d is out of range (want -1..1000000)", p.DecisionCacheSize)
+	ch.cacheSize("policy.decision_cache_size", p.DecisionCacheSize)
+	if p.MaxBundleBytes < 1 || p.MaxBundleBytes > 1<<30 {
+		ch.add("policy.max_bundle_bytes", "%d is out of range (want 1..1GiB)", p.MaxBundleBytes)
 	}
 	if p.InputCompat != "" {
 		ch.oneOf("policy.input_compat", p.InputCompat, "opa-envoy")
@@ -326,6 +338,11 @@ func (c *Config) validatePolicy(ch *checker) {
 
 func (c *Config) validateDecisionLog(ch *checker) {
 	d := &c.DecisionLog
+	for f, r := range map[string]string{"decision_log.mask_rule": d.MaskRule, "decision_log.drop_rule": d.DropRule} {
+		if !strings.HasPrefix(r, "data.") {
+			ch.add(f, "%q must be a rule reference starting with data.", r)
+		}
+	}
 	for i, ptr := range d.Erase {
 		if !strings.HasPrefix(ptr, "/input") && !strings.HasPrefix(ptr, "/result") {
 			ch.add(fmt.Sprintf("decision_log.erase[%d]", i), "%q must be a JSON pointer under /input or /result", ptr)
@@ -336,8 +353,14 @@ func (c *Config) validateDecisionLog(ch *checker) {
 			ch.add(f, "%v is out of range (want 0..1)", *v)
 		}
 	}
-	if f := d.File; f != nil && f.Path == "" {
-		ch.add("decision_log.file.path", "is required")
+	if f := d.File; f != nil {
+		if f.Path == "" {
+			ch.add("decision_log.file.path", "is required")
+		}
+		if f.MaxSize < 1 {
+			ch.add("decision_log.file.max_size", "%d must be positive", f.MaxSize)
+		}
+		ch.nonZero("decision_log.file.max_age", f.MaxAge)
 	}
 	if h := d.HTTP; h != nil {
 		p := "decision_log.http"
@@ -356,6 +379,14 @@ func (c *Config) validateDecisionLog(ch *checker) {
 		if h.BatchEvents < 1 || h.BatchEvents > h.QueueEvents {
 			ch.add(p+".batch_events", "%d is out of range (want 1..queue_events)", h.BatchEvents)
 		}
+		for f, n := range map[string]ByteSize{p + ".batch_bytes": h.BatchBytes, p + ".spool_max_bytes": h.SpoolMaxBytes} {
+			if n < 1 {
+				ch.add(f, "%d must be positive", n)
+			}
+		}
+		ch.nonZero(p+".flush_interval", h.FlushInterval)
+		ch.nonZero(p+".timeout", h.Timeout)
+		ch.nonZero(p+".max_retry_delay", h.MaxRetryDelay)
 	}
 	if s := d.Syslog; s != nil {
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
@@ -369,8 +400,6 @@ func (c *Config) validateDecisionLog(ch *checker) {
 		}
 	}
 }
-
-var templateVarRE = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_]*\}$`)
 
 func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	r := &c.Routes[i]
@@ -389,11 +418,9 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	case m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/"):
 		ch.add(p+".match.path_prefix", "%q must start with /", m.PathPrefix)
 	case m.Path != "":
-		re, err := compileTemplate(m.Path)
-		if err != nil {
+		if _, err := template.Compile(m.Path); err != nil {
 			ch.add(p+".match.path", "%v", err)
 		}
-		r.PathPattern = re
 	}
 	c.validateLowercase(ch, p, r)
 	for k, meth := range m.Methods {
@@ -402,40 +429,14 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 		}
 	}
 
-	ups := r.Upstreams
-	if r.Upstream != "" {
-		if len(ups) > 0 {
-			ch.add(p+".upstream", "set upstream or upstreams, not both")
-		}
-		ups = []string{r.Upstream}
-	}
-	if len(ups) == 0 {
-		ch.add(p+".upstream", "is required")
-	}
-	r.UpstreamURLs = nil
-	for k, s := range ups {
-		u, err := url.Parse(s)
-		f := p + ".upstream"
-		if r.Upstream == "" {
-			f = fmt.Sprintf("%s.upstreams[%d]", p, k)
-		}
-		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			ch.add(f, "%q must be an absolute http or https URL", s)
-			continue
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			ch.add(f, "%q must not have a query or fragment", s)
-			continue
-		}
-		r.UpstreamURLs = append(r.UpstreamURLs, u)
-	}
+	c.validateUpstreams(ch, p, r)
 	if r.StripPrefix != "" && (!strings.HasPrefix(r.StripPrefix, "/") || (m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, r.StripPrefix))) {
 		ch.add(p+".strip_prefix", "%q must start with / and be a prefix of match.path_prefix", r.StripPrefix)
 	}
 	if r.Timeout <= 0 || r.Timeout > time.Hour {
 		ch.add(p+".timeout", "%s is out of range (want 1ms..1h)", r.Timeout)
 	}
-	ch.positive(p+".connect_timeout", r.ConnectTimeout)
+	ch.nonZero(p+".connect_timeout", r.ConnectTimeout)
 	ch.positive(p+".eject_for", r.EjectFor)
 
 	a := r.Authn
@@ -464,30 +465,28 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	}
 	r.Limits.validate(ch, p+".limits")
 	globalOnly(ch, p+".limits", &r.Limits)
+	withinGlobal(ch, p+".limits", &r.Limits, &c.Limits)
 	if r.Policy.InputCompat != "" {
 		ch.oneOf(p+".policy.input_compat", r.Policy.InputCompat, "opa-envoy")
 	}
 }
 
-// compileTemplate turns /users/{id} into an anchored regexp matching whole segments.
-func compileTemplate(t string) (*regexp.Regexp, error) {
-	if !strings.HasPrefix(t, "/") {
-		return nil, fmt.Errorf("%q must start with /", t)
+// validateUpstreams checks the route's upstreams with the parser the proxy uses.
+func (c *Config) validateUpstreams(ch *checker, p string, r *Route) {
+	switch _, err := upstream.ParseAll(r.Upstream, r.Upstreams); {
+	case errors.Is(err, upstream.ErrNone):
+		ch.add(p+".upstream", "is required")
+	case errors.Is(err, upstream.ErrBoth):
+		ch.add(p+".upstream", "%v", err)
 	}
-	segs := strings.Split(t[1:], "/")
-	var b strings.Builder
-	b.WriteString("^")
-	for _, s := range segs {
-		b.WriteString("/")
-		switch {
-		case templateVarRE.MatchString(s):
-			b.WriteString("[^/]+")
-		case strings.ContainsAny(s, "{}"):
-			return nil, fmt.Errorf("%q: segment %q must be a literal or a whole {name}", t, s)
-		default:
-			b.WriteString(regexp.QuoteMeta(s))
+	if r.Upstream != "" {
+		if _, err := upstream.Parse(r.Upstream); err != nil {
+			ch.add(p+".upstream", "%v", err)
 		}
 	}
-	b.WriteString("$")
-	return regexp.MustCompile(b.String()), nil
+	for k, s := range r.Upstreams {
+		if _, err := upstream.Parse(s); err != nil {
+			ch.add(fmt.Sprintf("%s.upstreams[%d]", p, k), "%v", err)
+		}
+	}
 }

@@ -391,7 +391,13 @@ func (b *builder) buildRoutes() {
 		}
 		handlers[i] = h
 	}
-	b.g.Router = route.NewRouter(cfg.Routes, handlers)
+	if len(b.errs) > 0 { // a route without a handler cannot be routed to
+		return
+	}
+	var err error
+	if b.g.Router, err = route.NewRouter(cfg.Routes, handlers); err != nil {
+		b.fail(err)
+	}
 }
 
 // routeHandler builds the pipeline of one route:
@@ -434,6 +440,10 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	if validating || rt.Policy.InputBody {
 		readMW = g.budget.Read(rt.Limits, true)
 	}
+	px, err := b.proxy(rt)
+	if err != nil {
+		return nil, err
+	}
 	return buildChain(routeStages{guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
-		authz: authzMW, inputBody: rt.Policy.InputBody, proxy: b.proxy(rt).Handler()})
+		authz: authzMW, inputBody: rt.Policy.InputBody, proxy: px.Handler()})
 }

@@ -25,17 +25,15 @@ import (
 func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Logger) engine.Options {
 	p := cfg.Policy
 	o := engine.Options{
-		Query:          p.Decision,
-		Timeout:        p.Timeout,
-		RequireTests:   p.RequireTests,
-		MaxBundleBytes: int64(p.MaxBundleBytes),
-		MaskRule:       cfg.DecisionLog.MaskRule,
-		DropRule:       cfg.DecisionLog.DropRule,
-		Logger:         log,
-		Registerer:     reg,
-	}
-	if p.DecisionCacheSize > 0 { // -1 disables it
-		o.DecisionCacheSize = p.DecisionCacheSize
+		Query:             p.Decision,
+		Timeout:           p.Timeout,
+		RequireTests:      p.RequireTests,
+		MaxBundleBytes:    int64(p.MaxBundleBytes),
+		MaskRule:          cfg.DecisionLog.MaskRule,
+		DropRule:          cfg.DecisionLog.DropRule,
+		Logger:            log,
+		Registerer:        reg,
+		DecisionCacheSize: p.DecisionCacheSize,
 	}
 	for _, b := range p.Bundles {
 		o.Sources = append(o.Sources, bundle.Source{Name: b.Name, Path: b.Path})
@@ -135,21 +133,20 @@ type proxyKey struct {
 	timeout, connectTimeout, ejectFor time.Duration
 }
 
-func (b *builder) proxy(rt *config.Route) *proxy.Proxy {
-	urls := make([]string, len(rt.UpstreamURLs))
-	for i, u := range rt.UpstreamURLs {
-		urls[i] = u.String()
-	}
-	k := proxyKey{rt.Name, strings.Join(urls, " "), rt.StripPrefix, rt.Timeout, rt.ConnectTimeout, rt.EjectFor}
+func (b *builder) proxy(rt *config.Route) (*proxy.Proxy, error) {
+	k := proxyKey{rt.Name, strings.Join(append([]string{rt.Upstream}, rt.Upstreams...), " "), rt.StripPrefix, rt.Timeout, rt.ConnectTimeout, rt.EjectFor}
 	p := b.g.proxies[k]
 	if p == nil && b.prev != nil {
 		p = b.prev.proxies[k]
 	}
 	if p == nil {
-		p = proxy.New(rt)
+		var err error
+		if p, err = proxy.New(rt); err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
 	}
 	b.g.proxies[k] = p
-	return p
+	return p, nil
 }
 
 // equal compares settings, secrets included (config.Secret's value is

@@ -1,6 +1,7 @@
 package header
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header/trusted"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
@@ -58,8 +60,14 @@ func New(cfg *config.Config, reg prometheus.Registerer) (*Cleaner, error) {
 	c := &Cleaner{
 		underscores: cfg.Listen.HeadersWithUnderscores,
 		override:    cfg.Request.MethodOverride,
-		trusted:     cfg.Listen.TrustedPrefixes,
 		kinds:       map[string]uint8{},
+	}
+	for _, s := range cfg.Listen.TrustedProxies {
+		p, err := trusted.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("listen.trusted_proxies: %w", err)
+		}
+		c.trusted = append(c.trusted, p)
 	}
 	add := func(kind uint8, names ...string) {
 		for _, n := range names {

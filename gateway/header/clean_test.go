@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +17,7 @@ import (
 
 type cleanerOpts struct {
 	underscores, override string
-	trusted               []netip.Prefix
+	trusted               []string
 	forwarding            []string
 }
 
@@ -32,7 +31,7 @@ func newCleaner(t *testing.T, o cleanerOpts) (*Cleaner, *prometheus.Registry) {
 	}
 	cfg := &config.Config{}
 	cfg.Listen.HeadersWithUnderscores = o.underscores
-	cfg.Listen.TrustedPrefixes = o.trusted
+	cfg.Listen.TrustedProxies = o.trusted
 	cfg.Request.MethodOverride = o.override
 	cfg.Request.ForwardingHeaders = o.forwarding
 	reg := prometheus.NewRegistry()
@@ -352,7 +351,7 @@ func TestForwardingHeaders(t *testing.T) {
 		spoofs = append(spoofs, [2]string{n, "10.0.0.1"}, [2]string{strings.ReplaceAll(strings.ToLower(n), "-", "_"), "10.0.0.2"})
 	}
 	spoofs = append(spoofs, [2]string{"X-Custom-Client", "1.1.1.1"}, [2]string{"Proxy", "http://evil:3128"}, [2]string{"Accept", "a"})
-	trusted := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	trusted := []string{"203.0.113.0/24"}
 	t.Run("an untrusted peer's are replaced, in every spelling", func(t *testing.T) {
 		c, _ := newCleaner(t, cleanerOpts{underscores: "allow", forwarding: []string{"X-Custom-Client"}})
 		r := request("GET", "/", append(spoofs, [2]string{"Host", "API.Example.com:8443"}))

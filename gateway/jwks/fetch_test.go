@@ -9,7 +9,7 @@ import (
 
 func TestNextRefreshHonoursMaxAgeWithinBounds(t *testing.T) {
 	t.Parallel()
-	s, err := New(Options{URL: "https://issuer.test/jwks", RefreshInterval: 5 * time.Minute, MinRefreshInterval: 30 * time.Second})
+	s, err := New(WithTestDefaults(Options{URL: "https://issuer.test/jwks", RefreshInterval: 5 * time.Minute, MinRefreshInterval: 30 * time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Defaults applied by New to zero Options fields.
 const (
-	DefaultRefreshInterval    = 5 * time.Minute
-	DefaultMinRefreshInterval = 30 * time.Second
-	DefaultMaxStale           = 24 * time.Hour
-	DefaultFetchTimeout       = 5 * time.Second
 	// MaxRefreshInterval bounds a Cache-Control max-age.
 	MaxRefreshInterval = 24 * time.Hour
 	// MaxBodyBytes caps a JWKS response body.
@@ -50,16 +45,15 @@ type Options struct {
 	// follows at most 3 redirects and never from https to http is used.
 	Client *http.Client
 	// RefreshInterval between fetches when the response has no max-age.
-	// Default 5m.
+	// Required, like the other durations (authn.jwt.issuers[] in gateway/config).
 	RefreshInterval time.Duration
 	// MinRefreshInterval is the least time between two fetches of any
 	// kind, periodic or forced by unknown kids (one limiter for both), and
-	// the retry delay after a failed fetch. Default 30s.
+	// the retry delay after a failed fetch.
 	MinRefreshInterval time.Duration
 	// MaxStale is how long the last good set is used while fetches fail.
-	// Default 24h.
 	MaxStale time.Duration
-	// FetchTimeout bounds one fetch. Default 5s.
+	// FetchTimeout bounds one fetch.
 	FetchTimeout time.Duration
 	// Fallback keys are used when no fetched set is usable (never fetched
 	// or older than MaxStale). May be nil. Keys that Refuse refuses are
@@ -102,10 +96,17 @@ type Set struct {
 
 // New returns a Set; it fetches nothing until Start or Lookup.
 func New(opts Options) (*Set, error) {
-	setDur(&opts.RefreshInterval, DefaultRefreshInterval)
-	setDur(&opts.MinRefreshInterval, DefaultMinRefreshInterval)
-	setDur(&opts.MaxStale, DefaultMaxStale)
-	setDur(&opts.FetchTimeout, DefaultFetchTimeout)
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"refresh_interval", opts.RefreshInterval}, {"min_refresh_interval", opts.MinRefreshInterval},
+		{"max_stale", opts.MaxStale}, {"fetch_timeout", opts.FetchTimeout},
+	} {
+		if d.d <= 0 {
+			return nil, fmt.Errorf("%s %s: want > 0", d.name, d.d)
+		}
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -135,12 +136,6 @@ func New(opts Options) (*Set, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
-}
-
-func setDur(d *time.Duration, def time.Duration) {
-	if *d <= 0 {
-		*d = def
-	}
 }
 
 // Start fetches the key set in the background and then refreshes it every

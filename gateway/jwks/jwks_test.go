@@ -29,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T, fallback jwk.Set, keys ...jwk.Key) *fixture {
 	t.Helper()
 	f := &fixture{srv: gwtest.NewJWKSServer(t, keys...), clock: gwtest.NewClock(t0), reg: prometheus.NewRegistry()}
-	set, err := jwks.New(jwks.Options{
+	set, err := jwks.New(jwks.WithTestDefaults(jwks.Options{
 		URL:                f.srv.URL(),
 		MinRefreshInterval: 30 * time.Second,
 		MaxStale:           time.Hour,
@@ -38,7 +38,7 @@ func newFixture(t *testing.T, fallback jwk.Set, keys ...jwk.Key) *fixture {
 		Registerer:         f.reg,
 		Issuer:             "https://issuer.test",
 		Now:                f.clock.Now,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestFallback(t *testing.T) {
 func TestStaticSetNeverFetches(t *testing.T) {
 	t.Parallel()
 	key := gwtest.NewEdKey(t)
-	set, err := jwks.New(jwks.Options{Fallback: gwtest.PublicSet(t, key), Issuer: "static"})
+	set, err := jwks.New(jwks.WithTestDefaults(jwks.Options{Fallback: gwtest.PublicSet(t, key), Issuer: "static"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestStaticSetNeverFetches(t *testing.T) {
 
 func TestNewRejectsUselessOptions(t *testing.T) {
 	t.Parallel()
-	if _, err := jwks.New(jwks.Options{Issuer: "x"}); err == nil || !strings.Contains(err.Error(), "neither a URL nor fallback keys") {
+	if _, err := jwks.New(jwks.WithTestDefaults(jwks.Options{Issuer: "x"})); err == nil || !strings.Contains(err.Error(), "neither a URL nor fallback keys") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -290,7 +290,7 @@ func TestFetchFailures(t *testing.T) {
 			t.Parallel()
 			srv := gwtest.NewJWKSServer(t, gwtest.NewECKey(t))
 			srv.SetMode(tc.mode)
-			set, err := jwks.New(jwks.Options{URL: srv.URL(), FetchTimeout: 200 * time.Millisecond, Issuer: "x"})
+			set, err := jwks.New(jwks.WithTestDefaults(jwks.Options{URL: srv.URL(), FetchTimeout: 200 * time.Millisecond, Issuer: "x"}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,7 +306,7 @@ func TestStartFetchesInBackgroundAndStopEnds(t *testing.T) {
 	t.Parallel()
 	key := gwtest.NewRSAKey(t)
 	srv := gwtest.NewJWKSServer(t, key)
-	set, err := jwks.New(jwks.Options{URL: srv.URL(), Issuer: "x"})
+	set, err := jwks.New(jwks.WithTestDefaults(jwks.Options{URL: srv.URL(), Issuer: "x"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestMetricsSurviveASecondSetOnTheSameRegistry(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	for range 2 {
-		if _, err := jwks.New(jwks.Options{URL: "http://127.0.0.1:1/", Registerer: reg, Issuer: "x"}); err != nil {
+		if _, err := jwks.New(jwks.WithTestDefaults(jwks.Options{URL: "http://127.0.0.1:1/", Registerer: reg, Issuer: "x"})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,7 +40,7 @@ func TestOneLimiterForPeriodicAndForcedFetches(t *testing.T) {
 			srv := gwtest.NewJWKSServer(t, gwtest.NewECKey(t))
 			srv.SetCacheControl(tc.maxAge)
 			clock := gwtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-			s, err := New(Options{URL: srv.URL(), RefreshInterval: refresh, MinRefreshInterval: minInterval, Now: clock.Now, Issuer: "x"})
+			s, err := New(WithTestDefaults(Options{URL: srv.URL(), RefreshInterval: refresh, MinRefreshInterval: minInterval, Now: clock.Now, Issuer: "x"}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestTickWaitsForTheFetchItSchedules(t *testing.T) {
 	t.Parallel()
 	srv := gwtest.NewJWKSServer(t, gwtest.NewECKey(t))
 	clock := gwtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, err := New(Options{URL: srv.URL(), RefreshInterval: time.Minute, MinRefreshInterval: 30 * time.Second, Now: clock.Now, Issuer: "x"})
+	s, err := New(WithTestDefaults(Options{URL: srv.URL(), RefreshInterval: time.Minute, MinRefreshInterval: 30 * time.Second, Now: clock.Now, Issuer: "x"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,10 +173,10 @@ func TestWeakKeysAreLeftOutOfAFetchedSet(t *testing.T) {
 			with(w1024.JWK(), "kid", "weak-enc", "use", "enc"), // encryption keys are dropped without a word
 		)
 		clock, reg := gwtest.NewClock(t0), prometheus.NewRegistry()
-		set, err := jwks.New(jwks.Options{
+		set, err := jwks.New(jwks.WithTestDefaults(jwks.Options{
 			URL: srv.URL(), MinRefreshInterval: 30 * time.Second, Registerer: reg, Issuer: "https://weak.test",
 			Now: clock.Now, Logger: zerolog.New(&logs),
-		})
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,8 +254,8 @@ func TestWeakFallbackKeysAreLeftOut(t *testing.T) {
 			t.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		set, err := jwks.New(jwks.Options{Fallback: fallback, Issuer: "static", Registerer: reg,
-			Rejected: []jwks.Rejection{{Source: "old.pem", Reason: jwks.RejectRSATooSmall, Bits: 1024}}})
+		set, err := jwks.New(jwks.WithTestDefaults(jwks.Options{Fallback: fallback, Issuer: "static", Registerer: reg,
+			Rejected: []jwks.Rejection{{Source: "old.pem", Reason: jwks.RejectRSATooSmall, Bits: 1024}}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func TestWeakFallbackKeysAreLeftOut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := jwks.New(jwks.Options{Fallback: only, Issuer: "static"}); err == nil || !strings.Contains(err.Error(), "no signature verification keys") {
+		if _, err := jwks.New(jwks.WithTestDefaults(jwks.Options{Fallback: only, Issuer: "static"})); err == nil || !strings.Contains(err.Error(), "no signature verification keys") {
 			t.Fatalf("fallback of only weak keys: err = %v", err)
 		}
 	})

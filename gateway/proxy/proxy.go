@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	upstreams "github.com/portcullis/portcullis/gateway/proxy/upstream"
 )
 
 // RequestIDHeader carries the request id to the upstream and back to the client.
@@ -71,10 +73,18 @@ type upstream struct {
 	ejectedAt atomic.Int64 // unix nanos until which it is skipped; 0 = healthy
 }
 
-// New returns the proxy of route.
-func New(route *config.Route) *Proxy {
+// New returns the proxy of route. It refuses a route without upstreams or
+// with one that is not an absolute http(s) URL, and a non-positive timeout.
+func New(route *config.Route) (*Proxy, error) {
+	urls, err := upstreams.ParseAll(route.Upstream, route.Upstreams)
+	if err != nil {
+		return nil, err
+	}
+	if route.Timeout <= 0 {
+		return nil, fmt.Errorf("timeout %s is not positive", route.Timeout)
+	}
 	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
-	for _, u := range route.UpstreamURLs {
+	for _, u := range urls {
 		p.upstreams = append(p.upstreams, &upstream{url: u})
 	}
 	dialer := &net.Dialer{Timeout: route.ConnectTimeout, KeepAlive: 30 * time.Second}
@@ -102,7 +112,7 @@ func New(route *config.Route) *Proxy {
 		ErrorLog:       nil,
 		BufferPool:     BufferPool{},
 	}
-	return p
+	return p, nil
 }
 
 // CloseIdleConnections closes the idle upstream connections of a proxy no

@@ -7,25 +7,36 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/problem"
+	upstreams "github.com/portcullis/portcullis/gateway/proxy/upstream"
 )
 
 func routeTo(t *testing.T, timeout time.Duration, ups ...string) *config.Route {
 	t.Helper()
-	r := &config.Route{Timeout: timeout, ConnectTimeout: time.Second, EjectFor: time.Minute}
-	for _, u := range ups {
-		pu, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.UpstreamURLs = append(r.UpstreamURLs, pu)
+	return &config.Route{Timeout: timeout, ConnectTimeout: time.Second, EjectFor: time.Minute, Upstreams: ups}
+}
+
+func TestNewRefusesARouteWithoutUpstreams(t *testing.T) {
+	t.Parallel()
+	if _, err := New(routeTo(t, time.Second)); !errors.Is(err, upstreams.ErrNone) {
+		t.Fatalf("err = %v, want ErrNone", err)
 	}
-	return r
+	if _, err := New(routeTo(t, 0, "http://127.0.0.1:1")); err == nil {
+		t.Fatal("a zero timeout was accepted")
+	}
+}
+
+func mustNew(t *testing.T, r *config.Route) *Proxy {
+	t.Helper()
+	p, err := New(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // serve runs one request through p from remote, with a fresh state that
@@ -64,7 +75,7 @@ func TestProxyHeaders(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := routeTo(t, 5*time.Second, up.URL)
 			rt.StripPrefix = "/api"
-			p := New(rt)
+			p := mustNew(t, rt)
 			req := httptest.NewRequest("GET", "/api/v1/x?q=1", nil)
 			req.Header.Set("X-Forwarded-For", tc.xff)
 			req.Header.Set("Connection", "X-Consumer-Id, X-Request-Id")
@@ -99,7 +110,7 @@ func TestProxyPassesContentCodingsThrough(t *testing.T) {
 		_, _ = w.Write(gzipped)
 	}))
 	defer up.Close()
-	p := New(routeTo(t, 5*time.Second, up.URL))
+	p := mustNew(t, routeTo(t, 5*time.Second, up.URL))
 	tests := []struct {
 		name, acceptEncoding string
 	}{
@@ -132,7 +143,7 @@ func TestProxyBufferedBodyIsSent(t *testing.T) {
 		body = string(b)
 	}))
 	defer up.Close()
-	p := New(routeTo(t, 5*time.Second, up.URL))
+	p := mustNew(t, routeTo(t, 5*time.Second, up.URL))
 	_, _, err := serve(p, httptest.NewRequest("POST", "/x", nil), "127.0.0.1:1", func(st *testState) {
 		st.Body, st.BodyRead = []byte(`{"a":1}`), true
 	})
@@ -156,7 +167,7 @@ func TestProxyErrors(t *testing.T) {
 	closed := closedURL(t)
 
 	t.Run("a refused connection is a 502 and ejects the upstream", func(t *testing.T) {
-		p := New(routeTo(t, 5*time.Second, closed))
+		p := mustNew(t, routeTo(t, 5*time.Second, closed))
 		_, _, err := serve(p, httptest.NewRequest("GET", "/", nil), "127.0.0.1:1", nil)
 		if pr := problem.As(err); pr == nil || pr.Status != 502 || pr.Reason != "upstream_unavailable" {
 			t.Fatalf("err = %v, want 502 upstream_unavailable", err)
@@ -166,14 +177,14 @@ func TestProxyErrors(t *testing.T) {
 		}
 	})
 	t.Run("a slow upstream is a 504", func(t *testing.T) {
-		p := New(routeTo(t, 100*time.Millisecond, slow.URL))
+		p := mustNew(t, routeTo(t, 100*time.Millisecond, slow.URL))
 		_, _, err := serve(p, httptest.NewRequest("GET", "/", nil), "127.0.0.1:1", nil)
 		if pr := problem.As(err); pr == nil || pr.Status != 504 {
 			t.Fatalf("err = %v, want 504", err)
 		}
 	})
 	t.Run("a client that went away is not an upstream error", func(t *testing.T) {
-		p := New(routeTo(t, 5*time.Second, slow.URL))
+		p := mustNew(t, routeTo(t, 5*time.Second, slow.URL))
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(50*time.Millisecond, cancel)
 		_, _, err := serve(p, httptest.NewRequest("GET", "/", nil).WithContext(ctx), "127.0.0.1:1", nil)
@@ -182,7 +193,7 @@ func TestProxyErrors(t *testing.T) {
 		}
 	})
 	t.Run("round robin skips an ejected upstream", func(t *testing.T) {
-		p := New(routeTo(t, 5*time.Second, closed, slow.URL))
+		p := mustNew(t, routeTo(t, 5*time.Second, closed, slow.URL))
 		p.upstreams[0].ejectedAt.Store(time.Now().Add(time.Hour).UnixNano())
 		for range 4 {
 			if u := p.pick(); u != p.upstreams[1] {
@@ -221,7 +232,7 @@ func TestProxyTimesTheUpstream(t *testing.T) {
 		{"a refused connection: until the failure", closed, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := New(routeTo(t, 5*time.Second, tc.upstream))
+			p := mustNew(t, routeTo(t, 5*time.Second, tc.upstream))
 			before := time.Now()
 			_, st, _ := serve(p, httptest.NewRequest("GET", "/", nil), "127.0.0.1:1", nil)
 			if st.Forwarded.Before(before) || st.Forwarded.After(time.Now()) {

@@ -1,12 +1,14 @@
 package route
 
 import (
+	"fmt"
 	"net"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/route/template"
 )
 
 // Router matches a method, host and normalized path to a route. Path
@@ -19,6 +21,7 @@ type Router[T any] struct {
 
 type entry[T any] struct {
 	r     *config.Route
+	tmpl  *template.Template // nil for a path_prefix route
 	value T
 }
 
@@ -32,10 +35,19 @@ type Match[T any] struct {
 }
 
 // NewRouter builds a router over routes; values[i] belongs to routes[i].
-func NewRouter[T any](routes []config.Route, values []T) *Router[T] {
+// It compiles the path templates and refuses a bad one.
+func NewRouter[T any](routes []config.Route, values []T) (*Router[T], error) {
 	rt := &Router[T]{}
 	for i := range routes {
-		rt.entries = append(rt.entries, entry[T]{r: &routes[i], value: values[i]})
+		e := entry[T]{r: &routes[i], value: values[i]}
+		if p := routes[i].Match.Path; p != "" {
+			t, err := template.Compile(p)
+			if err != nil {
+				return nil, fmt.Errorf("route %q: match.path: %w", routes[i].Name, err)
+			}
+			e.tmpl = t
+		}
+		rt.entries = append(rt.entries, e)
 	}
 	rank := func(e entry[T]) int {
 		if e.r.Match.Path != "" {
@@ -44,7 +56,7 @@ func NewRouter[T any](routes []config.Route, values []T) *Router[T] {
 		return len(e.r.Match.PathPrefix)
 	}
 	sort.SliceStable(rt.entries, func(i, j int) bool { return rank(rt.entries[i]) > rank(rt.entries[j]) })
-	return rt
+	return rt, nil
 }
 
 // Lookup finds the route for a request. ok is false when no route's path
@@ -57,7 +69,7 @@ func (rt *Router[T]) Lookup(method, host, path string) (m Match[T], ok bool) {
 		if mt.Host != "" && !strings.EqualFold(mt.Host, host) {
 			continue
 		}
-		if !pathMatches(e.r, path) {
+		if !e.matches(path) {
 			continue
 		}
 		if len(mt.Methods) > 0 && !slices.Contains(mt.Methods, method) {
@@ -74,11 +86,11 @@ func (rt *Router[T]) Lookup(method, host, path string) (m Match[T], ok bool) {
 	return m, false
 }
 
-func pathMatches(r *config.Route, path string) bool {
-	if r.PathPattern != nil {
-		return r.PathPattern.MatchString(path)
+func (e *entry[T]) matches(path string) bool {
+	if e.tmpl != nil {
+		return e.tmpl.Match(path)
 	}
-	p := r.Match.PathPrefix
+	p := e.r.Match.PathPrefix
 	if !strings.HasPrefix(path, p) {
 		return false
 	}

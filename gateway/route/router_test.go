@@ -1,7 +1,6 @@
 package route
 
 import (
-	"regexp"
 	"slices"
 	"testing"
 
@@ -13,11 +12,13 @@ func TestRouterLookup(t *testing.T) {
 	routes := []config.Route{
 		{Name: "api", Match: config.RouteMatch{PathPrefix: "/api"}},
 		{Name: "users-v1", Match: config.RouteMatch{PathPrefix: "/api/v1/", Methods: []string{"GET", "POST"}}},
-		{Name: "user", Match: config.RouteMatch{Path: "/api/v1/users/{id}", Methods: []string{"DELETE"}},
-			PathPattern: regexp.MustCompile(`^/api/v1/users/[^/]+$`)},
+		{Name: "user", Match: config.RouteMatch{Path: "/api/v1/users/{id}", Methods: []string{"DELETE"}}},
 		{Name: "admin-host", Match: config.RouteMatch{PathPrefix: "/", Host: "admin.example"}},
 	}
-	rt := NewRouter(routes, []int{0, 1, 2, 3})
+	rt, err := NewRouter(routes, []int{0, 1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, method, host, path string
 		want                     string
@@ -51,8 +52,22 @@ func TestRouterMethodNotAllowed(t *testing.T) {
 	routes := []config.Route{
 		{Name: "r", Match: config.RouteMatch{PathPrefix: "/r", Methods: []string{"POST", "GET"}}},
 	}
-	m, ok := NewRouter(routes, []int{0}).Lookup("DELETE", "h", "/r/1")
+	rt, err := NewRouter(routes, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := rt.Lookup("DELETE", "h", "/r/1")
 	if ok || !slices.Equal(m.Allow, []string{"GET", "POST"}) {
 		t.Fatalf("got ok=%v allow=%v, want 405 with GET, POST", ok, m.Allow)
+	}
+}
+
+func TestNewRouterRefusesABadTemplate(t *testing.T) {
+	t.Parallel()
+	routes := []config.Route{{Name: "r", Match: config.RouteMatch{Path: "/a/{b}c"}}}
+	_, err := NewRouter(routes, []int{0})
+	want := `route "r": match.path: "/a/{b}c": segment "{b}c" must be a literal or a whole {name}`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }

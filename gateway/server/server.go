@@ -176,6 +176,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange, g *g
 		}
 		return problem.New(http.StatusNotFound, "no_route", "no route matches the request")
 	}
+	if err := body.CheckRouteLimits(r, g.Config.Limits, m.Route.Limits); err != nil {
+		return err
+	}
 	if err := g.Headers.Prepare(r, m.Route); err != nil {
 		return err
 	}

@@ -21,9 +21,13 @@ import (
 
 func TestAPanickingStageIsRecordedAndAnswered500(t *testing.T) {
 	srv, _ := jwtPipeline(t, 0, false)
-	srv.gen.Load().Router = route.NewRouter(srv.boot.Routes, []pipeline.Handler{
+	var err error
+	srv.gen.Load().Router, err = route.NewRouter(srv.boot.Routes, []pipeline.Handler{
 		pipeline.HandlerFunc(func(http.ResponseWriter, *http.Request) error { panic(errors.New("boom")) }),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	w := httptest.NewRecorder()
 	srv.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/users", nil))
 	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), `"reason":"internal_error"`) {

@@ -46,7 +46,7 @@ func run(t testing.TB, v *Validator, r *http.Request) *testState {
 		return nil
 	})
 	r = st.with(r)
-	h := pipeline.Chain(next, body.Read(config.Limits{}, true), v.Middleware())
+	h := pipeline.Chain(next, body.Read(config.Default().Limits, true), v.Middleware())
 	if err := h.ServeHTTP(httptest.NewRecorder(), r); err != nil {
 		t.Fatalf("pipeline error: %v", err)
 	}

@@ -14,9 +14,6 @@ import (
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 )
 
-// DefaultMaxBytes is the size cap of one bundle when Options.MaxBytes is 0.
-const DefaultMaxBytes = 64 << 20
-
 // Source names one bundle: a directory in OPA bundle layout or a .tar.gz
 // file built by `opa build`. Name defaults to the base name of Path.
 type Source struct {
@@ -28,7 +25,7 @@ type Source struct {
 type Options struct {
 	// MaxBytes caps a bundle as read: every file, the sum of all files, and
 	// for a .tar.gz both the compressed and the uncompressed size (OPA guards
-	// against gzip bombs per file; the total is checked here). 0 means DefaultMaxBytes.
+	// against gzip bombs per file; the total is checked here). Required.
 	MaxBytes int64
 	// Signing, when non-nil, refuses bundles without a valid .signatures.json.
 	Signing *Signing
@@ -62,6 +59,9 @@ type Loaded struct {
 // overlapping roots. Errors name the source and, for Rego errors, carry
 // file:line locations (they wrap ast.Errors).
 func Load(ctx context.Context, srcs []Source, opts Options) ([]*Loaded, error) {
+	if opts.MaxBytes <= 0 {
+		return nil, fmt.Errorf("bundle size cap %d: want > 0", opts.MaxBytes)
+	}
 	if len(srcs) == 0 {
 		return nil, errors.New("no bundle sources")
 	}
@@ -77,8 +77,12 @@ func Load(ctx context.Context, srcs []Source, opts Options) ([]*Loaded, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		l, err := loadOne(src, opts.maxBytes(), vc)
-		if err != nil {
+		l, err := loadOne(src, opts.MaxBytes, vc)
+		var located *JSONError
+		switch {
+		case errors.As(err, &located):
+			return nil, err // file:line:col already names the bundle's file
+		case err != nil:
 			return nil, fmt.Errorf("bundle %s (%s): %w", src.name(), src.Path, err)
 		}
 		out = append(out, l)
@@ -87,13 +91,6 @@ func Load(ctx context.Context, srcs []Source, opts Options) ([]*Loaded, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-func (o Options) maxBytes() int64 {
-	if o.MaxBytes <= 0 {
-		return DefaultMaxBytes
-	}
-	return o.MaxBytes
 }
 
 func (s Source) name() string {
@@ -137,6 +134,9 @@ func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig) (*Loa
 	}
 	b, err := r.Read()
 	if err != nil {
+		if located := locateJSON(src.Path, fi.IsDir()); located != nil {
+			return nil, located
+		}
 		return nil, relocate(err, src.Path)
 	}
 	return fromOPA(src, &b)

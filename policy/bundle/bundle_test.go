@@ -122,6 +122,9 @@ func TestLoad(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if tc.max == 0 {
+				tc.max = 1 << 30
+			}
 			ls, err := Load(context.Background(), []Source{{Path: tc.src(t)}}, Options{MaxBytes: tc.max})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -95,7 +95,7 @@ func loadDiffSets(t testing.TB) []*diffSet {
 			pq := prepareRef(t, c, e.opts.DropRule)
 			s.drop = &pq
 		}
-		loaded, err := bundle.Load(ctx, sources(dirs...), bundle.Options{})
+		loaded, err := bundle.Load(ctx, sources(dirs...), bundle.Options{MaxBytes: withRules(Options{}).MaxBundleBytes})
 		if err != nil {
 			t.Fatal(err)
 		}

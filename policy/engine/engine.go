@@ -17,31 +17,23 @@ import (
 	"github.com/portcullis/portcullis/policy/bundle"
 )
 
-// Defaults applied by New to zero Options fields.
-const (
-	DefaultQuery    = "data.portcullis.authz.decision"
-	DefaultTimeout  = 50 * time.Millisecond
-	DefaultMaskRule = "data.system.log.mask"
-	DefaultDropRule = "data.system.log.drop"
-)
-
 // Options configures an Engine.
 type Options struct {
 	// Sources are the bundles, loaded together (their roots must not overlap).
 	Sources []bundle.Source
-	// Query is the decision rule. Default DefaultQuery.
+	// Query is the decision rule (policy.decision). Required.
 	Query string
-	// Timeout bounds one evaluation. Default DefaultTimeout.
+	// Timeout bounds one evaluation (policy.timeout). Required.
 	Timeout time.Duration
 	// RequireTests runs the bundles' test_ rules before activating them;
 	// a failing test, or no test at all, refuses the bundles.
 	RequireTests bool
 	// Signing, when non-nil, refuses bundles without a valid signature.
 	Signing *bundle.Signing
-	// MaxBundleBytes caps each bundle as read. 0 means bundle.DefaultMaxBytes.
+	// MaxBundleBytes caps each bundle as read (policy.max_bundle_bytes). Required.
 	MaxBundleBytes int64
 	// MaskRule and DropRule are the decision-log rules (OPA semantics).
-	// Defaults DefaultMaskRule and DefaultDropRule.
+	// Required (decision_log.mask_rule and drop_rule).
 	MaskRule string
 	DropRule string
 	// Logger receives evaluation problems. The zero value logs nothing.
@@ -66,17 +58,8 @@ type Engine struct {
 // New loads and compiles the bundles and prepares the queries. An invalid
 // bundle is an error carrying file:line locations.
 func New(ctx context.Context, opts Options) (*Engine, error) {
-	if opts.Query == "" {
-		opts.Query = DefaultQuery
-	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaskRule == "" {
-		opts.MaskRule = DefaultMaskRule
-	}
-	if opts.DropRule == "" {
-		opts.DropRule = DefaultDropRule
+		return nil, fmt.Errorf("evaluation timeout %s: want > 0", opts.Timeout)
 	}
 	for _, q := range []string{opts.Query, opts.MaskRule, opts.DropRule} {
 		if !strings.HasPrefix(q, "data.") {

@@ -40,11 +40,29 @@ func newEngine(t testing.TB, opts Options) *Engine {
 	if opts.Timeout == 0 {
 		opts.Timeout = 10 * time.Second // loaded CI machines; no timing assertions
 	}
-	e, err := New(context.Background(), opts)
+	e, err := New(context.Background(), withRules(opts))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return e
+}
+
+// withRules sets the rules and the bundle cap that opts leaves empty (the
+// gateway passes its configuration's).
+func withRules(opts Options) Options {
+	if opts.Query == "" {
+		opts.Query = "data.portcullis.authz.decision"
+	}
+	if opts.MaskRule == "" {
+		opts.MaskRule, opts.DropRule = "data.system.log.mask", "data.system.log.drop"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxBundleBytes == 0 {
+		opts.MaxBundleBytes = 1 << 30
+	}
+	return opts
 }
 
 func sources(paths ...string) []bundle.Source {

@@ -44,7 +44,7 @@ func TestNewRefusesABrokenBundle(t *testing.T) {
 			})
 			newEngine(t, Options{Sources: sources(a, b)}) // the unbroken pair compiles
 			tc.break_(t, a, b)
-			_, err := New(context.Background(), Options{Sources: sources(a, b), Registerer: prometheus.NewPedanticRegistry()})
+			_, err := New(context.Background(), withRules(Options{Sources: sources(a, b), Registerer: prometheus.NewPedanticRegistry()}))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("New error = %v, want it to mention %q", err, tc.want)
 			}
@@ -55,7 +55,7 @@ func TestNewRefusesABrokenBundle(t *testing.T) {
 func TestStartupRefusesAnInvalidBundleWithItsLocation(t *testing.T) {
 	t.Parallel()
 	dir := authzBundle(t, "r", "decision := true\n\ndecision if {\n\tinput.x ==\n}")
-	_, err := New(context.Background(), Options{Sources: sources(dir)})
+	_, err := New(context.Background(), withRules(Options{Sources: sources(dir)}))
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "authz.rego")+":") {
 		t.Fatalf("error = %v, want the file path with a line", err)
 	}
@@ -83,7 +83,7 @@ func TestTarballBundle(t *testing.T) {
 	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Bundles["main"] != "tar-1" {
 		t.Errorf("decision = %+v", d)
 	}
-	if _, err := New(context.Background(), Options{Sources: []bundle.Source{{Path: p}}, MaxBundleBytes: 64}); err == nil {
+	if _, err := New(context.Background(), withRules(Options{Sources: []bundle.Source{{Path: p}}, MaxBundleBytes: 64})); err == nil {
 		t.Error("a bundle over MaxBundleBytes was accepted")
 	}
 }
@@ -108,7 +108,7 @@ func TestRequireTests(t *testing.T) {
 			if tc.test != "" {
 				writeFiles(t, dir, map[string]string{"authz_test.rego": tc.test})
 			}
-			_, err := New(context.Background(), Options{Sources: sources(dir), RequireTests: true})
+			_, err := New(context.Background(), withRules(Options{Sources: sources(dir), RequireTests: true}))
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Errorf("New error = %v, want %q", err, tc.wantErr)
 			}

@@ -74,10 +74,10 @@ func TestSignedBundles(t *testing.T) {
 			t.Parallel()
 			p := filepath.Join(t.TempDir(), "signed.tar.gz")
 			writeTarball(t, p, tc.build(t))
-			_, err := New(context.Background(), Options{
+			_, err := New(context.Background(), withRules(Options{
 				Sources: []bundle.Source{{Path: p}},
 				Signing: &bundle.Signing{KeyFile: pubFile},
-			})
+			}))
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Errorf("New error = %v, want %q", err, tc.wantErr)
 			}

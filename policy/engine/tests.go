@@ -25,7 +25,7 @@ type TestOptions struct {
 	Run string
 	// Timeout bounds each test. Default 5s.
 	Timeout time.Duration
-	// MaxBundleBytes caps each bundle as read. 0 means bundle.DefaultMaxBytes.
+	// MaxBundleBytes caps each bundle as read. Required.
 	MaxBundleBytes int64
 }
 

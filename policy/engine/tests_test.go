@@ -39,7 +39,7 @@ func TestRunTests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			ok, err := RunTests(context.Background(), tc.paths, &out, TestOptions{Verbose: tc.verbose})
+			ok, err := RunTests(context.Background(), tc.paths, &out, TestOptions{Verbose: tc.verbose, MaxBundleBytes: 1 << 30})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package watch
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,9 +14,6 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 )
-
-// DefaultDebounce is the quiet period used when Options.Debounce is 0.
-const DefaultDebounce = 250 * time.Millisecond
 
 // eventBuffer bounds fsnotify's event channel. The reader goroutine only
 // filters and resets a timer, so it never falls behind for long.
@@ -29,7 +27,7 @@ type Options struct {
 	// ConfigMap "..data" symlink swaps are seen).
 	Paths []string
 	// Debounce is the quiet period after the last event before OnChange
-	// runs. Default DefaultDebounce.
+	// runs; 0 runs it at once.
 	Debounce time.Duration
 	// OnChange is called once per burst of changes, never concurrently
 	// with itself. Changes during a call cause exactly one more call.
@@ -57,8 +55,8 @@ func New(opts Options) (*Watcher, error) {
 	if opts.OnChange == nil {
 		return nil, errors.New("watch: OnChange is nil")
 	}
-	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultDebounce
+	if opts.Debounce < 0 {
+		return nil, fmt.Errorf("watch: debounce %s is negative", opts.Debounce)
 	}
 	fw, err := fsnotify.NewBufferedWatcher(eventBuffer)
 	if err != nil {

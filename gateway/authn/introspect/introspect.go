@@ -103,8 +103,8 @@ func New(cfg config.Introspection, opts Options) (*Client, error) {
 	switch {
 	case cfg.Timeout <= 0:
 		return nil, fmt.Errorf("introspection timeout %s: want > 0", cfg.Timeout)
-	case cfg.CacheSize < 1:
-		return nil, fmt.Errorf("introspection cache_size %d: want >= 1", cfg.CacheSize)
+	case cfg.CacheSize < 0:
+		return nil, fmt.Errorf("introspection cache_size %d: want >= 0 (0 turns the cache off)", cfg.CacheSize)
 	case cfg.CacheTTL < 0 || cfg.NegativeTTL < 0:
 		return nil, errors.New("introspection cache_ttl and negative_ttl: want >= 0")
 	case cfg.OnError != "unavailable" && cfg.OnError != "unauthorized":
@@ -121,7 +121,9 @@ func New(cfg config.Introspection, opts Options) (*Client, error) {
 		log:       opts.Logger.With().Str("introspection_endpoint", cfg.Endpoint).Logger(),
 		// The library's TTL only frees memory; each entry's own deadline
 		// (min(cache_ttl, exp-now), or negative_ttl) is enforced on read.
-		cache: expirable.NewLRU[[sha256.Size]byte, *entry](cfg.CacheSize, nil, max(cfg.CacheTTL, cfg.NegativeTTL)),
+		// With the cache off nothing is added, so the one-entry LRU stays
+		// empty (the library reads a size of 0 as unbounded).
+		cache: expirable.NewLRU[[sha256.Size]byte, *entry](max(cfg.CacheSize, 1), nil, max(cfg.CacheTTL, cfg.NegativeTTL)),
 	}
 	for _, t := range cfg.TokenTypes {
 		c.types[strings.ToLower(t)] = true
@@ -258,7 +260,7 @@ func (c *Client) fetch(ctx context.Context, token string, key [sha256.Size]byte)
 			ttl = min(ttl, resp.exp.Sub(now)) // never cache past exp
 		}
 	}
-	if ttl > 0 {
+	if ttl > 0 && c.cfg.CacheSize > 0 {
 		c.cache.Add(key, &entry{resp: resp, until: now.Add(ttl)})
 	}
 	return resp, nil

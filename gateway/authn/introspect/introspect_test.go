@@ -79,18 +79,10 @@ func (i *idp) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func baseConfig(endpoint string) config.Introspection {
-	return config.Introspection{
-		Endpoint:     endpoint,
-		ClientID:     "gateway",
-		ClientSecret: config.NewSecret("s3cret"),
-		AuthMethod:   "client_secret_basic",
-		Timeout:      2 * time.Second,
-		CacheTTL:     60 * time.Second,
-		NegativeTTL:  5 * time.Second,
-		CacheSize:    100,
-		OnError:      "unavailable",
-		TokenTypes:   []string{"access_token", "Bearer", "urn:ietf:params:oauth:token-type:access_token"},
-	}
+	c := config.DefaultIntrospection()
+	c.Endpoint, c.ClientID, c.ClientSecret = endpoint, "gateway", config.NewSecret("s3cret")
+	c.CacheSize = 100
+	return c
 }
 
 func newClient(t testing.TB, cfg config.Introspection, clk *clock) *Client {
@@ -180,6 +172,22 @@ func TestNegativeCache(t *testing.T) {
 	wantReason(t, err, http.StatusUnauthorized, ReasonInactive)
 	if n := i.calls.Load(); n != 2 {
 		t.Fatalf("%d calls after negative_ttl, want 2", n)
+	}
+}
+
+func TestCacheSizeZeroTurnsTheCacheOff(t *testing.T) {
+	t.Parallel()
+	i := newIDP(t, map[string]map[string]any{"tok": active(nil)})
+	cfg := baseConfig(i.srv.URL)
+	cfg.CacheSize = 0
+	c := newClient(t, cfg, newClock())
+	for range 2 {
+		if _, err := c.Authenticate(t.Context(), bearer("tok")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := i.calls.Load(); n != 2 {
+		t.Fatalf("%d calls for two requests without a cache, want 2", n)
 	}
 }
 
@@ -418,7 +426,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{"a relative endpoint", func(c *config.Introspection) { c.Endpoint = "/introspect" }, "want an absolute http(s) URL"},
 		{"a zero timeout", func(c *config.Introspection) { c.Timeout = 0 }, "timeout"},
-		{"a zero cache size", func(c *config.Introspection) { c.CacheSize = 0 }, "cache_size"},
+		{"a negative cache size", func(c *config.Introspection) { c.CacheSize = -1 }, "cache_size"},
 		{"an unknown on_error", func(c *config.Introspection) { c.OnError = "allow" }, `on_error "allow"`},
 		{"an unknown auth method", func(c *config.Introspection) { c.AuthMethod = "private_key_jwt" }, `auth_method "private_key_jwt"`},
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func BenchmarkAuthenticate(b *testing.B) {
-	uncached := newEnv(b, func(c *config.JWT) { c.CacheSize = -1 })
+	uncached := newEnv(b, func(c *config.JWT) { c.CacheSize = 0 })
 	cached := newEnv(b)
 	k := uncached.keys
 	cases := []struct {

@@ -100,7 +100,7 @@ func TestCachedIdentityCannotBeMutated(t *testing.T) {
 
 func TestCacheCanBeDisabled(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *config.JWT) { c.CacheSize = -1 })
+	e := newEnv(t, func(c *config.JWT) { c.CacheSize = 0 })
 	tok := gwtest.MintToken(t, e.keys.rsa, "RS256", e.claims(issRS, nil), nil)
 	for range 2 {
 		if _, err := e.auth(tok); err != nil {

@@ -80,6 +80,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 			},
 		},
 	}
+	cfg = defaulted(cfg)
 	for _, o := range opts {
 		o(&cfg)
 	}

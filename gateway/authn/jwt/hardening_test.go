@@ -232,7 +232,7 @@ func TestWeakStaticKeysAreLeftOut(t *testing.T) {
 				}
 				reg := prometheus.NewRegistry()
 				clock := gwtest.NewClock(t0)
-				a, err := jwt.New(config.JWT{Issuers: []config.Issuer{{Issuer: issStatic, Keys: paths, Algorithms: []string{"RS256"}}}},
+				a, err := jwt.New(defaulted(config.JWT{Issuers: []config.Issuer{{Issuer: issStatic, Keys: paths, Algorithms: []string{"RS256"}}}}),
 					jwt.Options{Registerer: reg, Now: clock.Now})
 				if tc.wantErr != "" {
 					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

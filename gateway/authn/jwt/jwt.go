@@ -27,15 +27,6 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
-// Defaults for zero fields of a config.JWT that did not go through
-// config.Load (which applies the same values).
-const (
-	DefaultMaxTokenBytes = 8 << 10
-	DefaultCacheSize     = 10000
-	DefaultClockSkew     = 30 * time.Second
-	DefaultGroupsClaim   = "groups"
-)
-
 var _ pipeline.Authenticator = (*Authenticator)(nil)
 
 // Options are the dependencies of an Authenticator.
@@ -93,8 +84,16 @@ type keySource struct {
 }
 
 // New builds an Authenticator from cfg, loading every key file. Key sets
-// are not fetched until Start.
+// are not fetched until Start. cfg is taken as loaded (config.Load sets
+// the defaults): a MaxTokenBytes below 1 is refused and a CacheSize of 0
+// turns the cache off.
 func New(cfg config.JWT, opts Options) (*Authenticator, error) {
+	switch {
+	case cfg.MaxTokenBytes < 1:
+		return nil, fmt.Errorf("jwt max_token_bytes %d: want > 0", cfg.MaxTokenBytes)
+	case cfg.CacheSize < 0:
+		return nil, fmt.Errorf("jwt cache_size %d: want >= 0 (0 turns the cache off)", cfg.CacheSize)
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -106,17 +105,10 @@ func New(cfg config.JWT, opts Options) (*Authenticator, error) {
 		now:      opts.Now,
 		metrics:  m,
 	}
-	if a.maxBytes <= 0 {
-		a.maxBytes = DefaultMaxTokenBytes
-	}
 	if a.now == nil {
 		a.now = time.Now
 	}
-	size := cfg.CacheSize
-	if size == 0 {
-		size = DefaultCacheSize
-	}
-	if a.cache, err = newTokenCache(size); err != nil {
+	if a.cache, err = newTokenCache(cfg.CacheSize); err != nil {
 		return nil, err
 	}
 	for i := range cfg.Issuers {
@@ -137,22 +129,19 @@ func New(cfg config.JWT, opts Options) (*Authenticator, error) {
 }
 
 func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
+	switch {
+	case c.ClockSkew == nil:
+		return nil, fmt.Errorf("jwt issuer %q: no clock_skew", c.Issuer)
+	case c.GroupsClaim == "":
+		return nil, fmt.Errorf("jwt issuer %q: no groups_claim", c.Issuer)
+	}
 	is := &issuer{
 		name:        c.Issuer,
 		audiences:   c.Audiences,
 		required:    c.RequiredClaims,
-		skew:        DefaultClockSkew,
+		skew:        *c.ClockSkew,
 		maxAge:      c.MaxTokenAge,
 		groupsClaim: c.GroupsClaim,
-	}
-	if c.ClockSkew != nil {
-		is.skew = *c.ClockSkew
-	}
-	if is.required == nil {
-		is.required = []string{"exp"}
-	}
-	if is.groupsClaim == "" {
-		is.groupsClaim = DefaultGroupsClaim
 	}
 	for _, name := range c.Algorithms {
 		alg, ok := jwa.LookupSignatureAlgorithm(name)
@@ -187,11 +176,7 @@ func newIssuer(c *config.Issuer, opts Options) (*issuer, error) {
 		return nil, fmt.Errorf("jwt issuer %q: %w", is.name, err)
 	}
 	is.source = keySource{c.JWKSURI, c.RefreshInterval, c.MinRefreshInterval, c.MaxStale, c.FetchTimeout, string(fb)}
-	wait := c.MinRefreshInterval
-	if wait <= 0 {
-		wait = jwks.DefaultMinRefreshInterval
-	}
-	is.retryAfter = strconv.Itoa(int(math.Ceil(wait.Seconds())))
+	is.retryAfter = strconv.Itoa(int(math.Ceil(c.MinRefreshInterval.Seconds())))
 	if p := opts.Previous; p != nil {
 		if old := p.issuers[is.name]; old != nil && old.keys != nil && old.source == is.source {
 			is.keys = old.keys

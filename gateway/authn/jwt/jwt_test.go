@@ -411,19 +411,23 @@ func TestNewReportsBadKeyFiles(t *testing.T) {
 	dir := t.TempDir()
 	garbage := writeFile(t, dir, "garbage.pem", "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
 	sym := writeFile(t, dir, "sym.json", `{"kty":"oct","k":"c2VjcmV0"}`)
+	second := writeFile(t, dir, "second.pem", "# keys\n\n-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+	badJSON := writeFile(t, dir, "bad.json", "{\n  \"kty\": \"RSA\",\n  \"n\": ]\n}")
 	tests := []struct {
 		name string
 		path string
 		want string
 	}{
 		{name: "a missing file is named", path: dir + "/missing.pem", want: "missing.pem"},
-		{name: "a garbage PEM file is named", path: garbage, want: "garbage.pem"},
+		{name: "a garbage PEM file is named with the block's line", path: garbage, want: "garbage.pem:1: pem block 0"},
+		{name: "a PEM block's line counts the lines before it", path: second, want: "second.pem:3: pem block 0"},
+		{name: "a JWK file with a JSON syntax error is named with the line", path: badJSON, want: "bad.json:3: invalid character ']'"},
 		{name: "a symmetric JWK is refused", path: sym, want: "symmetric"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := jwt.New(config.JWT{Issuers: []config.Issuer{{Issuer: "https://i.test", Keys: []string{tc.path}, Algorithms: []string{"RS256"}}}}, jwt.Options{})
+			_, err := jwt.New(defaulted(config.JWT{Issuers: []config.Issuer{{Issuer: "https://i.test", Keys: []string{tc.path}, Algorithms: []string{"RS256"}}}}), jwt.Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "https://i.test") {
 				t.Fatalf("err = %v, want it to mention %q and the issuer", err, tc.want)
 			}

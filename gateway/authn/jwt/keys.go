@@ -6,7 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,7 +33,11 @@ func loadKeys(paths []string) (jwk.Set, []jwks.Rejection, error) {
 	var rejected []jwks.Rejection
 	for _, p := range paths {
 		r, err := addKeyFile(set, p)
-		if err != nil {
+		var le *lineError
+		switch {
+		case errors.As(err, &le):
+			return nil, nil, fmt.Errorf("key file %s:%d: %w", p, le.line, le.err)
+		case err != nil:
 			return nil, nil, fmt.Errorf("key file %s: %w", p, err)
 		}
 		rejected = append(rejected, r...)
@@ -100,11 +106,31 @@ func addKeyFile(dst jwk.Set, path string) ([]jwks.Rejection, error) {
 	return rejected, nil
 }
 
+// lineError is a problem at a line of a key file.
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
+func (e *lineError) Unwrap() error { return e.err }
+
+// lineAt is the 1-based line of byte offset off in b.
+func lineAt(b []byte, off int) int {
+	return bytes.Count(b[:max(0, min(off, len(b)))], []byte("\n")) + 1
+}
+
 // parseJWK reads a JWK or a JWKS. Entries that do not parse are kept as
 // placeholders for Refuse to classify, instead of failing the file.
 func parseJWK(b []byte) ([]jwk.Key, error) {
 	set, err := jwk.Parse(b, jwk.WithStrictKeySetParsing(false))
 	if err != nil {
+		// The JOSE library does not say where; for a JSON syntax error
+		// encoding/json does.
+		var se *json.SyntaxError
+		if errors.As(json.Unmarshal(b, new(any)), &se) {
+			return nil, &lineError{line: lineAt(b, int(se.Offset)-1), err: se}
+		}
 		return nil, err
 	}
 	keys := make([]jwk.Key, 0, set.Len())
@@ -122,11 +148,14 @@ func parseJWK(b []byte) ([]jwk.Key, error) {
 func parsePEM(b []byte) ([]jwk.Key, []jwks.Rejection, error) {
 	var keys []jwk.Key
 	var rejected []jwks.Rejection
+	all := b
 	for i := 0; ; i++ {
+		start := len(all) - len(b)
 		var block *pem.Block
 		if block, b = pem.Decode(b); block == nil {
 			return keys, rejected, nil
 		}
+		start += bytes.Index(all[start:], []byte("-----BEGIN"))
 		k, err := jwk.ParseKey(pem.EncodeToMemory(block), jwk.WithPEM(true))
 		if err == nil {
 			keys = append(keys, k)
@@ -136,7 +165,7 @@ func parsePEM(b []byte) ([]jwk.Key, []jwks.Rejection, error) {
 			rejected = append(rejected, jwks.Rejection{Index: i, Reason: jwks.RejectRSATooSmall, Bits: bits})
 			continue
 		}
-		return nil, nil, fmt.Errorf("pem block %d: %w", i, err)
+		return nil, nil, &lineError{line: lineAt(all, start), err: fmt.Errorf("pem block %d: %w", i, err)}
 	}
 }
 
