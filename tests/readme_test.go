@@ -24,10 +24,9 @@ package tests
 //   - In expected output, "…" matches any run of characters; in JSON, the
 //     string "…" matches any value (ids, times, versions differ per run).
 //   - A block whose info string names a file (```rego bundles/x.rego) is
-//     written to that file; "+FILE" appends to it. After a bundle file is
-//     written, the test waits for the running gateway to reload it.
-//   - <!-- readme-test: restart --> restarts the gateway on the same
-//     configuration (what a reader does with Ctrl-C and make run).
+//     written to that file; "+FILE" appends to it. After the files of a
+//     row of such blocks are written, the test waits for the running
+//     gateway to build a new generation from them, as it does by itself.
 //   - Commands that read the decision log are retried for a few seconds
 //     until their output matches: its file sink writes asynchronously.
 
@@ -45,15 +44,18 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/gateway/problem"
 )
 
 // readmeStep is one thing the README asks the reader to do.
 type readmeStep struct {
 	line int    // in README.md, for messages
-	kind string // "cmd", "file", "restart"
+	kind string // "cmd" or "file"
 	// cmd
 	cmd      string
 	wantLast string // expected last line of output, if any
@@ -66,9 +68,8 @@ type readmeStep struct {
 }
 
 var (
-	fenceRE     = regexp.MustCompile("^```(\\S*)\\s*(\\S*)\\s*$")
-	trailingRE  = regexp.MustCompile(`^(.*?\S)\s+# (.*)$`)
-	restartMark = "<!-- readme-test: restart -->"
+	fenceRE    = regexp.MustCompile("^```(\\S*)\\s*(\\S*)\\s*$")
+	trailingRE = regexp.MustCompile(`^(.*?\S)\s+# (.*)$`)
 )
 
 // readmeSection returns the lines of README.md's "## title" section and the
@@ -101,11 +102,6 @@ func parseReadmeSteps(t *testing.T, lines []string, first int) []readmeStep {
 	lastSh := -1 // index in steps of the last command of the latest sh block, while only blank lines follow it
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		if strings.TrimSpace(line) == restartMark {
-			steps = append(steps, readmeStep{line: first + i, kind: "restart"})
-			lastSh = -1
-			continue
-		}
 		m := fenceRE.FindStringSubmatch(line)
 		if m == nil {
 			if strings.TrimSpace(line) != "" {
@@ -377,26 +373,8 @@ func startDemoUpstream(t *testing.T) string {
 	}
 }
 
-// restartSameConfig stops the gateway and starts it again on the same
-// directory and configuration (and so the same ports).
-func restartSameConfig(g *gateway) {
-	g.t.Helper()
-	g.stop()
-	done := make(chan struct{})
-	g.done = done
-	g.cmd = exec.Command(binary, "run", "--config", filepath.Join(g.dir, "portcullis.yaml"))
-	g.cmd.Dir = g.dir
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
-	if err := g.cmd.Start(); err != nil {
-		g.t.Fatal(err)
-	}
-	cmd := g.cmd
-	go func() { _ = cmd.Wait(); close(done) }()
-	g.waitReady()
-}
-
-// policyLoadState returns the policy's load time and reload count from /v1/status.
-func policyLoadState(t *testing.T, g *gateway) (string, int) {
+// generationState returns the running generation's number from /v1/status.
+func generationState(t *testing.T, g *gateway) int {
 	t.Helper()
 	resp, err := http.Get(g.admin + "/v1/status")
 	if err != nil {
@@ -404,10 +382,7 @@ func policyLoadState(t *testing.T, g *gateway) (string, int) {
 	}
 	var st struct {
 		Status struct {
-			Policy struct {
-				LoadedAt string `json:"loaded_at"`
-				Reloads  int    `json:"reloads"`
-			} `json:"policy"`
+			Generation int `json:"generation"`
 		} `json:"status"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&st)
@@ -415,35 +390,37 @@ func policyLoadState(t *testing.T, g *gateway) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Status.Policy.LoadedAt, st.Status.Policy.Reloads
+	return st.Status.Generation
 }
 
-// waitForReload waits until the policy was reloaded after before and no
-// further reload followed for a moment.
-func waitForReload(t *testing.T, g *gateway, before string) {
+// waitForGeneration waits until a generation after before runs and no
+// further one followed for a moment (one edit may be seen as several file
+// events).
+func waitForGeneration(t *testing.T, g *gateway, before int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	last, n := policyLoadState(t, g)
+	last := generationState(t, g)
 	stable := time.Now()
 	for time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		at, m := policyLoadState(t, g)
-		if at != last || m != n {
-			last, n, stable = at, m, time.Now()
+		if n := generationState(t, g); n != last {
+			last, stable = n, time.Now()
 		}
-		if last != before && time.Since(stable) > 600*time.Millisecond {
+		if last > before && time.Since(stable) > 600*time.Millisecond {
 			return
 		}
 	}
-	t.Fatalf("the gateway did not reload the bundle within 10s:\n%s", g.stderr.String())
+	t.Fatalf("the gateway built no new generation within 10s:\n%s", g.stderr.String())
 }
 
 func TestREADMETourAndFirstRoute(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed (.ci/run installs it)")
-	}
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Skip("jq is not installed (.ci/run installs it)")
+	for _, tool := range []string{"curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed: .ci/run must install it", tool)
+			}
+			t.Skipf("%s is not installed (.ci/run installs it)", tool)
+		}
 	}
 	opaPath, err := exec.Command("go", "-C", "..", "tool", "-n", "opa").Output()
 	if err != nil {
@@ -475,16 +452,13 @@ func TestREADMETourAndFirstRoute(t *testing.T) {
 		t.Run(section, func(t *testing.T) {
 			sh.t = t
 			defer func() { sh.t = nil }()
-			var pendingBundle string // load time before bundle files were written
+			pending := -1 // the generation before the files being written
 			for i, st := range steps {
 				switch st.kind {
-				case "restart":
-					restartSameConfig(g)
-					continue
 				case "file":
 					p := filepath.Join(g.dir, filepath.FromSlash(st.path))
-					if strings.HasPrefix(st.path, "bundles/") && pendingBundle == "" {
-						pendingBundle, _ = policyLoadState(t, g)
+					if pending < 0 {
+						pending = generationState(t, g)
 					}
 					flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 					if st.append {
@@ -504,10 +478,8 @@ func TestREADMETourAndFirstRoute(t *testing.T) {
 					if i+1 < len(steps) && steps[i+1].kind == "file" {
 						continue
 					}
-					if pendingBundle != "" {
-						waitForReload(t, g, pendingBundle)
-						pendingBundle = ""
-					}
+					waitForGeneration(t, g, pending)
+					pending = -1
 					continue
 				}
 				commands++
@@ -538,85 +510,47 @@ func TestREADMETourAndFirstRoute(t *testing.T) {
 	}
 }
 
-// reasonSources are the Go sources whose reason codes the README's table lists.
-var reasonSources = []string{"../gateway", "../policy/engine"}
-
-var reasonPatterns = []*regexp.Regexp{
-	// constants named Reason* and assignments to a Reason field
-	regexp.MustCompile(`\bReason\w*\s*=\s*"([a-z0-9_]+)"`),
-	// literals passed to problem.New / problem.Wrap (status, reason, ...)
-	regexp.MustCompile(`problem\.(?:New|Wrap)\([^,()]+,\s*"([a-z0-9_]+)"`),
-	regexp.MustCompile(`problem\.Unauthorized\(\s*"([a-z0-9_]+)"`),
-	// the listener's refusals
-	regexp.MustCompile(`\brefuse\([^,()]+,\s*"([a-z0-9_]+)"`),
-}
-
-// codeReasons returns every reason code the gateway's sources use, with
-// the file of its first use.
-func codeReasons(t *testing.T) map[string]string {
-	t.Helper()
-	found := map[string]string{}
-	for _, dir := range reasonSources {
-		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-				return err
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			for _, re := range reasonPatterns {
-				for _, m := range re.FindAllSubmatch(b, -1) {
-					if _, ok := found[string(m[1])]; !ok {
-						found[string(m[1])] = p
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return found
-}
-
-// TestREADMEReasonTable keeps the README's reason-code table complete: every
-// reason the code uses is in it, and it lists no reason the code does not use.
+// TestREADMEReasonTable keeps the README's reason-code table the registry's
+// (gateway/problem: every code the gateway produces is declared there, and
+// its own test fails for a code used anywhere else): every code is in the
+// table with its status, and the table lists no other.
 func TestREADMEReasonTable(t *testing.T) {
 	lines, _ := readmeSection(t, "Reason codes")
 	code := regexp.MustCompile("`([a-z0-9_]+)`")
-	table := map[string]bool{}
+	table := map[string]string{} // reason → status column
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "| `") {
 			continue
 		}
-		first := strings.Split(l, "|")[1]
-		for _, m := range code.FindAllStringSubmatch(first, -1) {
-			table[m[1]] = true
+		cols := strings.Split(l, "|")
+		for _, m := range code.FindAllStringSubmatch(cols[1], -1) {
+			table[m[1]] = strings.TrimSpace(cols[2])
 		}
 	}
-	used := codeReasons(t)
-	if len(used) < 50 {
-		t.Fatalf("found only %d reason codes in the sources; the scan is broken", len(used))
+	codes := problem.Codes()
+	if len(codes) < 50 {
+		t.Fatalf("the registry has only %d reason codes", len(codes))
 	}
-	var missing, stale []string
-	for r, file := range used {
-		if !table[r] {
-			missing = append(missing, r+" ("+file+")")
+	declared := map[string]bool{}
+	for _, c := range codes {
+		r := string(c.Reason)
+		declared[r] = true
+		status, ok := table[r]
+		switch {
+		case !ok:
+			t.Errorf("README.md's Reason codes table lacks %s (%d, %s)", r, c.Status, c.Where)
+		case c.Status != http.StatusOK && !strings.Contains(status, strconv.Itoa(c.Status)):
+			t.Errorf("README.md's Reason codes table gives %s the status %q, the registry %d", r, status, c.Status)
 		}
 	}
+	var stale []string
 	for r := range table {
-		if _, ok := used[r]; !ok {
+		if !declared[r] {
 			stale = append(stale, r)
 		}
 	}
-	sort.Strings(missing)
 	sort.Strings(stale)
-	if len(missing) > 0 {
-		t.Errorf("README.md's Reason codes table lacks reasons the code uses:\n%s", strings.Join(missing, "\n"))
-	}
 	if len(stale) > 0 {
-		t.Errorf("README.md's Reason codes table lists reasons no source uses: %s", strings.Join(stale, ", "))
+		t.Errorf("README.md's Reason codes table lists reasons the registry does not declare: %s", strings.Join(stale, ", "))
 	}
 }
