@@ -109,7 +109,7 @@ func TestBuildRefusesEveryBrokenInputNamingItsFile(t *testing.T) {
 	}{
 		{"consumer data with a misspelt expires_at", func(f *fixture) {
 			f.write("bundle/data.json", strings.Replace(consumers, `"expires_at"`, `"expires"`, 1))
-		}, []string{"bundle", "api keys at data.portcullis.consumers", "expires"}},
+		}, []string{"bundle/data.json:2: data.portcullis.consumers[\"partner\"].keys[0].expires: unknown field"}},
 		{"a Rego syntax error", func(f *fixture) {
 			f.write("bundle/authz.rego", "package portcullis.authz\n\ndecision if {{\n")
 		}, []string{"authz.rego:", "rego_parse_error"}},

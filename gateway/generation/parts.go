@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -49,14 +50,52 @@ func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Lo
 func apiKeyIndex(cfg *config.Config, eng *engine.Engine) (*apikey.Index, error) {
 	data, _ := eng.Data(cfg.Authn.APIKeys.DataPath)
 	idx, err := apikey.NewIndex(data)
-	if err != nil {
-		paths := make([]string, len(cfg.Policy.Bundles))
-		for i, b := range cfg.Policy.Bundles {
-			paths[i] = b.Path
-		}
-		return nil, fmt.Errorf("policy.bundles %s: api keys at data.%s: %w", strings.Join(paths, ", "), cfg.Authn.APIKeys.DataPath, err)
+	if err == nil {
+		return idx, nil
 	}
-	return idx, nil
+	paths := make([]string, len(cfg.Policy.Bundles))
+	for i, b := range cfg.Policy.Bundles {
+		paths[i] = b.Path
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = locateAPIKeyError(cfg, e)
+		if out[i] == nil {
+			out[i] = fmt.Errorf("policy.bundles %s: api keys at data.%s: %w", strings.Join(paths, ", "), cfg.Authn.APIKeys.DataPath, e)
+		}
+	}
+	return nil, errors.Join(out...)
+}
+
+// locateAPIKeyError names the data.json file and line of a problem in the
+// consumer data, or returns nil when it cannot be found there (a tarball,
+// data written elsewhere).
+func locateAPIKeyError(cfg *config.Config, err error) error {
+	de, ok := errors.AsType[*apikey.DataError](err)
+	if !ok {
+		return nil
+	}
+	segs := strings.Split(cfg.Authn.APIKeys.DataPath, ".")
+	path := make([]any, 0, len(segs)+len(de.Path))
+	for _, seg := range segs {
+		path = append(path, seg)
+	}
+	path = append(path, de.Path...)
+	// The error's own path starts at the consumers object, the last segment.
+	parent := "data."
+	if len(segs) > 1 {
+		parent += strings.Join(segs[:len(segs)-1], ".") + "."
+	}
+	for _, b := range cfg.Policy.Bundles {
+		if file, line, ok := bundle.LocateValue(b.Path, path); ok {
+			return fmt.Errorf("%s:%d: %s%w", file, line, parent, err)
+		}
+	}
+	return nil
 }
 
 // newDecisionLog is the one place that translates the decision_log

@@ -58,7 +58,7 @@ func NewIndex(data any) (*Index, error) {
 	}
 	consumers, ok := data.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("consumers: want an object, got %s", typeName(data))
+		return nil, &DataError{Err: fmt.Errorf("want an object, got %s", typeName(data))}
 	}
 	names := make([]string, 0, len(consumers))
 	for name := range consumers {
@@ -76,19 +76,61 @@ func NewIndex(data any) (*Index, error) {
 	return x, nil
 }
 
+// DataError is a problem with one value of the consumer data. Path leads
+// to it from the consumers object (consumer names and field names as
+// strings, array indexes as ints), so that a caller can point at the line
+// of the file the value came from.
+type DataError struct {
+	Path []any
+	Err  error
+}
+
+func (e *DataError) Error() string { return dataPath(e.Path) + ": " + e.Err.Error() }
+
+func (e *DataError) Unwrap() error { return e.Err }
+
+// dataPath writes path the way config errors write field paths:
+// consumers["name"].keys[0].hash.
+func dataPath(path []any) string {
+	var b strings.Builder
+	b.WriteString("consumers")
+	for i, p := range path {
+		switch v := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		case string:
+			if i == 0 {
+				fmt.Fprintf(&b, "[%q]", v)
+			} else {
+				b.WriteString("." + v)
+			}
+		}
+	}
+	return b.String()
+}
+
+// at is the DataError at path (which it copies).
+func at(path []any, format string, args ...any) error {
+	return &DataError{Path: slices.Clone(path), Err: fmt.Errorf(format, args...)}
+}
+
 func (x *Index) addConsumer(name string, v any, owner map[[32]byte]string) []error {
-	p := fmt.Sprintf("consumers[%q]", name)
+	p := []any{name}
 	if name == "" {
-		return []error{fmt.Errorf("%s: consumer name is empty", p)}
+		return []error{at(p, "consumer name is empty")}
 	}
 	c, ok := v.(map[string]any)
 	if !ok {
-		return []error{fmt.Errorf("%s: want an object, got %s", p, typeName(v))}
+		return []error{at(p, "want an object, got %s", typeName(v))}
 	}
 	var errs []error
-	groups, err := stringList(c["groups"])
+	groups, bad, err := stringList(c["groups"])
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s.groups: %w", p, err))
+		gp := append(p, "groups")
+		if bad >= 0 {
+			gp = append(gp, bad)
+		}
+		errs = append(errs, at(gp, "%v", err))
 	}
 	var keys []any
 	switch kv := c["keys"].(type) {
@@ -96,26 +138,26 @@ func (x *Index) addConsumer(name string, v any, owner map[[32]byte]string) []err
 	case []any:
 		keys = kv
 	default:
-		errs = append(errs, fmt.Errorf("%s.keys: want an array, got %s", p, typeName(kv)))
+		errs = append(errs, at(append(p, "keys"), "want an array, got %s", typeName(kv)))
 	}
 	ids := map[string]bool{}
 	for i, kv := range keys {
-		kp := fmt.Sprintf("%s.keys[%d]", p, i)
+		kp := append(slices.Clone(p), "keys", i)
 		k, hash, kerrs := parseKey(kp, kv)
 		if len(kerrs) > 0 {
 			errs = append(errs, kerrs...)
 			continue
 		}
 		if ids[k.ID] {
-			errs = append(errs, fmt.Errorf("%s.id: %q is used twice by this consumer", kp, k.ID))
+			errs = append(errs, at(append(kp, "id"), "%q is used twice by this consumer", k.ID))
 			continue
 		}
 		ids[k.ID] = true
 		if prev, dup := owner[hash]; dup {
-			errs = append(errs, fmt.Errorf("%s.hash: same hash as %s", kp, prev))
+			errs = append(errs, at(append(kp, "hash"), "same hash as %s", prev))
 			continue
 		}
-		owner[hash] = fmt.Sprintf("%s (id %q)", kp, k.ID)
+		owner[hash] = fmt.Sprintf("%s (id %q)", dataPath(kp), k.ID)
 		k.Consumer = name
 		k.Groups = groups
 		x.byHash[hash] = k
@@ -123,38 +165,43 @@ func (x *Index) addConsumer(name string, v any, owner map[[32]byte]string) []err
 	return errs
 }
 
-func parseKey(p string, v any) (*Key, [32]byte, []error) {
+func parseKey(p []any, v any) (*Key, [32]byte, []error) {
 	var hash [32]byte
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, hash, []error{fmt.Errorf("%s: want an object, got %s", p, typeName(v))}
+		return nil, hash, []error{at(p, "want an object, got %s", typeName(v))}
 	}
 	var errs []error
+	fields := make([]string, 0, len(m))
 	for f := range m {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields) // deterministic error order
+	for _, f := range fields {
 		if !slices.Contains(keyFields, f) {
-			errs = append(errs, fmt.Errorf("%s: unknown field %q (want %s)", p, f, strings.Join(keyFields, ", ")))
+			errs = append(errs, at(append(p, f), "unknown field (want %s)", strings.Join(keyFields, ", ")))
 		}
 	}
 	k := &Key{memo: new(policy.Memo)}
 	if id, ok := m["id"].(string); ok && id != "" {
 		k.ID = id
 	} else {
-		errs = append(errs, fmt.Errorf("%s.id: want a non-empty string", p))
+		errs = append(errs, at(append(p, "id"), "want a non-empty string"))
 	}
 	h, _ := m["hash"].(string)
 	if hx, ok := strings.CutPrefix(h, HashPrefix); !ok || len(hx) != 64 || !decodeHex(hash[:], hx) {
 		// The value is not echoed: it is not secret, but it is noise.
-		errs = append(errs, fmt.Errorf("%s.hash: want %q and 64 hex digits", p, HashPrefix))
+		errs = append(errs, at(append(p, "hash"), "want %q and 64 hex digits", HashPrefix))
 	}
 	var err error
 	if k.NotBefore, err = parseTime(m["not_before"]); err != nil {
-		errs = append(errs, fmt.Errorf("%s.not_before: %w", p, err))
+		errs = append(errs, at(append(p, "not_before"), "%v", err))
 	}
 	if k.ExpiresAt, err = parseTime(m["expires_at"]); err != nil {
-		errs = append(errs, fmt.Errorf("%s.expires_at: %w", p, err))
+		errs = append(errs, at(append(p, "expires_at"), "%v", err))
 	}
 	if !k.NotBefore.IsZero() && !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(k.NotBefore) {
-		errs = append(errs, fmt.Errorf("%s.expires_at: is not after not_before", p))
+		errs = append(errs, at(append(p, "expires_at"), "is not after not_before"))
 	}
 	return k, hash, errs
 }
@@ -164,23 +211,25 @@ func decodeHex(dst []byte, s string) bool {
 	return err == nil && n == len(dst)
 }
 
-func stringList(v any) ([]string, error) {
+// stringList reads an array of non-empty strings; on error, bad is the
+// index of the offending item (-1 when v is not an array).
+func stringList(v any) (out []string, bad int, err error) {
 	if v == nil {
-		return nil, nil
+		return nil, -1, nil
 	}
 	a, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("want an array of strings, got %s", typeName(v))
+		return nil, -1, fmt.Errorf("want an array of strings, got %s", typeName(v))
 	}
-	out := make([]string, len(a))
+	out = make([]string, len(a))
 	for i, e := range a {
 		s, ok := e.(string)
 		if !ok || s == "" {
-			return nil, fmt.Errorf("[%d]: want a non-empty string, got %s", i, typeName(e))
+			return nil, i, fmt.Errorf("want a non-empty string, got %s", typeName(e))
 		}
 		out[i] = s
 	}
-	return out, nil
+	return out, -1, nil
 }
 
 // parseTime reads an RFC 3339 string or a number of Unix seconds; nil is the zero time.
