@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,18 +103,9 @@ type genStatus struct {
 
 func genGetStatus(t *testing.T, g *gateway) genStatus {
 	t.Helper()
-	resp, err := http.Get(g.admin + "/v1/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status genStatus `json:"status"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body.Status
+	var st genStatus
+	g.status(t, &st)
+	return st
 }
 
 // TestLiveChangesUnderLoad makes 100 live changes to portcullis.yaml and

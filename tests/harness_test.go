@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -298,4 +299,20 @@ func withFiles(maps ...map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// status decodes the status object of the admin GET /v1/status into v.
+func (g *gateway) status(t *testing.T, v any) {
+	t.Helper()
+	resp, err := http.Get(g.admin + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := struct {
+		Status any `json:"status"`
+	}{v}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
 }

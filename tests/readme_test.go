@@ -376,21 +376,11 @@ func startDemoUpstream(t *testing.T) string {
 // generationState returns the running generation's number from /v1/status.
 func generationState(t *testing.T, g *gateway) int {
 	t.Helper()
-	resp, err := http.Get(g.admin + "/v1/status")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st struct {
-		Status struct {
-			Generation int `json:"generation"`
-		} `json:"status"`
+		Generation int `json:"generation"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Status.Generation
+	g.status(t, &st)
+	return st.Generation
 }
 
 // waitForGeneration waits until a generation after before runs and no
