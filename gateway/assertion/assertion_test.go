@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -166,19 +167,24 @@ func newSigner(t testing.TB, kind string) (*Signer, *verify.Verifier) {
 	return s, v
 }
 
+// allowed is a request of alice that the policy allowed (decision d-1),
+// as the proxy hands it to the stamper, and its upstream.
+func allowed(method string) (*url.URL, *http.Request) {
+	up, _ := url.Parse("http://users:9000")
+	rq := &pipeline.Request{}
+	doc := &input.Doc{}
+	doc.Identity = &policy.Identity{Authenticated: true, Method: "jwt", Subject: "alice", Groups: []string{"admins"}}
+	input.Part.Bind(rq, doc)
+	authz.ResultPart.Bind(rq, &authz.Result{DecisionID: "d-1"})
+	in := httptest.NewRequest(method, "/users/alice", nil)
+	return up, in.WithContext(pipeline.WithRequest(in.Context(), rq))
+}
+
 func TestStampVerifies(t *testing.T) {
 	for _, kind := range []string{"ed25519", "p256"} {
 		t.Run(kind, func(t *testing.T) {
 			s, v := newSigner(t, kind)
-			up, _ := url.Parse("http://users:9000")
-			var rq pipeline.Request
-			doc := input.Doc{}
-			doc.Identity = &policy.Identity{Authenticated: true, Method: "jwt", Subject: "alice", Groups: []string{"admins"}}
-			res := authz.Result{DecisionID: "d-1"}
-			input.Part.Bind(&rq, &doc)
-			authz.ResultPart.Bind(&rq, &res)
-			in := httptest.NewRequest("POST", "/users/alice", nil)
-			in = in.WithContext(pipeline.WithRequest(in.Context(), &rq))
+			up, in := allowed("POST")
 
 			tok := s.Stamp(in, up, "/v1/users/alice")
 			back := httptest.NewRequest("POST", "/v1/users/alice", nil)
@@ -219,15 +225,7 @@ func BenchmarkStamp(b *testing.B) {
 	for _, kind := range []string{"ed25519", "p256"} {
 		b.Run(kind, func(b *testing.B) {
 			s, _ := newSigner(b, kind)
-			up, _ := url.Parse("http://users:9000")
-			var rq pipeline.Request
-			doc := input.Doc{}
-			doc.Identity = &policy.Identity{Authenticated: true, Method: "jwt", Subject: "alice", Groups: []string{"admins"}}
-			res := authz.Result{DecisionID: "d-1"}
-			input.Part.Bind(&rq, &doc)
-			authz.ResultPart.Bind(&rq, &res)
-			in := httptest.NewRequest("GET", "/users/alice", nil)
-			in = in.WithContext(pipeline.WithRequest(in.Context(), &rq))
+			up, in := allowed("GET")
 			b.ReportAllocs()
 			for b.Loop() {
 				if s.Stamp(in, up, "/v1/users/alice") == "" {
