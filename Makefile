@@ -19,7 +19,7 @@ build:
 run: build
 	@$(BIN) demo keys --dir .demo
 	@bash -c 'trap "kill 0" EXIT; \
-		$(BIN) demo upstream --listen 127.0.0.1:9000 & \
+		$(BIN) demo upstream --listen 127.0.0.1:9000 --assertion-jwks http://127.0.0.1:8081/.well-known/jwks.json & \
 		$(BIN) run --config portcullis.yaml'
 
 # vet, then the unit, Rego and end-to-end tests (all three run even when one

@@ -349,11 +349,11 @@ func outputProblem(st readmeStep, out string) string {
 	return ""
 }
 
-// startDemoUpstream runs `portcullis demo upstream` on a free port.
-func startDemoUpstream(t *testing.T) string {
+// startDemoUpstream runs `portcullis demo upstream` on addr, verifying
+// identity assertions against the gateway's JWKS at jwksURL.
+func startDemoUpstream(t *testing.T, addr, jwksURL string) {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, "demo", "upstream", "--listen", addr)
+	cmd := exec.Command(binary, "demo", "upstream", "--listen", addr, "--assertion-jwks", jwksURL)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -364,7 +364,7 @@ func startDemoUpstream(t *testing.T) string {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return addr
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("demo upstream not listening on %s: %v", addr, err)
@@ -416,8 +416,10 @@ func TestREADMETourAndFirstRoute(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go tool -n opa: %v", err)
 	}
-	upAddr := startDemoUpstream(t)
+	// The gateway first, so that the upstream can be given its JWKS URL.
+	upAddr := freeAddr(t)
 	g := exampleGatewayFor(t, "http://"+upAddr)
+	startDemoUpstream(t, upAddr, g.admin+"/.well-known/jwks.json")
 	if err := os.MkdirAll(filepath.Join(g.dir, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}

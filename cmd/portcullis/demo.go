@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +21,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/portcullis/portcullis/gateway/assertion/verify"
 )
 
 // The demo issuer of the example configuration.
@@ -38,24 +43,40 @@ var demoCmd = &command{
 
 var demoUpstreamCmd = &command{
 	name:     "demo upstream",
-	args:     "[--listen ADDR]",
-	synopsis: "serve an upstream that answers every request with JSON describing it (runs until killed)",
-	example:  "portcullis demo upstream --listen 127.0.0.1:9000",
+	args:     "[--listen ADDR] [--assertion-jwks URL [--assertion-issuer ISS] [--assertion-audience AUD]]",
+	synopsis: "serve an upstream that answers every request with JSON describing it, and whether its identity assertion verifies (runs until killed)",
+	example:  "portcullis demo upstream --listen 127.0.0.1:9000 --assertion-jwks http://127.0.0.1:8081/.well-known/jwks.json",
 	exits:    []exitCode{{1, "the address could not be listened on"}, exitUsage},
 	flags: func(fs *flag.FlagSet) runner {
 		addr := fs.String("listen", "127.0.0.1:9000", "address to listen on")
-		return func(_ []string, _, stderr io.Writer) int { return cmdDemoUpstream(*addr, stderr) }
+		jwks := fs.String("assertion-jwks", "", "the gateway's JWKS URL: verify the identity assertion of each request against it")
+		iss := fs.String("assertion-issuer", "portcullis", "the assertion issuer expected (identity_assertion.issuer)")
+		aud := fs.String("assertion-audience", "", "the audience expected (default http://ADDR, the upstream URL the gateway is configured with)")
+		return func(_ []string, _, stderr io.Writer) int {
+			var v *verify.Verifier
+			if *jwks != "" {
+				if *aud == "" {
+					*aud = "http://" + *addr
+				}
+				var err error
+				if v, err = verify.New(verify.Options{JWKSURL: *jwks, Issuer: *iss, Audience: *aud, Skew: 5 * time.Second}); err != nil {
+					fmt.Fprintf(stderr, "demo upstream: %v\n", err)
+					return 2
+				}
+			}
+			return cmdDemoUpstream(*addr, v, stderr)
+		}
 	},
 }
 
 var demoKeysCmd = &command{
 	name:     "demo keys",
 	args:     "[--dir DIR]",
-	synopsis: "create the demo issuer's key pair in DIR unless it exists (make run does)",
+	synopsis: "create the demo issuer's key pair and the assertion signing key in DIR unless they exist (make run does)",
 	example:  "portcullis demo keys --dir .demo",
-	exits:    []exitCode{{0, "the key pair exists (created or already there)"}, {1, "the keys could not be written"}, exitUsage},
+	exits:    []exitCode{{0, "the keys exist (created or already there)"}, {1, "the keys could not be written"}, exitUsage},
 	flags: func(fs *flag.FlagSet) runner {
-		dir := fs.String("dir", ".demo", "directory for the demo issuer's keys (git-ignored)")
+		dir := fs.String("dir", ".demo", "directory for the demo keys (git-ignored)")
 		return func(_ []string, stdout, stderr io.Writer) int { return cmdDemoKeys(*dir, stdout, stderr) }
 	},
 }
@@ -85,11 +106,12 @@ var demoTokenCmd = &command{
 	},
 }
 
-// cmdDemoUpstream serves JSON describing each request it receives.
-func cmdDemoUpstream(addr string, stderr io.Writer) int {
+// cmdDemoUpstream serves JSON describing each request it receives; with
+// v, whether its identity assertion verifies.
+func cmdDemoUpstream(addr string, v *verify.Verifier, stderr io.Writer) int {
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           http.HandlerFunc(echo),
+		Handler:           echo(v),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    1 << 20,
 	}
@@ -101,8 +123,38 @@ func cmdDemoUpstream(addr string, stderr io.Writer) int {
 	return 0
 }
 
-// echo answers with the method, path, query, headers and body size it received.
-func echo(w http.ResponseWriter, r *http.Request) {
+// echoAssertion is what the demo upstream found of a request's identity
+// assertion.
+type echoAssertion struct {
+	Verified bool   `json:"verified"`
+	Subject  string `json:"sub,omitempty"`
+	Consumer string `json:"consumer,omitempty"`
+	Authn    string `json:"authn,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// echo answers with the method, path, query, headers and body size it
+// received and, with v, whether the identity assertion verifies: it
+// answers either way, to show what a backend that checks it would refuse.
+func echo(v *verify.Verifier) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out := describe(r)
+		if v != nil {
+			a := echoAssertion{Verified: true}
+			if c, err := v.Verify(r); err != nil {
+				a = echoAssertion{Error: err.Error()}
+			} else {
+				a.Subject, a.Consumer, a.Authn = c.Subject, c.Consumer, c.Authn
+			}
+			out["assertion"] = a
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	}
+}
+
+// describe is the method, path, query, headers and body size of r.
+func describe(r *http.Request) map[string]any {
 	n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 	headers := map[string]string{}
 	keys := make([]string, 0, len(r.Header))
@@ -113,8 +165,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		headers[k] = strings.Join(r.Header[k], ", ")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	return map[string]any{
 		"upstream":   "demo",
 		"method":     r.Method,
 		"path":       r.URL.Path,
@@ -122,7 +173,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 		"host":       r.Host,
 		"headers":    headers,
 		"body_bytes": n,
-	})
+	}
 }
 
 // cmdDemoKeys creates the demo issuer's key pair in dir unless it exists.
@@ -133,7 +184,7 @@ func cmdDemoKeys(dir string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if created {
-		fmt.Fprintf(stdout, "created the demo issuer key pair in %s\n", dir)
+		fmt.Fprintf(stdout, "created the demo keys in %s\n", dir)
 	}
 	return 0
 }
@@ -142,13 +193,45 @@ func demoKeyPaths(dir string) (private, public string) {
 	return filepath.Join(dir, "issuer-private.jwk"), filepath.Join(dir, "issuer-jwks.json")
 }
 
+// demoAssertionKey is the gateway's identity-assertion signing key of the
+// example configuration.
+func demoAssertionKey(dir string) string { return filepath.Join(dir, "assertion-key.pem") }
+
+// ensureDemoKeys creates what is missing of the demo issuer's key pair and
+// the assertion signing key.
 func ensureDemoKeys(dir string) (bool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, err
+	}
+	issuer, err := ensureDemoIssuer(dir)
+	if err != nil {
+		return false, err
+	}
+	signer, err := ensureDemoAssertionKey(dir)
+	return issuer || signer, err
+}
+
+// ensureDemoAssertionKey writes an Ed25519 key (PKCS #8 PEM) unless one exists.
+func ensureDemoAssertionKey(dir string) (bool, error) {
+	p := demoAssertionKey(dir)
+	if _, err := os.Stat(p); err == nil {
+		return false, nil
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return false, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return false, err
+	}
+	return true, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+func ensureDemoIssuer(dir string) (bool, error) {
 	priv, pub := demoKeyPaths(dir)
 	if _, err := os.Stat(priv); err == nil {
 		return false, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return false, err
 	}
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -27,8 +27,9 @@ func claimHeaders(m map[string]string) []claimHeader {
 }
 
 // IdentityHeaders returns every header the gateway sets from an identity:
-// the claims_to_headers targets of all issuers and of introspection, and the
-// API-key consumer header, in canonical form. The stage removes them from
+// the claims_to_headers targets of all issuers and of introspection, the
+// API-key consumer header and the identity-assertion header of every route,
+// in canonical form. The stage removes them from
 // every client request on every route, authenticated or not, so a client
 // can never spoof them.
 func IdentityHeaders(cfg *config.Config) []string {
@@ -45,6 +46,11 @@ func IdentityHeaders(cfg *config.Config) []string {
 	}
 	if h := cfg.Authn.APIKeys.ConsumerHeader; h != "" {
 		hs = append(hs, http.CanonicalHeaderKey(h))
+	}
+	for _, rt := range cfg.Routes {
+		if a := rt.IdentityAssertion; a != nil {
+			hs = append(hs, http.CanonicalHeaderKey(a.Header))
+		}
 	}
 	slices.Sort(hs)
 	return slices.Compact(hs)

@@ -22,6 +22,9 @@ const ReasonDeny problem.Reason = "policy_deny"
 type Result struct {
 	// Decision is the engine's; nil when the stage did not run.
 	Decision *policy.Decision
+	// DecisionID is the id of the request's decision-log event, set by
+	// the server; the identity assertion carries it.
+	DecisionID string
 }
 
 // ResultPart is the request's Result.

@@ -15,7 +15,9 @@ type Config struct {
 	Authn       Authn       `yaml:"authn"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
-	Routes      []Route     `yaml:"routes"`
+	// IdentityAssertion signs the assertions of routes that add one; nil: none.
+	IdentityAssertion *IdentityAssertion `yaml:"identity_assertion"`
+	Routes            []Route            `yaml:"routes"`
 
 	// File is the path the config was loaded from; Dir its directory, against
 	// which relative paths in the file are resolved.
@@ -137,6 +139,9 @@ type Route struct {
 	OpenAPI RouteOpenAPI `yaml:"openapi"`
 	Limits  Limits       `yaml:"limits"`
 	Policy  RoutePolicy  `yaml:"policy"`
+	// IdentityAssertion adds a signed identity assertion to the requests
+	// the route forwards; nil: none.
+	IdentityAssertion *RouteAssertion `yaml:"identity_assertion"`
 }
 
 // RouteMatch selects requests for a route. Exactly one of PathPrefix and

@@ -162,6 +162,14 @@ func TestParseErrors(t *testing.T) {
 				"routes[0].limits.max_url_bytes: 16384 exceeds limits.max_url_bytes 8192"}},
 		{"a trusted proxy must be a CIDR or an address", "listen: {trusted_proxies: [10.0.0.0/8, proxy.internal]}\n" + minimal,
 			[]string{`c.yaml:1: listen.trusted_proxies[1]: "proxy.internal" is not a CIDR or IP address`}},
+		{"a route's assertion needs the signing keys", strings.Replace(minimal, "    upstream:", "    identity_assertion: {ttl: 0s}\n    upstream:", 1),
+			[]string{"routes[0].identity_assertion: needs the top-level identity_assertion section",
+				"routes[0].identity_assertion.ttl: 0s is out of range (want 1s..1h)"}},
+		{"assertion keys are checked", "identity_assertion:\n  issuer: ''\n  keys: [{file: nope.pem, kid: a, not_before: tomorrow}, {file: nope.pem, kid: a}]\n" + minimal,
+			[]string{"identity_assertion.issuer: is required", "identity_assertion.keys[0].file: stat", `identity_assertion.keys[0].not_before: "tomorrow" is not an RFC 3339 time`,
+				`identity_assertion.keys[1].kid: "a" is used by another key`}},
+		{"an assertion header must be a header name", "identity_assertion: {keys: [{file: c.yaml}]}\n" + strings.Replace(minimal, "    upstream:", "    identity_assertion: {header: 'X Bad'}\n    upstream:", 1),
+			[]string{`routes[0].identity_assertion.header: "X Bad" is not a header name`}},
 		{"a bad path template is refused", "routes:\n  - name: r\n    match:\n      path: /users/{id}x\n    upstream: http://127.0.0.1:1\n",
 			[]string{`must be a literal or a whole {name}`}},
 	}
@@ -240,4 +248,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error does not start with the file name: %v", err)
 		}
 	})
+}
+
+func TestAssertionDefaults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	text := "identity_assertion: {keys: [{file: k.pem}]}\n" + strings.Replace(minimal, "    upstream:", "    identity_assertion: {}\n    upstream:", 1)
+	if err := os.WriteFile(filepath.Join(dir, "k.pem"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(filepath.Join(dir, "portcullis.yaml"), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia, ra := c.IdentityAssertion, c.Routes[0].IdentityAssertion
+	if ia.Issuer != "portcullis" || ia.RotationOverlap != 10*time.Minute || ia.Keys[0].File != filepath.Join(dir, "k.pem") ||
+		ra.Header != "X-Portcullis-Assertion" || ra.TTL != 60*time.Second || ra.Audience != "" {
+		t.Fatalf("defaults: %+v %+v", ia, ra)
+	}
 }

@@ -134,6 +134,16 @@ func (h *DecisionHTTP) defaults(*Config) {
 	h.OnFull = "drop_oldest"
 }
 
+func (ia *IdentityAssertion) defaults(*Config) {
+	ia.Issuer = "portcullis"
+	ia.RotationOverlap = 10 * time.Minute
+}
+
+func (a *RouteAssertion) defaults(*Config) {
+	a.Header = "X-Portcullis-Assertion"
+	a.TTL = 60 * time.Second
+}
+
 // defaults of a route: its limits and input shape are the global ones,
 // which are decoded before the routes.
 func (r *Route) defaults(c *Config) {
@@ -173,6 +183,11 @@ func (c *Config) finish() {
 	}
 	if sl := d.Syslog; sl != nil {
 		sl.CAFile = c.Path(sl.CAFile)
+	}
+	if ia := c.IdentityAssertion; ia != nil {
+		for i := range ia.Keys {
+			ia.Keys[i].File = c.Path(ia.Keys[i].File)
+		}
 	}
 	for i := range c.Authn.JWT.Issuers {
 		keys := c.Authn.JWT.Issuers[i].Keys

@@ -83,6 +83,7 @@ func (c *Config) validate() Errors {
 	c.validateAuthn(ch)
 	c.validatePolicy(ch)
 	c.validateDecisionLog(ch)
+	c.validateAssertion(ch)
 	c.Request.validate(ch)
 	if len(c.Routes) == 0 {
 		ch.add("routes", "at least one route is required")

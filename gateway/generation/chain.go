@@ -7,7 +7,7 @@ import (
 
 // routeStages are the built stages of one route; nil ones are left out.
 type routeStages struct {
-	guard, authn, body, validate, authz pipeline.Middleware
+	guard, authn, body, validate, authz, assert pipeline.Middleware
 	// inputBody tells that the policy reads the body.
 	inputBody bool
 	proxy     pipeline.Handler
@@ -22,6 +22,7 @@ type routeStages struct {
 //	→ validate (reads the buffered body; records the verdict)
 //	→ authz (the input with identity and verdict; with input_body the body)
 //	→ enforce (the verdict's rejection, only once the policy allowed)
+//	→ assert (the identity assertion, only for a request let through)
 //	→ proxy.
 func buildChain(s routeStages) (pipeline.Handler, error) {
 	authzNeeds := []pipeline.StageName{pipeline.StageAuthn}
@@ -39,5 +40,6 @@ func buildChain(s routeStages) (pipeline.Handler, error) {
 		pipeline.Stage{Name: pipeline.StageValidate, Needs: []pipeline.StageName{pipeline.StageBody}, Middleware: s.validate},
 		pipeline.Stage{Name: pipeline.StageAuthz, Needs: authzNeeds, After: []pipeline.StageName{pipeline.StageValidate}, Middleware: s.authz},
 		pipeline.Stage{Name: pipeline.StageEnforce, Needs: []pipeline.StageName{pipeline.StageValidate, pipeline.StageAuthz}, Middleware: enforce},
+		pipeline.Stage{Name: pipeline.StageAssert, Needs: []pipeline.StageName{pipeline.StageAuthz}, After: []pipeline.StageName{pipeline.StageEnforce}, Middleware: s.assert},
 	)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/authn/apikey"
 	"github.com/portcullis/portcullis/gateway/authn/introspect"
@@ -99,6 +100,8 @@ type parts struct {
 	introKey   config.Introspection
 	budget     *body.Budget
 	proxies    map[proxyKey]*proxy.Proxy
+	assertKeys *assertion.Keys
+	assertKey  assertionSettings
 }
 
 // Build makes a generation from cfg. prev, when not nil, is the running
@@ -247,6 +250,7 @@ func (b *builder) build(ctx context.Context) {
 	b.buildJWT()
 	b.buildIntrospection()
 	b.buildBudget()
+	b.buildAssertionKeys()
 	g.apikeys = apikey.New(apikey.Options{Logger: o.Logger, Registerer: o.Registerer})
 	if g.Engine != nil {
 		if idx, err := apiKeyIndex(cfg, g.Engine); err != nil {
@@ -312,6 +316,45 @@ func (b *builder) buildJWT() {
 		return
 	}
 	b.g.jwt, b.g.jwtKey = a, key
+}
+
+// assertionSettings decide whether the signing keys can be carried over:
+// the section and the content and time of every key file (a key without
+// not_before starts signing after its file's time).
+type assertionSettings struct {
+	cfg   config.IdentityAssertion
+	files string
+}
+
+func (b *builder) buildAssertionKeys() {
+	ia := b.cfg.IdentityAssertion
+	if ia == nil {
+		return
+	}
+	paths := make([]string, len(ia.Keys))
+	for i, k := range ia.Keys {
+		paths[i] = k.File
+	}
+	key := assertionSettings{cfg: *ia, files: filesDigest(paths, true)}
+	if p := b.prev; p != nil && p.assertKeys != nil && equal(p.assertKey, key) {
+		b.g.assertKeys, b.g.assertKey = p.assertKeys, p.assertKey
+		return
+	}
+	ks, err := assertion.Load(ia)
+	if err != nil {
+		b.fail(fmt.Errorf("identity_assertion: %w", err))
+		return
+	}
+	b.g.assertKeys, b.g.assertKey = ks, key
+}
+
+// JWKS is the public part of the assertion signing keys, as a JSON Web
+// Key Set; nil when no identity_assertion section is configured.
+func (g *Generation) JWKS() []byte {
+	if g.assertKeys == nil {
+		return nil
+	}
+	return g.assertKeys.JWKS()
 }
 
 func (b *builder) buildIntrospection() {
@@ -401,7 +444,7 @@ func (b *builder) buildRoutes() {
 }
 
 // routeHandler builds the pipeline of one route:
-// body guard (headers only) → authenticate → read or buffer body → validate (record) → authorize → enforce validation → proxy.
+// body guard (headers only) → authenticate → read or buffer body → validate (record) → authorize → enforce validation → assertion → proxy.
 func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	g := b.g
 	auths := authn.Authenticators{APIKey: g.apikeys}
@@ -432,6 +475,15 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 			errs = append(errs, fmt.Errorf("policy: %w", err))
 		}
 	}
+	var assertMW pipeline.Middleware
+	if a := rt.IdentityAssertion; a != nil && g.assertKeys != nil {
+		s, err := assertion.New(g.assertKeys, a)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			assertMW = s.Middleware
+		}
+	}
 	if len(errs) > 0 || g.budget == nil || g.Engine == nil {
 		return nil, errors.Join(errs...)
 	}
@@ -445,5 +497,5 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 		return nil, err
 	}
 	return buildChain(routeStages{guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
-		authz: authzMW, inputBody: rt.Policy.InputBody, proxy: px.Handler()})
+		authz: authzMW, assert: assertMW, inputBody: rt.Policy.InputBody, proxy: px.Handler()})
 }

@@ -2,6 +2,10 @@ package generation
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,7 +42,22 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.write("users.yaml", string(b))
 	f.write("jwks.json", `{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
+	f.writeAssertionKey()
 	return f
+}
+
+// writeAssertionKey writes a new Ed25519 signing key to assert.pem.
+func (f *fixture) writeAssertionKey() {
+	f.t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.write("assert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
 }
 
 func (f *fixture) write(name, content string) {
@@ -66,12 +85,15 @@ policy:
   bundles: [{name: main, path: bundle}]
   watch: false
 decision_log: {stdout: false, labels: {env: one}}
+identity_assertion:
+  keys: [{file: assert.pem}]
 routes:
   - name: users
     match: {path_prefix: /api/v1}
     upstream: http://127.0.0.1:9001
     authn: {methods: [jwt, api_key]}
     openapi: {spec: users.yaml}
+    identity_assertion: {}
   - name: other
     match: {path_prefix: /other}
     upstream: http://127.0.0.1:9002
@@ -191,6 +213,13 @@ func TestLongLivedPartsAreCarriedOverOnlyWhenUnchanged(t *testing.T) {
 		{"the introspection client changed", func(s string) string { return strings.Replace(s, "client_id: gw", "client_id: gw2", 1) }, nil, []string{"introspection"}},
 		{"a decision-log label changed", func(s string) string { return strings.Replace(s, "env: one", "env: two", 1) }, nil, []string{"decision_log"}},
 		{"a route's upstream changed", func(s string) string { return strings.Replace(s, "9002", "9003", 1) }, nil, []string{"upstream:other"}},
+		{"the assertion signing key was rotated", nil, func(f *fixture) { f.writeAssertionKey() }, []string{"assertion_keys"}},
+		{"an assertion key's not_before changed", func(s string) string {
+			return strings.Replace(s, "{file: assert.pem}", "{file: assert.pem, not_before: '2026-01-01T00:00:00Z'}", 1)
+		}, nil, []string{"assertion_keys"}},
+		{"a route's assertion ttl changed", func(s string) string {
+			return strings.Replace(s, "identity_assertion: {}", "identity_assertion: {ttl: 30s}", 1)
+		}, nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,6 +302,8 @@ func carries(g, next *Generation) map[string]bool {
 		"introspection": g.introspect != nil && g.introspect == next.introspect,
 		"decision_log":  g.DecisionLog != nil && g.DecisionLog == next.DecisionLog,
 		"body_budget":   g.budget == next.budget,
+		// The keys, not the route's signer: its header, ttl and audience are the route's.
+		"assertion_keys": g.assertKeys != nil && g.assertKeys == next.assertKeys,
 	}
 	for k, p := range next.proxies {
 		m["upstream:"+k.route] = g.proxies[k] == p

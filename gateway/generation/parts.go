@@ -194,17 +194,28 @@ func equal[T any](a, b T) bool { return reflect.DeepEqual(a, b) }
 
 // keyFilesDigest is a digest of the key files of every issuer: a rotated
 // key file must build a new authenticator even with its path unchanged.
-// An unreadable file digests as its error, and jwt.New reports it.
 func keyFilesDigest(c config.JWT) string {
-	h := sha256.New()
+	var paths []string
 	for _, is := range c.Issuers {
-		for _, p := range is.Keys {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				b = []byte(err.Error())
-			}
-			fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
-			h.Write(b)
+		paths = append(paths, is.Keys...)
+	}
+	return filesDigest(paths, false)
+}
+
+// filesDigest is a digest of the content of paths, and with modTime of
+// their modification times. An unreadable file digests as its error, and
+// the part that reads it reports it.
+func filesDigest(paths []string, modTime bool) string {
+	h := sha256.New()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+		if st, err := os.Stat(p); modTime && err == nil {
+			fmt.Fprintf(h, "\x00%d", st.ModTime().UnixNano())
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -212,7 +223,7 @@ func keyFilesDigest(c config.JWT) string {
 
 // Files lists every file cfg names that a generation reads: the
 // configuration itself, bundles, OpenAPI specs, key files, the TLS
-// certificate and key, file: secrets and CA files. A change to any of them
+// certificate and key, file: secrets, CA files and the assertion signing keys. A change to any of them
 // builds a new generation.
 func Files(cfg *config.Config) []string {
 	var fs []string
@@ -249,6 +260,11 @@ func Files(cfg *config.Config) []string {
 	}
 	if s := cfg.DecisionLog.Syslog; s != nil {
 		add(s.CAFile)
+	}
+	if ia := cfg.IdentityAssertion; ia != nil {
+		for _, k := range ia.Keys {
+			add(k.File)
+		}
 	}
 	for _, rt := range cfg.Routes {
 		add(rt.OpenAPI.Spec)

@@ -2,6 +2,7 @@ package header
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/portcullis/portcullis/gateway/pipeline"
 )
@@ -13,6 +14,18 @@ import (
 type Edits struct {
 	set http.Header
 	del []string
+
+	stampName string
+	stamper   Stamper
+}
+
+// Stamper makes the value of a header that depends on where the request
+// goes, so it is made only when the proxy builds the upstream request: the
+// identity assertion names the upstream picked and the path forwarded.
+type Stamper interface {
+	// Stamp returns the value for in (the client's request, with its
+	// pipeline parts) sent to upstream at path; "" sends no header.
+	Stamp(in *http.Request, upstream *url.URL, path string) string
 }
 
 // EditsPart is the request's Edits.
@@ -38,4 +51,22 @@ func (e *Edits) Apply(h http.Header) {
 	for k, v := range e.set {
 		Replace(h, k, v)
 	}
+}
+
+// Stamp queues a header whose value s makes when the upstream request is
+// built (see ApplyStamp).
+func (e *Edits) Stamp(name string, s Stamper) { e.stampName, e.stamper = name, s }
+
+// ApplyStamp sets the stamped header on h, replacing every spelling of
+// its name; when the stamper gives no value every spelling is removed, so
+// a client's value never passes.
+func (e *Edits) ApplyStamp(in *http.Request, h http.Header, upstream *url.URL, path string) {
+	if e.stamper == nil {
+		return
+	}
+	if v := e.stamper.Stamp(in, upstream, path); v != "" {
+		Replace(h, e.stampName, []string{v})
+		return
+	}
+	Del(h, e.stampName)
 }

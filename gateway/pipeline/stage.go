@@ -16,6 +16,7 @@ const (
 	StageValidate StageName = "validate" // the OpenAPI verdict (gateway/validate)
 	StageAuthz    StageName = "authz"    // the policy decision (gateway/authz)
 	StageEnforce  StageName = "enforce"  // the verdict's rejection after allow (gateway/validate)
+	StageAssert   StageName = "assert"   // the signed identity assertion (gateway/assertion)
 )
 
 // Stage is one step of a route's chain and what it requires of the steps

@@ -190,6 +190,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// set name goes, so no second value sits beside the gateway's.
 	if e := header.EditsPart.From(ctx); e != nil {
 		e.Apply(pr.Out.Header)
+		e.ApplyStamp(pr.In, pr.Out.Header, up.url, x.ForwardedPath)
 	}
 	if in := input.Part.From(ctx); in != nil {
 		pr.Out.Header.Set(RequestIDHeader, in.Request.ID)

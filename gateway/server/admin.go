@@ -11,7 +11,9 @@ import (
 
 // AdminHandler serves /healthz (alive), /readyz (200 unless draining or
 // JWKS keys are not usable yet), /metrics (Prometheus) and /v1/status
-// (generation, bundles, revisions, last reload error, what needs a restart).
+// (generation, bundles, revisions, last reload error, what needs a restart)
+// and, with identity_assertion, /.well-known/jwks.json (the public keys
+// backends verify assertions with; 404 without).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -31,6 +33,17 @@ func (s *Server) AdminHandler() http.Handler {
 			"time":    time.Now().UTC().Format(time.RFC3339Nano),
 			"status":  s.status(),
 		})
+	})
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		jwks := s.gen.Load().JWKS()
+		if jwks == nil {
+			http.NotFound(w, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		// Short, so a backend sees a new key well within rotation_overlap.
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write(jwks)
 	})
 	return mux
 }

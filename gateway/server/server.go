@@ -100,6 +100,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
 	x.in.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
 	x.decisionID = uuid.NewString()
+	x.authz.DecisionID = x.decisionID
 	input.Arrive(&x.in, r)
 	w.Header().Set(proxy.RequestIDHeader, x.in.Request.ID)
 	w.Header().Set(DecisionIDHeader, x.decisionID)

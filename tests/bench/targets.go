@@ -1,7 +1,11 @@
 package main
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"embed"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -42,7 +46,7 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7, in table order.
+// gatewayConfigs are the configurations of issue 7 (and (e) of issue 19), in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -58,15 +62,7 @@ var gatewayConfigs = []gatewayConfig{
 	},
 	{
 		key: "c", title: "(c) full pipeline", template: "c-full.yaml.tmpl",
-		spec: func(base string, b *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
-				header: "Authorization", values: b.tokens}
-		},
-		guard: func(base string, b *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: []byte(`{"name":"Bench User","email":"not an email"}`),
-				contentType: "application/json", header: "Authorization", values: b.tokens}
-		},
-		status: 400,
+		spec: fullSpec, guard: fullGuard, status: 400,
 	},
 	{
 		key: "d", title: "(d) API key + policy", template: "d-apikey.yaml.tmpl",
@@ -80,6 +76,23 @@ var gatewayConfigs = []gatewayConfig{
 		},
 		status: 403,
 	},
+	{
+		key: "e", title: "(e) full pipeline with the identity assertion", template: "e-assert.yaml.tmpl",
+		spec: fullSpec, guard: fullGuard, status: 400,
+	},
+}
+
+// fullSpec is the request of configurations (c) and (e): a valid JSON
+// body with a JWT.
+func fullSpec(base string, b *bench) requestSpec {
+	return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+		header: "Authorization", values: b.tokens}
+}
+
+// fullGuard is a body their OpenAPI validation refuses (400).
+func fullGuard(base string, b *bench) requestSpec {
+	return requestSpec{method: "POST", url: base + usersPath, body: []byte(`{"name":"Bench User","email":"not an email"}`),
+		contentType: "application/json", header: "Authorization", values: b.tokens}
 }
 
 // bundleRef is a policy bundle in a rendered configuration.
@@ -92,7 +105,8 @@ type configVars struct {
 	Issuer, Audience  string
 	IssuerKey         string // PEM file of the benchmark issuer
 	Schema            string // schemas/users.yaml
-	DecisionLog       string // file of configuration (c)
+	DecisionLog       string // file of configurations (c) and (e)
+	AssertionKey      string // Ed25519 PEM signing key of configuration (e)
 	AllowAll, Example bundleRef
 }
 
@@ -103,6 +117,19 @@ func writeAllowAll(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(d, "authz.rego"), allowAllRego, 0o644)
+}
+
+// writeAssertionKey writes the Ed25519 signing key of configuration (e).
+func writeAssertionKey(path string) error {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // renderConfig writes gc's configuration into dir and returns its path and
@@ -121,10 +148,11 @@ func renderConfig(gc gatewayConfig, dir, root, upstream, issuerKey string) (path
 	v := configVars{
 		Proxy: proxy, Admin: admin, Upstream: upstream,
 		Issuer: benchIssuer, Audience: benchAudience, IssuerKey: issuerKey,
-		Schema:      filepath.Join(root, "schemas", "users.yaml"),
-		DecisionLog: filepath.Join(dir, "decisions-"+gc.key+".log"),
-		AllowAll:    bundleRef{"allowall", filepath.Join(dir, "allowall")},
-		Example:     bundleRef{"portcullis", filepath.Join(root, "bundles", "portcullis")},
+		Schema:       filepath.Join(root, "schemas", "users.yaml"),
+		DecisionLog:  filepath.Join(dir, "decisions-"+gc.key+".log"),
+		AssertionKey: filepath.Join(dir, "assertion-key.pem"),
+		AllowAll:     bundleRef{"allowall", filepath.Join(dir, "allowall")},
+		Example:      bundleRef{"portcullis", filepath.Join(root, "bundles", "portcullis")},
 	}
 	path = filepath.Join(dir, "portcullis-"+gc.key+".yaml")
 	f, err := os.Create(path)
