@@ -53,6 +53,10 @@ type Listen struct {
 	// listener terminate TLS 1.2+ (HTTP/2 is negotiated by ALPN).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TLSClientCAFile and ClientAuth ask TLS clients for certificates
+	// (see ClientCertSettings in clientcert.go).
+	TLSClientCAFile string `yaml:"tls_client_ca_file"`
+	ClientAuth      string `yaml:"client_auth"`
 	// HeadersWithUnderscores is what happens to a request header whose name
 	// contains "_", which CGI-style backends fold into the "-" spelling:
 	// "drop" (default) removes it, "reject" answers 400, "allow" keeps it.
