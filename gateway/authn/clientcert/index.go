@@ -70,9 +70,10 @@ func NewIndex(data any) (*Index, error) {
 			continue
 		}
 		m.Key = k
-		if hx, ok := strings.CutPrefix(k, FingerprintPrefix); ok {
+		if len(k) >= len(FingerprintPrefix) && strings.EqualFold(k[:len(FingerprintPrefix)], FingerprintPrefix) {
+			hx := k[len(FingerprintPrefix):]
 			var fp [32]byte
-			if len(hx) != 64 || !decodeHex(fp[:], hx) {
+			if k[:len(FingerprintPrefix)] != FingerprintPrefix || len(hx) != 64 || !decodeHex(fp[:], hx) {
 				errs = append(errs, fmt.Errorf("%s: a fingerprint key wants %q and 64 hex digits", p, FingerprintPrefix))
 				continue
 			}
