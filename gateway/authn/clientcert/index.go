@@ -54,7 +54,7 @@ func NewIndex(data any) (*Index, error) {
 	}
 	table, ok := data.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("client_certs: want an object, got %s", typeName(data))
+		return nil, errors.New("client_certs: want an object")
 	}
 	keys := make([]string, 0, len(table))
 	for k := range table {
@@ -99,7 +99,7 @@ func NewIndex(data any) (*Index, error) {
 func parseEntry(p string, v any) (*Mapping, error) {
 	e, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: want an object, got %s", p, typeName(v))
+		return nil, fmt.Errorf("%s: want an object", p)
 	}
 	var errs []error
 	for f := range e {
@@ -119,13 +119,13 @@ func parseEntry(p string, v any) (*Mapping, error) {
 		for i, v := range g {
 			s, ok := v.(string)
 			if !ok || s == "" {
-				errs = append(errs, fmt.Errorf("%s.groups[%d]: want a non-empty string, got %s", p, i, typeName(v)))
+				errs = append(errs, fmt.Errorf("%s.groups[%d]: want a non-empty string", p, i))
 				continue
 			}
 			m.Groups = append(m.Groups, s)
 		}
 	default:
-		errs = append(errs, fmt.Errorf("%s.groups: want an array of strings, got %s", p, typeName(g)))
+		errs = append(errs, fmt.Errorf("%s.groups: want an array of strings", p))
 	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
@@ -152,21 +152,4 @@ func (x *Index) lookup(fp [32]byte, uris []string) *Mapping {
 func decodeHex(dst []byte, s string) bool {
 	n, err := hex.Decode(dst, []byte(s))
 	return err == nil && n == len(dst)
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	default:
-		return "a number"
-	}
 }
