@@ -169,3 +169,25 @@ func TestAuthenticateFailsClosedWithoutMappings(t *testing.T) {
 		t.Fatal("New without anchors succeeded")
 	}
 }
+
+func BenchmarkAuthenticate(b *testing.B) {
+	ca := gwtest.NewCA(b, "Bench CA")
+	u, _ := url.Parse("spiffe://prod.example/api")
+	chain := ca.Issue(b, &x509.Certificate{SerialNumber: big.NewInt(5), Subject: pkix.Name{CommonName: "api"}, URIs: []*url.URL{u}, DNSNames: []string{"api.internal"}})
+	a, err := New(Options{Anchors: []*x509.Certificate{ca.Cert}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx, err := NewIndex(map[string]any{u.String(): map[string]any{"consumer": "api"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a.SetIndex(idx)
+	chains := [][]*x509.Certificate{chain}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Authenticate(chains); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
