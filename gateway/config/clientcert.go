@@ -1,14 +1,5 @@
 package config
 
-// ClientCertSettings: listen.tls_client_ca_file (PEM, one or more CA
-// certificates) makes the proxy listener ask TLS clients for a certificate
-// and verify it against those CAs; listen.client_auth says whether one is
-// required: "request" (default) verifies a certificate if the client sends
-// one, "require" fails the handshake without one. Without the CA file no
-// certificate is asked for and client_auth is ignored. Both reload live:
-// the CA file is read by every generation and each handshake uses the
-// running one.
-
 // ClientCerts configures client-certificate authentication (method
 // client_cert). The mapping of certificates to consumers lives in bundle
 // data, so revoking is removing an entry.
