@@ -18,6 +18,7 @@ const (
 	MethodJWT           = "jwt"
 	MethodIntrospection = "introspection"
 	MethodAPIKey        = "api_key"
+	MethodClientCert    = "client_cert"
 	MethodAnonymous     = "anonymous"
 )
 
@@ -38,6 +39,9 @@ type Identity struct {
 	KeyID string
 	// ExpiresAt is when the credential stops being valid; zero if unknown.
 	ExpiresAt time.Time
+	// Certificate describes the verified client certificate of a
+	// client_cert identity (input.identity.certificate); nil otherwise.
+	Certificate *Certificate
 	// Memo, when not nil, is shared by all copies of an identity that an
 	// authenticator keeps for its lifetime (an API key's); the policy engine
 	// keeps the identity's input value there, so it is converted once, not
@@ -45,6 +49,23 @@ type Identity struct {
 	// value per cached token would multiply the garbage collector's work.
 	// An identity with a Memo must not be modified.
 	Memo *Memo
+}
+
+// Certificate is input.identity.certificate: the fields of a verified
+// client certificate (the leaf of its chain) a policy may read. The
+// certificate itself never enters the input or the log.
+type Certificate struct {
+	// Subject and Issuer are distinguished names as x509.Name.String
+	// writes them (RFC 2253 order); Serial is lower-case hex.
+	Subject, Issuer, Serial string
+	// FingerprintSHA256 is "sha256:" and the lower-case hex SHA-256 of the
+	// DER certificate.
+	FingerprintSHA256 string
+	// DNSNames, URIs (a SPIFFE ID is one) and Emails are the subject
+	// alternative names.
+	DNSNames, URIs, Emails []string
+	// NotAfter ends the certificate's validity.
+	NotAfter time.Time
 }
 
 // Memo holds one value derived from an immutable object, computed once.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/portcullis/portcullis/gateway/authn/clientcert"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/input"
@@ -24,9 +25,11 @@ const (
 )
 
 // Authenticators are the verifiers the stage dispatches to; a field is nil
-// when its method is not configured.
+// when its method is not configured. ClientCert verifies no credential
+// value but the connection's certificate chain, hence its own type.
 type Authenticators struct {
 	JWT, Introspection, APIKey pipeline.Authenticator
+	ClientCert                 *clientcert.Authenticator
 }
 
 // stage is the per-route authentication, built once.
@@ -36,6 +39,7 @@ type stage struct {
 	// JWS-shaped token the JWT verifier declines (ErrNoCredential) may still
 	// be an opaque token the introspection endpoint knows.
 	jwsChain, opaqueChain, apiKeyChain []pipeline.Authenticator
+	clientCert                         *clientcert.Authenticator // nil unless the route enables client_cert
 	anon                               bool
 	hide                               bool
 	identity                           header.Set // headers removed from every request, in any spelling
@@ -50,12 +54,14 @@ type stage struct {
 //  1. removes every identity header ([IdentityHeaders]) the client sent;
 //  2. extracts exactly one credential: the Authorization header (Bearer),
 //     the route's bearer_query parameter and bearer_cookie, the API-key
-//     header and, with api_key_query, the API-key parameter. Two of them,
-//     or one repeated, is 401 credential_ambiguous; a malformed one (other
+//     header and, with api_key_query, the API-key parameter and, when the
+//     route enables client_cert, the connection's verified client
+//     certificate. Two of them (a certificate and a token too), or one
+//     repeated, is 401 credential_ambiguous; a malformed one (other
 //     schemes included) 401 credential_malformed;
 //  3. sends a bearer token that looks like a JWS to JWT (when the route
 //     enables jwt), else to introspection (when it enables introspection),
-//     and an API key to APIKey. A credential of a method the route does not
+//     an API key to APIKey and a certificate chain to ClientCert. A credential of a method the route does not
 //     enable is 401 method_not_allowed_on_route;
 //  4. with no credential, gives policy.Anonymous() if the route allows
 //     anonymous requests, else 401 credential_missing;
@@ -91,6 +97,12 @@ func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline
 	for _, m := range a.Methods {
 		var have pipeline.Authenticator
 		switch m {
+		case policy.MethodClientCert:
+			if auth.ClientCert == nil {
+				return nil, fmt.Errorf("route %q: authn method %s is enabled but not configured", route.Name, m)
+			}
+			s.clientCert, s.x.clientCert = auth.ClientCert, true
+			continue
 		case policy.MethodJWT:
 			have = auth.JWT
 		case policy.MethodIntrospection:
@@ -153,27 +165,45 @@ func (s *stage) authenticate(r *http.Request) (*policy.Identity, *found, error) 
 		return nil, nil, problem.New(http.StatusUnauthorized, ReasonMissing, "authentication is required").
 			WithHeader("WWW-Authenticate", "Bearer")
 	}
+	if f.cred.Kind == kindClientCert { // extracted only where the route enables it
+		id, err := s.clientCert.Authenticate(r.TLS.VerifiedChains)
+		if id, err = settle(id, err); err != nil {
+			return nil, nil, err
+		}
+		return id, &f, nil
+	}
 	verifiers := s.authenticators(f.cred)
 	if len(verifiers) == 0 {
 		return nil, nil, s.notAllowed(f.cred)
 	}
 	for _, a := range verifiers {
 		id, err := a.Authenticate(r.Context(), f.cred)
-		switch {
-		case err == nil && id != nil:
-			return id, &f, nil
-		case err == nil:
-			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable",
-				errors.New("authenticator returned no identity and no error"))
-		case errors.Is(err, pipeline.ErrNoCredential):
+		if errors.Is(err, pipeline.ErrNoCredential) {
 			continue
-		case problem.As(err) != nil:
-			return nil, nil, err
-		default:
-			return nil, nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable", err)
 		}
+		if id, err = settle(id, err); err != nil {
+			return nil, nil, err
+		}
+		return id, &f, nil
 	}
 	return nil, nil, problem.Unauthorized(ReasonUnsupported, "the credential is not of a supported kind", nil)
+}
+
+// settle is an authenticator's answer as the stage returns it: an
+// identity, its problem, or 503 authn_unavailable for anything else
+// (fail closed).
+func settle(id *policy.Identity, err error) (*policy.Identity, error) {
+	switch {
+	case err == nil && id != nil:
+		return id, nil
+	case err == nil:
+		return nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable",
+			errors.New("authenticator returned no identity and no error"))
+	case problem.As(err) != nil:
+		return nil, err
+	default:
+		return nil, problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "authentication is unavailable", err)
+	}
 }
 
 // authenticators lists, in order, the verifiers enabled on the route for
@@ -221,7 +251,7 @@ func (s *stage) setHeaders(edits *header.Edits, id *policy.Identity) {
 		chs = s.issuerHeaders[id.Issuer]
 	case policy.MethodIntrospection:
 		chs = s.introHeaders
-	case policy.MethodAPIKey:
+	case policy.MethodAPIKey, policy.MethodClientCert:
 		if v := stripControl(id.Consumer); v != "" {
 			edits.Set(s.consumerHeader, v)
 		}

@@ -21,12 +21,14 @@ const maxAPIKeyBytes = 1024
 
 // Credential kinds and sources, as in [pipeline.Credential].
 const (
-	kindBearer = "bearer"
-	kindAPIKey = "api_key"
+	kindBearer     = "bearer"
+	kindAPIKey     = "api_key"
+	kindClientCert = "client_cert"
 
 	sourceHeader = "header"
 	sourceQuery  = "query"
 	sourceCookie = "cookie"
+	sourceTLS    = "tls"
 )
 
 // extractor finds the one credential of a request. The places are fixed
@@ -36,6 +38,10 @@ type extractor struct {
 	bearerCookie string // folded by cookieKey
 	apiKeyHeader string // canonical form
 	apiKeyQuery  string
+	// clientCert counts a verified TLS client certificate as a credential
+	// (routes that enable client_cert); elsewhere a certificate is only
+	// the connection's.
+	clientCert bool
 }
 
 // found is an extracted credential and the name of the header, query
@@ -95,6 +101,9 @@ func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 			got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceCookie, Value: vals[0]}, x.bearerCookie})
 		}
 	}
+	if x.clientCert && hasVerifiedCert(r) {
+		got = append(got, found{cred: pipeline.Credential{Kind: kindClientCert, Source: sourceTLS}})
+	}
 	switch len(got) {
 	case 0:
 		return found{}, false, nil
@@ -103,6 +112,13 @@ func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 	default:
 		return found{}, false, ambiguous("more than one credential")
 	}
+}
+
+// hasVerifiedCert reports whether r's connection presented a client
+// certificate the handshake verified. An unverified one (no chain) is
+// never a credential.
+func hasVerifiedCert(r *http.Request) bool {
+	return r.TLS != nil && len(r.TLS.VerifiedChains) > 0
 }
 
 func (x *extractor) fromQuery(raw string, got []found) ([]found, *problem.Problem) {

@@ -50,6 +50,9 @@ func (x *extractor) presented(r *http.Request) []pipeline.Presented {
 			}
 		}
 	}
+	if x.clientCert && hasVerifiedCert(r) {
+		add(kindClientCert, sourceTLS)
+	}
 	if x.bearerCookie != "" {
 		for _, line := range r.Header.Values("Cookie") {
 			for part := range strings.SplitSeq(line, ";") {

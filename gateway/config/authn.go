@@ -7,6 +7,7 @@ type Authn struct {
 	JWT           JWT            `yaml:"jwt"`
 	Introspection *Introspection `yaml:"introspection"`
 	APIKeys       APIKeys        `yaml:"api_keys"`
+	ClientCerts   ClientCerts    `yaml:"client_certs"`
 }
 
 // JWT configures JWT verification.
@@ -105,7 +106,7 @@ type APIKeys struct {
 
 // RouteAuthn configures authentication on a route.
 type RouteAuthn struct {
-	// Methods accepted: jwt, introspection, api_key. Empty: none (anonymous only).
+	// Methods accepted: jwt, introspection, api_key, client_cert. Empty: none (anonymous only).
 	Methods []string `yaml:"methods"`
 	// Anonymous lets requests without a credential reach the policy as an
 	// anonymous identity. Default false: they get 401.

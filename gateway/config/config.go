@@ -55,6 +55,14 @@ type Listen struct {
 	// listener terminate TLS 1.2+ (HTTP/2 is negotiated by ALPN).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TLSClientCAFile (PEM, one or more CA certificates; needs
+	// TLSCertFile) makes the proxy listener ask TLS clients for a
+	// certificate and verify it against those CAs. ClientAuth is "request"
+	// (default: verified if sent) or "require" (the handshake fails
+	// without one); it is ignored without the CA file. Both reload live:
+	// each handshake uses the running generation.
+	TLSClientCAFile string `yaml:"tls_client_ca_file"`
+	ClientAuth      string `yaml:"client_auth"`
 	// HeadersWithUnderscores is what happens to a request header whose name
 	// contains "_", which CGI-style backends fold into the "-" spelling:
 	// "drop" (default) removes it, "reject" answers 400, "allow" keeps it.

@@ -55,6 +55,7 @@ func (c *Config) defaults() {
 		ShutdownGrace:          15 * time.Second,
 		DrainDelay:             5 * time.Second,
 		HeadersWithUnderscores: "drop",
+		ClientAuth:             "request",
 	}
 	c.Log = Log{Level: "info", Format: "json"}
 	c.Request.MethodOverride = "strip"
@@ -77,6 +78,7 @@ func (c *Config) defaults() {
 		DataPath:       "portcullis.consumers",
 		ConsumerHeader: "X-Consumer-Username",
 	}
+	c.Authn.ClientCerts = ClientCerts{DataPath: "portcullis.client_certs"}
 	c.Policy = Policy{
 		Decision:          "data.portcullis.authz.decision",
 		Timeout:           50 * time.Millisecond,
@@ -162,7 +164,7 @@ func (r *Route) defaults(c *Config) {
 // route with a spec.
 func (c *Config) finish() {
 	l := &c.Listen
-	l.TLSCertFile, l.TLSKeyFile = c.Path(l.TLSCertFile), c.Path(l.TLSKeyFile)
+	l.TLSCertFile, l.TLSKeyFile, l.TLSClientCAFile = c.Path(l.TLSCertFile), c.Path(l.TLSKeyFile), c.Path(l.TLSClientCAFile)
 	p := &c.Policy
 	for i := range p.Bundles {
 		p.Bundles[i].Path = c.Path(p.Bundles[i].Path)

@@ -123,6 +123,7 @@ func (c *Config) validateListen(ch *checker) {
 			ch.add("listen.tls_cert_file", "%v", err)
 		}
 	}
+	c.validateClientCA(ch)
 	for i, s := range l.TrustedProxies {
 		if _, err := trusted.Parse(s); err != nil {
 			ch.add(fmt.Sprintf("listen.trusted_proxies[%d]", i), "%v", err)
@@ -443,7 +444,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	a := r.Authn
 	for k, meth := range a.Methods {
 		f := fmt.Sprintf("%s.authn.methods[%d]", p, k)
-		ch.oneOf(f, meth, "jwt", "introspection", "api_key")
+		ch.oneOf(f, meth, "jwt", "introspection", "api_key", "client_cert")
 		switch {
 		case meth == "jwt" && len(c.Authn.JWT.Issuers) == 0:
 			ch.add(f, "jwt needs authn.jwt.issuers")
@@ -451,6 +452,8 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 			ch.add(f, "introspection needs authn.introspection")
 		case meth == "api_key" && len(c.Policy.Bundles) == 0:
 			ch.add(f, "api_key needs policy.bundles (consumers live in bundle data)")
+		case meth == "client_cert":
+			c.checkClientCertMethod(ch, f)
 		}
 	}
 	if a.BearerQuery != "" && a.BearerQuery == c.Authn.APIKeys.Query && a.APIKeyQuery {

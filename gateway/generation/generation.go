@@ -10,6 +10,7 @@ package generation
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/authn/apikey"
+	"github.com/portcullis/portcullis/gateway/authn/clientcert"
 	"github.com/portcullis/portcullis/gateway/authn/introspect"
 	"github.com/portcullis/portcullis/gateway/authn/jwt"
 	"github.com/portcullis/portcullis/gateway/authz"
@@ -77,9 +79,15 @@ type Generation struct {
 	LogHeaders []string
 	// Certificate is the proxy listener's TLS certificate; nil without TLS.
 	Certificate *tls.Certificate
+	// ClientCAs verify client certificates (listen.tls_client_ca_file) and
+	// ClientAuth says when one is asked for; nil and tls.NoClientCert
+	// without the CA file.
+	ClientCAs  *x509.CertPool
+	ClientAuth tls.ClientAuthType
 
 	parts
-	apikeys *apikey.Authenticator
+	apikeys     *apikey.Authenticator
+	clientCerts *clientcert.Authenticator // nil without listen.tls_client_ca_file
 
 	refs     atomic.Int64
 	retiring atomic.Bool
@@ -267,6 +275,7 @@ func (b *builder) build(ctx context.Context) {
 			g.Certificate = &cert
 		}
 	}
+	b.buildClientCerts()
 	if g.Headers, err = header.New(cfg, o.Registerer); err != nil {
 		b.fail(fmt.Errorf("request headers: %w", err))
 	}
@@ -447,7 +456,7 @@ func (b *builder) buildRoutes() {
 // body guard (headers only) → authenticate → read or buffer body → validate (record) → authorize → enforce validation → assertion → proxy.
 func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	g := b.g
-	auths := authn.Authenticators{APIKey: g.apikeys}
+	auths := authn.Authenticators{APIKey: g.apikeys, ClientCert: g.clientCerts}
 	if g.jwt != nil {
 		auths.JWT = g.jwt
 	}

@@ -53,10 +53,7 @@ func apiKeyIndex(cfg *config.Config, eng *engine.Engine) (*apikey.Index, error) 
 	if err == nil {
 		return idx, nil
 	}
-	paths := make([]string, len(cfg.Policy.Bundles))
-	for i, b := range cfg.Policy.Bundles {
-		paths[i] = b.Path
-	}
+	paths := bundlePaths(cfg)
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
@@ -69,6 +66,15 @@ func apiKeyIndex(cfg *config.Config, eng *engine.Engine) (*apikey.Index, error) 
 		}
 	}
 	return nil, errors.Join(out...)
+}
+
+// bundlePaths are the paths of cfg's bundles, for errors in their data.
+func bundlePaths(cfg *config.Config) []string {
+	paths := make([]string, len(cfg.Policy.Bundles))
+	for i, b := range cfg.Policy.Bundles {
+		paths[i] = b.Path
+	}
+	return paths
 }
 
 // locateAPIKeyError names the data.json file and line of a problem in the
@@ -223,7 +229,7 @@ func filesDigest(paths []string, modTime bool) string {
 
 // Files lists every file cfg names that a generation reads: the
 // configuration itself, bundles, OpenAPI specs, key files, the TLS
-// certificate and key, file: secrets, CA files and the assertion signing keys. A change to any of them
+// certificate and key, the client CA file, file: secrets, CA files and the assertion signing keys. A change to any of them
 // builds a new generation.
 func Files(cfg *config.Config) []string {
 	var fs []string
@@ -239,7 +245,7 @@ func Files(cfg *config.Config) []string {
 			add(f)
 		}
 	}
-	add(cfg.File, cfg.Listen.TLSCertFile, cfg.Listen.TLSKeyFile)
+	add(cfg.File, cfg.Listen.TLSCertFile, cfg.Listen.TLSKeyFile, cfg.Listen.TLSClientCAFile)
 	for _, b := range cfg.Policy.Bundles {
 		add(b.Path)
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 
+	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/gateway/listener"
 )
 
@@ -30,4 +32,31 @@ func (s *Server) proxyListener(tcp net.Listener, tlsCfg *tls.Config, srv *http.S
 	}
 	srv.ConnState, srv.ConnContext = pl.ConnState, pl.ConnContext
 	return pl, nil
+}
+
+// clientAuthConfig is the GetConfigForClient hook of base: each handshake
+// asks for a client certificate as the running generation says
+// (listen.tls_client_ca_file, listen.client_auth), so a rotated CA file,
+// and client authentication turned on or off, is live for new connections.
+// The config is derived once per generation, not per handshake.
+func clientAuthConfig(base *tls.Config, running func() *generation.Generation) func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	type derived struct {
+		g   *generation.Generation
+		cfg *tls.Config
+	}
+	var last atomic.Pointer[derived]
+	return func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		g := running()
+		if g.ClientCAs == nil {
+			return nil, nil // base: no certificate asked for
+		}
+		if d := last.Load(); d != nil && d.g == g {
+			return d.cfg, nil
+		}
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		c.ClientCAs, c.ClientAuth = g.ClientCAs, g.ClientAuth
+		last.Store(&derived{g, c})
+		return c, nil
+	}
 }

@@ -278,6 +278,7 @@ func (s *Server) Run(ctx context.Context) error {
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.gen.Load().Certificate, nil },
 			NextProtos:     []string{"h2", "http/1.1"},
 		}
+		tlsCfg.GetConfigForClient = clientAuthConfig(tlsCfg, s.gen.Load)
 	}
 	if pl, err = s.proxyListener(pl, tlsCfg, proxySrv); err != nil {
 		return err

@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/portcullis/portcullis/policy"
 )
@@ -110,6 +111,9 @@ func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 		return append(b, "null"...), nil
 	}
 	b = strconv.AppendBool(append(b, `{"authenticated":`...), id.Authenticated)
+	if c := id.Certificate; c != nil {
+		b = appendCertificate(append(b, `,"certificate":`...), c)
+	}
 	b = append(b, `,"claims":`...)
 	if len(id.Claims) == 0 {
 		b = append(b, "{}"...)
@@ -127,6 +131,20 @@ func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 	b = appendStrings(append(b, `,"scopes":`...), id.Scopes)
 	b = appendString(append(b, `,"subject":`...), id.Subject)
 	return append(b, '}'), nil
+}
+
+// appendCertificate writes input.identity.certificate as the engine builds
+// it (policy/engine certificateTerm), keys sorted.
+func appendCertificate(b []byte, c *policy.Certificate) []byte {
+	b = appendStrings(append(b, `{"dns_names":`...), c.DNSNames)
+	b = appendStrings(append(b, `,"emails":`...), c.Emails)
+	b = appendString(append(b, `,"fingerprint_sha256":`...), c.FingerprintSHA256)
+	b = appendString(append(b, `,"issuer":`...), c.Issuer)
+	b = appendString(append(b, `,"not_after":`...), c.NotAfter.UTC().Format(time.RFC3339))
+	b = appendString(append(b, `,"serial":`...), c.Serial)
+	b = appendString(append(b, `,"subject":`...), c.Subject)
+	b = appendStrings(append(b, `,"uris":`...), c.URIs)
+	return append(b, '}')
 }
 
 func appendValidation(b []byte, v *policy.Validation) []byte {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/engine"
@@ -22,6 +23,15 @@ func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
 			"role": "user", "nested": map[string]any{"n": json.Number("12.50"), "ok": true, "none": nil},
 			"note": "quote \" backslash \\ tab \t ünïcödé <script>",
 			"tags": []string{"<b>", "a&b"},
+		},
+	}
+	certService := &policy.Identity{
+		Authenticated: true, Method: policy.MethodClientCert, Subject: "billing", Consumer: "billing", Groups: []string{"services"},
+		KeyID: "spiffe://prod.example/billing",
+		Certificate: &policy.Certificate{
+			Subject: "CN=billing,O=Example \"Q\"", Issuer: "CN=Example CA", Serial: "1f", FingerprintSHA256: "sha256:00ff",
+			DNSNames: []string{"billing.internal"}, URIs: []string{"spiffe://prod.example/billing"},
+			NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)),
 		},
 	}
 	get := policy.Request{
@@ -45,6 +55,7 @@ func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
 		in   policy.Input
 	}{
 		{"a JWT user's GET", policy.Input{Request: get, Route: route, Identity: jwtUser, Validation: policy.Validation{Valid: true}}},
+		{"a client certificate's identity", policy.Input{Request: get, Route: route, Identity: certService, Validation: policy.Validation{Valid: true}}},
 		{"an anonymous request without claims", policy.Input{Request: get, Route: policy.Route{Name: "public"}, Identity: policy.Anonymous(), Validation: policy.Validation{Valid: true}}},
 		{"a POST with its body and validation errors", policy.Input{Request: post, Route: route, Identity: jwtUser, Validation: invalid}},
 		{"a body the route asked for but could not get", policy.Input{Request: truncated, Route: route, Identity: jwtUser, Validation: policy.Validation{Valid: true}}},

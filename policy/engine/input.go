@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/portcullis/portcullis/policy"
@@ -38,6 +40,13 @@ var (
 	kScopes        = ast.StringTerm("scopes")
 	kClaims        = ast.StringTerm("claims")
 	kKeyID         = ast.StringTerm("key_id")
+	kCertificate   = ast.StringTerm("certificate")
+	kSerial        = ast.StringTerm("serial")
+	kFingerprint   = ast.StringTerm("fingerprint_sha256")
+	kDNSNames      = ast.StringTerm("dns_names")
+	kURIs          = ast.StringTerm("uris")
+	kEmails        = ast.StringTerm("emails")
+	kNotAfter      = ast.StringTerm("not_after")
 	kValidation    = ast.StringTerm("validation")
 	kValid         = ast.StringTerm("valid")
 	kErrors        = ast.StringTerm("errors")
@@ -70,7 +79,9 @@ var (
 //	             the route asked for the body)},
 //	 "route": {"name", "operation_id", "path_params": {}, "tags": []},
 //	 "identity": {"authenticated", "method", "subject", "issuer", "consumer",
-//	              "groups": [], "scopes": [], "claims": {}, "key_id"},
+//	              "groups": [], "scopes": [], "claims": {}, "key_id",
+//	              "certificate" (client_cert only): {"subject", "issuer", "serial",
+//	                  "fingerprint_sha256", "dns_names": [], "uris": [], "emails": [], "not_after"}},
 //	 "validation": {"valid", "errors": [{"name", "in", "reason"}]} (only when it ran)}
 //
 // With in.OPAEnvoy it adds OPA-Envoy's "attributes" (request.http and
@@ -256,7 +267,24 @@ func buildIdentityTerm(id *policy.Identity, f *inputNeeds) *ast.Term {
 	if c := f.field("claims"); c != nil {
 		obj.add(kClaims, ast.NewTerm(claimsValue(id.Claims, c)))
 	}
+	if c := id.Certificate; c != nil && f.has("certificate") {
+		obj.add(kCertificate, certificateTerm(c))
+	}
 	return ast.NewTerm(obj.object())
+}
+
+// certificateTerm is input.identity.certificate; not_after is RFC 3339 in UTC.
+func certificateTerm(c *policy.Certificate) *ast.Term {
+	return ast.ObjectTerm(
+		[2]*ast.Term{kSubject, ast.StringTerm(c.Subject)},
+		[2]*ast.Term{kIssuer, ast.StringTerm(c.Issuer)},
+		[2]*ast.Term{kSerial, ast.StringTerm(c.Serial)},
+		[2]*ast.Term{kFingerprint, ast.StringTerm(c.FingerprintSHA256)},
+		[2]*ast.Term{kDNSNames, stringArray(c.DNSNames)},
+		[2]*ast.Term{kURIs, stringArray(c.URIs)},
+		[2]*ast.Term{kEmails, stringArray(c.Emails)},
+		[2]*ast.Term{kNotAfter, ast.StringTerm(c.NotAfter.UTC().Format(time.RFC3339))},
+	)
 }
 
 // validTerm is the validation of most requests, built once: terms are
