@@ -8,7 +8,7 @@
 //	labels           {"id": <UUID per process>, "version": ..., user labels such as "app"}
 //	decision_id      also sent to the client
 //	trace_id         if known
-//	bundles          {<name>: {"revision": ...}}
+//	bundles          {<name>: {"revision": ..., "hash": <hex SHA-256 of the bundle's content>}}
 //	path             the decision rule, e.g. "portcullis/authz/decision"
 //	input, result    after erasing and masking; omitted when absent
 //	erased, masked   the JSON pointers removed and upserted

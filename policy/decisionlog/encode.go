@@ -40,7 +40,8 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
 				b = append(b, ',')
 			}
 			b = append(appendString(b, name), `:{"revision":`...)
-			b = append(appendString(b, ev.Bundles[name]), '}')
+			b = appendString(b, ev.Bundles[name].Revision)
+			b = append(appendString(append(b, `,"hash":`...), ev.Bundles[name].Hash), '}')
 		}
 		b = append(b, '}')
 	}

@@ -1,6 +1,10 @@
 package decisionlog
 
-import "time"
+import (
+	"time"
+
+	"github.com/portcullis/portcullis/policy"
+)
 
 // Event is what the gateway knows about one request outcome. Log turns it
 // into one JSON line shaped like OPA's decision-log EventV1.
@@ -18,8 +22,8 @@ type Event struct {
 	Input any
 	// Result is the raw value of the decision rule, or nil.
 	Result any
-	// Bundles maps bundle name to revision.
-	Bundles map[string]string
+	// Bundles maps bundle name to its revision and content hash.
+	Bundles map[string]policy.BundleID
 
 	// Allow is the outcome; every non-allow outcome counts as a deny for sampling.
 	Allow bool

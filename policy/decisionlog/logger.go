@@ -256,8 +256,8 @@ func (l *Logger) eventMap(ev *Event, id string, ts time.Time, d *doc) map[string
 	}
 	if len(ev.Bundles) > 0 {
 		b := make(map[string]any, len(ev.Bundles))
-		for name, rev := range ev.Bundles {
-			b[name] = map[string]any{"revision": rev}
+		for name, id := range ev.Bundles {
+			b[name] = map[string]any{"revision": id.Revision, "hash": id.Hash}
 		}
 		m["bundles"] = b
 	}
