@@ -20,7 +20,9 @@
 //
 // The HTTP outcome is in one more top-level object, which OPA tooling
 // ignores: "portcullis": {"allow", "status", "reasons", "route", "subject",
-// "consumer", "authn", "latency_ns", "upstream_status", "cached"}.
+// "consumer", "authn", "latency_ns", "upstream_status", "cached"}, and in
+// the extra event of a shadow decision that differed from the enforced one
+// (same decision_id), "shadow": {"allow", "outcome", "reasons", "bundles"}.
 //
 // Events are appended as JSON directly, not through the gateway's log
 // library, so no log level silences the audit stream. Strings are escaped
