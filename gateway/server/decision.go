@@ -22,9 +22,10 @@ const DecisionIDHeader = "X-Decision-Id"
 // It needs no *http.Request, so a refusal made before net/http built one
 // is logged the same way: the request facts are in x.in (see
 // input.Arrive), header (which may be nil) gives the configured headers.
-func logDecision(ctx context.Context, g *generation.Generation, header http.Header, x *exchange, err error, o pipeline.Outcome) {
+// It returns the event, nil when the log has no sink.
+func logDecision(ctx context.Context, g *generation.Generation, header http.Header, x *exchange, err error, o pipeline.Outcome) *decisionlog.Event {
 	if !g.DecisionLog.Enabled() {
-		return
+		return nil
 	}
 	ev := &decisionlog.Event{
 		DecisionID:     x.decisionID,
@@ -73,4 +74,17 @@ func logDecision(ctx context.Context, g *generation.Generation, header http.Head
 		}
 	}
 	g.DecisionLog.Log(ctx, ev)
+	return ev
+}
+
+// shadowDecision hands a request whose input reached the policy to the
+// shadow evaluator, if the generation has one. It runs when the request is
+// finished, so nothing changes the input any more, and it never waits: the
+// shadow decides on its own goroutine (policy/shadow), never changing the
+// response; a divergence is written as a second event ev with the same
+// decision_id.
+func shadowDecision(g *generation.Generation, x *exchange, ev *decisionlog.Event) {
+	if d := x.authz.Decision; d != nil && g.Shadow != nil {
+		g.Shadow.Submit(&x.in.Input, d, ev)
+	}
 }

@@ -56,10 +56,11 @@ type Evaluator struct {
 	m      *metrics
 	c      *counts
 
-	queue chan job
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	queue   chan job
+	started atomic.Bool
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 type job struct {
@@ -115,8 +116,12 @@ func identities(s engine.Status) map[string]policy.BundleID {
 	return ids
 }
 
-// Start launches the evaluating goroutine.
-func (e *Evaluator) Start() { go e.run() }
+// Start launches the evaluating goroutine; a second call does nothing.
+func (e *Evaluator) Start() {
+	if e.started.CompareAndSwap(false, true) {
+		go e.run()
+	}
+}
 
 // Submit queues the shadow evaluation of in, whose enforced policy
 // decision was enforced; ev, when not nil, is the request's decision-log
@@ -180,11 +185,15 @@ func (e *Evaluator) evaluate(j job) {
 	e.log.Log(context.Background(), &ev)
 }
 
-// Close stops accepting work into the goroutine, evaluates what is queued
-// and returns when done or when ctx ends. Submit after Close still never
+// Close stops the goroutine after it evaluated what is queued, and
+// returns when it did or when ctx ends; a never started Evaluator
+// returns at once. Submit after Close still never
 // blocks (the queue fills and drops).
 func (e *Evaluator) Close(ctx context.Context) {
 	e.once.Do(func() { close(e.stop) })
+	if !e.started.Load() { // a generation that never ran: nothing to wait for
+		return
+	}
 	select {
 	case <-e.done:
 	case <-ctx.Done():
