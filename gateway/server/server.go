@@ -132,7 +132,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, g *generati
 	}
 	routeName := x.in.Route.Name
 	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(o.Status)).Inc()
-	shadowDecision(g, x, logDecision(r.Context(), g, r.Header, x, err, o))
+	logDecision(r.Context(), g, r.Header, x, err, o)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, x.start, &x.up, time.Now())
 	if v == http.ErrAbortHandler {

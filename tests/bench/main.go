@@ -83,7 +83,7 @@ func parseOptions(args []string) (options, error) {
 	}
 	for _, k := range o.configs() {
 		if !knownConfig(k) {
-			errs = append(errs, fmt.Errorf("-only: unknown configuration %q (want a, b, c or d)", k))
+			errs = append(errs, fmt.Errorf("-only: unknown configuration %q (want a, b, c, d or e)", k))
 		}
 	}
 	return o, errors.Join(errs...)

@@ -42,7 +42,29 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7, in table order.
+// fullPipelineConfig is configuration (c).
+var fullPipelineConfig = gatewayConfig{
+	key: "c", title: "(c) full pipeline", template: "c-full.yaml.tmpl",
+	spec: func(base string, b *bench) requestSpec {
+		return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+			header: "Authorization", values: b.tokens}
+	},
+	guard: func(base string, b *bench) requestSpec {
+		return requestSpec{method: "POST", url: base + usersPath, body: []byte(`{"name":"Bench User","email":"not an email"}`),
+			contentType: "application/json", header: "Authorization", values: b.tokens}
+	},
+	status: 400,
+}
+
+// fullShadow is (c) with a shadow bundle (issue 16); not in -only's
+// default set: run it with -only c,e.
+var fullShadow = func() gatewayConfig {
+	gc := fullPipelineConfig
+	gc.key, gc.title, gc.template = "e", "(e) full pipeline + shadow", "e-shadow.yaml.tmpl"
+	return gc
+}()
+
+// gatewayConfigs are the configurations of issue 7 (and 16), in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -56,18 +78,7 @@ var gatewayConfigs = []gatewayConfig{
 		guard:  func(base string, _ *bench) requestSpec { return requestSpec{method: "GET", url: base + usersPath} },
 		status: 401,
 	},
-	{
-		key: "c", title: "(c) full pipeline", template: "c-full.yaml.tmpl",
-		spec: func(base string, b *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
-				header: "Authorization", values: b.tokens}
-		},
-		guard: func(base string, b *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: []byte(`{"name":"Bench User","email":"not an email"}`),
-				contentType: "application/json", header: "Authorization", values: b.tokens}
-		},
-		status: 400,
-	},
+	fullPipelineConfig,
 	{
 		key: "d", title: "(d) API key + policy", template: "d-apikey.yaml.tmpl",
 		spec: func(base string, _ *bench) requestSpec {
@@ -80,6 +91,7 @@ var gatewayConfigs = []gatewayConfig{
 		},
 		status: 403,
 	},
+	fullShadow,
 }
 
 // bundleRef is a policy bundle in a rendered configuration.
