@@ -1,13 +1,11 @@
 package shadow
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,22 +179,10 @@ func TestEvaluatorSamples(t *testing.T) {
 	}
 }
 
-// syncBuffer is a stdout sink's writer read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 func TestEvaluatorLogsDivergencesOnly(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
-	sink, err := decisionlog.StdoutOptions{W: &out}.Open(decisionlog.Env{})
+	path := filepath.Join(t.TempDir(), "decisions.log")
+	sink, err := decisionlog.FileOptions{Path: path, MaxSize: 1 << 20, MaxAge: time.Hour}.Open(decisionlog.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,9 +203,11 @@ func TestEvaluatorLogsDivergencesOnly(t *testing.T) {
 	if err := dl.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	out.mu.Lock()
-	lines := strings.Split(strings.TrimSpace(out.b.String()), "\n")
-	out.mu.Unlock()
+	written, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(written)), "\n")
 	got := map[string]map[string]any{}
 	for _, l := range lines {
 		var ev struct {
