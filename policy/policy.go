@@ -192,8 +192,8 @@ type Decision struct {
 	ResponseHeaders map[string]string
 	// Body is the response body of a deny chosen by the policy (OPA-Envoy body).
 	Body string
-	// Bundles maps bundle name to revision of the policy that decided.
-	Bundles map[string]string
+	// Bundles maps bundle name to the identity of the bundles that decided.
+	Bundles map[string]BundleID
 	// Result is the raw value of the decision rule, for the decision log.
 	Result any
 	// Err is set when the decision is a deny because evaluation failed
@@ -203,6 +203,14 @@ type Decision struct {
 	// Cached is true when the decision came from the decision cache (Eval
 	// is then the lookup).
 	Cached bool
+}
+
+// BundleID identifies one bundle: its manifest revision ("" when it has
+// none) and its content hash, a hex SHA-256 of what was loaded (exact even
+// when revisions are not maintained).
+type BundleID struct {
+	Revision string `json:"revision"`
+	Hash     string `json:"hash"`
 }
 
 // MaskOp is one result of a decision-log mask rule, with the semantics of

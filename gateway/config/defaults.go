@@ -119,6 +119,11 @@ func (s *BundleSigning) defaults(*Config) {
 	s.Algorithm = "RS256"
 }
 
+func (s *Shadow) defaults(*Config) {
+	s.Sample = 1
+	s.QueueSize = 1000
+}
+
 func (f *DecisionFile) defaults(*Config) {
 	f.MaxSize = 100 << 20
 	f.MaxAge = 168 * time.Hour
@@ -168,6 +173,11 @@ func (c *Config) finish() {
 	p := &c.Policy
 	for i := range p.Bundles {
 		p.Bundles[i].Path = c.Path(p.Bundles[i].Path)
+	}
+	if s := p.Shadow; s != nil {
+		for i := range s.Bundles {
+			s.Bundles[i].Path = c.Path(s.Bundles[i].Path)
+		}
 	}
 	if s := p.Signing; s != nil {
 		s.KeyFile = c.Path(s.KeyFile)

@@ -5,6 +5,9 @@ import "time"
 // Policy configures the Rego bundles and the decision rule.
 type Policy struct {
 	Bundles []BundleSource `yaml:"bundles"`
+	// Shadow, when set, evaluates candidate bundles beside Bundles without
+	// enforcing them (see Shadow).
+	Shadow *Shadow `yaml:"shadow"`
 	// Decision is the rule evaluated per request. Default data.portcullis.authz.decision.
 	Decision string `yaml:"decision"`
 	// Timeout of one evaluation. Default 50ms.

@@ -302,21 +302,7 @@ func (c *Config) validatePolicy(ch *checker) {
 	if len(p.Bundles) == 0 {
 		ch.add("policy.bundles", "at least one bundle is required (without a policy every request is denied)")
 	}
-	names := map[string]bool{}
-	for i, b := range p.Bundles {
-		f := fmt.Sprintf("policy.bundles[%d]", i)
-		if b.Name == "" {
-			ch.add(f+".name", "is required")
-		} else if names[b.Name] {
-			ch.add(f+".name", "%q is used twice", b.Name)
-		}
-		names[b.Name] = true
-		if b.Path == "" {
-			ch.add(f+".path", "is required")
-		} else if _, err := os.Stat(b.Path); err != nil {
-			ch.add(f+".path", "%v", err)
-		}
-	}
+	ch.bundles("policy.bundles", p.Bundles)
 	if !strings.HasPrefix(p.Decision, "data.") {
 		ch.add("policy.decision", "%q must be a rule reference starting with data.", p.Decision)
 	}
@@ -336,6 +322,7 @@ func (c *Config) validatePolicy(ch *checker) {
 	if s := p.Signing; s != nil {
 		ch.fileExists("policy.signing.key_file", s.KeyFile)
 	}
+	c.validateShadow(ch)
 }
 
 func (c *Config) validateDecisionLog(ch *checker) {

@@ -39,6 +39,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/validate"
 	"github.com/portcullis/portcullis/policy/decisionlog"
 	"github.com/portcullis/portcullis/policy/engine"
+	"github.com/portcullis/portcullis/policy/shadow"
 )
 
 // Options are what Build needs besides the configuration.
@@ -101,6 +102,10 @@ type parts struct {
 	// DecisionLog records one event per request.
 	DecisionLog *decisionlog.Logger
 	dlogKey     config.DecisionLog
+	// Shadow evaluates policy.shadow's candidate bundles; nil without
+	// them. It is never carried over (its engine is this generation's),
+	// but its counts are when the candidate is unchanged.
+	Shadow *shadow.Evaluator
 
 	jwt        *jwt.Authenticator
 	jwtKey     jwtSettings
@@ -146,6 +151,9 @@ func Check(ctx context.Context, cfg *config.Config) []error {
 func (g *Generation) Start(ctx context.Context) {
 	if g.jwt != nil {
 		g.jwt.Start(ctx)
+	}
+	if g.Shadow != nil {
+		g.Shadow.Start()
 	}
 }
 
@@ -216,6 +224,9 @@ func (p *parts) closeExcept(ctx context.Context, keep *parts) error {
 			px.CloseIdleConnections()
 		}
 	}
+	if p.Shadow != nil && p.Shadow != keep.Shadow {
+		p.Shadow.Close(ctx) // before the decision log: it writes there
+	}
 	if p.DecisionLog != nil && p.DecisionLog != keep.DecisionLog {
 		return p.DecisionLog.Close(ctx)
 	}
@@ -255,6 +266,7 @@ func (b *builder) build(ctx context.Context) {
 	if g.Engine, err = engine.New(ctx, EngineOptions(cfg, o.Registerer, o.Logger)); err != nil {
 		b.fail(fmt.Errorf("policy: %w", err))
 	}
+	shadowEngine := b.buildShadowEngine(ctx)
 	b.buildJWT()
 	b.buildIntrospection()
 	b.buildBudget()
@@ -296,6 +308,7 @@ func (b *builder) build(ctx context.Context) {
 	if len(b.errs) == 0 && !o.Check {
 		b.buildDecisionLog()
 	}
+	b.buildShadow(shadowEngine)
 }
 
 // jwtSettings decide whether a JWT authenticator can be carried over: the

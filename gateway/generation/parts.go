@@ -36,13 +36,19 @@ func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Lo
 		Registerer:        reg,
 		DecisionCacheSize: p.DecisionCacheSize,
 	}
-	for _, b := range p.Bundles {
-		o.Sources = append(o.Sources, bundle.Source{Name: b.Name, Path: b.Path})
-	}
+	o.Sources = bundleSources(p.Bundles)
 	if s := p.Signing; s != nil {
 		o.Signing = &bundle.Signing{KeyFile: s.KeyFile, KeyID: s.KeyID, Algorithm: s.Algorithm, Scope: s.Scope}
 	}
 	return o
+}
+
+func bundleSources(bs []config.BundleSource) []bundle.Source {
+	srcs := make([]bundle.Source, len(bs))
+	for i, b := range bs {
+		srcs[i] = bundle.Source{Name: b.Name, Path: b.Path}
+	}
+	return srcs
 }
 
 // apiKeyIndex reads the consumers from the bundle data of eng. The error
@@ -228,7 +234,7 @@ func filesDigest(paths []string, modTime bool) string {
 }
 
 // Files lists every file cfg names that a generation reads: the
-// configuration itself, bundles, OpenAPI specs, key files, the TLS
+// configuration itself, bundles (shadow bundles too), OpenAPI specs, key files, the TLS
 // certificate and key, the client CA file, file: secrets, CA files and the assertion signing keys. A change to any of them
 // builds a new generation.
 func Files(cfg *config.Config) []string {
@@ -249,6 +255,7 @@ func Files(cfg *config.Config) []string {
 	for _, b := range cfg.Policy.Bundles {
 		add(b.Path)
 	}
+	add(shadowFiles(cfg)...)
 	if s := cfg.Policy.Signing; s != nil {
 		add(s.KeyFile)
 	}

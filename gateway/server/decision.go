@@ -22,8 +22,10 @@ const DecisionIDHeader = "X-Decision-Id"
 // It needs no *http.Request, so a refusal made before net/http built one
 // is logged the same way: the request facts are in x.in (see
 // input.Arrive), header (which may be nil) gives the configured headers.
+// The request then goes to the shadow policy, if there is one.
 func logDecision(ctx context.Context, g *generation.Generation, header http.Header, x *exchange, err error, o pipeline.Outcome) {
 	if !g.DecisionLog.Enabled() {
+		shadowDecision(g, x, nil)
 		return
 	}
 	ev := &decisionlog.Event{
@@ -73,4 +75,26 @@ func logDecision(ctx context.Context, g *generation.Generation, header http.Head
 		}
 	}
 	g.DecisionLog.Log(ctx, ev)
+	shadowDecision(g, x, ev)
+}
+
+// shadowDecision hands a request whose input reached the policy to the
+// shadow evaluator, if the generation has one. It runs when the request is
+// finished, so nothing changes the input any more, and it never waits: the
+// shadow decides on its own goroutine (policy/shadow), never changing the
+// response; a divergence is written as a second event ev with the same
+// decision_id (nil: no decision log).
+func shadowDecision(g *generation.Generation, x *exchange, ev *decisionlog.Event) {
+	d := x.authz.Decision
+	if d == nil || g.Shadow == nil {
+		return
+	}
+	var kept *decisionlog.Event
+	if ev != nil {
+		// A copy outlives the request; ev itself stays on the stack, so a
+		// gateway without a shadow allocates nothing more.
+		c := *ev
+		kept = &c
+	}
+	g.Shadow.Submit(&x.in.Input, d, kept)
 }

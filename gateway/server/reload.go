@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/engine"
+	"github.com/portcullis/portcullis/policy/shadow"
 	"github.com/portcullis/portcullis/policy/watch"
 )
 
@@ -141,7 +142,11 @@ func (s *Server) Reload(ctx context.Context, cause string) error {
 	rs.total.WithLabelValues("success").Inc()
 	rs.lastOK.Set(float64(g.BuiltAt.UnixNano()) / 1e9)
 	rs.genNumber.Set(float64(g.Number))
-	s.log.Info().Str("cause", cause).Uint64("generation", g.Number).Interface("bundles", g.Engine.Status().Bundles).Msg("generation swapped in")
+	swapped := s.log.Info().Str("cause", cause).Uint64("generation", g.Number).Interface("bundles", g.Engine.Status().Bundles)
+	if g.Shadow != nil {
+		swapped = swapped.Interface("shadow_bundles", g.Shadow.Status().Bundles)
+	}
+	swapped.Msg("generation swapped in")
 	if announce {
 		s.log.Warn().Strs("needs_restart", restart).Msg("settings changed that apply only after a restart; they are ignored until then")
 	}
@@ -283,17 +288,19 @@ func (s *Server) stopReloads(ctx context.Context) error {
 
 // reloadStatus is the reload part of /v1/status.
 type reloadStatus struct {
-	Generation    uint64        `json:"generation"`
-	BuiltAt       time.Time     `json:"built_at"`
-	Config        string        `json:"config,omitempty"`
-	Policy        engine.Status `json:"policy"`
-	Successes     int64         `json:"reloads"`
-	Failures      int64         `json:"reload_failures"`
-	LastSuccessAt time.Time     `json:"last_success_at"`
-	LastError     string        `json:"last_error,omitempty"`
-	LastErrorAt   *time.Time    `json:"last_error_at,omitempty"`
-	NeedsRestart  []string      `json:"needs_restart,omitempty"`
-	Draining      bool          `json:"draining,omitempty"`
+	Generation uint64        `json:"generation"`
+	BuiltAt    time.Time     `json:"built_at"`
+	Config     string        `json:"config,omitempty"`
+	Policy     engine.Status `json:"policy"`
+	// Shadow summarizes policy.shadow since its candidate was activated.
+	Shadow        *shadow.Status `json:"shadow,omitempty"`
+	Successes     int64          `json:"reloads"`
+	Failures      int64          `json:"reload_failures"`
+	LastSuccessAt time.Time      `json:"last_success_at"`
+	LastError     string         `json:"last_error,omitempty"`
+	LastErrorAt   *time.Time     `json:"last_error_at,omitempty"`
+	NeedsRestart  []string       `json:"needs_restart,omitempty"`
+	Draining      bool           `json:"draining,omitempty"`
 }
 
 func (s *Server) status() reloadStatus {
@@ -305,6 +312,10 @@ func (s *Server) status() reloadStatus {
 		Generation: g.Number, BuiltAt: g.BuiltAt, Config: g.Config.File, Policy: g.Engine.Status(),
 		Successes: rs.successes, Failures: rs.failures, LastSuccessAt: rs.lastSuccess,
 		LastError: rs.lastErr, NeedsRestart: rs.restart, Draining: s.draining.Load(),
+	}
+	if g.Shadow != nil {
+		sh := g.Shadow.Status()
+		st.Shadow = &sh
 	}
 	if rs.lastErr != "" {
 		at := rs.lastErrAt

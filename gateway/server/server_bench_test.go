@@ -33,6 +33,13 @@ func fullPipeline(tb testing.TB, n int) (*Server, []string) {
 // configuration (b) of make bench: an allow-all policy, no validation, no
 // decision log.
 func jwtPipeline(tb testing.TB, n int, full bool) (*Server, []string) {
+	return shadowPipeline(tb, n, full, false)
+}
+
+// shadowPipeline is jwtPipeline; with shadow, the policy's bundle is also
+// policy.shadow's candidate (every shadow decision is "same"), evaluated
+// by the running shadow goroutine.
+func shadowPipeline(tb testing.TB, n int, full, shadow bool) (*Server, []string) {
 	tb.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -66,6 +73,10 @@ func jwtPipeline(tb testing.TB, n int, full bool) (*Server, []string) {
 			tb.Fatal(err)
 		}
 	}
+	shadowYAML := ""
+	if shadow {
+		shadowYAML = fmt.Sprintf("  shadow: {bundles: [{name: portcullis, path: %s}]}\n", policyDir)
+	}
 	cfgText := fmt.Sprintf(`
 listen: {proxy: "127.0.0.1:0", admin: "127.0.0.1:0"}
 authn:
@@ -79,12 +90,12 @@ authn:
 policy:
   bundles: [{name: portcullis, path: %s}]
   watch: false
-routes:
+%sroutes:
   - name: users-api
     match: {path_prefix: /api/v1}
     upstream: %s
     authn: {methods: [jwt]}
-%s`, policyDir, up.URL, extra)
+%s`, policyDir, shadowYAML, up.URL, extra)
 	cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte(cfgText))
 	if err != nil {
 		tb.Fatal(err)
@@ -94,6 +105,9 @@ routes:
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = srv.gen.Load().Close(context.Background()) })
+	if shadow {
+		srv.gen.Load().Start(context.Background()) // the shadow's goroutine; Run is not called
+	}
 	toks := make([]string, n)
 	now := time.Now()
 	for i := range toks {
@@ -148,17 +162,24 @@ func TestFullPipelineAllowsAValidRequest(t *testing.T) {
 // body read and JSON limits, OpenAPI validation, Rego decision, proxying to a
 // local upstream, decision-log event) in process.
 func BenchmarkFullPipeline(b *testing.B) {
-	benchPipeline(b, true)
+	benchPipeline(b, true, false)
+}
+
+// BenchmarkFullPipelineShadow is BenchmarkFullPipeline with a shadow
+// bundle (policy.shadow): the enforced path's cost of handing each
+// request to the shadow (issue 16).
+func BenchmarkFullPipelineShadow(b *testing.B) {
+	benchPipeline(b, true, true)
 }
 
 // BenchmarkJWTOnly is make bench's configuration (b) in process: a cached
 // JWT, an allow-all policy, no validation and no decision log.
 func BenchmarkJWTOnly(b *testing.B) {
-	benchPipeline(b, false)
+	benchPipeline(b, false, false)
 }
 
-func benchPipeline(b *testing.B, full bool) {
-	srv, toks := jwtPipeline(b, 1000, full)
+func benchPipeline(b *testing.B, full, shadow bool) {
+	srv, toks := shadowPipeline(b, 1000, full, shadow)
 	post := func(tok string) {
 		req := httptest.NewRequest("POST", "/api/v1/users", strings.NewReader(usersBody))
 		req.Header.Set("Content-Type", "application/json")

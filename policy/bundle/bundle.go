@@ -44,6 +44,8 @@ type Loaded struct {
 	Name     string
 	Path     string
 	Revision string
+	// Hash is the bundle's content hash (see contentHash).
+	Hash string
 	// Roots are the manifest roots without leading or trailing slashes; a
 	// bundle without a manifest owns the whole data tree ([""]).
 	Roots []string
@@ -145,7 +147,11 @@ func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig) (*Loa
 // fromOPA converts an OPA bundle, re-parsing each module under its real path
 // (OPA names them relative to the bundle root, e.g. "/authz.rego").
 func fromOPA(src Source, b *opabundle.Bundle) (*Loaded, error) {
-	l := &Loaded{Name: src.name(), Path: src.Path, Revision: b.Manifest.Revision, Data: b.Data}
+	sum, err := contentHash(b)
+	if err != nil {
+		return nil, err
+	}
+	l := &Loaded{Name: src.name(), Path: src.Path, Revision: b.Manifest.Revision, Hash: sum, Data: b.Data}
 	if b.Manifest.Roots != nil {
 		l.Roots = append(l.Roots, *b.Manifest.Roots...)
 	} else {

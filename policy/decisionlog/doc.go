@@ -8,7 +8,7 @@
 //	labels           {"id": <UUID per process>, "version": ..., user labels such as "app"}
 //	decision_id      also sent to the client
 //	trace_id         if known
-//	bundles          {<name>: {"revision": ...}}
+//	bundles          {<name>: {"revision": ..., "hash": <hex SHA-256 of the bundle's content>}}
 //	path             the decision rule, e.g. "portcullis/authz/decision"
 //	input, result    after erasing and masking; omitted when absent
 //	erased, masked   the JSON pointers removed and upserted
@@ -20,7 +20,9 @@
 //
 // The HTTP outcome is in one more top-level object, which OPA tooling
 // ignores: "portcullis": {"allow", "status", "reasons", "route", "subject",
-// "consumer", "authn", "latency_ns", "upstream_status", "cached"}.
+// "consumer", "authn", "latency_ns", "upstream_status", "cached"}, and in
+// the extra event of a shadow decision that differed from the enforced one
+// (same decision_id), "shadow": {"allow", "outcome", "reasons", "bundles"}.
 //
 // Events are appended as JSON directly, not through the gateway's log
 // library, so no log level silences the audit stream. Strings are escaped

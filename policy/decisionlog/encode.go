@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // linePool holds buffers for encoding an event line; buffers that grew
@@ -34,15 +36,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
 		b = appendString(append(b, `,"trace_id":`...), ev.TraceID)
 	}
 	if len(ev.Bundles) > 0 {
-		b = append(b, `,"bundles":{`...)
-		for i, name := range sortedKeys(ev.Bundles) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(appendString(b, name), `:{"revision":`...)
-			b = append(appendString(b, ev.Bundles[name]), '}')
-		}
-		b = append(b, '}')
+		b = appendBundles(append(b, `,"bundles":`...), ev.Bundles)
 	}
 	b = appendString(append(b, `,"path":`...), ev.Path)
 	b = l.appendDoc(b, `,"input":`, rootInput, d.input, id, d)
@@ -99,9 +93,31 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
 		b = appendString(append(b, `,"forwarded_path":`...), ev.ForwardedPath)
 	}
 	b = strconv.AppendBool(append(b, `,"cached":`...), ev.Cached)
+	if s := ev.Shadow; s != nil {
+		b = strconv.AppendBool(append(b, `,"shadow":{"allow":`...), s.Allow)
+		b = appendString(append(b, `,"outcome":`...), s.Outcome)
+		b = appendStrings(append(b, `,"reasons":`...), s.Reasons)
+		b = appendBundles(append(b, `,"bundles":`...), s.Bundles)
+		b = append(b, '}')
+	}
 	b = append(b, "}}\n"...)
 	*bp = b
 	return bytes.Clone(b)
+}
+
+// appendBundles appends OPA's bundles object, {name: {"revision": ...}},
+// with the content hash beside each revision.
+func appendBundles(b []byte, bundles map[string]policy.BundleID) []byte {
+	b = append(b, '{')
+	for i, name := range sortedKeys(bundles) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendString(b, name), `:{"revision":`...)
+		b = appendString(b, bundles[name].Revision)
+		b = append(appendString(append(b, `,"hash":`...), bundles[name].Hash), '}')
+	}
+	return append(b, '}')
 }
 
 // appendDoc appends key and v, the input or result, unless v is nil; a v

@@ -1,6 +1,10 @@
 package decisionlog
 
-import "time"
+import (
+	"time"
+
+	"github.com/portcullis/portcullis/policy"
+)
 
 // Event is what the gateway knows about one request outcome. Log turns it
 // into one JSON line shaped like OPA's decision-log EventV1.
@@ -18,8 +22,8 @@ type Event struct {
 	Input any
 	// Result is the raw value of the decision rule, or nil.
 	Result any
-	// Bundles maps bundle name to revision.
-	Bundles map[string]string
+	// Bundles maps bundle name to its revision and content hash.
+	Bundles map[string]policy.BundleID
 
 	// Allow is the outcome; every non-allow outcome counts as a deny for sampling.
 	Allow bool
@@ -55,6 +59,22 @@ type Event struct {
 	RequestHeaders map[string][]string
 	// TraceID is the W3C trace ID, if any.
 	TraceID string
+	// Shadow, when set, makes this the event of a shadow decision that
+	// differed from the enforced one: portcullis.shadow. The rest of the
+	// event is the request's own, under the same decision_id.
+	Shadow *Shadow
+}
+
+// Shadow is the decision of the candidate bundles (policy.shadow) for a
+// request whose enforced decision it contradicts.
+type Shadow struct {
+	// Allow and Reasons are the shadow policy's decision.
+	Allow   bool
+	Reasons []string
+	// Outcome is "allow_to_deny" or "deny_to_allow": enforced to shadow.
+	Outcome string
+	// Bundles are the candidate bundles' identities.
+	Bundles map[string]policy.BundleID
 }
 
 // MaxRawPath bounds Event.RawPath in the event: a path refused for its

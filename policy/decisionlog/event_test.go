@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -40,7 +42,7 @@ func goldenEvent() *Event {
 		Path:           "portcullis/authz/decision",
 		Input:          typicalInput(),
 		Result:         ast.MustInterfaceToValue(map[string]any{"allow": false, "reasons": []any{"not_owner"}}),
-		Bundles:        map[string]string{"main": "rev-7", "authz": "abc123"},
+		Bundles:        map[string]policy.BundleID{"main": {Revision: "rev-7", Hash: "9f86d0"}, "authz": {Revision: "abc123", Hash: "60303a"}},
 		Allow:          false,
 		Status:         403,
 		Reasons:        []string{"not_owner"},

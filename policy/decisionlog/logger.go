@@ -255,11 +255,10 @@ func (l *Logger) eventMap(ev *Event, id string, ts time.Time, d *doc) map[string
 		m["erased"] = stringsAny(d.erased)
 	}
 	if len(ev.Bundles) > 0 {
-		b := make(map[string]any, len(ev.Bundles))
-		for name, rev := range ev.Bundles {
-			b[name] = map[string]any{"revision": rev}
-		}
-		m["bundles"] = b
+		m["bundles"] = bundlesMap(ev.Bundles)
+	}
+	if s := ev.Shadow; s != nil {
+		p["shadow"] = map[string]any{"allow": s.Allow, "outcome": s.Outcome, "reasons": stringsAny(s.Reasons), "bundles": bundlesMap(s.Bundles)}
 	}
 	if ev.TraceID != "" {
 		m["trace_id"] = ev.TraceID
@@ -338,4 +337,13 @@ func (l *Logger) Close(ctx context.Context) error {
 		return fmt.Errorf("decision log close: %w", err)
 	}
 	return nil
+}
+
+// bundlesMap is the bundles object as the Masker sees it.
+func bundlesMap(bundles map[string]policy.BundleID) map[string]any {
+	b := make(map[string]any, len(bundles))
+	for name, id := range bundles {
+		b[name] = map[string]any{"revision": id.Revision, "hash": id.Hash}
+	}
+	return b
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/bundle"
 )
 
@@ -30,9 +31,9 @@ type compiled struct {
 	// cached, for the reason in cacheOff.
 	cache    *decisionCache
 	cacheOff string
-	// revisions maps bundle name to revision; it is shared by every
+	// revisions maps bundle name to its identity; it is shared by every
 	// decision of this generation and must not be modified.
-	revisions map[string]string
+	revisions map[string]policy.BundleID
 	bundles   []BundleStatus
 	data      map[string]any
 	loadedAt  time.Time
@@ -60,7 +61,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
-	c := &compiled{revisions: make(map[string]string, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
+	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
 	c.cache, c.cacheOff = newDecisionCache(compiler, c.needs, e.opts.DecisionCacheSize)
 	c.eval = &fastEvaluator{e: e, c: c}
 	txn, err := store.NewTransaction(ctx)
@@ -68,8 +69,8 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	for _, l := range loaded {
-		c.revisions[l.Name] = l.Revision
-		c.bundles = append(c.bundles, BundleStatus{Name: l.Name, Revision: l.Revision, Path: l.Path})
+		c.revisions[l.Name] = policy.BundleID{Revision: l.Revision, Hash: l.Hash}
+		c.bundles = append(c.bundles, BundleStatus{Name: l.Name, Revision: l.Revision, Hash: l.Hash, Path: l.Path})
 	}
 	ref, err := ast.ParseRef(e.opts.Query)
 	if err != nil {

@@ -110,7 +110,7 @@ func TestDecisionCarriesProvenance(t *testing.T) {
 	if !d1.Allow || d1.Err != nil {
 		t.Fatalf("example policy denied a user-group GET: %+v", d1)
 	}
-	if d1.Bundles["portcullis"] != "example-2026-04" {
+	if d1.Bundles["portcullis"].Revision != "example-2026-04" {
 		t.Errorf("Bundles = %v", d1.Bundles)
 	}
 	if d1.Result == nil || d1.Eval <= 0 {

@@ -215,7 +215,7 @@ type normalDecision struct {
 	Reasons, RemoveHeaders   []string
 	Headers, ResponseHeaders map[string]string
 	Body                     string
-	Bundles                  map[string]string
+	Bundles                  map[string]policy.BundleID
 	Result                   any
 	Err                      string
 }

@@ -80,7 +80,7 @@ func TestTarballBundle(t *testing.T) {
 	p := filepath.Join(dir, "authz.tar.gz")
 	writeTarball(t, p, testBundle("tar-1"))
 	e := newEngine(t, Options{Sources: []bundle.Source{{Name: "main", Path: p}}})
-	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Bundles["main"] != "tar-1" {
+	if d := e.Evaluate(context.Background(), typicalInput()); !d.Allow || d.Bundles["main"].Revision != "tar-1" {
 		t.Errorf("decision = %+v", d)
 	}
 	if _, err := New(context.Background(), withRules(Options{Sources: []bundle.Source{{Path: p}}, MaxBundleBytes: 64})); err == nil {

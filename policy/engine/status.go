@@ -6,7 +6,9 @@ import "time"
 type BundleStatus struct {
 	Name     string `json:"name"`
 	Revision string `json:"revision"`
-	Path     string `json:"path"`
+	// Hash is the bundle's content hash (hex SHA-256, see policy.BundleID).
+	Hash string `json:"hash"`
+	Path string `json:"path"`
 }
 
 // Status is the engine's state for the admin endpoint GET /v1/status.

@@ -46,7 +46,7 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7 (and (e) of issue 19), in table order.
+// gatewayConfigs are the configurations of issue 7, (e) of issue 19 and (f) of issue 16, in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -78,6 +78,11 @@ var gatewayConfigs = []gatewayConfig{
 	},
 	{
 		key: "e", title: "(e) full pipeline with the identity assertion", template: "e-assert.yaml.tmpl",
+		spec: fullSpec, guard: fullGuard, status: 400,
+	},
+	// (c) with a shadow bundle; not in -only's default set: run it with -only c,f.
+	{
+		key: "f", title: "(f) full pipeline + shadow", template: "f-shadow.yaml.tmpl",
 		spec: fullSpec, guard: fullGuard, status: 400,
 	},
 }
