@@ -30,9 +30,9 @@ func writePKI(t *testing.T, f *fixture) {
 func TestUpstreamTLSFilesRebuildOnlyTheirRoutesProxy(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name   string
-		extra  string // settings of the second generation
-		edit   func(t *testing.T, f *fixture)
+		name    string
+		extra   string // settings of the second generation
+		edit    func(t *testing.T, f *fixture)
 		rebuilt bool
 	}{
 		{"unchanged files keep the proxy and its connections", "", nil, false},
