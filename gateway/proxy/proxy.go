@@ -258,7 +258,8 @@ func (p *Proxy) classify(ctx context.Context, up *upstream, err error) error {
 	case errors.Is(err, context.Canceled):
 		return ErrClientGone
 	case tlsFailure(err):
-		return problem.Wrap(http.StatusBadGateway, "upstream_tls_failed", "the TLS connection to the upstream failed", err)
+		// The route may have several upstreams; the log names the one.
+		return problem.Wrap(http.StatusBadGateway, "upstream_tls_failed", "the TLS connection to the upstream failed", fmt.Errorf("tls with %s: %w", up.url.Host, err))
 	default:
 		return problem.Wrap(http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached", err)
 	}
