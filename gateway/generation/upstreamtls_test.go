@@ -27,6 +27,18 @@ func writePKI(t *testing.T, f *fixture) {
 	f.write("client-key.pem", string(leaf.KeyPEM))
 }
 
+// tlsGeneration builds a first generation from a fixture with a tls route.
+func tlsGeneration(t *testing.T) (*fixture, *Generation) {
+	t.Helper()
+	f := newFixture(t)
+	writePKI(t, f)
+	g, err := build(t, f.config(withUpstreamTLS("")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, g
+}
+
 func TestUpstreamTLSFilesRebuildOnlyTheirRoutesProxy(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -49,12 +61,7 @@ func TestUpstreamTLSFilesRebuildOnlyTheirRoutesProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t)
-			writePKI(t, f)
-			g1, err := build(t, f.config(withUpstreamTLS("")), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, g1 := tlsGeneration(t)
 			if tc.edit != nil {
 				tc.edit(t, f)
 			}
@@ -75,15 +82,10 @@ func TestUpstreamTLSFilesRebuildOnlyTheirRoutesProxy(t *testing.T) {
 
 func TestUpstreamTLSProblemsFailTheBuild(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	writePKI(t, f)
-	g1, err := build(t, f.config(withUpstreamTLS("")), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, g1 := tlsGeneration(t)
 	// Half a rotation: the new certificate is written, its key not yet.
 	f.write("client.pem", string(testpki.NewCA(t, "ca").Issue(t, "gateway-2", testpki.Options{}).CertPEM))
-	_, err = build(t, f.config(withUpstreamTLS("")), g1)
+	_, err := build(t, f.config(withUpstreamTLS("")), g1)
 	want := `routes[1] "other": tls.cert_file ` + f.dir + "/client.pem, tls.key_file " + f.dir + "/client-key.pem: tls: private key does not match public key"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
