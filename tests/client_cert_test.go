@@ -1,10 +1,9 @@
 package tests
 
 import (
+	"github.com/portcullis/portcullis/internal/testpki"
+
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,35 +21,6 @@ import (
 	"time"
 )
 
-// certCA issues client certificates for the end-to-end tests.
-type certCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
-}
-
-func newCertCA(t *testing.T, name string) certCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certCA{cert: mustParseCert(t, der), key: key, pem: string(pemCert(der))}
-}
-
-func pemCert(der []byte) []byte {
-	return []byte("-----BEGIN CERTIFICATE-----\n" + base64.StdEncoding.EncodeToString(der) + "\n-----END CERTIFICATE-----\n")
-}
-
 // clientCert is an issued certificate, ready for a TLS client, with its
 // fingerprint and DER in base64 (which must never appear in any output).
 type clientCert struct {
@@ -60,17 +29,14 @@ type clientCert struct {
 	b64         string
 }
 
-func (ca certCA) issue(t *testing.T, cn string, uris ...string) clientCert {
+// issueClient signs a client certificate for cn, with DNS and email names
+// and the given URIs.
+func issueClient(t *testing.T, ca *testpki.CA, cn string, uris ...string) clientCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"E2E"}},
+		Subject:  pkix.Name{CommonName: cn, Organization: []string{"E2E"}},
 		DNSNames: []string{cn + ".internal"}, EmailAddresses: []string{cn + "@e2e.test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	for _, u := range uris {
 		pu, err := url.Parse(u)
@@ -79,15 +45,12 @@ func (ca certCA) issue(t *testing.T, cn string, uris ...string) clientCert {
 		}
 		tmpl.URIs = append(tmpl.URIs, pu)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp := sha256.Sum256(der)
+	leaf := ca.Sign(t, tmpl)
+	fp := sha256.Sum256(leaf.Cert.Raw)
 	return clientCert{
-		tls:         tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: mustParseCert(t, der)},
+		tls:         leaf.TLS,
 		fingerprint: "sha256:" + hex.EncodeToString(fp[:]),
-		b64:         base64.StdEncoding.EncodeToString(der),
+		b64:         base64.StdEncoding.EncodeToString(leaf.Cert.Raw),
 	}
 }
 
@@ -156,11 +119,11 @@ func certClients(t *testing.T, pool *x509.CertPool, cert *clientCert) map[string
 func TestClientCertificates(t *testing.T) {
 	t.Parallel()
 	server := newTestTLS(t)
-	caA, caB := newCertCA(t, "E2E Client CA A"), newCertCA(t, "E2E Client CA B")
-	pinned := caA.issue(t, "batch")
-	workload := caA.issue(t, "billing", certSPIFFE)
-	stranger := caA.issue(t, "stranger")
-	nextWorkload := caB.issue(t, "billing", certSPIFFE)
+	caA, caB := testpki.NewCA(t, "E2E Client CA A"), testpki.NewCA(t, "E2E Client CA B")
+	pinned := issueClient(t, caA, "batch")
+	workload := issueClient(t, caA, "billing", certSPIFFE)
+	stranger := issueClient(t, caA, "stranger")
+	nextWorkload := issueClient(t, caB, "billing", certSPIFFE)
 	signer := newAuthnSigner(t)
 	up := newUpstream(t, "api")
 	g := startGateway(t, gatewayConfig{
@@ -187,7 +150,7 @@ routes:
     authn: {methods: [client_cert, jwt]}
 `, authnStaticIss, authnAudience, up.URL),
 		Files: withFiles(server.files, map[string]string{
-			"clientca.pem":      caA.pem,
+			"clientca.pem":      string(caA.PEM),
 			"issuer.jwks.json":  string(authnJWKSBody(t, signer)),
 			"bundle/.manifest":  `{"revision": "certs", "roots": ["portcullis"]}`,
 			"bundle/authz.rego": certPolicy,
@@ -352,7 +315,7 @@ routes:
 		if resp := onConn(); readAll(t, resp) == "" || resp.StatusCode != 200 {
 			t.Fatalf("before the rotation: got %d", resp.StatusCode)
 		}
-		if err := os.WriteFile(filepath.Join(g.dir, "clientca.pem"), []byte(caB.pem), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(g.dir, "clientca.pem"), caB.PEM, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if !authnPoll(10*time.Second, func() bool {

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -312,13 +311,4 @@ routes:
 			t.Fatal("plain HTTP was served on the TLS listener")
 		}
 	}
-}
-
-func mustParseCert(t *testing.T, der []byte) *x509.Certificate {
-	t.Helper()
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

@@ -1,27 +1,23 @@
 package tests
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/testpki"
 )
 
 // tlsListen is the listen section's addition for a gateway serving testTLS's files.
 const tlsListen = "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n"
 
-// testTLS holds a self-signed certificate for 127.0.0.1 (and
-// api.example.com), as cert.pem and key.pem for the gateway and a pool for
-// the clients.
+// testTLS holds a certificate for 127.0.0.1 (and api.example.com), as
+// cert.pem and key.pem for the gateway, and a pool of its issuer for the
+// clients.
 type testTLS struct {
 	files map[string]string
 	pool  *x509.CertPool
@@ -29,32 +25,11 @@ type testTLS struct {
 
 func newTestTLS(t *testing.T) testTLS {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(12), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"api.example.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(mustParseCert(t, der))
+	ca := testpki.NewCA(t, "test CA")
+	leaf := ca.Issue(t, "127.0.0.1", testpki.Options{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"api.example.com"}})
 	return testTLS{
-		files: map[string]string{
-			"cert.pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-			"key.pem":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})),
-		},
-		pool: pool,
+		files: map[string]string{"cert.pem": string(leaf.CertPEM), "key.pem": string(leaf.KeyPEM)},
+		pool:  ca.Pool(),
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/authn/clientcert"
 	"github.com/portcullis/portcullis/gateway/config"
-	"github.com/portcullis/portcullis/gateway/internal/gwtest"
 	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/internal/testpki"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -22,9 +22,9 @@ import (
 // route that enables client_cert, and one credential among others there.
 func TestClientCertDispatch(t *testing.T) {
 	t.Parallel()
-	ca := gwtest.NewCA(t, "Test CA")
+	ca := testpki.NewCA(t, "Test CA")
 	spiffe, _ := url.Parse("spiffe://prod.example/api")
-	chain := ca.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "api"}, URIs: []*url.URL{spiffe}})
+	chain := ca.Sign(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "api"}, URIs: []*url.URL{spiffe}}).Chain
 	certAuth, err := clientcert.New(clientcert.Options{Anchors: []*x509.Certificate{ca.Cert}})
 	if err != nil {
 		t.Fatal(err)

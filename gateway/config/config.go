@@ -142,6 +142,9 @@ type Route struct {
 	// Upgrade lists the connection upgrades the route accepts; only
 	// "websocket" exists. Default none: an Upgrade request is refused.
 	Upgrade []string `yaml:"upgrade"`
+	// TLS configures the connections to https upstreams; nil: the system
+	// roots, no client certificate.
+	TLS *UpstreamTLS `yaml:"tls"`
 
 	Authn   RouteAuthn   `yaml:"authn"`
 	OpenAPI RouteOpenAPI `yaml:"openapi"`

@@ -151,6 +151,8 @@ func (a *RouteAssertion) defaults(*Config) {
 	a.TTL = 60 * time.Second
 }
 
+func (t *UpstreamTLS) defaults(*Config) { t.MinVersion = "1.2" }
+
 // defaults of a route: its limits and input shape are the global ones,
 // which are decoded before the routes.
 func (r *Route) defaults(c *Config) {
@@ -208,6 +210,9 @@ func (c *Config) finish() {
 		}
 	}
 	for i := range c.Routes {
+		if t := c.Routes[i].TLS; t != nil {
+			t.CAFile, t.CertFile, t.KeyFile = c.Path(t.CAFile), c.Path(t.CertFile), c.Path(t.KeyFile)
+		}
 		o := &c.Routes[i].OpenAPI
 		if o.Spec != "" {
 			o.Spec = c.Path(o.Spec)

@@ -419,6 +419,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	}
 
 	c.validateUpstreams(ch, p, r)
+	validateUpstreamTLS(ch, p, r)
 	if r.StripPrefix != "" && (!strings.HasPrefix(r.StripPrefix, "/") || (m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, r.StripPrefix))) {
 		ch.add(p+".strip_prefix", "%q must start with / and be a prefix of match.path_prefix", r.StripPrefix)
 	}

@@ -178,21 +178,35 @@ next:
 }
 
 // proxyKey is what a route's proxy is built from: the same key, the same
-// upstreams with their connection pool and passive health state.
+// upstreams with their connection pool and passive health state. A
+// route's TLS settings and the digest of its certificate files are part
+// of it: a rotated certificate gets a new transport, whose connections
+// present it.
 type proxyKey struct {
 	route, upstreams, strip           string
 	timeout, connectTimeout, ejectFor time.Duration
+	tls                               config.UpstreamTLS
+	tlsFiles                          string
 }
 
 func (b *builder) proxy(rt *config.Route) (*proxy.Proxy, error) {
-	k := proxyKey{rt.Name, strings.Join(append([]string{rt.Upstream}, rt.Upstreams...), " "), rt.StripPrefix, rt.Timeout, rt.ConnectTimeout, rt.EjectFor}
+	k := proxyKey{route: rt.Name, upstreams: strings.Join(append([]string{rt.Upstream}, rt.Upstreams...), " "), strip: rt.StripPrefix,
+		timeout: rt.Timeout, connectTimeout: rt.ConnectTimeout, ejectFor: rt.EjectFor}
+	var t *proxy.TLS
+	if rt.TLS != nil {
+		var err error
+		if t, err = proxy.LoadTLS(rt.TLS); err != nil {
+			return nil, err
+		}
+		k.tls, k.tlsFiles = *rt.TLS, t.Digest()
+	}
 	p := b.g.proxies[k]
 	if p == nil && b.prev != nil {
 		p = b.prev.proxies[k]
 	}
 	if p == nil {
 		var err error
-		if p, err = proxy.New(rt); err != nil {
+		if p, err = proxy.New(rt, t); err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
 	}
@@ -235,7 +249,8 @@ func filesDigest(paths []string, modTime bool) string {
 
 // Files lists every file cfg names that a generation reads: the
 // configuration itself, bundles (shadow bundles too), OpenAPI specs, key files, the TLS
-// certificate and key, the client CA file, file: secrets, CA files and the assertion signing keys. A change to any of them
+// certificate and key, the client CA file, file: secrets, CA files, the assertion signing keys and
+// the routes' upstream TLS files. A change to any of them
 // builds a new generation.
 func Files(cfg *config.Config) []string {
 	var fs []string
@@ -281,6 +296,9 @@ func Files(cfg *config.Config) []string {
 	}
 	for _, rt := range cfg.Routes {
 		add(rt.OpenAPI.Spec)
+		if t := rt.TLS; t != nil {
+			add(t.CAFile, t.CertFile, t.KeyFile)
+		}
 	}
 	return dedupe(fs)
 }

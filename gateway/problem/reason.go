@@ -113,6 +113,7 @@ var codes = []Code{
 	{"policy_error", http.StatusForbidden, "the evaluation failed: a deny", "authz (policy/engine)"},
 	{"policy_timeout", http.StatusForbidden, "the evaluation exceeded policy.timeout: a deny", "authz (policy/engine)"},
 	{"upstream_unavailable", http.StatusBadGateway, "the upstream could not be reached (refused connections eject it)", "proxy"},
+	{"upstream_tls_failed", http.StatusBadGateway, "TLS with the upstream failed: its certificate did not verify, it refused the client certificate, or no common version", "proxy"},
 	{"upstream_timeout", http.StatusGatewayTimeout, "the upstream did not answer within the route's timeout", "proxy"},
 	{ReasonClientClosed, StatusClientClosed, "the client went away before the answer (logged, never sent)", "server"},
 	{ReasonResponseAborted, http.StatusOK, "the response was cut after its head was sent (the status is what was sent)", "server"},

@@ -73,15 +73,26 @@ type upstream struct {
 	ejectedAt atomic.Int64 // unix nanos until which it is skipped; 0 = healthy
 }
 
-// New returns the proxy of route. It refuses a route without upstreams or
-// with one that is not an absolute http(s) URL, and a non-positive timeout.
-func New(route *config.Route) (*Proxy, error) {
+// New returns the proxy of route. t is the route's tls block loaded
+// (LoadTLS(route.TLS)), nil exactly when the route has none: its https
+// upstreams are verified against the system roots. It refuses a route
+// without upstreams or with one that is not an absolute http(s) URL, tls
+// with an http upstream, and a non-positive timeout.
+func New(route *config.Route, t *TLS) (*Proxy, error) {
 	urls, err := upstreams.ParseAll(route.Upstream, route.Upstreams)
 	if err != nil {
 		return nil, err
 	}
 	if route.Timeout <= 0 {
 		return nil, fmt.Errorf("timeout %s is not positive", route.Timeout)
+	}
+	if (t == nil) != (route.TLS == nil) {
+		return nil, errors.New("the route's tls block and the loaded TLS disagree")
+	}
+	for _, u := range urls {
+		if t != nil && u.Scheme != "https" {
+			return nil, fmt.Errorf("tls is set but upstream %q is %s", u, u.Scheme)
+		}
 	}
 	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
 	for _, u := range urls {
@@ -102,6 +113,11 @@ func New(route *config.Route) (*Proxy, error) {
 		// them: the gateway never asks for gzip on its own and never
 		// decompresses a response on the way.
 		DisableCompression: true,
+	}
+	if t != nil {
+		// The transport clones it per connection (and adds h2 to
+		// NextProtos once); this proxy is its only user.
+		transport.TLSClientConfig = t.config
 	}
 	p.transport = transport
 	p.rp = &httputil.ReverseProxy{
@@ -226,7 +242,10 @@ func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) 
 var ErrClientGone = errors.New("client closed request")
 
 // classify maps an upstream error to the client's answer: 504 on timeout,
-// 502 on anything else, and ejects the upstream on a refused connection.
+// 502 upstream_tls_failed when TLS failed, 502 upstream_unavailable on
+// anything else, and ejects the upstream on a refused connection (not on
+// a TLS failure: that is a certificate or setting to fix, and every
+// upstream of the route shares the settings).
 func (p *Proxy) classify(ctx context.Context, up *upstream, err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
@@ -239,6 +258,9 @@ func (p *Proxy) classify(ctx context.Context, up *upstream, err error) error {
 		return problem.Wrap(http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time", err)
 	case errors.Is(err, context.Canceled):
 		return ErrClientGone
+	case tlsFailure(err):
+		// The route may have several upstreams; the log names the one.
+		return problem.Wrap(http.StatusBadGateway, "upstream_tls_failed", "the TLS connection to the upstream failed", fmt.Errorf("tls with %s: %w", up.url.Host, err))
 	default:
 		return problem.Wrap(http.StatusBadGateway, "upstream_unavailable", "the upstream could not be reached", err)
 	}

@@ -22,17 +22,17 @@ func routeTo(t *testing.T, timeout time.Duration, ups ...string) *config.Route {
 
 func TestNewRefusesARouteWithoutUpstreams(t *testing.T) {
 	t.Parallel()
-	if _, err := New(routeTo(t, time.Second)); !errors.Is(err, upstreams.ErrNone) {
+	if _, err := New(routeTo(t, time.Second), nil); !errors.Is(err, upstreams.ErrNone) {
 		t.Fatalf("err = %v, want ErrNone", err)
 	}
-	if _, err := New(routeTo(t, 0, "http://127.0.0.1:1")); err == nil {
+	if _, err := New(routeTo(t, 0, "http://127.0.0.1:1"), nil); err == nil {
 		t.Fatal("a zero timeout was accepted")
 	}
 }
 
 func mustNew(t *testing.T, r *config.Route) *Proxy {
 	t.Helper()
-	p, err := New(r)
+	p, err := New(r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
