@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -21,22 +20,7 @@ func (e *Engine) EvaluateLogged(ctx context.Context, input ast.Value) *policy.De
 	if c == nil {
 		return e.evaluate(ctx, nil, nil)
 	}
-	input = prune(input, c.needs)
-	if c.cache == nil {
-		return e.evaluate(ctx, c, input)
-	}
-	start := time.Now()
-	if d := c.cache.get(input); d != nil {
-		e.metrics.cacheHits.Inc()
-		e.metrics.evals[resultOf(d)].Inc()
-		return hit(d, start)
-	}
-	e.metrics.cacheMisses.Inc()
-	d := e.evaluate(ctx, c, input)
-	if d.Err == nil {
-		c.cache.put(input, d)
-	}
-	return d
+	return e.evaluateCached(ctx, c, prune(input, c.needs))
 }
 
 // prune returns the parts of v that n says the policy reads. A reference
@@ -87,9 +71,6 @@ func (e *Engine) InputPaths() [][]string {
 		for k, sub := range n.keys {
 			walk(sub, append(path, k))
 		}
-	}
-	if c.needs == nil {
-		return [][]string{{}}
 	}
 	walk(c.needs, nil)
 	return out

@@ -42,33 +42,39 @@ type Event struct {
 	ResultErased bool
 }
 
-// eventKeys are the members of an event line (decisionlog's encode) read
-// here; the others are checked and skipped.
-var eventKeys = map[string]bool{"decision_id": true, "path": true, "input": true, "result": true,
-	"erased": true, "masked": true, "portcullis": true}
-
 // errNotEvent is returned for JSON that is not a decision-log event.
 var errNotEvent = errors.New("not a decision-log event (no decision_id)")
 
 // ParseEvent reads one event from its JSON text, with the parts of its
-// input that input keeps (nil: the whole input; see NewKeep).
-func ParseEvent(raw []byte, input *Keep) (*Event, error) {
-	members, err := parseMembers(raw, input)
+// input that keep keeps (nil: the whole input; see NewKeep).
+func ParseEvent(raw []byte, keep *Keep) (*Event, error) {
+	if keep == nil {
+		keep = wholeEvent
+	}
+	p := &parser{b: raw}
+	v, err := p.value(keep)
+	if err == nil {
+		err = p.end()
+	}
 	if err != nil {
 		return nil, err
 	}
-	id, _ := members["decision_id"].(ast.String)
+	members, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s, not an event object", ast.ValueName(v))
+	}
+	id, _ := field(members, "decision_id").(ast.String)
 	if id == "" {
 		return nil, errNotEvent
 	}
-	path, _ := members["path"].(ast.String)
-	pc, _ := members["portcullis"].(ast.Object)
+	path, _ := field(members, "path").(ast.String)
+	pc, _ := field(members, "portcullis").(ast.Object)
 	reasons := stringsOf(field(pc, "reasons"))
 	ev := &Event{DecisionID: string(id), Path: string(path), Route: stringOf(field(pc, "route")), Subject: stringOf(field(pc, "subject"))}
 	if len(reasons) > 0 {
 		ev.Outcome = reasons[0]
 	}
-	switch in := members["input"].(type) {
+	switch in := field(members, "input").(type) {
 	case nil, ast.Null:
 	case ast.Object:
 		ev.Input = in
@@ -77,11 +83,11 @@ func ParseEvent(raw []byte, input *Keep) (*Event, error) {
 	default:
 		return nil, fmt.Errorf("input is %s, want an object", ast.ValueName(in))
 	}
-	result := members["result"]
+	result := field(members, "result")
 	if _, null := result.(ast.Null); null {
 		result = nil
 	}
-	for _, p := range append(stringsOf(members["erased"]), stringsOf(members["masked"])...) {
+	for _, p := range append(stringsOf(field(members, "erased")), stringsOf(field(members, "masked"))...) {
 		switch {
 		case p == "/result" || strings.HasPrefix(p, "/result/"):
 			ev.ResultErased = true
@@ -99,65 +105,6 @@ func ParseEvent(raw []byte, input *Keep) (*Event, error) {
 		ev.Recorded = &policy.Decision{Reasons: reasons[1:2]}
 	}
 	return ev, nil
-}
-
-// parseMembers parses the event object, building only its eventKeys, and
-// of its input what input keeps.
-func parseMembers(raw []byte, input *Keep) (map[string]ast.Value, error) {
-	if input == nil {
-		input = keepAll
-	}
-	p := &parser{b: raw}
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return nil, errors.New("not a JSON object")
-	}
-	p.i++
-	members := make(map[string]ast.Value, len(eventKeys))
-	for first := true; ; first = false {
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == '}' && first {
-			p.i++
-			break
-		}
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return nil, p.fail("want an object key")
-		}
-		k, err := p.str()
-		if err != nil {
-			return nil, err
-		}
-		p.ws()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, p.fail("want ':'")
-		}
-		p.i++
-		var keep *Keep
-		switch {
-		case k == "input":
-			keep = input
-		case eventKeys[k]:
-			keep = keepAll
-		}
-		v, err := p.value(keep)
-		if err != nil {
-			return nil, err
-		}
-		if v != nil {
-			members[k] = v
-		}
-		p.ws()
-		if p.i < len(p.b) && p.b[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.i < len(p.b) && p.b[p.i] == '}' {
-			p.i++
-			break
-		}
-		return nil, p.fail("want ',' or '}'")
-	}
-	return members, p.end()
 }
 
 // evalFailures are the reasons of a decision the engine made without a

@@ -26,11 +26,12 @@ type Keep struct {
 // keepAll builds the whole value.
 var keepAll = &Keep{all: true}
 
-// NewKeep keeps the values at paths, each with everything below it.
+// NewKeep keeps what ParseEvent reads of an event and, of its input, the
+// values at paths, each with everything below it.
 func NewKeep(paths ...[]string) *Keep {
-	k := &Keep{}
+	in := &Keep{}
 	for _, path := range paths {
-		n := k
+		n := in
 		for _, key := range path {
 			if n.all {
 				break
@@ -47,8 +48,22 @@ func NewKeep(paths ...[]string) *Keep {
 		}
 		n.all, n.keys = true, nil
 	}
+	return eventKeep(in)
+}
+
+// eventKeep keeps the members of an event line (decisionlog's encode) that
+// ParseEvent reads, and what input keeps of its input; the other members
+// are checked and skipped.
+func eventKeep(input *Keep) *Keep {
+	k := &Keep{keys: map[string]*Keep{"input": input}}
+	for _, name := range []string{"decision_id", "path", "result", "erased", "masked", "portcullis"} {
+		k.keys[name] = keepAll
+	}
 	return k
 }
+
+// wholeEvent keeps the whole input.
+var wholeEvent = eventKeep(keepAll)
 
 // below is what to keep of member key of an object kept by k.
 func (k *Keep) below(key string) *Keep {
