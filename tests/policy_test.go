@@ -1203,7 +1203,14 @@ func policyRunEval(t *testing.T, cfg, input string) map[string]any {
 		t.Fatalf("eval output %q (stderr %q): %v", stdout.String(), stderr.String(), err)
 	}
 	allow, _ := out["allow"].(bool)
-	if code := cmd.ProcessState.ExitCode(); allow != (code == 0) {
+	code := cmd.ProcessState.ExitCode()
+	if _, event := out["recorded"]; event {
+		// An event that reached the policy exits 0 when replayed to the
+		// recorded decision, 4 when not.
+		if differs, _ := out["differs"].(bool); differs != (code == 4) || !differs && code != 0 {
+			t.Fatalf("eval exit code %d with differs %v", code, differs)
+		}
+	} else if allow != (code == 0) {
 		t.Fatalf("eval exit code %d with allow %v", code, allow)
 	}
 	return out

@@ -15,7 +15,7 @@ import (
 // flags, an example and the exit codes.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	names := []string{"", "run", "check", "eval", "test", "keys", "keys new",
+	names := []string{"", "run", "check", "eval", "replay", "test", "keys", "keys new",
 		"demo", "demo upstream", "demo keys", "demo token", "version"}
 	var all []string
 	var walk func(c *command)

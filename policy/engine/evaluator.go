@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -30,8 +32,12 @@ type fastEvaluator struct {
 }
 
 func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Decision {
-	e, c := f.e, f.c
-	input := inputValue(in, c.needs)
+	return f.e.evaluateCached(ctx, f.c, inputValue(in, f.c.needs))
+}
+
+// evaluateCached decides input, pruned to c's needs, from c's decision
+// cache when it has one, caching what the policy decided.
+func (e *Engine) evaluateCached(ctx context.Context, c *compiled, input ast.Value) *policy.Decision {
 	if c.cache == nil {
 		return e.evaluate(ctx, c, input)
 	}
