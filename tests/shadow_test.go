@@ -227,6 +227,19 @@ func TestShadowUnderLoad(t *testing.T) {
 	if events < total {
 		t.Errorf("%d request events, want at least %d", events, total)
 	}
+
+	// A replay of the same traffic against the candidate finds the same
+	// divergences (the shadow's own events are skipped, not counted twice).
+	code, out, errOut := portcullis(t, "replay", "--config", filepath.Join(g.dir, "portcullis.yaml"), "--bundle", filepath.Join(g.dir, "candidate"),
+		"--output", "json", filepath.Join(g.dir, ".demo", "decisions.log"))
+	var rep replayReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+		t.Fatalf("replay exit %d: %v\n%s%s", code, err, out, errOut)
+	}
+	if int64(rep.AllowToDeny.Total) != sh.AllowToDeny || int64(rep.DenyToAllow.Total) != sh.DenyToAllow {
+		t.Errorf("replay found %d allow→deny and %d deny→allow, the shadow counted %d and %d",
+			rep.AllowToDeny.Total, rep.DenyToAllow.Total, sh.AllowToDeny, sh.DenyToAllow)
+	}
 }
 
 var shadowMetricRE = regexp.MustCompile(`(?m)^portcullis_policy_shadow_total\{outcome="([a-z_]+)",route="([a-z-]+)"\} (\d+)$|^portcullis_policy_shadow_dropped_total (\d+)$`)

@@ -40,6 +40,10 @@ type Event struct {
 	Masked bool
 	// ResultErased is true when the logged result was removed.
 	ResultErased bool
+	// Shadow is true for the extra event a shadow bundle writes when it
+	// decided a request differently (portcullis.shadow): the request's own
+	// event is the one to replay.
+	Shadow bool
 }
 
 // errNotEvent is returned for JSON that is not a decision-log event.
@@ -73,6 +77,11 @@ func ParseEvent(raw []byte, keep *Keep) (*Event, error) {
 	ev := &Event{DecisionID: string(id), Path: string(path), Route: stringOf(field(pc, "route")), Subject: stringOf(field(pc, "subject"))}
 	if len(reasons) > 0 {
 		ev.Outcome = reasons[0]
+	}
+	if sh := field(pc, "shadow"); sh != nil {
+		if _, null := sh.(ast.Null); !null {
+			ev.Shadow = true
+		}
 	}
 	switch in := field(members, "input").(type) {
 	case nil, ast.Null:

@@ -144,3 +144,19 @@ func TestParseEventKeepsOnlyWhatThePolicyReads(t *testing.T) {
 		})
 	}
 }
+
+// TestParseEventTellsShadowEvents: the extra event a shadow bundle writes
+// for a divergence carries portcullis.shadow and is not the request's own.
+func TestParseEventTellsShadowEvents(t *testing.T) {
+	t.Parallel()
+	for line, want := range map[string]bool{
+		`{"decision_id":"s","input":{},"result":true,"portcullis":{"reasons":["allow"],"shadow":{"allow":false,"outcome":"allow_to_deny"}}}`: true,
+		`{"decision_id":"s","input":{},"result":true,"portcullis":{"reasons":["allow"],"shadow":null}}`:                                      false,
+		`{"decision_id":"s","input":{},"result":true,"portcullis":{"reasons":["allow"]}}`:                                                    false,
+	} {
+		ev, err := ParseEvent([]byte(line), nil)
+		if err != nil || ev.Shadow != want {
+			t.Errorf("%s: Shadow = %v (%v), want %v", line, ev != nil && ev.Shadow, err, want)
+		}
+	}
+}

@@ -132,6 +132,8 @@ func decide(ctx context.Context, eng *engine.Engine, path string, keep *Keep, r 
 	switch {
 	case err != nil:
 		return outcome{err: err}
+	case ev.Shadow:
+		return outcome{ev: ev, skip: SkipShadow}
 	case ev.ResultErased:
 		return outcome{ev: ev, skip: SkipResultErased}
 	case ev.Recorded == nil:

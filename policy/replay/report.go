@@ -21,6 +21,9 @@ const (
 	// SkipResultErased: the logged result was erased, so there is nothing
 	// to compare with.
 	SkipResultErased = "result_erased"
+	// SkipShadow: the event is a shadow bundle's record of a divergence,
+	// a second event of a request already counted by its own.
+	SkipShadow = "shadow"
 	// SkipMalformed: the line is not a decision-log event.
 	SkipMalformed = "malformed"
 )
