@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -51,6 +52,8 @@ func TestSinkOptionsAreComparable(t *testing.T) {
 	t.Parallel()
 	base := withHTTP(func(*HTTPOptions) {})
 	rotated := withHTTP(func(o *HTTPOptions) { o.BearerToken = "new" })
+	// Two writers of their own: under go test -json, os.Stderr is os.Stdout.
+	w1, w2 := new(bytes.Buffer), new(bytes.Buffer)
 	tests := []struct {
 		name string
 		a, b SinkOptions
@@ -60,8 +63,8 @@ func TestSinkOptionsAreComparable(t *testing.T) {
 		{"a rotated bearer token", base, rotated, false},
 		{"equal file options", testFile("/a"), testFile("/a"), true},
 		{"another file path", testFile("/a"), testFile("/b"), false},
-		{"the same writer", StdoutOptions{W: os.Stdout}, StdoutOptions{W: os.Stdout}, true},
-		{"another writer", StdoutOptions{W: os.Stdout}, StdoutOptions{W: os.Stderr}, false},
+		{"the same writer", StdoutOptions{W: w1}, StdoutOptions{W: w1}, true},
+		{"another writer", StdoutOptions{W: w1}, StdoutOptions{W: w2}, false},
 		{"equal syslog options", SyslogOptions{Address: "h:1", Timeout: time.Second}, SyslogOptions{Address: "h:1", Timeout: time.Second}, true},
 		{"another kind of sink", testFile("/a"), SyslogOptions{Address: "/a"}, false},
 	}
