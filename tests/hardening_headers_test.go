@@ -60,7 +60,7 @@ func startHdrGateway(t *testing.T, listen, request string, ws string) *hdrGatewa
 		ws = up.URL
 	}
 	g := startGateway(t, gatewayConfig{
-		Listen: "  tls_cert_file: cert.pem\n  tls_key_file: key.pem\n" + listen,
+		Listen: tlsListen + listen,
 		Body: fmt.Sprintf(`
 %s
 authn:

@@ -35,27 +35,10 @@ func (e *JSONError) Error() string {
 // decode (the problem is elsewhere). Only the failure path pays for it.
 func locateJSON(src string, isDir bool) error {
 	if isDir {
-		root := filepath.Clean(src)
-		skip := skipHidden(root)
 		var found error
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || found != nil {
-				return err
-			}
-			if skip(p, nil, 0) {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() || !isBundleJSON(filepath.Base(p)) {
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			if err == nil {
-				found = checkJSON(p, filepath.Base(p), b)
-			}
-			return nil
+		walkFiles(src, isBundleJSON, func(p string, b []byte) bool {
+			found = checkJSON(p, filepath.Base(p), b)
+			return found == nil
 		})
 		return found
 	}
@@ -88,6 +71,34 @@ func locateJSON(src string, isDir bool) error {
 }
 
 func isBundleJSON(base string) bool { return base == ".manifest" || base == "data.json" }
+
+// walkFiles calls visit with the path and content of every file of the
+// bundle directory root whose base name match accepts, skipping what the
+// loader skips (hidden files and directories), until visit returns false.
+// Unreadable files are passed over: the callers only locate problems.
+func walkFiles(root string, match func(base string) bool, visit func(path string, b []byte) bool) {
+	root = filepath.Clean(root)
+	skip := skipHidden(root)
+	done := false
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || done {
+			return err
+		}
+		if skip(p, nil, 0) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !match(filepath.Base(p)) {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			done = !visit(p, b)
+		}
+		return nil
+	})
+}
 
 // checkJSON decodes b (the manifest into OPA's Manifest type, so that a
 // wrongly typed field is found too) and locates the first error.

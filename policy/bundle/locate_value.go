@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,20 +20,7 @@ func LocateValue(src string, path []any) (file string, line int, ok bool) {
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return "", 0, false
 	}
-	skip := skipHidden(root)
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || ok {
-			return err
-		}
-		if skip(p, nil, 0) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || filepath.Base(p) != "data.json" {
-			return nil
-		}
+	walkFiles(root, func(base string) bool { return base == "data.json" }, func(p string, b []byte) bool {
 		// data.json in dir a/b holds the value at data.a.b.
 		rel, _ := filepath.Rel(root, filepath.Dir(p))
 		rest, under := strings.Split(filepath.ToSlash(rel), "/"), path
@@ -43,18 +29,14 @@ func LocateValue(src string, path []any) (file string, line int, ok bool) {
 		}
 		for _, seg := range rest {
 			if len(under) == 0 || under[0] != any(seg) {
-				return nil
+				return true
 			}
 			under = under[1:]
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
 		}
 		if n, found := lineOf(b, under); found {
 			file, line, ok = p, n, true
 		}
-		return nil
+		return !ok
 	})
 	return file, line, ok
 }
