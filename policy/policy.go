@@ -108,6 +108,11 @@ type Request struct {
 	// (Authorization, the API-key header, Cookie) are never present.
 	Headers    map[string]string
 	RemoteAddr string
+	// ClientIP is the client's address: the peer's, or behind
+	// listen.trusted_proxies the right-most untrusted hop of
+	// X-Forwarded-For (Forwarded without it); "" when the peer has no IP
+	// address.
+	ClientIP string
 	// Body is the parsed JSON body when the route opts in (policy.input_body)
 	// and the body was read within the limit; nil otherwise.
 	Body any

@@ -148,7 +148,7 @@ func (c *Cleaner) Screen(r *http.Request, req *policy.Request) error {
 	if err := c.methodOverride(r, req, seen&kindOverride != 0); err != nil {
 		return err
 	}
-	c.forwarding(r, seen&kindForwarding != 0)
+	c.forwarding(r, req, seen&kindForwarding != 0)
 	switch v := r.Header[RequestIDHeader]; {
 	case seen&kindRequestID == 0:
 		r.Header[RequestIDHeader] = []string{req.ID}
@@ -275,21 +275,27 @@ func hasToken(v, tok string) bool {
 // spelling, and sets X-Forwarded-For, -Host and -Proto once; the proxy
 // forwards these values. A trusted peer's headers are kept; its
 // X-Forwarded-For is appended to, its X-Forwarded-Host and an http or
-// https X-Forwarded-Proto are kept. Forwarded is never sent on.
-func (c *Cleaner) forwarding(r *http.Request, present bool) {
+// https X-Forwarded-Proto are kept. Forwarded is never sent on. It sets
+// req.ClientIP from the chain it keeps.
+func (c *Cleaner) forwarding(r *http.Request, req *policy.Request, present bool) {
 	h := r.Header
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = ""
 	}
+	peer, _ := parseHop(ip)
+	trustedPeer := peer.IsValid() && c.trustedAddr(peer)
 	host := r.Host
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
 	var xff []string
-	if present && c.isTrusted(r.RemoteAddr) {
+	if present && trustedPeer {
 		xff = Values(h, xForwardedFor)
+		if client := c.clientIP(peer, xff, Values(h, "Forwarded")); client.IsValid() {
+			req.ClientIP = client.String()
+		}
 		if v := Values(h, xForwardedHost); len(v) > 0 {
 			host = v[0]
 		}
@@ -303,6 +309,9 @@ func (c *Cleaner) forwarding(r *http.Request, present bool) {
 				delete(h, k)
 			}
 		}
+	}
+	if req.ClientIP == "" && peer.IsValid() {
+		req.ClientIP = peer.String()
 	}
 	set := func(k, v string) {
 		if present { // other spellings may be left (a trusted peer's)
@@ -321,23 +330,6 @@ func (c *Cleaner) forwarding(r *http.Request, present bool) {
 	}
 	set(xForwardedHost, host)
 	set(xForwardedProto, proto)
-}
-
-func (c *Cleaner) isTrusted(remote string) bool {
-	if len(c.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	for _, pfx := range c.trusted {
-		if pfx.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // CopyForwarding copies the forwarding headers Screen set on in to out

@@ -21,7 +21,7 @@ type cleanerOpts struct {
 	forwarding            []string
 }
 
-func newCleaner(t *testing.T, o cleanerOpts) (*Cleaner, *prometheus.Registry) {
+func newCleaner(t testing.TB, o cleanerOpts) (*Cleaner, *prometheus.Registry) {
 	t.Helper()
 	if o.underscores == "" {
 		o.underscores = "drop"

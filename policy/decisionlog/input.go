@@ -59,7 +59,12 @@ func appendInput(b []byte, in *policy.Input) ([]byte, error) {
 // was made) is left out too; the event's portcullis.raw_path has the
 // path as received.
 func appendArrival(b []byte, r *policy.Request) []byte {
-	b = appendString(append(b, `{"identity":null,"request":{"host":`...), r.Host)
+	b = append(b, `{"identity":null,"request":{`...)
+	if r.ClientIP != "" {
+		b = appendString(append(b, `"client_ip":`...), r.ClientIP)
+		b = append(b, ',')
+	}
+	b = appendString(append(b, `"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
 	b = appendString(append(b, `,"method":`...), r.Method)
 	if r.Path != "" {
@@ -84,7 +89,8 @@ func appendRequest(b []byte, r *policy.Request) ([]byte, error) {
 		b = strconv.AppendBool(append(b, `"body_truncated":`...), r.BodyTruncated)
 		b = append(b, ',')
 	}
-	b = appendStringMap(append(b, `"headers":`...), r.Headers)
+	b = appendString(append(b, `"client_ip":`...), r.ClientIP)
+	b = appendStringMap(append(b, `,"headers":`...), r.Headers)
 	b = appendString(append(b, `,"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
 	b = appendString(append(b, `,"method":`...), r.Method)

@@ -346,7 +346,7 @@ func inputOf(doc any) *policy.Input {
 	in := &policy.Input{Request: policy.Request{
 		ID: str(req, "id"), Method: str(req, "method"), Path: str(req, "path"), Segments: strs(req["segments"]),
 		Host: str(req, "host"), Scheme: str(req, "scheme"), Headers: strMap(req["headers"]),
-		RemoteAddr: str(req, "remote_addr"), Body: req["body"], BodyTruncated: req["body_truncated"] == true,
+		RemoteAddr: str(req, "remote_addr"), ClientIP: str(req, "client_ip"), Body: req["body"], BodyTruncated: req["body_truncated"] == true,
 	}}
 	if q := obj(req, "query"); q != nil {
 		in.Request.Query = map[string][]string{}
@@ -498,6 +498,7 @@ func (g *inputGen) input() *policy.Input {
 		ID: "req-" + strconv.Itoa(g.r.IntN(3)), Method: g.word(), Path: "/" + strings.Join(segs, "/"), Segments: segs,
 		Host: g.word(), Scheme: []string{"http", "https"}[g.r.IntN(2)], Headers: g.strMap(3),
 		RemoteAddr: []string{"192.0.2.7:51234", "192.0.2.8", "[2001:db8::1]:443"}[g.r.IntN(3)],
+		ClientIP:   []string{"192.0.2.7", "", "2001:db8::1"}[g.r.IntN(3)],
 	}}
 	if !g.one(3) {
 		in.Request.Query = map[string][]string{}

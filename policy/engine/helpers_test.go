@@ -81,7 +81,7 @@ func typicalInput() *policy.Input {
 			Host: "api.example.com", Scheme: "https",
 			Query:      map[string][]string{"page": {"2"}},
 			Headers:    map[string]string{"accept": "application/json", "user-agent": "curl/8.5"},
-			RemoteAddr: "192.0.2.7:51234",
+			RemoteAddr: "192.0.2.7:51234", ClientIP: "192.0.2.7",
 		},
 		Route: policy.Route{Name: "users", OperationID: "listUsers", PathParams: map[string]string{}, Tags: []string{"users"}},
 		Identity: &policy.Identity{

@@ -24,6 +24,7 @@ var (
 	kQuery         = ast.StringTerm("query")
 	kHeaders       = ast.StringTerm("headers")
 	kRemoteAddr    = ast.StringTerm("remote_addr")
+	kClientIP      = ast.StringTerm("client_ip")
 	kBody          = ast.StringTerm("body")
 	kBodyTruncated = ast.StringTerm("body_truncated")
 	kRoute         = ast.StringTerm("route")
@@ -75,7 +76,7 @@ var (
 //	{"version": 2,
 //	 "request": {"id", "method", "wire_method", "path", "segments": [...], "host", "port", "scheme",
 //	             "query": {k: [v, ...]}, "headers": {lower-case name: "comma-joined"},
-//	             "remote_addr", "body" (only when set), "body_truncated" (only when
+//	             "remote_addr", "client_ip", "body" (only when set), "body_truncated" (only when
 //	             the route asked for the body)},
 //	 "route": {"name", "operation_id", "path_params": {}, "tags": []},
 //	 "identity": {"authenticated", "method", "subject", "issuer", "consumer",
@@ -119,12 +120,12 @@ func inputValue(in *policy.Input, n *inputNeeds) ast.Value {
 	return doc
 }
 
-// pairs collects the key-value pairs of an object of at most 13 entries
+// pairs collects the key-value pairs of an object of at most 14 entries
 // (the most of any object here, input.request), so that ast.NewObject
 // allocates their elements in one block (Object.Insert allocates one per
 // pair).
 type pairs struct {
-	a [13][2]*ast.Term
+	a [14][2]*ast.Term
 	n int
 }
 
@@ -177,7 +178,7 @@ func (t *requestTerms) request(f *inputNeeds) *ast.Term {
 	for _, s := range [...]struct {
 		key   *ast.Term
 		value string
-	}{{kID, r.ID}, {kMethod, r.Method}, {kWireMethod, r.WireMethod}, {kPath, r.Path}, {kHost, r.Host}, {kScheme, r.Scheme}, {kRemoteAddr, r.RemoteAddr}} {
+	}{{kID, r.ID}, {kMethod, r.Method}, {kWireMethod, r.WireMethod}, {kPath, r.Path}, {kHost, r.Host}, {kScheme, r.Scheme}, {kRemoteAddr, r.RemoteAddr}, {kClientIP, r.ClientIP}} {
 		if f.has(string(s.key.Value.(ast.String))) {
 			req.add(s.key, ast.StringTerm(s.value))
 		}
