@@ -12,7 +12,17 @@ import (
 
 // Template matches whole paths against a template: literal segments match
 // themselves, a {name} segment matches any one non-empty segment.
-type Template struct{ re *regexp.Regexp }
+type Template struct {
+	// Segments are the template's segments after the leading "/": a
+	// literal, or "" with Var set for a {name}. "/" has one empty literal.
+	Segments []Segment
+}
+
+// Segment is one segment of a template.
+type Segment struct {
+	Literal string
+	Var     bool
+}
 
 var varRE = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_]*\}$`)
 
@@ -22,22 +32,16 @@ func Compile(t string) (*Template, error) {
 	if !strings.HasPrefix(t, "/") {
 		return nil, fmt.Errorf("%q must start with /", t)
 	}
-	var b strings.Builder
-	b.WriteString("^")
-	for _, s := range strings.Split(t[1:], "/") {
-		b.WriteString("/")
+	tp := &Template{}
+	for s := range strings.SplitSeq(t[1:], "/") {
 		switch {
 		case varRE.MatchString(s):
-			b.WriteString("[^/]+")
+			tp.Segments = append(tp.Segments, Segment{Var: true})
 		case strings.ContainsAny(s, "{}"):
 			return nil, fmt.Errorf("%q: segment %q must be a literal or a whole {name}", t, s)
 		default:
-			b.WriteString(regexp.QuoteMeta(s))
+			tp.Segments = append(tp.Segments, Segment{Literal: s})
 		}
 	}
-	b.WriteString("$")
-	return &Template{re: regexp.MustCompile(b.String())}, nil
+	return tp, nil
 }
-
-// Match tells whether the normalized path matches the template.
-func (t *Template) Match(path string) bool { return t.re.MatchString(path) }

@@ -1,21 +1,25 @@
 package template
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func TestCompile(t *testing.T) {
 	t.Parallel()
+	lit := func(s string) Segment { return Segment{Literal: s} }
+	v := Segment{Var: true}
 	for _, tc := range []struct {
-		name, tmpl, path string
-		match            bool
-		err              string
+		name, tmpl string
+		want       []Segment
+		err        string
 	}{
-		{name: "a variable matches one segment", tmpl: "/users/{id}", path: "/users/7", match: true},
-		{name: "a variable does not match two segments", tmpl: "/users/{id}", path: "/users/7/x"},
-		{name: "a variable does not match an empty segment", tmpl: "/users/{id}", path: "/users/"},
-		{name: "literals are not patterns", tmpl: "/a.b", path: "/axb"},
-		{name: "a literal matches itself", tmpl: "/a.b/{x}/c", path: "/a.b/1/c", match: true},
+		{name: "literals and variables", tmpl: "/a.b/{x}/c", want: []Segment{lit("a.b"), v, lit("c")}},
+		{name: "the root is one empty literal", tmpl: "/", want: []Segment{lit("")}},
+		{name: "a trailing slash is an empty last literal", tmpl: "/users/{id}/", want: []Segment{lit("users"), v, lit("")}},
 		{name: "a template must start with a slash", tmpl: "users", err: `"users" must start with /`},
 		{name: "a variable must be a whole segment", tmpl: "/users/{id}x", err: `"/users/{id}x": segment "{id}x" must be a literal or a whole {name}`},
+		{name: "a variable name is an identifier", tmpl: "/users/{1d}", err: `"/users/{1d}": segment "{1d}" must be a literal or a whole {name}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -29,8 +33,8 @@ func TestCompile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := tp.Match(tc.path); got != tc.match {
-				t.Fatalf("Match(%q) = %v, want %v", tc.path, got, tc.match)
+			if !reflect.DeepEqual(tp.Segments, tc.want) {
+				t.Fatalf("Segments = %+v, want %+v", tp.Segments, tc.want)
 			}
 		})
 	}
