@@ -38,7 +38,7 @@ type entry[T any] struct {
 // index finds the routes of one host whose path matches.
 type index struct {
 	// prefixes maps a path_prefix to its routes' ranks, ascending.
-	prefixes map[string][]int
+	prefixes  map[string][]int
 	templates *node
 }
 
