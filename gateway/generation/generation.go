@@ -113,6 +113,7 @@ type parts struct {
 	introKey   config.Introspection
 	budget     *body.Budget
 	proxies    map[proxyKey]*proxy.Proxy
+	transports map[transportKey]*proxy.Transport
 	assertKeys *assertion.Keys
 	assertKey  assertionSettings
 }
@@ -219,9 +220,9 @@ func (p *parts) closeExcept(ctx context.Context, keep *parts) error {
 	if p.introspect != nil && p.introspect != keep.introspect {
 		p.introspect.Close()
 	}
-	for k, px := range p.proxies {
-		if keep.proxies[k] != px {
-			px.CloseIdleConnections()
+	for k, tr := range p.transports {
+		if keep.transports[k] != tr {
+			tr.CloseIdleConnections()
 		}
 	}
 	if p.Shadow != nil && p.Shadow != keep.Shadow {
@@ -447,6 +448,7 @@ func (b *builder) buildRoutes() {
 	cfg := b.cfg
 	handlers := make([]pipeline.Handler, len(cfg.Routes))
 	b.g.proxies = make(map[proxyKey]*proxy.Proxy, len(cfg.Routes))
+	b.g.transports = map[transportKey]*proxy.Transport{}
 	for i := range cfg.Routes {
 		rt := &cfg.Routes[i]
 		h, err := b.routeHandler(rt)

@@ -213,6 +213,10 @@ func TestLongLivedPartsAreCarriedOverOnlyWhenUnchanged(t *testing.T) {
 		{"the introspection client changed", func(s string) string { return strings.Replace(s, "client_id: gw", "client_id: gw2", 1) }, nil, []string{"introspection"}},
 		{"a decision-log label changed", func(s string) string { return strings.Replace(s, "env: one", "env: two", 1) }, nil, []string{"decision_log"}},
 		{"a route's upstream changed", func(s string) string { return strings.Replace(s, "9002", "9003", 1) }, nil, []string{"upstream:other"}},
+		// The new timeout needs a pool of its own; the other route's is kept.
+		{"a route's connect timeout changed", func(s string) string {
+			return strings.Replace(s, "upstream: http://127.0.0.1:9002", "upstream: http://127.0.0.1:9002\n    connect_timeout: 2s", 1)
+		}, nil, []string{"upstream:other", "transport:2s"}},
 		{"the assertion signing key was rotated", nil, func(f *fixture) { f.writeAssertionKey() }, []string{"assertion_keys"}},
 		{"an assertion key's not_before changed", func(s string) string {
 			return strings.Replace(s, "{file: assert.pem}", "{file: assert.pem, not_before: '2026-01-01T00:00:00Z'}", 1)
@@ -245,6 +249,27 @@ func TestLongLivedPartsAreCarriedOverOnlyWhenUnchanged(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRoutesWithTheSameSettingsShareOnePool(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	g, err := build(t, f.config(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.proxies) != 2 || len(g.transports) != 1 {
+		t.Fatalf("%d proxies over %d pools, want 2 over 1", len(g.proxies), len(g.transports))
+	}
+	g, err = build(t, f.config(func(s string) string {
+		return strings.Replace(s, "upstream: http://127.0.0.1:9002", "upstream: http://127.0.0.1:9002\n    connect_timeout: 2s", 1)
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.transports) != 2 {
+		t.Fatalf("%d pools for two connect timeouts, want 2", len(g.transports))
 	}
 }
 
@@ -294,8 +319,8 @@ func TestRetireWaitsForTheLastHolder(t *testing.T) {
 
 // carries reports whether next reuses the long-lived parts of g: the JWT
 // authenticator (token cache), each issuer's key set, the introspection
-// client (its cache), the decision log (queued events), the body budget and
-// each route's upstream transport.
+// client (its cache), the decision log (queued events), the body budget,
+// each route's proxy and each pool of upstream connections.
 func carries(g, next *Generation) map[string]bool {
 	m := map[string]bool{
 		"jwt":           g.jwt != nil && g.jwt == next.jwt,
@@ -307,6 +332,9 @@ func carries(g, next *Generation) map[string]bool {
 	}
 	for k, p := range next.proxies {
 		m["upstream:"+k.route] = g.proxies[k] == p
+	}
+	for k, tr := range next.transports {
+		m["transport:"+k.connectTimeout.String()] = g.transports[k] == tr
 	}
 	for _, is := range next.Config.Authn.JWT.Issuers {
 		ks := next.jwt.KeySet(is.Issuer)

@@ -183,35 +183,70 @@ next:
 // of it: a rotated certificate gets a new transport, whose connections
 // present it.
 type proxyKey struct {
-	route, upstreams, strip           string
-	timeout, connectTimeout, ejectFor time.Duration
-	tls                               config.UpstreamTLS
-	tlsFiles                          string
+	route, upstreams, strip string
+	timeout, ejectFor       time.Duration
+	transport               transportKey
+}
+
+// transportKey is what a pool of upstream connections is built from.
+type transportKey struct {
+	connectTimeout time.Duration
+	tls            config.UpstreamTLS
+	tlsFiles       string
+	hasTLS         bool
 }
 
 func (b *builder) proxy(rt *config.Route) (*proxy.Proxy, error) {
-	k := proxyKey{route: rt.Name, upstreams: strings.Join(append([]string{rt.Upstream}, rt.Upstreams...), " "), strip: rt.StripPrefix,
-		timeout: rt.Timeout, connectTimeout: rt.ConnectTimeout, ejectFor: rt.EjectFor}
+	tk := transportKey{connectTimeout: rt.ConnectTimeout}
 	var t *proxy.TLS
 	if rt.TLS != nil {
 		var err error
 		if t, err = proxy.LoadTLS(rt.TLS); err != nil {
 			return nil, err
 		}
-		k.tls, k.tlsFiles = *rt.TLS, t.Digest()
+		tk.tls, tk.tlsFiles, tk.hasTLS = *rt.TLS, t.Digest(), true
 	}
+	k := proxyKey{route: rt.Name, upstreams: strings.Join(append([]string{rt.Upstream}, rt.Upstreams...), " "), strip: rt.StripPrefix,
+		timeout: rt.Timeout, ejectFor: rt.EjectFor, transport: tk}
 	p := b.g.proxies[k]
 	if p == nil && b.prev != nil {
 		p = b.prev.proxies[k]
 	}
 	if p == nil {
-		var err error
-		if p, err = proxy.New(rt, t); err != nil {
+		tr, err := b.transport(tk, t)
+		if err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+		if p, err = proxy.New(rt, tr); err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
 	}
 	b.g.proxies[k] = p
+	b.g.transports[tk] = b.transportOf(tk)
 	return p, nil
+}
+
+// transport returns the pool of tk: this generation's, the running one's,
+// or a new one.
+func (b *builder) transport(tk transportKey, t *proxy.TLS) (*proxy.Transport, error) {
+	if tr := b.transportOf(tk); tr != nil {
+		return tr, nil
+	}
+	tr, err := proxy.NewTransport(tk.connectTimeout, t)
+	if err == nil {
+		b.g.transports[tk] = tr
+	}
+	return tr, err
+}
+
+func (b *builder) transportOf(tk transportKey) *proxy.Transport {
+	if tr := b.g.transports[tk]; tr != nil {
+		return tr
+	}
+	if b.prev != nil {
+		return b.prev.transports[tk]
+	}
+	return nil
 }
 
 // equal compares settings, secrets included (config.Secret's value is

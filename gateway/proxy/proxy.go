@@ -59,7 +59,6 @@ var ExchangePart = pipeline.NewPart[Exchange]()
 // upstream for route.EjectFor after it refused a connection (passive health).
 type Proxy struct {
 	rp          *httputil.ReverseProxy
-	transport   *http.Transport
 	upstreams   []*upstream
 	next        atomic.Uint64
 	timeout     time.Duration
@@ -73,32 +72,25 @@ type upstream struct {
 	ejectedAt atomic.Int64 // unix nanos until which it is skipped; 0 = healthy
 }
 
-// New returns the proxy of route. t is the route's tls block loaded
-// (LoadTLS(route.TLS)), nil exactly when the route has none: its https
-// upstreams are verified against the system roots. It refuses a route
-// without upstreams or with one that is not an absolute http(s) URL, tls
-// with an http upstream, and a non-positive timeout.
-func New(route *config.Route, t *TLS) (*Proxy, error) {
-	urls, err := upstreams.ParseAll(route.Upstream, route.Upstreams)
-	if err != nil {
-		return nil, err
+// Transport is a pool of upstream connections. Every route with the same
+// connect timeout and tls block shares one, so routes to one upstream
+// share its connections: a thousand routes in front of one service open
+// its connections once, not once per route.
+type Transport struct {
+	rt  *http.Transport
+	tls bool
+}
+
+// NewTransport returns the pool for routes whose connect timeout is
+// connectTimeout and whose tls block loaded is t (nil: none; https
+// upstreams are then verified against the system roots). The route's
+// timeout is not a property of the pool: each exchange carries it as its
+// context's deadline.
+func NewTransport(connectTimeout time.Duration, t *TLS) (*Transport, error) {
+	if connectTimeout <= 0 {
+		return nil, fmt.Errorf("connect_timeout %s is not positive", connectTimeout)
 	}
-	if route.Timeout <= 0 {
-		return nil, fmt.Errorf("timeout %s is not positive", route.Timeout)
-	}
-	if (t == nil) != (route.TLS == nil) {
-		return nil, errors.New("the route's tls block and the loaded TLS disagree")
-	}
-	for _, u := range urls {
-		if t != nil && u.Scheme != "https" {
-			return nil, fmt.Errorf("tls is set but upstream %q is %s", u, u.Scheme)
-		}
-	}
-	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
-	for _, u := range urls {
-		p.upstreams = append(p.upstreams, &upstream{url: u})
-	}
-	dialer := &net.Dialer{Timeout: route.ConnectTimeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
 		Proxy:                 nil, // never route upstream traffic through an environment proxy
 		DialContext:           dialer.DialContext,
@@ -106,9 +98,8 @@ func New(route *config.Route, t *TLS) (*Proxy, error) {
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   route.ConnectTimeout,
+		TLSHandshakeTimeout:   connectTimeout,
 		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: route.Timeout,
 		// Content codings pass through as the client and the upstream chose
 		// them: the gateway never asks for gzip on its own and never
 		// decompresses a response on the way.
@@ -116,13 +107,44 @@ func New(route *config.Route, t *TLS) (*Proxy, error) {
 	}
 	if t != nil {
 		// The transport clones it per connection (and adds h2 to
-		// NextProtos once); this proxy is its only user.
+		// NextProtos once); this pool is its only user.
 		transport.TLSClientConfig = t.config
 	}
-	p.transport = transport
+	return &Transport{rt: transport, tls: t != nil}, nil
+}
+
+// CloseIdleConnections closes the idle connections of a pool no
+// generation uses any more.
+func (t *Transport) CloseIdleConnections() { t.rt.CloseIdleConnections() }
+
+// New returns the proxy of route over the pool tr, which must have been
+// built for the route's tls block (NewTransport(route.ConnectTimeout,
+// LoadTLS(route.TLS))). It refuses a route without upstreams or with one
+// that is not an absolute http(s) URL, tls with an http upstream, and a
+// non-positive timeout.
+func New(route *config.Route, tr *Transport) (*Proxy, error) {
+	urls, err := upstreams.ParseAll(route.Upstream, route.Upstreams)
+	if err != nil {
+		return nil, err
+	}
+	if route.Timeout <= 0 {
+		return nil, fmt.Errorf("timeout %s is not positive", route.Timeout)
+	}
+	if tr.tls != (route.TLS != nil) {
+		return nil, errors.New("the route's tls block and its transport's disagree")
+	}
+	for _, u := range urls {
+		if tr.tls && u.Scheme != "https" {
+			return nil, fmt.Errorf("tls is set but upstream %q is %s", u, u.Scheme)
+		}
+	}
+	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
+	for _, u := range urls {
+		p.upstreams = append(p.upstreams, &upstream{url: u})
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      transport,
+		Transport:      tr.rt,
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       nil,
@@ -130,10 +152,6 @@ func New(route *config.Route, t *TLS) (*Proxy, error) {
 	}
 	return p, nil
 }
-
-// CloseIdleConnections closes the idle upstream connections of a proxy no
-// generation uses any more.
-func (p *Proxy) CloseIdleConnections() { p.transport.CloseIdleConnections() }
 
 // Handler returns the last stage of a route's pipeline.
 func (p *Proxy) Handler() pipeline.Handler {

@@ -20,19 +20,31 @@ func routeTo(t *testing.T, timeout time.Duration, ups ...string) *config.Route {
 	return &config.Route{Timeout: timeout, ConnectTimeout: time.Second, EjectFor: time.Minute, Upstreams: ups}
 }
 
+// transport is a pool for routes whose tls block loaded is lt (nil: none),
+// closed with the test.
+func transport(t *testing.T, lt *TLS) *Transport {
+	t.Helper()
+	tr, err := NewTransport(time.Second, lt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
 func TestNewRefusesARouteWithoutUpstreams(t *testing.T) {
 	t.Parallel()
-	if _, err := New(routeTo(t, time.Second), nil); !errors.Is(err, upstreams.ErrNone) {
+	if _, err := New(routeTo(t, time.Second), transport(t, nil)); !errors.Is(err, upstreams.ErrNone) {
 		t.Fatalf("err = %v, want ErrNone", err)
 	}
-	if _, err := New(routeTo(t, 0, "http://127.0.0.1:1"), nil); err == nil {
+	if _, err := New(routeTo(t, 0, "http://127.0.0.1:1"), transport(t, nil)); err == nil {
 		t.Fatal("a zero timeout was accepted")
 	}
 }
 
 func mustNew(t *testing.T, r *config.Route) *Proxy {
 	t.Helper()
-	p, err := New(r, nil)
+	p, err := New(r, transport(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,11 +76,10 @@ func tlsProxy(t *testing.T, upstream string, c *config.UpstreamTLS) *Proxy {
 		}
 		r.TLS = c
 	}
-	px, err := New(r, lt)
+	px, err := New(r, transport(t, lt))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(px.CloseIdleConnections)
 	return px
 }
 
@@ -160,10 +159,10 @@ func TestNewRefusesTLSMismatch(t *testing.T) {
 	}
 	plain := routeTo(t, time.Second, "https://127.0.0.1:1", "http://127.0.0.1:2")
 	plain.TLS = p.settings()
-	if _, err := New(plain, lt); err == nil || !strings.Contains(err.Error(), `upstream "http://127.0.0.1:2" is http`) {
+	if _, err := New(plain, transport(t, lt)); err == nil || !strings.Contains(err.Error(), `upstream "http://127.0.0.1:2" is http`) {
 		t.Fatalf("tls with an http upstream: err = %v", err)
 	}
-	if _, err := New(routeTo(t, time.Second, "https://127.0.0.1:1"), lt); err == nil {
+	if _, err := New(routeTo(t, time.Second, "https://127.0.0.1:1"), transport(t, lt)); err == nil {
 		t.Fatal("loaded TLS for a route without a tls block was accepted")
 	}
 }
