@@ -63,6 +63,10 @@ type Listen struct {
 	// each handshake uses the running generation.
 	TLSClientCAFile string `yaml:"tls_client_ca_file"`
 	ClientAuth      string `yaml:"client_auth"`
+	// Pprof serves Go's profiles under /debug/pprof/ on the admin
+	// listener, never on the proxy listener. Default false; it reloads
+	// live, so a heap profile of a running gateway needs no restart.
+	Pprof bool `yaml:"pprof"`
 	// HeadersWithUnderscores is what happens to a request header whose name
 	// contains "_", which CGI-style backends fold into the "-" spelling:
 	// "drop" (default) removes it, "reject" answers 400, "allow" keeps it.

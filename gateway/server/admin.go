@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -13,7 +14,8 @@ import (
 // JWKS keys are not usable yet), /metrics (Prometheus) and /v1/status
 // (generation, bundles, revisions, last reload error, what needs a restart)
 // and, with identity_assertion, /.well-known/jwks.json (the public keys
-// backends verify assertions with; 404 without).
+// backends verify assertions with; 404 without) and, with listen.pprof,
+// Go's profiles under /debug/pprof/ (404 without).
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -44,6 +46,19 @@ func (s *Server) AdminHandler() http.Handler {
 		// Short, so a backend sees a new key well within rotation_overlap.
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = w.Write(jwks)
+	})
+	profiles := http.NewServeMux()
+	profiles.HandleFunc("/debug/pprof/", pprof.Index) // the named profiles: heap, goroutine, allocs...
+	profiles.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	profiles.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	profiles.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	profiles.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.gen.Load().Config.Listen.Pprof {
+			http.NotFound(w, r)
+			return
+		}
+		profiles.ServeHTTP(w, r)
 	})
 	return mux
 }

@@ -234,3 +234,27 @@ func TestAFailedReloadChangesNothingAndIsReported(t *testing.T) { // not paralle
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+func TestProfilesAreServedOnlyWhenTurnedOn(t *testing.T) { // not parallel: New enables uuid's pool, racily
+	rs := newReloadServer(t, echoUpstream(t, "u1").URL)
+	admin := rs.srv.AdminHandler()
+	get := func(path string) int {
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code
+	}
+	if c := get("/debug/pprof/heap"); c != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/heap = %d with listen.pprof off, want 404", c)
+	}
+	// It reloads live: a heap profile of a running gateway needs no restart.
+	cfg, _ := os.ReadFile(filepath.Join(rs.dir, "portcullis.yaml"))
+	rs.write("portcullis.yaml", strings.Replace(string(cfg), `admin: "127.0.0.1:0"}`, `admin: "127.0.0.1:0", pprof: true}`, 1))
+	if err := rs.srv.Reload(context.Background(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"} {
+		if c := get(p); c != http.StatusOK {
+			t.Errorf("%s = %d with listen.pprof on, want 200", p, c)
+		}
+	}
+}
