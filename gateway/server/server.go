@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s.metrics = newHTTPMetrics(reg, opts.Version, routeNames(cfg))
+	s.metrics = newHTTPMetrics(reg, opts.Version, routeNames(cfg), s.ready)
 	s.reloads = newReloadState(reg, g)
 	s.gen.Store(g)
 	return s, nil
@@ -132,7 +132,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, g *generati
 		render(rec, o.Problem, x.in.Request.ID, s.requestLogger(x))
 	}
 	routeName := x.in.Route.Name
-	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(o.Status)).Inc()
+	s.metrics.count(routeName, r.Method, o, x.in.Identity)
 	logDecision(r.Context(), g, r.Header, x, err, o)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, x.start, &x.up, time.Now())
