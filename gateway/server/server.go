@@ -257,7 +257,7 @@ func (s *Server) Run(ctx context.Context) error {
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    int(l.MaxHeaderBytes),
-		ErrorLog:          nil,
+		ErrorLog:          httpErrorLog(s.log),
 	}
 	adminSrv := &http.Server{
 		Handler:           s.AdminHandler(),
@@ -265,6 +265,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
+		ErrorLog:          httpErrorLog(s.log),
 	}
 	pl, err := net.Listen("tcp", l.Proxy)
 	if err != nil {
@@ -296,7 +297,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- proxySrv.Serve(pl) }()
 	go func() { errc <- adminSrv.Serve(al) }()
-	s.log.Info().Str("proxy", pl.Addr().String()).Str("admin", al.Addr().String()).Str("version", s.version).Msg("portcullis started")
+	s.logStarted(s.gen.Load(), pl.Addr().String(), al.Addr().String())
 
 	var runErr error
 	select {
