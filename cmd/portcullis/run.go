@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/generation"
@@ -126,14 +128,31 @@ func printConfigErrors(w io.Writer, err error) {
 }
 
 func newLogger(c config.Log, w io.Writer) zerolog.Logger {
-	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs
+	// RFC 3339 in UTC with milliseconds, and durations as Go writes them
+	// ("250ms", "1m30s"), as the configuration does (issue 18).
+	zerolog.TimeFieldFormat = logTimeFormat
+	zerolog.TimestampFunc = func() time.Time { return time.Now().UTC() }
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
 	var out io.Writer = w
 	if c.Format == "console" {
-		out = zerolog.ConsoleWriter{Out: w}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat, NoColor: !colorful(w)}
 	}
 	lvl, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+}
+
+const logTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// colorful tells whether console output to w may use ANSI colours: only on
+// a terminal, and not when NO_COLOR is set (https://no-color.org). A file,
+// a pipe or journald gets plain text.
+func colorful(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -39,6 +40,10 @@ type Options struct {
 	Refused http.Handler
 	// Registerer takes the connection metrics. Nil: not registered.
 	Registerer prometheus.Registerer
+	// ErrorLog gets a failed TLS handshake in the words Go's server uses
+	// for one ("http: TLS handshake error from ..."), so the server's own
+	// error log treats both alike. Nil: not logged.
+	ErrorLog *log.Logger
 }
 
 // Listener is a net.Listener for the gateway's http.Server, which must use
@@ -161,6 +166,9 @@ func (l *Listener) handshake(raw *counted) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.o.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
+		if l.o.ErrorLog != nil {
+			l.o.ErrorLog.Printf("http: TLS handshake error from %s: %v", raw.RemoteAddr(), err)
+		}
 		// As Go's server does for a plain HTTP request on a TLS port.
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {

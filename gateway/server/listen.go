@@ -25,6 +25,7 @@ func (s *Server) proxyListener(tcp net.Listener, tlsCfg *tls.Config, srv *http.S
 		HandshakeTimeout: l.ReadHeaderTimeout,
 		Refused:          s,
 		Registerer:       s.reg,
+		ErrorLog:         srv.ErrorLog,
 	})
 	if err != nil {
 		tcp.Close()

@@ -8,12 +8,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // httpMetrics are the request metrics of the proxy listener.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
+	// outcomes counts requests by route and the reason code that ended
+	// them, the dashboard's "why" beside the status (issue 18).
+	outcomes *prometheus.CounterVec
+	// consumers counts requests by the consumer of an API key or client
+	// certificate: the consumers are bundle data, so the label set is
+	// bounded. JWT subjects and introspection client ids are not
+	// configured here and never become labels.
+	consumers *prometheus.CounterVec
 	// duration is the whole request; gateway all of it but the exchange
 	// with the upstream; upstream the part from forwarding to the
 	// upstream's response headers: Kong's and APISIX's split of request
@@ -26,17 +37,26 @@ type httpMetrics struct {
 
 type routeObservers struct {
 	duration, gateway, upstream prometheus.Observer
+	allowed                     prometheus.Counter // outcomes of reason allow, the common case
 }
 
 // latencyBuckets resolve the time the gateway adds down to 100 µs.
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-func newHTTPMetrics(reg prometheus.Registerer, version string, routes []string) *httpMetrics {
+func newHTTPMetrics(reg prometheus.Registerer, version string, routes []string, ready func() error) *httpMetrics {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portcullis_http_requests_total",
 			Help: "Requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_http_request_outcomes_total",
+			Help: "Requests by route and the reason code of their outcome (allow, or the rejection's reason).",
+		}, []string{"route", "reason"}),
+		consumers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_consumer_requests_total",
+			Help: "Requests authenticated by an API key or client certificate, by consumer (from bundle data).",
+		}, []string{"consumer"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "portcullis_http_request_duration_seconds",
 			Help:    "Time from request to response, by route.",
@@ -63,7 +83,18 @@ func newHTTPMetrics(reg prometheus.Registerer, version string, routes []string) 
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	reg.MustRegister(m.requests, m.duration, m.gateway, m.upstream, build,
+	// Read at scrape time: what /readyz would answer, so an alert sees a
+	// gateway that stopped being ready while its process is still up.
+	readiness := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "portcullis_ready",
+		Help: "1 when /readyz answers 200 (not draining, JWKS keys usable), else 0.",
+	}, func() float64 {
+		if ready() != nil {
+			return 0
+		}
+		return 1
+	})
+	reg.MustRegister(m.requests, m.outcomes, m.consumers, m.duration, m.gateway, m.upstream, build, readiness,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -73,6 +104,21 @@ func (m *httpMetrics) observers(route string) *routeObservers {
 		duration: m.duration.WithLabelValues(route),
 		gateway:  m.gateway.WithLabelValues(route),
 		upstream: m.upstream.WithLabelValues(route),
+		allowed:  m.outcomes.WithLabelValues(route, string(problem.ReasonAllow)),
+	}
+}
+
+// count records the request's outcome and, for a configured consumer,
+// its volume.
+func (m *httpMetrics) count(route, method string, o pipeline.Outcome, id *policy.Identity) {
+	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(o.Status)).Inc()
+	if r := m.routes[route]; r != nil && o.Reason == problem.ReasonAllow {
+		r.allowed.Inc()
+	} else {
+		m.outcomes.WithLabelValues(route, string(o.Reason)).Inc()
+	}
+	if id != nil && id.Consumer != "" && (id.Method == policy.MethodAPIKey || id.Method == policy.MethodClientCert) {
+		m.consumers.WithLabelValues(id.Consumer).Inc()
 	}
 }
 

@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if err != nil {
 		return nil, err
 	}
-	s.metrics = newHTTPMetrics(reg, opts.Version, routeNames(cfg))
+	s.metrics = newHTTPMetrics(reg, opts.Version, routeNames(cfg), s.ready)
 	s.reloads = newReloadState(reg, g)
 	s.gen.Store(g)
 	return s, nil
@@ -132,7 +132,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, g *generati
 		render(rec, o.Problem, x.in.Request.ID, s.requestLogger(x))
 	}
 	routeName := x.in.Route.Name
-	s.metrics.requests.WithLabelValues(routeName, methodLabel(r.Method), statusLabel(o.Status)).Inc()
+	s.metrics.count(routeName, r.Method, o, x.in.Identity)
 	logDecision(r.Context(), g, r.Header, x, err, o)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, x.start, &x.up, time.Now())
@@ -257,7 +257,7 @@ func (s *Server) Run(ctx context.Context) error {
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    int(l.MaxHeaderBytes),
-		ErrorLog:          nil,
+		ErrorLog:          httpErrorLog(s.log),
 	}
 	adminSrv := &http.Server{
 		Handler:           s.AdminHandler(),
@@ -265,6 +265,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
+		ErrorLog:          httpErrorLog(s.log),
 	}
 	pl, err := net.Listen("tcp", l.Proxy)
 	if err != nil {
@@ -296,7 +297,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- proxySrv.Serve(pl) }()
 	go func() { errc <- adminSrv.Serve(al) }()
-	s.log.Info().Str("proxy", pl.Addr().String()).Str("admin", al.Addr().String()).Str("version", s.version).Msg("portcullis started")
+	s.logStarted(s.gen.Load(), pl.Addr().String(), al.Addr().String())
 
 	var runErr error
 	select {

@@ -86,7 +86,7 @@ func TestLatencyIsSplitBetweenGatewayAndUpstream(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			m := newHTTPMetrics(reg, "test", []string{"r1"})
+			m := newHTTPMetrics(reg, "test", []string{"r1"}, func() error { return nil })
 			m.observe("r1", start, &tc.up, tc.end)
 			check := func(name string, count uint64, sum time.Duration) {
 				t.Helper()
@@ -102,7 +102,7 @@ func TestLatencyIsSplitBetweenGatewayAndUpstream(t *testing.T) {
 	}
 	t.Run("a request no route matched is recorded too", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		m := newHTTPMetrics(reg, "test", []string{"r1"})
+		m := newHTTPMetrics(reg, "test", []string{"r1"}, func() error { return nil })
 		m.observe("", start, &proxy.Exchange{}, start.Add(ms(1)))
 		if h := findMetric(t, reg, "portcullis_http_gateway_duration_seconds", map[string]string{"route": ""}); h.GetHistogram().GetSampleCount() != 1 {
 			t.Fatalf("gateway duration of route \"\": %v, want one sample", h)

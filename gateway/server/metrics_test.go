@@ -1,0 +1,84 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/policy"
+)
+
+func TestCountLabelsConsumersOnlyFromBundleData(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		id   *policy.Identity
+		want int // series of portcullis_consumer_requests_total
+	}{
+		{"an API-key consumer is a label", &policy.Identity{Method: policy.MethodAPIKey, Consumer: "partner"}, 1},
+		{"a client-certificate consumer is a label", &policy.Identity{Method: policy.MethodClientCert, Consumer: "batch"}, 1},
+		{"an introspection client id is not", &policy.Identity{Method: policy.MethodIntrospection, Consumer: "any-client", Subject: "alice"}, 0},
+		{"a JWT subject is not", &policy.Identity{Method: policy.MethodJWT, Subject: "alice"}, 0},
+		{"an anonymous request is not", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := prometheus.NewRegistry()
+			m := newHTTPMetrics(reg, "test", []string{"r1"}, func() error { return nil })
+			m.count("r1", "GET", pipeline.Outcome{Status: 200, Reason: problem.ReasonAllow}, tc.id)
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			series := 0
+			for _, mf := range mfs {
+				if mf.GetName() == "portcullis_consumer_requests_total" {
+					series = len(mf.GetMetric())
+				}
+			}
+			if series != tc.want {
+				t.Errorf("%d consumer series, want %d", series, tc.want)
+			}
+			if got := findMetric(t, reg, "portcullis_http_request_outcomes_total", map[string]string{"route": "r1", "reason": "allow"}).GetCounter().GetValue(); got != 1 {
+				t.Errorf("outcome allow counted %v times, want 1", got)
+			}
+		})
+	}
+}
+
+func TestReadinessGauge(t *testing.T) {
+	t.Parallel()
+	var err error
+	reg := prometheus.NewRegistry()
+	newHTTPMetrics(reg, "test", nil, func() error { return err })
+	for _, want := range []float64{1, 0} {
+		if got := findMetric(t, reg, "portcullis_ready", nil).GetGauge().GetValue(); got != want {
+			t.Errorf("portcullis_ready = %v with ready() = %v, want %v", got, err, want)
+		}
+		err = errors.New("draining")
+	}
+}
+
+// BenchmarkCount is the per-request cost of the request counters.
+func BenchmarkCount(b *testing.B) {
+	m := newHTTPMetrics(prometheus.NewRegistry(), "test", []string{"r1"}, func() error { return nil })
+	o := pipeline.Outcome{Status: http.StatusOK, Reason: problem.ReasonAllow}
+	for _, bc := range []struct {
+		name string
+		id   *policy.Identity
+	}{
+		{"anonymous", nil},
+		{"api key consumer", &policy.Identity{Method: policy.MethodAPIKey, Consumer: "partner"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m.count("r1", "GET", o, bc.id)
+			}
+		})
+	}
+}
