@@ -195,6 +195,10 @@ const (
 // Finish names and ends the server span of a request: its route (empty
 // when none matched), method, status and reason code.
 func Finish(span trace.Span, route, method string, status int, reason, decisionID string) {
+	if !span.IsRecording() { // not sampled: nothing to describe
+		span.End()
+		return
+	}
 	name := method
 	if route != "" {
 		name += " " + route
