@@ -323,22 +323,7 @@ func (c *Cleaner) forwarding(r *http.Request, present bool) {
 	set(xForwardedProto, proto)
 }
 
-func (c *Cleaner) isTrusted(remote string) bool {
-	if len(c.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	for _, pfx := range c.trusted {
-		if pfx.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+func (c *Cleaner) isTrusted(remote string) bool { return trusted.Contains(c.trusted, remote) }
 
 // CopyForwarding copies the forwarding headers Screen set on in to out
 // (ReverseProxy removes them from its outgoing request before Rewrite).

@@ -162,23 +162,7 @@ func (t *Tracer) StartRequest(ctx context.Context, r *http.Request) (context.Con
 }
 
 func (t *Tracer) trusts(remoteAddr string) bool {
-	if t.trustAll {
-		return true
-	}
-	if len(t.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	for _, p := range t.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return t.trustAll || trusted.Contains(t.trusted, remoteAddr)
 }
 
 // Attribute keys of the gateway's spans. Values are names, codes and
