@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/generation"
 	"github.com/portcullis/portcullis/gateway/server"
+	"github.com/portcullis/portcullis/gateway/tracing"
 	"github.com/portcullis/portcullis/internal/gctune"
 )
 
@@ -52,7 +53,13 @@ func cmdRun(cfg *config.Config, _ string, _, stderr io.Writer) int {
 	log.Info().Str("gc_percent", gc.GCPercent).Str("memory_limit", gc.MemoryLimit).Msg("garbage collector")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Version: buildVersion()})
+	tracer, err := tracing.New(ctx, cfg, buildVersion())
+	if err != nil {
+		fmt.Fprintf(stderr, "portcullis: %v\n", err)
+		return 1
+	}
+	defer shutdownTracing(tracer, log)
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Version: buildVersion(), Tracer: tracer})
 	if err != nil {
 		fmt.Fprintf(stderr, "portcullis: %v\n", err)
 		return 1
@@ -71,6 +78,16 @@ func cmdRun(cfg *config.Config, _ string, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// shutdownTracing exports the spans still queued, for a few seconds at most:
+// a collector that is down must not hold up the exit.
+func shutdownTracing(t *tracing.Tracer, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		log.Warn().Err(err).Msg("tracing: spans not all exported at shutdown")
+	}
 }
 
 // cmdCheck builds the generation run would build, starting nothing, and

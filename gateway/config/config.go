@@ -15,6 +15,7 @@ type Config struct {
 	Authn       Authn       `yaml:"authn"`
 	Policy      Policy      `yaml:"policy"`
 	DecisionLog DecisionLog `yaml:"decision_log"`
+	Tracing     Tracing     `yaml:"tracing"`
 	// IdentityAssertion signs the assertions of routes that add one; nil: none.
 	IdentityAssertion *IdentityAssertion `yaml:"identity_assertion"`
 	Routes            []Route            `yaml:"routes"`

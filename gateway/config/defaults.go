@@ -92,7 +92,13 @@ func (c *Config) defaults() {
 		DropRule: "data.system.log.drop",
 		Sample:   Sample{Allow: ptr(1.0), Deny: ptr(1.0)},
 	}
+	// The rest of tracing is empty: the OTEL_* environment fills it.
+	c.Tracing = Tracing{Protocol: "http/protobuf", TrustIncoming: "trusted_proxies"}
 }
+
+// DefaultTracingServiceName is service.name when neither tracing.service_name
+// nor OTEL_SERVICE_NAME sets it.
+const DefaultTracingServiceName = "portcullis"
 
 func (is *Issuer) defaults(*Config) {
 	is.ClockSkew = ptr(30 * time.Second)

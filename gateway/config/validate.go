@@ -83,6 +83,7 @@ func (c *Config) validate() Errors {
 	c.validateAuthn(ch)
 	c.validatePolicy(ch)
 	c.validateDecisionLog(ch)
+	c.validateTracing(ch)
 	c.validateAssertion(ch)
 	c.Request.validate(ch)
 	if len(c.Routes) == 0 {

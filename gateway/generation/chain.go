@@ -2,6 +2,7 @@ package generation
 
 import (
 	"github.com/portcullis/portcullis/gateway/pipeline"
+	"github.com/portcullis/portcullis/gateway/tracing"
 	"github.com/portcullis/portcullis/gateway/validate"
 )
 
@@ -11,6 +12,8 @@ type routeStages struct {
 	// inputBody tells that the policy reads the body.
 	inputBody bool
 	proxy     pipeline.Handler
+	// traced makes authn, validate, authz and the proxy spans of the request.
+	traced bool
 }
 
 // buildChain orders the stages of a route and checks, once, what each needs
@@ -32,6 +35,12 @@ func buildChain(s routeStages) (pipeline.Handler, error) {
 	var enforce pipeline.Middleware
 	if s.validate != nil {
 		enforce = validate.Enforce
+	}
+	if s.traced {
+		s.authn = tracing.Stage("authn", s.authn)
+		s.validate = tracing.Stage("validate", s.validate)
+		s.authz = tracing.Stage("authz", s.authz)
+		s.proxy = tracing.Upstream(s.proxy)
 	}
 	return pipeline.Build(s.proxy,
 		pipeline.Stage{Name: pipeline.StageGuard, Middleware: s.guard},

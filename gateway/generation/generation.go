@@ -57,6 +57,9 @@ type Options struct {
 	// Check builds everything without opening the decision log's sinks
 	// (files, connections): portcullis check.
 	Check bool
+	// Tracing wraps the stages in spans (gateway/tracing); without it the
+	// chains are exactly as they would be without tracing.
+	Tracing bool
 }
 
 // Generation is one complete, immutable version of the gateway. A request
@@ -521,5 +524,5 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 		return nil, err
 	}
 	return buildChain(routeStages{guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
-		authz: authzMW, assert: assertMW, inputBody: rt.Policy.InputBody, proxy: px.Handler()})
+		authz: authzMW, assert: assertMW, inputBody: rt.Policy.InputBody, proxy: px.Handler(), traced: b.opts.Tracing})
 }

@@ -3,6 +3,8 @@ package header
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/portcullis/portcullis/gateway/header/trusted"
 )
 
 // clientIP is the address of the client that sent the request: the peer
@@ -42,14 +44,7 @@ func (c *Cleaner) clientIP(peer netip.Addr, xff, forwarded []string) netip.Addr 
 	return client
 }
 
-func (c *Cleaner) trustedAddr(a netip.Addr) bool {
-	for _, pfx := range c.trusted {
-		if pfx.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+func (c *Cleaner) trustedAddr(a netip.Addr) bool { return trusted.ContainsAddr(c.trusted, a) }
 
 // parseHop reads one forwarding hop: an IPv4 or IPv6 address, with or
 // without a port, IPv6 with a port in brackets (as Forwarded writes it).

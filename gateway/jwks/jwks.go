@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/portcullis/portcullis/gateway/tracing"
 )
 
 const (
@@ -227,11 +229,16 @@ func (s *Set) refetch(ctx context.Context) error {
 	if !s.fetching.Load() && !s.mayFetch(false) {
 		return nil // negative result: cooldown
 	}
+	// The fetch is shared and outlives a request; the span is this
+	// request's wait for it.
+	_, span := tracing.Child(ctx, "jwks.refetch")
 	ch := s.fetchShared()
 	select {
 	case <-ch:
+		tracing.EndChild(span, 0, nil)
 		return nil
 	case <-ctx.Done():
+		tracing.EndChild(span, 0, ctx.Err())
 		return ctx.Err()
 	}
 }

@@ -45,6 +45,10 @@ func logDecision(ctx context.Context, g *generation.Generation, header http.Head
 		Input:         &x.in.Input,
 		ForwardedPath: x.up.ForwardedPath,
 	}
+	if x.span != nil {
+		// Also when not sampled: it is the trace id the upstream got.
+		ev.TraceID = x.span.SpanContext().TraceID().String()
+	}
 	if x.in.Request.Path == "" { // no canonical path: say what came
 		ev.RawPath = x.in.RawPath
 	}

@@ -3,6 +3,8 @@ package server
 import (
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis/portcullis/gateway/authz"
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/header"
@@ -26,6 +28,8 @@ type exchange struct {
 	authz   authz.Result
 	edits   header.Edits
 	up      proxy.Exchange
+	// span is the request's server span; nil when tracing is off.
+	span trace.Span
 }
 
 func newExchange(start time.Time) *exchange {

@@ -68,7 +68,7 @@ func newReloadState(reg prometheus.Registerer, g *generation.Generation) *reload
 }
 
 func (s *Server) buildOptions() generation.Options {
-	return generation.Options{Logger: s.log, Registerer: s.reg, Version: s.version, Masker: liveMasker{s}}
+	return generation.Options{Logger: s.log, Registerer: s.reg, Version: s.version, Masker: liveMasker{s}, Tracing: s.tracer != nil}
 }
 
 // liveMasker masks decision-log events with the running generation's
@@ -197,6 +197,14 @@ var restartFields = []struct {
 	{"log.format", pinned(func(c *config.Config) *string { return &c.Log.Format })},
 	{"limits.max_buffered_bytes", pinned(func(c *config.Config) *config.ByteSize { return &c.Limits.MaxBufferedBytes })},
 	{"limits.max_anonymous_buffered_bytes", pinned(func(c *config.Config) *config.ByteSize { return &c.Limits.MaxAnonymousBufferedBytes })},
+	// The tracer provider and its exporter are the process's (Options.Tracer).
+	{"tracing", func(boot, next *config.Config) bool {
+		if reflect.DeepEqual(boot.Tracing, next.Tracing) {
+			return false
+		}
+		next.Tracing = boot.Tracing
+		return true
+	}},
 }
 
 func pinned[T comparable](field func(*config.Config) *T) func(boot, next *config.Config) bool {

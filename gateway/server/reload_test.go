@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ func TestRestartOnlySettingsArePinnedAndReported(t *testing.T) {
 		{"TLS turned on", func(c *config.Config) { c.Listen.TLSCertFile, c.Listen.TLSKeyFile = "c.pem", "k.pem" }, []string{"listen.tls_cert_file (TLS on or off)"}},
 		{"the log level", func(c *config.Config) { c.Log.Level = "debug" }, []string{"log.level"}},
 		{"the body budget", func(c *config.Config) { c.Limits.MaxBufferedBytes *= 2 }, []string{"limits.max_buffered_bytes"}},
+		{"the tracing section", func(c *config.Config) { c.Tracing.Headers = map[string]string{"X-Key": "k"} }, []string{"tracing"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +47,8 @@ func TestRestartOnlySettingsArePinnedAndReported(t *testing.T) {
 				t.Fatalf("needs restart = %v, want %v", got, tc.want)
 			}
 			if next.Listen.Proxy != boot.Listen.Proxy || next.Listen.Admin != boot.Listen.Admin || next.Listen.MaxConnections != boot.Listen.MaxConnections ||
-				next.Listen.TLSCertFile != boot.Listen.TLSCertFile || next.Log != boot.Log || next.Limits.MaxBufferedBytes != boot.Limits.MaxBufferedBytes {
+				next.Listen.TLSCertFile != boot.Listen.TLSCertFile || next.Log != boot.Log || next.Limits.MaxBufferedBytes != boot.Limits.MaxBufferedBytes ||
+				!reflect.DeepEqual(next.Tracing, boot.Tracing) {
 				t.Fatalf("a restart-only setting was not pinned: %+v", next)
 			}
 		})

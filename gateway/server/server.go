@@ -29,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/route"
+	"github.com/portcullis/portcullis/gateway/tracing"
 )
 
 // Options are what New needs besides the configuration.
@@ -38,6 +39,8 @@ type Options struct {
 	Version string
 	// Registry collects the metrics served on /metrics. Nil: a new one.
 	Registry *prometheus.Registry
+	// Tracer starts the spans of requests (tracing.New); nil: tracing off.
+	Tracer *tracing.Tracer
 }
 
 // Server is the gateway: the proxy handler, the admin handler and the
@@ -47,6 +50,7 @@ type Server struct {
 	version string
 	reg     *prometheus.Registry
 	metrics *httpMetrics
+	tracer  *tracing.Tracer
 	// gen is the running generation; each request loads it once.
 	gen atomic.Pointer[generation.Generation]
 	// boot is the configuration the listeners were started with: what
@@ -73,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		log:       opts.Logger,
 		version:   opts.Version,
 		reg:       reg,
+		tracer:    opts.Tracer,
 		boot:      cfg,
 		ridPrefix: hex.EncodeToString(pfx[:]) + "-",
 	}
@@ -105,7 +110,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(proxy.RequestIDHeader, x.in.Request.ID)
 	w.Header().Set(DecisionIDHeader, x.decisionID)
 	rec := &recorder{ResponseWriter: w}
-	r = r.WithContext(pipeline.WithRequest(r.Context(), &x.rq))
+	ctx := pipeline.WithRequest(r.Context(), &x.rq)
+	if s.tracer != nil {
+		ctx, x.span = s.tracer.StartRequest(ctx, r)
+	}
+	r = r.WithContext(ctx)
 	// The request starts and finishes on one generation.
 	g := s.hold()
 	defer g.Release()
@@ -136,6 +145,9 @@ func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, g *generati
 	logDecision(r.Context(), g, r.Header, x, err, o)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, x.start, &x.up, time.Now())
+	if x.span != nil {
+		tracing.Finish(x.span, routeName, methodLabel(r.Method), o.Status, string(o.Reason), x.decisionID)
+	}
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}

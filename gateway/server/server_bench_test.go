@@ -100,7 +100,7 @@ policy:
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(context.Background(), cfg, Options{Logger: zerolog.Nop(), Version: "bench"})
+	srv, err := New(context.Background(), cfg, Options{Logger: zerolog.Nop(), Version: "bench", Tracer: benchTracer})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,7 +46,7 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7, (e) of issue 19 and (f) of issue 16, in table order.
+// gatewayConfigs are the configurations of issue 7, (e) of issue 19, (f) of issue 16 and (g) of issue 18, in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -83,6 +83,11 @@ var gatewayConfigs = []gatewayConfig{
 	// (c) with a shadow bundle; not in -only's default set: run it with -only c,f.
 	{
 		key: "f", title: "(f) full pipeline + shadow", template: "f-shadow.yaml.tmpl",
+		spec: fullSpec, guard: fullGuard, status: 400,
+	},
+	// (c) with tracing sampled at 1 %; not in -only's default set: run it with -only c,g.
+	{
+		key: "g", title: "(g) full pipeline + tracing 1 %", template: "g-trace.yaml.tmpl",
 		spec: fullSpec, guard: fullGuard, status: 400,
 	},
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/gateway/tracing"
 	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
 )
@@ -281,11 +282,14 @@ func (c *Client) call(ctx context.Context, token string) (*response, error) {
 	if c.basicAuth != "" {
 		req.Header.Set("Authorization", c.basicAuth)
 	}
-	res, err := c.http.Do(req)
+	ctx, span := tracing.Child(ctx, "introspect")
+	res, err := c.http.Do(req.WithContext(ctx))
 	if err != nil {
+		tracing.EndChild(span, 0, err)
 		return nil, fmt.Errorf("introspection call: %w", err)
 	}
 	defer res.Body.Close()
+	tracing.EndChild(span, res.StatusCode, nil)
 	body, err := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read introspection response: %w", err)

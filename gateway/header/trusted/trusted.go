@@ -23,3 +23,27 @@ func Parse(s string) (netip.Prefix, error) {
 	}
 	return p.Masked(), nil
 }
+
+// Contains tells whether the peer at remoteAddr (host:port, as in
+// http.Request.RemoteAddr) is in one of prefixes; an address that does not
+// parse is not.
+func Contains(prefixes []netip.Prefix, remoteAddr string) bool {
+	if len(prefixes) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	return ContainsAddr(prefixes, ap.Addr().Unmap())
+}
+
+// ContainsAddr tells whether a is in one of prefixes.
+func ContainsAddr(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
