@@ -23,7 +23,6 @@ func (c *Consumer) AddGroups(groups ...string) {
 	}
 }
 
-
 // Issuer returns the issuer named iss, or nil.
 func (p *Plan) Issuer(iss string) *Issuer {
 	for i := range p.Issuers {

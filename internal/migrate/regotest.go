@@ -58,7 +58,9 @@ func expect(p *Plan, r *Route, id identity) bool {
 			groups = c.Groups
 		}
 	}
-	has := func(list []string) bool { return slices.ContainsFunc(list, func(g string) bool { return slices.Contains(groups, g) }) }
+	has := func(list []string) bool {
+		return slices.ContainsFunc(list, func(g string) bool { return slices.Contains(groups, g) })
+	}
 	switch {
 	case len(r.AllowGroups) > 0 && !has(r.AllowGroups), has(r.DenyGroups):
 		return false

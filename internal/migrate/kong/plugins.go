@@ -361,4 +361,3 @@ func (im *importer) jwtSecret(j *migrate.Obj, consumer string) {
 	c.Issuers = append(c.Issuers, key)
 	im.plan.Report.Add(j.File, j.Line(), what, migrate.Mapped, "authn.jwt issuer %s (%s, key file under keys/ or secret under secrets/); its tokens are consumer %s", key, alg, consumer)
 }
-
