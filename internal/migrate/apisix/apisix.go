@@ -124,6 +124,7 @@ func (im *importer) jwtConsumer(p *migrate.Obj, consumer string, line int, what 
 			return
 		}
 		is.PublicKeys = []string{pem}
+		im.plan.Report.Add(p.File, p.LineOf("public_key"), what+".public_key", migrate.Partial, "APISIX ignored the token's kid; Portcullis takes a kid to name the key (a PEM key's is its RFC 7638 thumbprint): tokens must carry no kid or that one, or put the key into a JWK file with its kid")
 	}
 	p.Use("secret", "public_key")
 	if s, ok := p.Int("lifetime_grace_period"); ok {

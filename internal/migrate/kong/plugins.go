@@ -354,6 +354,7 @@ func (im *importer) jwtSecret(j *migrate.Obj, consumer string) {
 			return
 		}
 		is.PublicKeys = []string{pem}
+		im.plan.Report.Add(j.File, j.LineOf("rsa_public_key"), what+".rsa_public_key", migrate.Partial, "Kong ignored the token's kid; Portcullis takes a kid to name the key (a PEM key's is its RFC 7638 thumbprint): tokens must carry no kid or that one, or put the key into a JWK file with your identity provider's kid")
 	}
 	j.Use("secret", "rsa_public_key")
 	im.plan.Issuers = append(im.plan.Issuers, is)
