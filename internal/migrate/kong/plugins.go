@@ -320,7 +320,7 @@ func (im *importer) jwtSecret(j *migrate.Obj, consumer string) {
 	if alg == "" {
 		alg = "HS256"
 	}
-	j.Use("consumer", "tags", "id")
+	j.Use("consumer", "tags", "id", "secret", "rsa_public_key")
 	defer j.Rest(&im.plan.Report, what)
 	if key == "" {
 		im.plan.Report.Add(j.File, j.Line(), what, migrate.NotMapped, "no key: Kong generated one, so the tokens' iss is unknown")
@@ -356,7 +356,6 @@ func (im *importer) jwtSecret(j *migrate.Obj, consumer string) {
 		is.PublicKeys = []string{pem}
 		im.plan.Report.Add(j.File, j.LineOf("rsa_public_key"), what+".rsa_public_key", migrate.Partial, "Kong ignored the token's kid; Portcullis takes a kid to name the key (a PEM key's is its RFC 7638 thumbprint): tokens must carry no kid or that one, or put the key into a JWK file with your identity provider's kid")
 	}
-	j.Use("secret", "rsa_public_key")
 	im.plan.Issuers = append(im.plan.Issuers, is)
 	c := im.plan.Consumer(consumer)
 	c.Issuers = append(c.Issuers, key)
