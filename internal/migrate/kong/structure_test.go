@@ -90,43 +90,43 @@ func TestRoutes(t *testing.T) {
 		report string
 	}{
 		{
-			name: "strip_path defaults to true",
-			src:  "services:\n  - name: s\n    url: http://b:80\n    routes:\n      - name: r\n        paths: [/a]\n",
+			name:   "strip_path defaults to true",
+			src:    "services:\n  - name: s\n    url: http://b:80\n    routes:\n      - name: r\n        paths: [/a]\n",
 			routes: "r /a strip=/a",
 		},
 		{
-			name: "several paths give several routes, a regex path is not mapped",
-			src:  "services:\n  - name: s\n    url: http://b:80\n    routes:\n      - name: r\n        strip_path: false\n        paths: [/a, /b, \"~/c$\"]\n",
+			name:   "several paths give several routes, a regex path is not mapped",
+			src:    "services:\n  - name: s\n    url: http://b:80\n    routes:\n      - name: r\n        strip_path: false\n        paths: [/a, /b, \"~/c$\"]\n",
 			routes: "r-1 /a strip=; r-2 /b strip=", report: "routes.r.paths=not mapped@7",
 		},
 		{
-			name: "a top-level route names its service",
-			src:  "services:\n  - name: s\n    host: b\n    port: 9000\nroutes:\n  - name: top\n    service: {name: s}\n    paths: [/t]\n    strip_path: false\n",
+			name:   "a top-level route names its service",
+			src:    "services:\n  - name: s\n    host: b\n    port: 9000\nroutes:\n  - name: top\n    service: {name: s}\n    paths: [/t]\n    strip_path: false\n",
 			routes: "top /t strip= up=http://b:9000",
 		},
 		{
-			name: "a service path is reported",
-			src:  "services:\n  - name: s\n    url: http://b:80/v2\n    routes:\n      - paths: [/a]\n        strip_path: false\n",
+			name:   "a service path is reported",
+			src:    "services:\n  - name: s\n    url: http://b:80/v2\n    routes:\n      - paths: [/a]\n        strip_path: false\n",
 			routes: "s-route /a strip=", report: "services.s.url=not mapped@3",
 		},
 		{
-			name: "upstream targets become the route's upstreams",
-			src:  "upstreams:\n  - name: pool\n    targets:\n      - target: 10.0.0.1:80\n      - target: 10.0.0.2:80\nservices:\n  - name: s\n    url: http://pool\n    routes:\n      - paths: [/]\n",
+			name:   "upstream targets become the route's upstreams",
+			src:    "upstreams:\n  - name: pool\n    targets:\n      - target: 10.0.0.1:80\n      - target: 10.0.0.2:80\nservices:\n  - name: s\n    url: http://pool\n    routes:\n      - paths: [/]\n",
 			routes: "s-route / strip= up=http://10.0.0.1:80,http://10.0.0.2:80",
 		},
 		{
-			name: "a route of an unknown service is not mapped",
-			src:  "routes:\n  - name: lost\n    service: nowhere\n    paths: [/x]\n",
+			name:   "a route of an unknown service is not mapped",
+			src:    "routes:\n  - name: lost\n    service: nowhere\n    paths: [/x]\n",
 			report: "routes.lost=not mapped@2",
 		},
 		{
-			name: "route headers matching is not mapped",
-			src:  "services:\n  - name: s\n    url: http://b:80\n    routes:\n      - name: r\n        paths: [/a]\n        headers: {x: [y]}\n",
+			name:   "route headers matching is not mapped",
+			src:    "services:\n  - name: s\n    url: http://b:80\n    routes:\n      - name: r\n        paths: [/a]\n        headers: {x: [y]}\n",
 			routes: "r /a strip=/a", report: "routes.r.headers=not mapped@7",
 		},
 		{
-			name: "an unknown top-level section is reported",
-			src:  "_format_version: \"3.0\"\nvaults:\n  - name: env\n",
+			name:   "an unknown top-level section is reported",
+			src:    "_format_version: \"3.0\"\nvaults:\n  - name: env\n",
 			report: "vaults=not mapped@2",
 		},
 	}
