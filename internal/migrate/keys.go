@@ -60,3 +60,8 @@ func UniqueName(name string, taken func(string) bool) string {
 		}
 	}
 }
+
+// MinHMACSecretBytes is the shortest HMAC secret gateway/config accepts
+// (validate.go refuses shorter ones); an input secret below it is reported
+// instead of written into a config that would not load.
+const MinHMACSecretBytes = 32

@@ -113,6 +113,10 @@ func (im *importer) jwtConsumer(p *migrate.Obj, consumer string, line int, what 
 			im.plan.Report.Add(p.File, line, what, migrate.NotMapped, "%s without a secret", alg)
 			return
 		}
+		if len(s) < migrate.MinHMACSecretBytes {
+			im.plan.Report.Add(p.File, p.LineOf("secret"), what, migrate.NotMapped, "the %s secret is shorter than %d bytes, which Portcullis refuses: issue a longer one", alg, migrate.MinHMACSecretBytes)
+			return
+		}
 		if p.Bool("base64_secret", false) {
 			im.plan.Report.Add(p.File, p.LineOf("base64_secret"), what+".base64_secret", migrate.NotMapped, "decode the secret into secrets/ yourself")
 		}

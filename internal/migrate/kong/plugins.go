@@ -346,6 +346,10 @@ func (im *importer) jwtSecret(j *migrate.Obj, consumer string) {
 			im.plan.Report.Add(j.File, j.Line(), what, migrate.NotMapped, "%s credential without a secret", alg)
 			return
 		}
+		if len(secret) < migrate.MinHMACSecretBytes {
+			im.plan.Report.Add(j.File, j.LineOf("secret"), what, migrate.NotMapped, "the %s secret is shorter than %d bytes, which Portcullis refuses: issue a longer one", alg, migrate.MinHMACSecretBytes)
+			return
+		}
 		is.SecretName, is.Secret = "jwt-"+consumer+"-"+key, secret
 	default:
 		pem := j.Str("rsa_public_key")

@@ -23,7 +23,7 @@ consumers:
     jwt_secrets:
       - algorithm: HS256
         key: https://hs.example
-        secret: hmac-secret
+        secret: hmac-secret-of-thirty-two-bytes-or-more
   - username: other
     jwt_secrets:
       - key: https://hs.example
@@ -58,7 +58,7 @@ jwt_secrets:
 		t.Errorf("issuers %v", c.Issuers)
 	}
 	hs := p.Issuer("https://hs.example")
-	if hs == nil || hs.Secret != "hmac-secret" || hs.SecretName == "" || hs.Consumer != "partner" {
+	if hs == nil || hs.Secret != "hmac-secret-of-thirty-two-bytes-or-more" || hs.SecretName == "" || hs.Consumer != "partner" {
 		t.Errorf("hs issuer %+v", hs)
 	}
 	for _, want := range []string{
@@ -73,7 +73,7 @@ jwt_secrets:
 		}
 	}
 	for _, it := range p.Report {
-		for _, secret := range []string{"secret-key-1", "secret-key-2", "hmac-secret"} {
+		for _, secret := range []string{"secret-key-1", "secret-key-2", "hmac-secret-of-thirty-two-bytes-or-more"} {
 			if strings.Contains(it.Detail, secret) || strings.Contains(it.What, secret) {
 				t.Errorf("report item %+v holds a secret", it)
 			}
