@@ -157,6 +157,12 @@ func (im *importer) route(r *migrate.Obj, i int) {
 	r.Use("id", "name", "desc", "labels", "priority", "status", "create_time", "update_time")
 	base := migrate.Route{File: r.File, Line: r.Line(), Methods: r.Strs("methods")}
 	base.Hosts = append(r.Strs("host"), r.Strs("hosts")...)
+	for _, k := range []string{"service_id", "plugin_config_id", "vars", "remote_addrs", "filter_func", "script"} {
+		if r.Has(k) {
+			im.plan.Report.Add(r.File, r.LineOf(k), what+"."+k, migrate.NotMapped, "not supported by the importer")
+		}
+		r.Use(k)
+	}
 	up := r.Obj("upstream")
 	if id := r.Str("upstream_id"); id != "" {
 		if u, ok := im.upstreams[id]; ok {
@@ -169,12 +175,6 @@ func (im *importer) route(r *migrate.Obj, i int) {
 	if len(base.Upstreams) == 0 {
 		im.plan.Report.Add(r.File, r.Line(), what, migrate.NotMapped, "no upstream nodes: the route is not imported")
 		return
-	}
-	for _, k := range []string{"service_id", "plugin_config_id", "vars", "remote_addrs", "filter_func", "script"} {
-		if r.Has(k) {
-			im.plan.Report.Add(r.File, r.LineOf(k), what+"."+k, migrate.NotMapped, "not supported by the importer")
-		}
-		r.Use(k)
 	}
 	if r.Bool("enable_websocket", false) {
 		im.plan.Report.Add(r.File, r.LineOf("enable_websocket"), what+".enable_websocket", migrate.Partial, "set routes[].upgrade: [websocket]")
