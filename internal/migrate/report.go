@@ -15,9 +15,10 @@ func migrationReport(p *Plan, files []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Migration report: %s → Portcullis\n\n", p.Source)
 	fmt.Fprintf(&b, "Input: %s.\n\n", strings.Join(baseNames(p.Files), ", "))
+	// In the order of the input: file by file as given, line by line.
 	items := slices.Clone(p.Report)
 	slices.SortStableFunc(items, func(a, b Item) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+		return cmp.Or(cmp.Compare(slices.Index(p.Files, a.File), slices.Index(p.Files, b.File)), cmp.Compare(a.Line, b.Line))
 	})
 	count := map[Outcome]int{}
 	for _, it := range items {
