@@ -214,8 +214,8 @@ func Any(n *yaml.Node) (any, error) {
 	return v, nil
 }
 
-// Parse reads the YAML documents of one input file.
-func Parse(file string, b []byte) ([]*yaml.Node, error) {
+// parse reads the YAML documents of one input file.
+func parse(file string, b []byte) ([]*yaml.Node, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	var docs []*yaml.Node
 	for {
@@ -239,4 +239,21 @@ func (o *Obj) Keys() []string {
 		out[i] = k.Value
 	}
 	return out
+}
+
+// Documents parses the inputs, adds their names to p.Files and returns the
+// top node of every YAML document (an Obj without Node when it is not a mapping).
+func (p *Plan) Documents(inputs []Input) ([]*Obj, error) {
+	var out []*Obj
+	for _, in := range inputs {
+		p.Files = append(p.Files, in.Name)
+		docs, err := parse(in.Name, in.Data)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			out = append(out, NewObj(in.Name, d))
+		}
+	}
+	return out, nil
 }

@@ -22,21 +22,17 @@ type importer struct {
 func Import(inputs []migrate.Input) (*migrate.Plan, error) {
 	im := &importer{plan: &migrate.Plan{Source: "apisix"}, upstreams: map[string]*migrate.Obj{}}
 	var roots []*migrate.Obj
-	for _, in := range inputs {
-		im.plan.Files = append(im.plan.Files, in.Name)
-		docs, err := migrate.Parse(in.Name, in.Data)
-		if err != nil {
-			return nil, err
+	docs, err := im.plan.Documents(inputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, root := range docs {
+		if root.Node == nil || !root.Has("routes") && !root.Has("consumers") && !root.Has("upstreams") {
+			return nil, fmt.Errorf("%s: no routes, upstreams or consumers: not APISIX standalone configuration", root.File)
 		}
-		for _, d := range docs {
-			root := migrate.NewObj(in.Name, d)
-			if root.Node == nil || !root.Has("routes") && !root.Has("consumers") && !root.Has("upstreams") {
-				return nil, fmt.Errorf("%s: no routes, upstreams or consumers: not APISIX standalone configuration", in.Name)
-			}
-			roots = append(roots, root)
-			for _, u := range root.List("upstreams") {
-				im.upstreams[u.Str("id")] = u
-			}
+		roots = append(roots, root)
+		for _, u := range root.List("upstreams") {
+			im.upstreams[u.Str("id")] = u
 		}
 	}
 	// Consumers first: routes' plugins read their credentials.
@@ -102,43 +98,19 @@ func (im *importer) jwtConsumer(p *migrate.Obj, consumer string, line int, what 
 		im.plan.Report.Add(p.File, line, what, migrate.NotMapped, "no key")
 		return
 	}
-	if im.plan.Issuer(key) != nil {
-		im.plan.Report.Add(p.File, p.LineOf("key"), what, migrate.NotMapped, "key %q is used by another consumer", key)
-		return
-	}
-	is := migrate.Issuer{Issuer: key, Algorithms: []string{alg}, Required: []string{"exp"}, Consumer: consumer}
-	if strings.HasPrefix(alg, "HS") {
-		s := p.Str("secret")
-		if s == "" {
-			im.plan.Report.Add(p.File, line, what, migrate.NotMapped, "%s without a secret", alg)
-			return
-		}
-		if len(s) < migrate.MinHMACSecretBytes {
-			im.plan.Report.Add(p.File, p.LineOf("secret"), what, migrate.NotMapped, "the %s secret is shorter than %d bytes, which Portcullis refuses: issue a longer one", alg, migrate.MinHMACSecretBytes)
-			return
-		}
-		if p.Bool("base64_secret", false) {
-			im.plan.Report.Add(p.File, p.LineOf("base64_secret"), what+".base64_secret", migrate.NotMapped, "decode the secret into secrets/ yourself")
-		}
-		is.SecretName, is.Secret = "jwt-"+consumer, s
-	} else {
-		pem := p.Str("public_key")
-		if !strings.Contains(pem, "BEGIN PUBLIC KEY") {
-			im.plan.Report.Add(p.File, p.LineOf("public_key"), what, migrate.NotMapped, "%s without a PEM public_key", alg)
-			return
-		}
-		is.PublicKeys = []string{pem}
-		im.plan.Report.Add(p.File, p.LineOf("public_key"), what+".public_key", migrate.Partial, "APISIX ignored the token's kid; Portcullis takes a kid to name the key (a PEM key's is its RFC 7638 thumbprint): tokens must carry no kid or that one, or put the key into a JWK file with its kid")
+	if p.Bool("base64_secret", false) {
+		im.plan.Report.Add(p.File, p.LineOf("base64_secret"), what+".base64_secret", migrate.NotMapped, "decode the secret into secrets/ yourself")
 	}
 	p.Use("secret", "public_key")
+	is := im.plan.AddCredential(p, what, migrate.Credential{Gateway: "APISIX", Consumer: consumer, Key: key, Alg: alg,
+		Secret: p.Str("secret"), SecretField: "secret", PEM: p.Str("public_key"), PEMField: "public_key"})
+	if is == nil {
+		return
+	}
 	if s, ok := p.Int("lifetime_grace_period"); ok {
 		d := time.Duration(s) * time.Second
 		is.ClockSkew = &d
 	}
-	im.plan.Issuers = append(im.plan.Issuers, is)
-	cons := im.plan.Consumer(consumer)
-	cons.Issuers = append(cons.Issuers, key)
-	im.plan.Report.Add(p.File, line, what, migrate.Mapped, "authn.jwt issuer %q (%s); its tokens are consumer %s", key, alg, consumer)
 	im.plan.Report.Add(p.File, p.LineOf("key"), what+".key", migrate.Partial, "APISIX found the consumer by the token's key claim; Portcullis selects the issuer by iss, so tokens must carry iss: %q, and exp (APISIX's exp only set the lifetime of tokens it signed)", key)
 }
 

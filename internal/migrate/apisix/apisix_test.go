@@ -1,12 +1,12 @@
 package apisix
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/portcullis/portcullis/gateway/authn/apikey"
 	"github.com/portcullis/portcullis/internal/migrate"
+	"github.com/portcullis/portcullis/internal/migrate/migratetest"
 )
 
 // withRoute puts plugins (YAML map entries indented for routes[0].plugins)
@@ -21,204 +21,152 @@ func withRoute(plugins string) string {
 ` + plugins
 }
 
-func has(p *migrate.Plan, spec string) bool {
-	what, rest, _ := strings.Cut(spec, "=")
-	out, line, _ := strings.Cut(rest, "@")
-	for _, it := range p.Report {
-		if strings.HasSuffix(it.What, what) && it.Outcome == migrate.Outcome(out) && (line == "" || line == strconv.Itoa(it.Line)) {
-			return true
-		}
-	}
-	return false
-}
-
-func dump(p *migrate.Plan) string {
-	var b strings.Builder
-	for _, it := range p.Report {
-		b.WriteString(it.What + "=" + string(it.Outcome) + "@" + strconv.Itoa(it.Line) + ": " + it.Detail + "\n")
-	}
-	return b.String()
-}
-
-func mustImport(t *testing.T, src string) *migrate.Plan {
-	t.Helper()
-	p, err := Import([]migrate.Input{{Name: "apisix.yaml", Data: []byte(src)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestPlugins(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name     string
-		plugins  string
-		check    func(t *testing.T, r *migrate.Route, p *migrate.Plan)
-		report   string
-		complete bool
-	}{
+	migratetest.Run(t, Import, withRoute, []migratetest.Case{
 		{
-			name:    "jwt-auth takes APISIX's query and cookie defaults",
-			plugins: "      jwt-auth: {}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "jwt-auth takes APISIX's query and cookie defaults",
+			Plugins: "      jwt-auth: {}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if r.Authn[0] != "jwt" || r.BearerQuery != "jwt" || r.BearerCookie != "jwt" {
 					t.Errorf("%+v", r)
 				}
 			},
-			report: "plugins.jwt-auth.hide_credentials=differs@7", complete: true,
+			Report: "plugins.jwt-auth.hide_credentials=differs@7", Complete: true,
 		},
 		{
-			name:    "jwt-auth on another header is not mapped",
-			plugins: "      jwt-auth:\n        header: X-Token\n",
-			report:  "plugins.jwt-auth.header=not mapped@8",
+			Name:    "jwt-auth on another header is not mapped",
+			Plugins: "      jwt-auth:\n        header: X-Token\n",
+			Report:  "plugins.jwt-auth.header=not mapped@8",
 		},
 		{
-			name:    "key-auth header and query",
-			plugins: "      key-auth: {header: X-Key, hide_credentials: true}\n",
-			check: func(t *testing.T, r *migrate.Route, p *migrate.Plan) {
+			Name:    "key-auth header and query",
+			Plugins: "      key-auth: {header: X-Key, hide_credentials: true}\n",
+			Check: func(t *testing.T, r *migrate.Route, p *migrate.Plan) {
 				if p.APIKeyHeader != "X-Key" || r.Authn[0] != "api_key" || !*r.HideCredentials {
 					t.Errorf("%+v", r)
 				}
 			},
-			report: "plugins.key-auth.query=differs@7", complete: true,
+			Report: "plugins.key-auth.query=differs@7", Complete: true,
 		},
 		{
-			name:    "consumer-restriction by consumer name",
-			plugins: "      consumer-restriction: {whitelist: [a], blacklist: [b]}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "consumer-restriction by consumer name",
+			Plugins: "      consumer-restriction: {whitelist: [a], blacklist: [b]}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if r.AllowConsumers[0] != "a" || r.DenyConsumers[0] != "b" {
 					t.Errorf("%+v", r)
 				}
 			},
-			report: "plugins.consumer-restriction=mapped@7", complete: true,
+			Report: "plugins.consumer-restriction=mapped@7", Complete: true,
 		},
 		{
-			name:    "consumer-restriction by route id is not mapped",
-			plugins: "      consumer-restriction:\n        type: route_id\n        whitelist: [x]\n",
-			report:  "plugins.consumer-restriction.type=not mapped@8",
+			Name:    "consumer-restriction by route id is not mapped",
+			Plugins: "      consumer-restriction:\n        type: route_id\n        whitelist: [x]\n",
+			Report:  "plugins.consumer-restriction.type=not mapped@8",
 		},
 		{
-			name:    "consumer-restriction allowed_by_methods is not mapped",
-			plugins: "      consumer-restriction:\n        allowed_by_methods: []\n",
-			report:  "plugins.consumer-restriction.allowed_by_methods=not mapped@8",
+			Name:    "consumer-restriction allowed_by_methods is not mapped",
+			Plugins: "      consumer-restriction:\n        allowed_by_methods: []\n",
+			Report:  "plugins.consumer-restriction.allowed_by_methods=not mapped@8",
 		},
 		{
-			name:    "request-validation body_schema",
-			plugins: "      request-validation:\n        body_schema: {type: object, required: [name]}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "request-validation body_schema",
+			Plugins: "      request-validation:\n        body_schema: {type: object, required: [name]}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if m, _ := r.BodySchema.(map[string]any); m["type"] != "object" || len(r.BodyMethods) != 0 {
 					t.Errorf("%+v", r)
 				}
 			},
-			report: "plugins.request-validation.body_schema=mapped@8", complete: true,
+			Report: "plugins.request-validation.body_schema=mapped@8", Complete: true,
 		},
 		{
-			name:    "request-validation header_schema is not mapped",
-			plugins: "      request-validation:\n        header_schema: {type: object}\n",
-			report:  "plugins.request-validation.header_schema=not mapped@8",
+			Name:    "request-validation header_schema is not mapped",
+			Plugins: "      request-validation:\n        header_schema: {type: object}\n",
+			Report:  "plugins.request-validation.header_schema=not mapped@8",
 		},
 		{
-			name:    "client-control max_body_size",
-			plugins: "      client-control: {max_body_size: 1048576}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "client-control max_body_size",
+			Plugins: "      client-control: {max_body_size: 1048576}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if r.MaxBodyBytes != 1<<20 {
 					t.Errorf("%+v", r)
 				}
 			},
-			report: "plugins.client-control.max_body_size=mapped@7", complete: true,
+			Report: "plugins.client-control.max_body_size=mapped@7", Complete: true,
 		},
 		{
-			name:    "openid-connect bearer_only with introspection",
-			plugins: "      openid-connect: {client_id: gw, client_secret: s, bearer_only: true, introspection_endpoint: \"https://idp/i\", introspection_endpoint_auth_method: client_secret_post}\n",
-			check: func(t *testing.T, r *migrate.Route, p *migrate.Plan) {
+			Name:    "openid-connect bearer_only with introspection",
+			Plugins: "      openid-connect: {client_id: gw, client_secret: s, bearer_only: true, introspection_endpoint: \"https://idp/i\", introspection_endpoint_auth_method: client_secret_post}\n",
+			Check: func(t *testing.T, r *migrate.Route, p *migrate.Plan) {
 				in := p.Introspection
 				if in == nil || in.ClientID != "gw" || in.ClientSecret != "s" || in.AuthMethod != "client_secret_post" || r.Authn[0] != "introspection" {
 					t.Errorf("%+v %+v", in, r)
 				}
 			},
-			report: "plugins.openid-connect.introspection_endpoint=mapped@7", complete: true,
+			Report: "plugins.openid-connect.introspection_endpoint=mapped@7", Complete: true,
 		},
 		{
-			name:    "openid-connect login flow is not mapped",
-			plugins: "      openid-connect: {client_id: gw, discovery: \"https://idp/.well-known\"}\n",
-			report:  "plugins.openid-connect=not mapped@7",
+			Name:    "openid-connect login flow is not mapped",
+			Plugins: "      openid-connect: {client_id: gw, discovery: \"https://idp/.well-known\"}\n",
+			Report:  "plugins.openid-connect=not mapped@7",
 		},
 		{
-			name:    "limit-count by remote_addr",
-			plugins: "      limit-count: {count: 10, time_window: 60, rejected_code: 429}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "limit-count by remote_addr",
+			Plugins: "      limit-count: {count: 10, time_window: 60, rejected_code: 429}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if l := r.RateLimits; len(l) != 1 || l[0].Rate != 10 || l[0].Per.Minutes() != 1 || l[0].Key[0] != "client_ip" {
 					t.Errorf("%+v", l)
 				}
 			},
-			report: "plugins.limit-count=differs@7", complete: true,
+			Report: "plugins.limit-count=differs@7", Complete: true,
 		},
 		{
-			name:    "limit-count by header keeps the header name",
-			plugins: "      limit-count: {count: 1, time_window: 1, key: http_x_api_user}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "limit-count by header keeps the header name",
+			Plugins: "      limit-count: {count: 1, time_window: 1, key: http_x_api_user}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if r.RateLimits[0].Key[0] != "header:X-Api-User" {
 					t.Errorf("%+v", r.RateLimits)
 				}
 			},
-			report: "plugins.limit-count.rejected_code=differs@7", complete: true,
+			Report: "plugins.limit-count.rejected_code=differs@7", Complete: true,
 		},
 		{
-			name:    "limit-count by var_combination is not mapped",
-			plugins: "      limit-count:\n        count: 1\n        time_window: 1\n        key_type: var_combination\n",
-			report:  "plugins.limit-count.key_type=not mapped@10",
+			Name:    "limit-count by var_combination is not mapped",
+			Plugins: "      limit-count:\n        count: 1\n        time_window: 1\n        key_type: var_combination\n",
+			Report:  "plugins.limit-count.key_type=not mapped@10",
 		},
 		{
-			name:    "cors splits APISIX's comma lists",
-			plugins: "      cors: {allow_origins: \"https://a.example,https://b.example\", allow_methods: \"GET,POST\", max_age: 60}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "cors splits APISIX's comma lists",
+			Plugins: "      cors: {allow_origins: \"https://a.example,https://b.example\", allow_methods: \"GET,POST\", max_age: 60}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if c := r.CORS; len(c.AllowOrigins) != 2 || c.AllowMethods[1] != "POST" || c.MaxAge.Seconds() != 60 {
 					t.Errorf("%+v", c)
 				}
 			},
-			report: "plugins.cors=mapped@7", complete: true,
+			Report: "plugins.cors=mapped@7", Complete: true,
 		},
 		{
-			name:    "ip-restriction",
-			plugins: "      ip-restriction: {whitelist: [10.0.0.0/8]}\n",
-			check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
+			Name:    "ip-restriction",
+			Plugins: "      ip-restriction: {whitelist: [10.0.0.0/8]}\n",
+			Check: func(t *testing.T, r *migrate.Route, _ *migrate.Plan) {
 				if r.IPAllow[0] != "10.0.0.0/8" {
 					t.Errorf("%+v", r)
 				}
 			},
-			report: "plugins.ip-restriction=mapped@7", complete: true,
+			Report: "plugins.ip-restriction=mapped@7", Complete: true,
 		},
 		{
-			name:     "request-id on X-Request-Id maps",
-			plugins:  "      request-id: {}\n",
-			report:   "plugins.request-id=mapped@7",
-			complete: true,
+			Name:     "request-id on X-Request-Id maps",
+			Plugins:  "      request-id: {}\n",
+			Report:   "plugins.request-id=mapped@7",
+			Complete: true,
 		},
 		{
-			name:    "an unknown plugin is reported",
-			plugins: "      proxy-rewrite: {uri: /x}\n",
-			report:  "plugins.proxy-rewrite=not mapped@7",
+			Name:    "an unknown plugin is reported",
+			Plugins: "      proxy-rewrite: {uri: /x}\n",
+			Report:  "plugins.proxy-rewrite=not mapped@7",
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			p := mustImport(t, withRoute(tc.plugins))
-			if len(p.Routes) != 1 || p.Routes[0].PathPrefix != "/api" || p.Routes[0].Upstreams[0] != "http://backend:8080" {
-				t.Fatalf("routes %+v", p.Routes)
-			}
-			if tc.check != nil {
-				tc.check(t, &p.Routes[0], p)
-			}
-			if tc.report != "" && !has(p, tc.report) {
-				t.Errorf("no report item %s:\n%s", tc.report, dump(p))
-			}
-			if p.Report.Complete() != tc.complete {
-				t.Errorf("complete %v, want %v:\n%s", p.Report.Complete(), tc.complete, dump(p))
-			}
-		})
-	}
+	})
 }
 
 func TestRoutesAndConsumers(t *testing.T) {
@@ -252,7 +200,7 @@ consumers:
 global_rules:
   - id: 1
 `
-	p := mustImport(t, src)
+	p := migratetest.Import(t, Import, "apisix.yaml", src)
 	var got []string
 	for _, r := range p.Routes {
 		got = append(got, r.Name+" "+r.Path+r.PathPrefix+" "+strings.Join(r.Upstreams, ",")+" "+strings.Join(r.BodyMethods, ","))
@@ -272,8 +220,8 @@ global_rules:
 		"global_rules=not mapped@27",
 		"routes.exact.upstream.nodes=differs@3",
 	} {
-		if !has(p, spec) {
-			t.Errorf("no %s:\n%s", spec, dump(p))
+		if !migratetest.Has(p, spec) {
+			t.Errorf("no %s:\n%s", spec, migratetest.Dump(p))
 		}
 	}
 }

@@ -24,31 +24,27 @@ type importer struct {
 func Import(inputs []migrate.Input) (*migrate.Plan, error) {
 	im := &importer{plan: &migrate.Plan{Source: "envoy-gateway"}, routes: map[string][]int{}}
 	found := false
-	for _, in := range inputs {
-		im.plan.Files = append(im.plan.Files, in.Name)
-		docs, err := migrate.Parse(in.Name, in.Data)
-		if err != nil {
-			return nil, err
+	docs, err := im.plan.Documents(inputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range docs {
+		if o.Node == nil {
+			continue
 		}
-		for _, d := range docs {
-			o := migrate.NewObj(in.Name, d)
-			if o.Node == nil {
-				continue
-			}
-			kind := o.Str("kind")
-			o.Use("apiVersion", "status")
-			switch kind {
-			case "SecurityPolicy":
-				im.policies = append(im.policies, o)
-				found = true
-			case "HTTPRoute":
-				im.httpRoute(o)
-				found = true
-			case "Gateway", "GatewayClass":
-				im.plan.Report.Add(o.File, o.Line(), kind+" "+o.Obj("metadata").Str("name"), migrate.Partial, "listeners are configured in portcullis.yaml's listen section, not imported")
-			default:
-				im.plan.Report.Add(o.File, o.Line(), kind, migrate.NotMapped, "resource kind %q is not imported", kind)
-			}
+		kind := o.Str("kind")
+		o.Use("apiVersion", "status")
+		switch kind {
+		case "SecurityPolicy":
+			im.policies = append(im.policies, o)
+			found = true
+		case "HTTPRoute":
+			im.httpRoute(o)
+			found = true
+		case "Gateway", "GatewayClass":
+			im.plan.Report.Add(o.File, o.Line(), kind+" "+o.Obj("metadata").Str("name"), migrate.Partial, "listeners are configured in portcullis.yaml's listen section, not imported")
+		default:
+			im.plan.Report.Add(o.File, o.Line(), kind, migrate.NotMapped, "resource kind %q is not imported", kind)
 		}
 	}
 	if !found {

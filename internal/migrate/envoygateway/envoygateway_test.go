@@ -1,12 +1,12 @@
 package envoygateway
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/migrate"
+	"github.com/portcullis/portcullis/internal/migrate/migratetest"
 )
 
 const route = `apiVersion: gateway.networking.k8s.io/v1
@@ -27,25 +27,6 @@ spec:
       filters: [{type: RequestHeaderModifier}]
 `
 
-func has(p *migrate.Plan, spec string) bool {
-	what, rest, _ := strings.Cut(spec, "=")
-	out, line, _ := strings.Cut(rest, "@")
-	for _, it := range p.Report {
-		if strings.HasSuffix(it.What, what) && it.Outcome == migrate.Outcome(out) && (line == "" || line == strconv.Itoa(it.Line)) {
-			return true
-		}
-	}
-	return false
-}
-
-func dump(p *migrate.Plan) string {
-	var b strings.Builder
-	for _, it := range p.Report {
-		b.WriteString(it.What + "=" + string(it.Outcome) + "@" + strconv.Itoa(it.Line) + ": " + it.Detail + "\n")
-	}
-	return b.String()
-}
-
 func TestHTTPRoute(t *testing.T) {
 	t.Parallel()
 	p, err := Import([]migrate.Input{{Name: "r.yaml", Data: []byte(route)}})
@@ -63,8 +44,8 @@ func TestHTTPRoute(t *testing.T) {
 		t.Errorf("routes\n%s\nwant\n%s", g, want)
 	}
 	for _, spec := range []string{"matches.path=not mapped@11", "matches.headers=not mapped@13", "rules.filters=not mapped@16"} {
-		if !has(p, spec) {
-			t.Errorf("no %s:\n%s", spec, dump(p))
+		if !migratetest.Has(p, spec) {
+			t.Errorf("no %s:\n%s", spec, migratetest.Dump(p))
 		}
 	}
 }
@@ -165,8 +146,8 @@ spec:
 			if tc.check != nil {
 				tc.check(t, p)
 			}
-			if !has(p, tc.report) {
-				t.Errorf("no %s:\n%s", tc.report, dump(p))
+			if !migratetest.Has(p, tc.report) {
+				t.Errorf("no %s:\n%s", tc.report, migratetest.Dump(p))
 			}
 		})
 	}

@@ -63,16 +63,13 @@ type importer struct {
 // does not map is in the plan's report.
 func Import(inputs []migrate.Input) (*migrate.Plan, error) {
 	im := &importer{plan: &migrate.Plan{Source: "kong"}, upstreams: map[string][]string{}, topCreds: map[string][]*migrate.Obj{}}
-	for _, in := range inputs {
-		im.plan.Files = append(im.plan.Files, in.Name)
-		docs, err := migrate.Parse(in.Name, in.Data)
-		if err != nil {
+	docs, err := im.plan.Documents(inputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if err := im.file(d); err != nil {
 			return nil, err
-		}
-		for _, d := range docs {
-			if err := im.file(migrate.NewObj(in.Name, d)); err != nil {
-				return nil, err
-			}
 		}
 	}
 	im.build()

@@ -326,42 +326,15 @@ func (im *importer) jwtSecret(j *migrate.Obj, consumer string) {
 		im.plan.Report.Add(j.File, j.Line(), what, migrate.NotMapped, "no key: Kong generated one, so the tokens' iss is unknown")
 		return
 	}
-	if prev := im.plan.Issuer(key); prev != nil {
-		im.plan.Report.Add(j.File, j.LineOf("key"), what, migrate.NotMapped, "key %q is already the credential of consumer %s: Portcullis has one issuer per iss", key, prev.Consumer)
-		return
+	secret := j.Str("secret")
+	if im.secretBase64 && strings.HasPrefix(alg, "HS") {
+		b, err := base64.StdEncoding.DecodeString(secret)
+		if err != nil {
+			im.plan.Report.Add(j.File, j.LineOf("secret"), what, migrate.NotMapped, "secret is not base64 (secret_is_base64)")
+			return
+		}
+		secret = string(b)
 	}
-	is := migrate.Issuer{Issuer: key, Algorithms: []string{alg}, Required: []string{"exp"}, Consumer: consumer}
-	switch {
-	case strings.HasPrefix(alg, "HS"):
-		secret := j.Str("secret")
-		if im.secretBase64 {
-			b, err := base64.StdEncoding.DecodeString(secret)
-			if err != nil {
-				im.plan.Report.Add(j.File, j.LineOf("secret"), what, migrate.NotMapped, "secret is not base64 (secret_is_base64)")
-				return
-			}
-			secret = string(b)
-		}
-		if secret == "" {
-			im.plan.Report.Add(j.File, j.Line(), what, migrate.NotMapped, "%s credential without a secret", alg)
-			return
-		}
-		if len(secret) < migrate.MinHMACSecretBytes {
-			im.plan.Report.Add(j.File, j.LineOf("secret"), what, migrate.NotMapped, "the %s secret is shorter than %d bytes, which Portcullis refuses: issue a longer one", alg, migrate.MinHMACSecretBytes)
-			return
-		}
-		is.SecretName, is.Secret = "jwt-"+consumer+"-"+key, secret
-	default:
-		pem := j.Str("rsa_public_key")
-		if !strings.Contains(pem, "BEGIN PUBLIC KEY") {
-			im.plan.Report.Add(j.File, j.LineOf("rsa_public_key"), what, migrate.NotMapped, "%s credential without a PEM public key", alg)
-			return
-		}
-		is.PublicKeys = []string{pem}
-		im.plan.Report.Add(j.File, j.LineOf("rsa_public_key"), what+".rsa_public_key", migrate.Partial, "Kong ignored the token's kid; Portcullis takes a kid to name the key (a PEM key's is its RFC 7638 thumbprint): tokens must carry no kid or that one, or put the key into a JWK file with your identity provider's kid")
-	}
-	im.plan.Issuers = append(im.plan.Issuers, is)
-	c := im.plan.Consumer(consumer)
-	c.Issuers = append(c.Issuers, key)
-	im.plan.Report.Add(j.File, j.Line(), what, migrate.Mapped, "authn.jwt issuer %s (%s, key file under keys/ or secret under secrets/); its tokens are consumer %s", key, alg, consumer)
+	im.plan.AddCredential(j, what, migrate.Credential{Gateway: "Kong", Consumer: consumer, Key: key, Alg: alg,
+		Secret: secret, SecretField: "secret", PEM: j.Str("rsa_public_key"), PEMField: "rsa_public_key"})
 }

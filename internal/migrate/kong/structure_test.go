@@ -6,6 +6,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/authn/apikey"
 	"github.com/portcullis/portcullis/internal/migrate"
+	"github.com/portcullis/portcullis/internal/migrate/migratetest"
 )
 
 func TestConsumers(t *testing.T) {
@@ -46,7 +47,7 @@ jwt_secrets:
       AAAA
       -----END PUBLIC KEY-----
 `
-	p := mustImport(t, src)
+	p := migratetest.Import(t, Import, "kong.yaml", src)
 	c := p.Consumer("partner")
 	if strings.Join(c.Groups, ",") != "read" || len(c.Keys) != 2 || c.Keys[0].ID != "k1" || c.Keys[1].ID != "partner-2" {
 		t.Fatalf("consumer %+v", c)
@@ -68,8 +69,8 @@ jwt_secrets:
 		"consumers.other.basicauth_credentials=not mapped@22",
 		"consumers.other.plugins.rate-limiting=not mapped@26",
 	} {
-		if !has(p, want) {
-			t.Errorf("no %s in\n%s", want, dump(p))
+		if !migratetest.Has(p, want) {
+			t.Errorf("no %s in\n%s", want, migratetest.Dump(p))
 		}
 	}
 	for _, it := range p.Report {
@@ -133,7 +134,7 @@ func TestRoutes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := mustImport(t, tc.src)
+			p := migratetest.Import(t, Import, "kong.yaml", tc.src)
 			var got []string
 			for _, r := range p.Routes {
 				s := r.Name + " " + r.PathPrefix + " strip=" + r.StripPrefix
@@ -146,8 +147,8 @@ func TestRoutes(t *testing.T) {
 				t.Errorf("routes %q, want %q", g, tc.routes)
 			}
 			if tc.report != "" {
-				if !has(p, tc.report) {
-					t.Errorf("no %s in\n%s", tc.report, dump(p))
+				if !migratetest.Has(p, tc.report) {
+					t.Errorf("no %s in\n%s", tc.report, migratetest.Dump(p))
 				}
 			}
 		})
@@ -184,7 +185,7 @@ services:
       - name: other
         paths: [/x]
 `
-	p := mustImport(t, src)
+	p := migratetest.Import(t, Import, "kong.yaml", src)
 	got := map[string]int64{}
 	for _, r := range p.Routes {
 		got[r.Name] = r.MaxBodyBytes >> 20
@@ -192,11 +193,11 @@ services:
 	if got["plain"] != 2 || got["own"] != 3 || got["other"] != 1 {
 		t.Errorf("limits in MiB %v, want plain 2 (service), own 3 (route), other 1 (global)", got)
 	}
-	if !has(p, "plugins.request-size-limiting=not mapped@7") {
-		t.Errorf("duplicate not reported:\n%s", dump(p))
+	if !migratetest.Has(p, "plugins.request-size-limiting=not mapped@7") {
+		t.Errorf("duplicate not reported:\n%s", migratetest.Dump(p))
 	}
-	if !has(p, "plugins.bot-detection=not mapped@10") {
-		t.Errorf("consumer plugin not reported:\n%s", dump(p))
+	if !migratetest.Has(p, "plugins.bot-detection=not mapped@10") {
+		t.Errorf("consumer plugin not reported:\n%s", migratetest.Dump(p))
 	}
 }
 
