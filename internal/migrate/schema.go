@@ -43,7 +43,7 @@ func (w *writer) schema(er expanded) string {
 	doc := map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{
-			"title":   fmt.Sprintf("Body schema of route %s, imported from %s", er.name, r.File),
+			"title":   "Request bodies of route " + er.name + " (imported; MIGRATION.md)",
 			"version": "imported",
 		},
 		"paths":      paths,
@@ -72,12 +72,14 @@ func (w *writer) schema(er expanded) string {
 			addOps(path, append([]any(nil), params...))
 		}
 	}
-	b, err := yaml.Marshal(doc)
-	if err != nil {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
 		w.errs = append(w.errs, fmt.Errorf("encode schema of route %s: %w", er.name, err))
 		return ""
 	}
 	name := "schemas/" + fileName(er.name) + ".yaml"
-	w.file(name, "# Written by `portcullis import`: the request body schema of route "+er.name+".\n"+string(b), 0o644)
+	w.file(name, "# Written by `portcullis import`: the request body schema of route "+er.name+".\n"+b.String(), 0o644)
 	return name
 }
