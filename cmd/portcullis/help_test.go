@@ -16,6 +16,7 @@ import (
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	names := []string{"", "run", "check", "eval", "replay", "test", "keys", "keys new",
+		"import", "import kong", "import apisix", "import envoy-gateway",
 		"demo", "demo upstream", "demo keys", "demo token", "version"}
 	var all []string
 	var walk func(c *command)

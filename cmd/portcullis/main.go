@@ -82,7 +82,7 @@ func rootCommand() *command {
 			{0, "--help, help or --version"},
 			{2, "no command, or an unknown command or flag"},
 		},
-		subs: []*command{runCmd, checkCmd, evalCmd, replayCmd, testCmd, keysCmd, demoCmd, versionCmd},
+		subs: []*command{runCmd, checkCmd, evalCmd, replayCmd, testCmd, keysCmd, importCmd, demoCmd, versionCmd},
 	}
 }
 
