@@ -18,21 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/portcullis/portcullis/deploy/image"
+	"github.com/portcullis/portcullis/deploy/internal/gwbuild"
 )
-
-// buildGateway builds the gateway as `make image` does: static, from the
-// repository's own module (not this one, whose dependency versions differ).
-func buildGateway(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "portcullis")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/portcullis")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // TestImageRunsFromItsLayers writes the image as an OCI layout, reads it
 // back, unpacks its filesystem into a directory and runs the binary from
@@ -41,7 +28,7 @@ func buildGateway(t *testing.T) string {
 func TestImageRunsFromItsLayers(t *testing.T) {
 	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	img, err := image.Build(image.Options{
-		Binary: buildGateway(t), Config: "portcullis.yaml", Bundle: "../../bundles/portcullis",
+		Binary: gwbuild.Binary(t), Config: "portcullis.yaml", Bundle: filepath.Join(gwbuild.Root(t), "bundles/portcullis"),
 		Arch: runtime.GOARCH, Version: "v9.9.9", Revision: "abc", Created: created,
 	})
 	if err != nil {
