@@ -218,7 +218,7 @@ func checkCommon(t *testing.T, r *rendered) {
 	spec := pod.Spec
 	drain, grace := mustDuration(t, cfg.Listen.DrainDelay), mustDuration(t, cfg.Listen.ShutdownGrace)
 	if tg := spec.TerminationGracePeriodSeconds; tg == nil || time.Duration(*tg)*time.Second <= drain+grace {
-		t.Errorf("terminationGracePeriodSeconds %v, want > drain_delay %s + shutdown_grace %s", tg, drain, grace)
+		t.Errorf("terminationGracePeriodSeconds %v, want > drain_delay %s + shutdown_grace %s", ptrString(tg), drain, grace)
 	}
 	if cfg.Listen.Admin != ":8081" || cfg.Listen.Proxy != ":8080" {
 		t.Errorf("listen %+v", cfg.Listen)
@@ -493,4 +493,11 @@ func selfSigned(t *testing.T) (cert, key string) {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*p)
 }

@@ -60,7 +60,8 @@ func run(o image.Options, out, tarPath, repo, created string) error {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
-		"org.opencontainers.image.ref.name": ref.String(),
+		// The OCI layout names an image by its tag alone (skopeo: oci:bin/image:TAG).
+		"org.opencontainers.image.ref.name": ref.TagStr(),
 	})); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
