@@ -5,6 +5,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ const (
 	// written for distroless images (runAsUser 65532) fit.
 	UID = 65532
 	GID = 65532
+	// CAFile is where Go's crypto/x509 looks first for the system roots on
+	// Linux. Without it every https fetch (JWKS, introspection, bundle
+	// servers, upstreams) of a static binary on an empty base would fail.
+	CAFile = "/etc/ssl/certs/ca-certificates.crt"
 )
 
 // Options are the inputs of [Build].
@@ -49,6 +54,9 @@ type Options struct {
 	Config string
 	// Bundle is the bundle directory installed as BundleDir.
 	Bundle string
+	// CABundle is the PEM file of trusted roots installed as CAFile, e.g.
+	// the build machine's /etc/ssl/certs/ca-certificates.crt.
+	CABundle string
 	// Arch is the GOARCH of Binary, e.g. "amd64".
 	Arch string
 	// Version and Revision become the image's OCI annotations labels.
@@ -59,10 +67,11 @@ type Options struct {
 }
 
 // Build returns the image: one layer with the binary, one with the users,
-// the writable directories, the config and the bundle, on an empty base.
+// the trusted roots, the writable directories, the config and the bundle,
+// on an empty base.
 func Build(o Options) (v1.Image, error) {
-	if o.Binary == "" || o.Config == "" || o.Bundle == "" || o.Arch == "" {
-		return nil, errors.New("image: binary, config, bundle and arch are required")
+	if o.Binary == "" || o.Config == "" || o.Bundle == "" || o.CABundle == "" || o.Arch == "" {
+		return nil, errors.New("image: binary, config, bundle, CA bundle and arch are required")
 	}
 	if o.Created.IsZero() {
 		o.Created = time.Unix(0, 0)
@@ -130,6 +139,13 @@ func filesLayer(o Options) (v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
+	roots, err := os.ReadFile(o.CABundle)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(roots) {
+		return nil, fmt.Errorf("image: %s: no PEM certificate", o.CABundle)
+	}
 	var t layerTar
 	mt := o.Created
 	// Numeric IDs would do for the kernel; the names are for tools (ps,
@@ -138,6 +154,9 @@ func filesLayer(o Options) (v1.Layer, error) {
 	t.file("/etc/passwd", 0o444, []byte(fmt.Sprintf(
 		"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:%d:%d:nonroot:/home/nonroot:/sbin/nologin\n", UID, GID)), mt)
 	t.file("/etc/group", 0o444, []byte(fmt.Sprintf("root:x:0:\nnonroot:x:%d:\n", GID)), mt)
+	t.dir("/etc/ssl", 0o755, 0, mt)
+	t.dir("/etc/ssl/certs", 0o755, 0, mt)
+	t.file(CAFile, 0o444, roots, mt)
 	t.dir("/home", 0o755, 0, mt)
 	t.dir("/home/nonroot", 0o700, UID, mt)
 	t.dir("/tmp", 0o1777, 0, mt)

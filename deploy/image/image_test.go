@@ -29,7 +29,8 @@ func TestImageRunsFromItsLayers(t *testing.T) {
 	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	img, err := image.Build(image.Options{
 		Binary: gwbuild.Binary(t), Config: "portcullis.yaml", Bundle: filepath.Join(gwbuild.Root(t), "bundles/portcullis"),
-		Arch: runtime.GOARCH, Version: "v9.9.9", Revision: "abc", Created: created,
+		CABundle: "testdata/roots.pem",
+		Arch:     runtime.GOARCH, Version: "v9.9.9", Revision: "abc", Created: created,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,10 @@ func TestImageRunsFromItsLayers(t *testing.T) {
 		t.Errorf("etc/passwd: %v %q", err, passwd)
 	}
 
+	if got, err := os.ReadFile(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt")); err != nil || string(got) != string(mustRead(t, "testdata/roots.pem")) {
+		t.Errorf("trusted roots in the image differ from the CA bundle given: %v", err)
+	}
+
 	bin := filepath.Join(root, "portcullis")
 	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "portcullis ") {
 		t.Errorf("portcullis version: %v %q", err, out)
@@ -156,5 +161,37 @@ func extract(t *testing.T, img v1.Image, root string) map[string]*tar.Header {
 		default:
 			t.Fatalf("%s: unexpected tar entry type %c", h.Name, h.Typeflag)
 		}
+	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBuildRefusesIncompleteOptions(t *testing.T) {
+	t.Parallel()
+	ok := image.Options{Binary: "portcullis.yaml", Config: "portcullis.yaml", Bundle: "testdata", CABundle: "testdata/roots.pem", Arch: "amd64"}
+	for _, tc := range []struct {
+		name string
+		edit func(o *image.Options)
+		want string
+	}{
+		{"no CA bundle is refused", func(o *image.Options) { o.CABundle = "" }, "binary, config, bundle, CA bundle and arch are required"},
+		{"a CA bundle without certificates is refused", func(o *image.Options) { o.CABundle = "portcullis.yaml" }, "portcullis.yaml: no PEM certificate"},
+		{"a missing binary is refused", func(o *image.Options) { o.Binary = "testdata/nope" }, "testdata/nope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := ok
+			tc.edit(&o)
+			_, err := image.Build(o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }

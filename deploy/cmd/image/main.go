@@ -24,6 +24,7 @@ func main() {
 	flag.StringVar(&o.Binary, "binary", "", "the static gateway binary")
 	flag.StringVar(&o.Config, "config", "deploy/image/portcullis.yaml", "the config installed as "+image.ConfigFile)
 	flag.StringVar(&o.Bundle, "bundle", "bundles/portcullis", "the bundle directory installed as "+image.BundleDir)
+	flag.StringVar(&o.CABundle, "ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "the trusted roots (PEM) installed as "+image.CAFile)
 	flag.StringVar(&o.Arch, "arch", runtime.GOARCH, "GOARCH of the binary")
 	flag.StringVar(&o.Version, "version", "dev", "the image version (label and tag)")
 	flag.StringVar(&o.Revision, "revision", "", "the commit (label)")
