@@ -52,6 +52,7 @@ e2e: testsummary
 # tests. Its first run compiles Helm, which takes minutes; later runs reuse it.
 deploy-test: testsummary
 	cd deploy && $(GO) vet ./... && test -z "$$(gofmt -l .)"
+	cd deploy && $(GO) tool helm version --short  # compiled here, not inside a test's timeout
 	set -o pipefail; cd deploy && $(GO) test -json -count=1 ./... | ../$(SUMMARY) go -counts ../$(COUNTS)
 
 # The OCI image of the static binary (README, "Running in production"):
