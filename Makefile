@@ -10,7 +10,7 @@ PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/... ./internal/...
 SUMMARY := bin/testsummary
 COUNTS  := bin/test-counts.jsonl
 
-.PHONY: build run test vet unit rego e2e testsummary bench fuzz clean
+.PHONY: build run test vet unit rego e2e deploy-test image testsummary bench fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/portcullis
@@ -29,6 +29,7 @@ test: vet testsummary
 	$(MAKE) --no-print-directory unit || status=1; \
 	$(MAKE) --no-print-directory rego || status=1; \
 	$(MAKE) --no-print-directory e2e || status=1; \
+	$(MAKE) --no-print-directory deploy-test || status=1; \
 	$(SUMMARY) report $(COUNTS) || status=1; \
 	exit $$status
 
@@ -45,6 +46,23 @@ rego: testsummary
 
 e2e: testsummary
 	set -o pipefail; $(GO) test -json -count=1 -timeout 8m ./tests/... | $(SUMMARY) go -counts $(COUNTS)
+
+# The deploy module (deploy/go.mod, kept apart so that Helm and the
+# Kubernetes API stay out of the gateway's go.mod): the image and Helm chart
+# tests. Its first run compiles Helm, which takes minutes; later runs reuse it.
+deploy-test: testsummary
+	cd deploy && $(GO) vet ./... && test -z "$$(gofmt -l .)"
+	cd deploy && $(GO) tool helm version --short  # compiled here, not inside a test's timeout
+	set -o pipefail; cd deploy && $(GO) test -json -count=1 ./... | ../$(SUMMARY) go -counts ../$(COUNTS)
+
+# The OCI image of the static binary (README, "Running in production"):
+# an OCI layout in bin/image and a `docker load` tarball, bin/portcullis-image.tar.
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/portcullis-linux-$(IMAGE_ARCH) ./cmd/portcullis
+	cd deploy && $(GO) run ./cmd/image -binary ../bin/portcullis-linux-$(IMAGE_ARCH) -arch $(IMAGE_ARCH) \
+		-config image/portcullis.yaml -bundle ../bundles/portcullis -out ../bin/image -tar ../bin/portcullis-image.tar \
+		-version $(VERSION) -revision $(COMMIT) -created $$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 testsummary:
 	@mkdir -p bin && $(GO) build -o $(SUMMARY) ./internal/testsummary
