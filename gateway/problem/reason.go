@@ -57,6 +57,8 @@ var codes = []Code{
 	{"path_rejected", http.StatusBadRequest, "a request path that does not normalize under paths", "server"},
 	{"method_not_allowed", http.StatusMethodNotAllowed, "no route, or no OpenAPI operation, takes this method on this path (with Allow)", "server, validate"},
 	{"no_route", http.StatusNotFound, "no route matches the request", "server"},
+	{"ip_denied", http.StatusForbidden, "the client address is in the route's ip_deny, or not in its ip_allow (before authentication)", "ipfilter"},
+	{"cors_rejected", http.StatusForbidden, "a CORS preflight whose origin, method or headers the route's cors does not allow (no CORS headers)", "cors"},
 	{"body_too_large", http.StatusRequestEntityTooLarge, "a body over limits.max_body_bytes, decompressed size included", "body"},
 	{"encoding_not_allowed", http.StatusUnsupportedMediaType, "a Content-Encoding the route does not accept", "body"},
 	{"length_required", http.StatusLengthRequired, "a body without Content-Length where it is required", "body"},
