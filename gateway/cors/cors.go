@@ -40,9 +40,13 @@ type Policy struct {
 	methods []string
 	headers header.Set
 	// The header values, joined once.
-	methodList, headerList, exposeList, maxAge string
-	credentials                                bool
+	methodList, headerList, maxAge string
+	exposeList                     []string // nil: none
+	credentials                    bool
 }
+
+// valueTrue is the value of Access-Control-Allow-Credentials.
+var valueTrue = []string{"true"}
 
 // New compiles c; config.Validate has reported the same errors with their paths.
 func New(c *config.RouteCORS) (*Policy, error) {
@@ -56,8 +60,10 @@ func New(c *config.RouteCORS) (*Policy, error) {
 		headers:     header.NewSet(c.AllowHeaders...),
 		methodList:  strings.Join(c.AllowMethods, ", "),
 		headerList:  strings.Join(c.AllowHeaders, ", "),
-		exposeList:  strings.Join(c.ExposeHeaders, ", "),
 		credentials: c.AllowCredentials,
+	}
+	if len(c.ExposeHeaders) > 0 {
+		p.exposeList = []string{strings.Join(c.ExposeHeaders, ", ")}
 	}
 	if s := int64(c.MaxAge.Seconds()); s > 0 {
 		p.maxAge = strconv.FormatInt(s, 10)
@@ -90,7 +96,7 @@ func (p *Policy) Middleware(next pipeline.Handler) pipeline.Handler {
 		}
 		cw := &writer{ResponseWriter: w, p: p}
 		if o, ok := p.allowed(r); ok {
-			cw.origin = o
+			cw.origin = []string{o}
 		}
 		// Set now for the answers the server renders (a 401, a deny);
 		// the writer sets them again over what the upstream sent.
@@ -166,7 +172,7 @@ func (p *Policy) methodAllowed(m string) bool {
 type writer struct {
 	http.ResponseWriter
 	p      *Policy
-	origin string // "" when not allowed
+	origin []string // the Allow-Origin value; nil when not allowed
 	wrote  bool
 }
 
@@ -196,20 +202,23 @@ func (w *writer) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
 func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// set adds the policy's headers for the request's origin to h.
+// set adds the policy's headers for the request's origin to h. The
+// values are the writer's and the policy's own slices, assigned rather
+// than copied: a response of a CORS route allocates one for its origin.
+// Nothing appends to them in place (their capacity is their length).
 func (w *writer) set(h http.Header) {
 	// Once: set runs again when the head is written, over the same map.
 	if !slices.Contains(h.Values("Vary"), "Origin") {
-		h.Add("Vary", "Origin")
+		h["Vary"] = append(h["Vary"], "Origin")
 	}
-	if w.origin == "" {
+	if w.origin == nil {
 		return
 	}
-	h.Set(allowOrigin, w.origin)
+	h[allowOrigin] = w.origin
 	if w.p.credentials {
-		h.Set(allowCredentials, "true")
+		h[allowCredentials] = valueTrue
 	}
-	if w.p.exposeList != "" {
-		h.Set(exposeHeaders, w.p.exposeList)
+	if w.p.exposeList != nil {
+		h[exposeHeaders] = w.p.exposeList
 	}
 }
