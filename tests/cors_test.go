@@ -170,7 +170,7 @@ func TestCORSPreflightIsAnsweredBeforeAuthentication(t *testing.T) {
 			var answered, rejected bool
 			for _, ev := range eventsIn(g.stdout.String()) {
 				p := ev.Portcullis
-				answered = answered || p.Route == "api" && p.Status == 204 && len(p.Reasons) > 0 && p.Reasons[0] == "allow"
+				answered = answered || p.Route == "api" && p.Status == 204 && len(p.Reasons) > 0 && p.Reasons[0] == "cors_preflight" && !p.Allow
 				rejected = rejected || p.Route == "api" && p.Status == 403 && len(p.Reasons) > 0 && p.Reasons[0] == "cors_rejected"
 			}
 			if answered && rejected {

@@ -15,8 +15,14 @@ import (
 	"github.com/portcullis/portcullis/gateway/problem"
 )
 
-// ReasonRejected is the outcome of a preflight the route's policy does not allow.
-const ReasonRejected problem.Reason = "cors_rejected"
+// The outcomes of a preflight: answered (204) or rejected (403).
+const (
+	ReasonPreflight problem.Reason = "cors_preflight"
+	ReasonRejected  problem.Reason = "cors_rejected"
+)
+
+// answered is what the stage returns after answering a preflight.
+var answered = &pipeline.Answered{Reason: ReasonPreflight}
 
 // The response headers (Fetch standard, "HTTP responses").
 const (
@@ -115,8 +121,9 @@ func (p *Policy) allowed(r *http.Request) (string, bool) {
 	return v[0], true
 }
 
-// preflight answers a preflight: 204 with the policy's headers when the
-// origin, the method and every requested header are allowed, else 403
+// preflight answers a preflight: 204 with the policy's headers
+// (cors_preflight) when the origin, the method and every requested
+// header are allowed, else 403
 // cors_rejected without CORS headers, which the browser reports as a
 // CORS failure to the script. Neither reaches the upstream or asks for a
 // credential.
@@ -154,7 +161,7 @@ func (p *Policy) preflight(w http.ResponseWriter, r *http.Request, method string
 	}
 	h.Set("Vary", preflightVary)
 	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return answered
 }
 
 // methodAllowed follows the browser's own check (Fetch, "CORS-preflight

@@ -108,8 +108,8 @@ func TestPreflight(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || w.Code != http.StatusNoContent {
-				t.Fatalf("got %d, %v; want 204", w.Code, err)
+			if a, ok := err.(*pipeline.Answered); !ok || a.Reason != ReasonPreflight || w.Code != http.StatusNoContent {
+				t.Fatalf("got %d, %v; want 204 answered cors_preflight", w.Code, err)
 			}
 			for k, v := range tc.want {
 				if got := strings.Join(w.Header().Values(k), ", "); got != v {

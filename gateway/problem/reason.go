@@ -58,6 +58,7 @@ var codes = []Code{
 	{"method_not_allowed", http.StatusMethodNotAllowed, "no route, or no OpenAPI operation, takes this method on this path (with Allow)", "server, validate"},
 	{"no_route", http.StatusNotFound, "no route matches the request", "server"},
 	{"ip_denied", http.StatusForbidden, "the client address is in the route's ip_deny, or not in its ip_allow (before authentication)", "ipfilter"},
+	{"cors_preflight", http.StatusNoContent, "a CORS preflight the route's cors allows, answered by the gateway (never reaches authentication or the upstream)", "cors"},
 	{"cors_rejected", http.StatusForbidden, "a CORS preflight whose origin, method or headers the route's cors does not allow (no CORS headers)", "cors"},
 	{"body_too_large", http.StatusRequestEntityTooLarge, "a body over limits.max_body_bytes, decompressed size included", "body"},
 	{"encoding_not_allowed", http.StatusUnsupportedMediaType, "a Content-Encoding the route does not accept", "body"},
