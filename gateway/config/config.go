@@ -158,6 +158,13 @@ type Route struct {
 	// IdentityAssertion adds a signed identity assertion to the requests
 	// the route forwards; nil: none.
 	IdentityAssertion *RouteAssertion `yaml:"identity_assertion"`
+	// CORS makes the gateway the route's CORS server; nil: none (the
+	// upstream's own CORS headers pass, and preflights take the normal path).
+	CORS *RouteCORS `yaml:"cors"`
+	// IPAllow, when set, admits only clients whose address is in one of
+	// its CIDRs or addresses; IPDeny refuses those in its own, checked first.
+	IPAllow []string `yaml:"ip_allow"`
+	IPDeny  []string `yaml:"ip_deny"`
 }
 
 // RouteMatch selects requests for a route. Exactly one of PathPrefix and

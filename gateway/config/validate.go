@@ -462,6 +462,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	if r.Policy.InputCompat != "" {
 		ch.oneOf(p+".policy.input_compat", r.Policy.InputCompat, "opa-envoy")
 	}
+	validateEdge(ch, p, r)
 }
 
 // validateUpstreams checks the route's upstreams with the parser the proxy uses.

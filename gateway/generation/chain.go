@@ -8,6 +8,7 @@ import (
 
 // routeStages are the built stages of one route; nil ones are left out.
 type routeStages struct {
+	ipfilter, cors                              pipeline.Middleware
 	guard, authn, body, validate, authz, assert pipeline.Middleware
 	// inputBody tells that the policy reads the body.
 	inputBody bool
@@ -19,7 +20,9 @@ type routeStages struct {
 // buildChain orders the stages of a route and checks, once, what each needs
 // before it:
 //
-//	guard (limits from the headers, before anything reads)
+//	ip_filter (the client's address: nothing of a refused client is checked)
+//	→ cors (a preflight is answered here, before any credential is asked for)
+//	→ guard (limits from the headers, before anything reads)
 //	→ authn (identity: the body budget tells anonymous callers apart)
 //	→ body (read or buffer, within the budget)
 //	→ validate (reads the buffered body; records the verdict)
@@ -43,6 +46,8 @@ func buildChain(s routeStages) (pipeline.Handler, error) {
 		s.proxy = tracing.Upstream(s.proxy)
 	}
 	return pipeline.Build(s.proxy,
+		pipeline.Stage{Name: pipeline.StageIPFilter, Middleware: s.ipfilter},
+		pipeline.Stage{Name: pipeline.StageCORS, After: []pipeline.StageName{pipeline.StageIPFilter}, Middleware: s.cors},
 		pipeline.Stage{Name: pipeline.StageGuard, Middleware: s.guard},
 		pipeline.Stage{Name: pipeline.StageAuthn, After: []pipeline.StageName{pipeline.StageGuard}, Middleware: s.authn},
 		pipeline.Stage{Name: pipeline.StageBody, Needs: []pipeline.StageName{pipeline.StageAuthn}, After: []pipeline.StageName{pipeline.StageGuard}, Middleware: s.body},

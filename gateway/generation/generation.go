@@ -523,6 +523,10 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buildChain(routeStages{guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
+	ipMW, corsMW, err := edgeStages(rt)
+	if err != nil {
+		return nil, err
+	}
+	return buildChain(routeStages{ipfilter: ipMW, cors: corsMW, guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
 		authz: authzMW, assert: assertMW, inputBody: rt.Policy.InputBody, proxy: px.Handler(), traced: b.opts.Tracing})
 }

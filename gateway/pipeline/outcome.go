@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/portcullis/portcullis/gateway/problem"
@@ -31,6 +32,14 @@ type Outcome struct {
 // Allowed tells whether the request went through as the policy allowed it.
 func (o Outcome) Allowed() bool { return o.Reason == problem.ReasonAllow }
 
+// Answered is what a stage returns when it wrote the whole response
+// itself and the request goes no further, with an outcome other than
+// allow: a CORS preflight the gateway answers (cors_preflight). It is the
+// one error a handler may return after writing.
+type Answered struct{ Reason problem.Reason }
+
+func (a *Answered) Error() string { return "answered: " + string(a.Reason) }
+
 var errInternal = problem.New(http.StatusInternalServerError, problem.ReasonInternal, "the gateway failed to handle the request")
 
 // Settle computes the outcome of a request, once, from how it ended:
@@ -40,8 +49,9 @@ var errInternal = problem.New(http.StatusInternalServerError, problem.ReasonInte
 //     http.ErrAbortHandler, with which ReverseProxy cuts a response it
 //     cannot complete: response_aborted with the status already sent;
 //  2. an error from a gone client is 499 client_closed, nothing sent;
-//  3. an error is its problem, status and reason; any other error is
-//     500 internal_error;
+//  3. an [Answered] is its reason with the status written; an error is
+//     its problem, status and reason; any other error is 500
+//     internal_error;
 //  4. no error is allow, with the status written (200 if none).
 //
 // The reason is the one of the stage that ended the request: a validation
@@ -65,6 +75,9 @@ func Settle(e End) Outcome {
 		return Outcome{Status: written, Reason: problem.ReasonAllow}
 	case e.Gone:
 		return Outcome{Status: problem.StatusClientClosed, Reason: problem.ReasonClientClosed}
+	}
+	if a, ok := errors.AsType[*Answered](e.Err); ok {
+		return Outcome{Status: written, Reason: a.Reason}
 	}
 	p := problem.As(e.Err)
 	if p == nil {

@@ -29,6 +29,7 @@ func TestSettleComputesTheOutcomeOnce(t *testing.T) {
 		{"an upstream timeout after allow is the timeout", End{Err: timeout}, 504, "upstream_timeout", true},
 		{"a client gone is 499 and nothing is sent", End{Err: timeout, Gone: true}, problem.StatusClientClosed, problem.ReasonClientClosed, false},
 		{"a canceled context without an error is still the answer that was sent", End{Written: 200, Gone: true}, 200, problem.ReasonAllow, false},
+		{"a response a stage answered itself is its reason, nothing more sent", End{Err: &Answered{Reason: "cors_preflight"}, Written: 204}, 204, "cors_preflight", false},
 		{"an error that is not a problem is a 500", End{Err: errors.New("wiring")}, 500, problem.ReasonInternal, true},
 		{"a panic before anything was written is a 500 sent", End{Panic: "boom"}, 500, problem.ReasonInternal, true},
 		{"a panic after the head was sent is a 500 recorded", End{Panic: "boom", Written: 200}, 500, problem.ReasonInternal, false},

@@ -7,7 +7,8 @@ import (
 )
 
 // Handler is like http.Handler, but returns its error for the server to
-// render. A handler that returns an error must not have written a response.
+// render. A handler that returns an error must not have written a
+// response, except [Answered].
 type Handler interface {
 	ServeHTTP(w http.ResponseWriter, r *http.Request) error
 }

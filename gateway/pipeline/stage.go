@@ -19,6 +19,12 @@ const (
 	StageAssert   StageName = "assert"   // the signed identity assertion (gateway/assertion)
 )
 
+// The stages at a route's entry, in front of the guard.
+const (
+	StageIPFilter StageName = "ip_filter" // the client address lists (gateway/ipfilter)
+	StageCORS     StageName = "cors"      // preflights answered, CORS response headers (gateway/cors)
+)
+
 // Stage is one step of a route's chain and what it requires of the steps
 // before it.
 type Stage struct {

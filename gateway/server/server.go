@@ -181,7 +181,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, x *exchange, g *g
 	r.URL.Path, r.URL.RawPath = raw, ""
 	x.in.Request.Path = raw // canonical: a 404 or 405 is logged with it
 
-	m, ok := g.Router.Lookup(x.in.Request.Method, x.in.Request.Host, raw)
+	m, ok := lookup(g.Router, r, x.in.Request.Method, x.in.Request.Host, raw)
 	if !ok {
 		if len(m.Allow) > 0 {
 			return problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "the route does not accept "+r.Method).
