@@ -85,6 +85,9 @@ type Generation struct {
 	// without the CA file.
 	ClientCAs  *x509.CertPool
 	ClientAuth tls.ClientAuthType
+	// Pending are the url bundles not downloaded yet (none persisted): the
+	// generation is not ready and refuses every request.
+	Pending []string
 
 	parts
 	apikeys     *apikey.Authenticator
@@ -194,6 +197,9 @@ func (g *Generation) Retire(ctx context.Context, next *Generation, log zerolog.L
 
 // Ready reports what is not yet usable: JWKS keys not fetched yet.
 func (g *Generation) Ready() error {
+	if len(g.Pending) > 0 {
+		return fmt.Errorf("bundles not downloaded yet: %s", strings.Join(g.Pending, ", "))
+	}
 	if g.jwt != nil {
 		return g.jwt.Ready()
 	}
@@ -203,6 +209,10 @@ func (g *Generation) Ready() error {
 // Accepting fails closed when the decision log cannot take more events and
 // is configured to refuse requests then.
 func (g *Generation) Accepting() error {
+	if g.Pending != nil {
+		return problem.New(http.StatusServiceUnavailable, "policy_unavailable", "the gateway has no policy yet").
+			WithHeader("Retry-After", "5")
+	}
 	if g.DecisionLog != nil && !g.DecisionLog.Accepting() {
 		return problem.New(http.StatusServiceUnavailable, "decision_log_full", "the gateway cannot record decisions right now").
 			WithHeader("Retry-After", "5")
@@ -263,7 +273,14 @@ func (b *builder) build(ctx context.Context) {
 	cfg, o := b.cfg, b.opts
 	g := b.g
 	var err error
-	if g.Engine, err = engine.New(ctx, EngineOptions(cfg, o.Registerer, o.Logger)); err != nil {
+	eo := EngineOptions(cfg, o.Registerer, o.Logger)
+	if g.Pending = pendingBundles(cfg); g.Pending != nil {
+		eo.RequireTests, eo.Signing = false, nil
+		if eo.Sources, err = closedSources(cfg); err != nil {
+			b.fail(fmt.Errorf("policy: %w", err))
+		}
+	}
+	if g.Engine, err = engine.New(ctx, eo); err != nil {
 		b.fail(fmt.Errorf("policy: %w", err))
 	}
 	shadowEngine := b.buildShadowEngine(ctx)
