@@ -287,7 +287,7 @@ backend be
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				replica, v := strings.Fields(string(body)+" ?")[0], resp.Header.Get("X-Policy")
+				replica, v := strings.Fields(string(body) + " ?")[0], resp.Header.Get("X-Policy")
 				mu.Lock()
 				if resp.StatusCode != 200 {
 					failed.Add(1)

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"time"
 )
+
+var fileName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // Service is a bundle server, as an entry of OPA's services.
 type Service struct {
@@ -111,6 +114,9 @@ func (c *Config) validateServices(ch *checker) {
 
 // remoteBundle checks the url form of a bundle source; field names it.
 func (c *Config) remoteBundle(ch *checker, f string, b BundleSource) {
+	if !fileName.MatchString(b.Name) || b.Name == "." || b.Name == ".." {
+		ch.add(f+".name", "%q names the bundle's directory: want letters, digits, '.', '_', '-'", b.Name)
+	}
 	if b.Service != "" && c.Policy.Service(b.Service) == nil {
 		ch.add(f+".service", "%q is not in policy.services", b.Service)
 	}

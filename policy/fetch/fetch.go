@@ -67,9 +67,8 @@ type Source struct {
 	opts Options
 	dl   *download.Downloader
 
-	mu      sync.Mutex
-	status  Status
-	refused error // why the server's current bundle was not activated
+	mu     sync.Mutex
+	status Status
 }
 
 // Status of one url bundle: OPA's bundle status, with the ETag and when
@@ -172,10 +171,6 @@ func (s *Source) update(ctx context.Context, u download.Update) error {
 	switch {
 	case u.Error != nil:
 		err, result = u.Error, "failure"
-		var he download.HTTPError
-		if errors.As(u.Error, &he) {
-			s.setHTTPCode(he.StatusCode)
-		}
 	case u.Bundle == nil: // 304 Not Modified
 		result = "not_modified"
 	default:
@@ -196,19 +191,20 @@ func (s *Source) update(ctx context.Context, u download.Update) error {
 		st.SetActivateSuccess(u.Bundle.Manifest.Revision)
 		st.SetBundleSize(u.Size)
 		st.SetError(nil)
-		st.ETag, st.Persisted, st.HTTPCode, s.refused = u.ETag, s.opts.Persist, "", nil
+		st.ETag, st.Persisted = u.ETag, s.opts.Persist
 	case "refused":
-		// OPA's downloader keeps the refused bundle's ETag: it is not
-		// downloaded again until it changes, and its error stays shown.
 		st.SetDownloadSuccess()
 		st.SetError(err)
-		st.HTTPCode, s.refused = "", err
+		// As OPA's bundle plugin: ask with the active bundle's ETag, so a
+		// refusal caused by something else (a configuration being fixed)
+		// is retried at the next poll.
+		s.dl.SetCache(st.ETag)
 	case "not_modified":
 		st.LastSuccessfulRequest = st.LastRequest
-		st.HTTPCode = ""
-		st.SetError(s.refused)
+		st.SetError(nil)
 	default:
 		st.SetError(err)
+		s.dl.SetCache(st.ETag) // OPA's downloader forgets it on an error
 	}
 	s.mu.Unlock()
 	if result == "failure" { // a refused bundle is logged by the activation
@@ -218,12 +214,6 @@ func (s *Source) update(ctx context.Context, u download.Update) error {
 		s.opts.OnStatus()
 	}
 	return err
-}
-
-func (s *Source) setHTTPCode(code int) {
-	s.mu.Lock()
-	s.status.HTTPCode = json.Number(fmt.Sprint(code))
-	s.mu.Unlock()
 }
 
 // activate writes the download (tmp + rename) under a name of its own
@@ -242,17 +232,17 @@ func (s *Source) activate(ctx context.Context, u download.Update) error {
 	}
 	sum := sha256.Sum256(raw)
 	name := hex.EncodeToString(sum[:8]) + ".tar.gz"
+	m := meta{ETag: u.ETag, Revision: revision(u.Bundle), File: name, At: time.Now().UTC()}
+	cur, _ := os.Readlink(filepath.Join(s.opts.Dir, CurrentFile))
+	if cur == name { // the running bundle again (a server without ETags, a lost one)
+		return s.commit(name, m)
+	}
 	file := filepath.Join(s.opts.Dir, name)
 	if err := writeAtomic(file, raw); err != nil {
 		return fmt.Errorf("persist: %w", err)
 	}
-	commit := func() error {
-		return s.commit(name, meta{ETag: u.ETag, Revision: revision(u.Bundle), File: name, At: time.Now().UTC()})
-	}
-	if err := s.opts.Activate(ctx, file, commit); err != nil {
-		if cur, _ := os.Readlink(filepath.Join(s.opts.Dir, CurrentFile)); cur != name {
-			_ = os.Remove(file)
-		}
+	if err := s.opts.Activate(ctx, file, func() error { return s.commit(name, m) }); err != nil {
+		_ = os.Remove(file)
 		return err
 	}
 	return nil
