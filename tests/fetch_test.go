@@ -1,11 +1,7 @@
 package tests
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -158,7 +154,7 @@ func TestFetchBadBundleKeepsGood(t *testing.T) {
 	policyWaitDecision(t, g, 10*time.Second, "/api/x", 200, "v1")
 
 	// Parses, but defines no decision rule: the generation build refuses it.
-	fs.set(fleetTarball(t, map[string]string{".manifest": policyManifest("v2", "portcullis"), "authz.rego": "package portcullis.authz\n\nother := 1\n"}), `"2"`)
+	fs.set(policyTarGz(t, map[string]string{".manifest": policyManifest("v2", "portcullis"), "authz.rego": "package portcullis.authz\n\nother := 1\n"}), `"2"`)
 	policyEventually(t, 10*time.Second, "the refusal on /v1/status", func() bool {
 		var st fetchStatus
 		g.status(t, &st)
@@ -191,19 +187,12 @@ func TestFetchBadBundleKeepsGood(t *testing.T) {
 
 func TestFetchUnsignedRefused(t *testing.T) {
 	t.Parallel()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pubPEM := newAuthnSigner(t).publicPEM(t) // any RSA key: the bundle is not signed
 	addr := freeAddr(t)
 	serveAt(t, addr, &fetchServer{body: fleetBundle(t, "v1", 1), etag: `"1"`})
 	g := startGateway(t, gatewayConfig{
 		Body:   fetchBody(addr, "  signing: {key_file: signing.pem}\n", newUpstream(t, "api")),
-		Files:  map[string]string{"signing.pem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},
+		Files:  map[string]string{"signing.pem": string(pubPEM)},
 		NoWait: true,
 	})
 	g.waitAdmin()

@@ -1,9 +1,6 @@
 package tests
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,34 +15,11 @@ import (
 	"time"
 )
 
-// fleetTarball is an `opa build`-shaped bundle: manifest and one module.
-func fleetTarball(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for name, content := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: "/" + name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, content); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // fleetBundle is the policy version; the padding makes every version's
 // size differ, because nginx's ETag is the file's mtime in seconds and its
 // size, and two versions published within a second would share it.
 func fleetBundle(t *testing.T, version string, pad int) []byte {
-	return fleetTarball(t, map[string]string{".manifest": policyManifest(version, "portcullis"),
+	return policyTarGz(t, map[string]string{".manifest": policyManifest(version, "portcullis"),
 		"authz.rego": policyVersion(version) + "\n# " + strings.Repeat("x", pad) + "\n"})
 }
 
