@@ -116,13 +116,13 @@ func (s *Server) reload(ctx context.Context, cause string, edit func(*config.Con
 	}
 	prev := s.gen.Load()
 	cfg, err := s.loadConfig(prev)
-	if err == nil && edit != nil {
-		cfg = edit(cfg)
-	}
 	var restart []string
 	var g *generation.Generation
 	if err == nil {
 		restart = pinRestart(s.boot, cfg)
+		if edit != nil {
+			cfg = edit(cfg)
+		}
 		g, err = generation.Build(ctx, cfg, prev, s.buildOptions())
 	}
 	if err != nil {
@@ -212,6 +212,7 @@ var restartFields = []struct {
 	{"log.format", pinned(func(c *config.Config) *string { return &c.Log.Format })},
 	{"limits.max_buffered_bytes", pinned(func(c *config.Config) *config.ByteSize { return &c.Limits.MaxBufferedBytes })},
 	{"limits.max_anonymous_buffered_bytes", pinned(func(c *config.Config) *config.ByteSize { return &c.Limits.MaxAnonymousBufferedBytes })},
+	{"policy url bundles, services, status, persistence_directory", pinRemote},
 }
 
 func pinned[T comparable](field func(*config.Config) *T) func(boot, next *config.Config) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 
 	"github.com/portcullis/portcullis/gateway/config"
@@ -126,4 +127,43 @@ func (r *remote) status() []fetch.Status {
 		out[i] = src.Status()
 	}
 	return out
+}
+
+// remoteSettings are what the fetchers and the status reporter are built
+// from at start.
+type remoteSettings struct {
+	bundles  []config.BundleSource
+	services []config.Service
+	status   *config.StatusReport
+	dir      string
+}
+
+func remoteOf(c *config.Config) remoteSettings {
+	r := remoteSettings{services: c.Policy.Services, status: c.Policy.Status, dir: c.Policy.PersistenceDirectory}
+	for _, b := range c.Policy.Bundles {
+		if b.URL != "" {
+			b.File = "" // the download an activation reads, not a setting
+			r.bundles = append(r.bundles, b)
+		}
+	}
+	return r
+}
+
+// pinRemote keeps boot's url bundles, services and status report in next:
+// a url bundle added by a reload has no fetcher, and its generation would
+// wait for it, refusing every request.
+func pinRemote(boot, next *config.Config) bool {
+	b, n := remoteOf(boot), remoteOf(next)
+	if reflect.DeepEqual(b, n) {
+		return false
+	}
+	p := &next.Policy
+	p.Services, p.Status, p.PersistenceDirectory = b.services, b.status, b.dir
+	p.Bundles = slices.DeleteFunc(p.Bundles, func(s config.BundleSource) bool { return s.URL != "" })
+	for _, s := range boot.Policy.Bundles {
+		if s.URL != "" {
+			p.Bundles = append(p.Bundles, s)
+		}
+	}
+	return true
 }
