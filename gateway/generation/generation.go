@@ -206,8 +206,9 @@ func (g *Generation) Ready() error {
 	return nil
 }
 
-// Accepting fails closed when the decision log cannot take more events and
-// is configured to refuse requests then.
+// Accepting fails closed while a url bundle was never downloaded, and when
+// the decision log cannot take more events and is configured to refuse
+// requests then.
 func (g *Generation) Accepting() error {
 	if g.Pending != nil {
 		return problem.New(http.StatusServiceUnavailable, "policy_unavailable", "the gateway has no policy yet").
@@ -274,15 +275,11 @@ func (b *builder) build(ctx context.Context) {
 	g := b.g
 	var err error
 	eo := EngineOptions(cfg, o.Registerer, o.Logger)
-	if g.Pending = pendingBundles(cfg); g.Pending != nil {
-		eo.RequireTests, eo.Signing = false, nil
-		if eo.Sources, err = closedSources(cfg); err != nil {
-			b.fail(fmt.Errorf("policy: %w", err))
-		}
-	}
+	cleanup := b.closeUntilDownloaded(&eo)
 	if g.Engine, err = engine.New(ctx, eo); err != nil {
 		b.fail(fmt.Errorf("policy: %w", err))
 	}
+	cleanup()
 	shadowEngine := b.buildShadowEngine(ctx)
 	b.buildJWT()
 	b.buildIntrospection()
