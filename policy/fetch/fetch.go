@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -64,8 +65,9 @@ type Options struct {
 
 // Source polls one url bundle.
 type Source struct {
-	opts Options
-	dl   *download.Downloader
+	opts    Options
+	dl      *download.Downloader
+	started atomic.Bool // OPA's Stop blocks on a downloader never started
 
 	mu     sync.Mutex
 	status Status
@@ -149,10 +151,18 @@ func (s *Source) Persisted() bool {
 }
 
 // Start polls until Stop.
-func (s *Source) Start(ctx context.Context) { s.dl.Start(ctx) }
+func (s *Source) Start(ctx context.Context) {
+	if !s.started.Swap(true) {
+		s.dl.Start(ctx)
+	}
+}
 
 // Stop ends polling and waits for a running download and activation.
-func (s *Source) Stop(ctx context.Context) { s.dl.Stop(ctx) }
+func (s *Source) Stop(ctx context.Context) {
+	if s.started.Load() {
+		s.dl.Stop(ctx)
+	}
+}
 
 // Status returns a copy of the source's status.
 func (s *Source) Status() Status {

@@ -294,3 +294,14 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+func TestStopWithoutStart(t *testing.T) {
+	s := newSource(t, filepath.Join(t.TempDir(), "authz"), &activations{}, func(o *Options) { o.URL = "http://127.0.0.1:1/b.tar.gz" })
+	done := make(chan struct{})
+	go func() { s.Stop(context.Background()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop of a source never started blocks")
+	}
+}
