@@ -230,6 +230,9 @@ func (s *Source) update(ctx context.Context, u download.Update) error {
 // content, hands it to the activation and, on success, points the
 // current link at it and drops older downloads.
 func (s *Source) activate(ctx context.Context, u download.Update) error {
+	if u.Bundle.Type() != opabundle.SnapshotBundleType {
+		return fmt.Errorf("%s bundles are not supported: serve snapshot bundles", u.Bundle.Type())
+	}
 	if u.Raw == nil {
 		return errors.New("download without its archive")
 	}
