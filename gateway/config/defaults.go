@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"path/filepath"
+	"time"
+)
 
 // The defaults of the whole configuration live in this file and nowhere
 // else: the runtime reads the loaded value, and the packages that consume
@@ -125,6 +128,40 @@ func (s *BundleSigning) defaults(*Config) {
 	s.Algorithm = "RS256"
 }
 
+func (b *BundleSource) defaults(*Config) {
+	b.Polling = BundlePolling{MinDelay: 60 * time.Second, MaxDelay: 120 * time.Second}
+	b.Persist = ptr(true)
+}
+
+// finish resolves the bundle's file: a url bundle is read from its last
+// good download.
+func (b *BundleSource) finish(c *Config) {
+	b.Path = c.Path(b.Path)
+	if b.URL != "" {
+		b.File = filepath.Join(c.Policy.PersistenceDirectory, "bundles", b.Name, "bundle.tar.gz")
+	}
+}
+
+func (s *Service) defaults(*Config) {
+	s.Timeout = 10 * time.Second
+}
+
+func (b *BearerCredential) defaults(*Config) {
+	b.Scheme = "Bearer"
+}
+
+func (s *Service) finish(c *Config) {
+	if b := s.Credentials.Bearer; b != nil {
+		b.TokenFile = c.Path(b.TokenFile)
+	}
+	if t := s.Credentials.ClientTLS; t != nil {
+		t.CertFile, t.KeyFile = c.Path(t.CertFile), c.Path(t.KeyFile)
+	}
+	if t := s.TLS; t != nil {
+		t.CAFile = c.Path(t.CAFile)
+	}
+}
+
 func (s *Shadow) defaults(*Config) {
 	s.Sample = 1
 	s.QueueSize = 1000
@@ -179,13 +216,20 @@ func (c *Config) finish() {
 	l := &c.Listen
 	l.TLSCertFile, l.TLSKeyFile, l.TLSClientCAFile = c.Path(l.TLSCertFile), c.Path(l.TLSKeyFile), c.Path(l.TLSClientCAFile)
 	p := &c.Policy
+	if p.PersistenceDirectory == "" {
+		p.PersistenceDirectory = ".portcullis"
+	}
+	p.PersistenceDirectory = c.Path(p.PersistenceDirectory)
 	for i := range p.Bundles {
-		p.Bundles[i].Path = c.Path(p.Bundles[i].Path)
+		p.Bundles[i].finish(c)
 	}
 	if s := p.Shadow; s != nil {
 		for i := range s.Bundles {
-			s.Bundles[i].Path = c.Path(s.Bundles[i].Path)
+			s.Bundles[i].finish(c)
 		}
+	}
+	for i := range p.Services {
+		p.Services[i].finish(c)
 	}
 	if s := p.Signing; s != nil {
 		s.KeyFile = c.Path(s.KeyFile)

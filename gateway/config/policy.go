@@ -29,12 +29,33 @@ type Policy struct {
 	// keyed by the parts of the input the policy reads (README,
 	// "Decision cache"). 0 takes the default 10000; -1 disables it.
 	DecisionCacheSize int `yaml:"decision_cache_size"`
+	// Services are the bundle servers url bundles and status reports use
+	// (OPA's services), see remote.go.
+	Services []Service `yaml:"services"`
+	// PersistenceDirectory holds the last good copy of every url bundle.
+	// Default .portcullis beside the configuration file.
+	PersistenceDirectory string `yaml:"persistence_directory"`
+	// Status, when set, reports bundle activations to an OPA Status API.
+	Status *StatusReport `yaml:"status"`
 }
 
-// BundleSource is a bundle directory or .tar.gz file.
+// BundleSource is a bundle directory or .tar.gz file (Path), or a bundle
+// downloaded from a server with OPA's bundle protocol (URL).
 type BundleSource struct {
 	Name string `yaml:"name"`
 	Path string `yaml:"path"`
+	// URL is absolute, or relative to Service's url (OPA's resource).
+	URL string `yaml:"url"`
+	// Service names a policy.services entry for credentials, headers and TLS.
+	Service string `yaml:"service"`
+	// Polling of a url bundle. Default 60s..120s, as OPA.
+	Polling BundlePolling `yaml:"polling"`
+	// Persist keeps the last good download for a start-up while the server
+	// is unreachable. Default true.
+	Persist *bool `yaml:"persist"`
+	// File is what a url bundle is read from: its last good download
+	// under policy.persistence_directory.
+	File string `yaml:"-"`
 }
 
 // BundleSigning verifies OPA bundle signatures.

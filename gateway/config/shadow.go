@@ -49,10 +49,16 @@ func (ch *checker) bundles(field string, srcs []BundleSource) {
 			ch.add(f+".name", "%q is used twice", b.Name)
 		}
 		names[b.Name] = true
-		if b.Path == "" {
-			ch.add(f+".path", "is required")
-		} else if _, err := os.Stat(b.Path); err != nil {
-			ch.add(f+".path", "%v", err)
+		switch {
+		case b.Path != "" && b.URL != "":
+			ch.add(f, "set exactly one of path, url")
+		case b.URL != "": // see validateRemote
+		case b.Path == "":
+			ch.add(f+".path", "is required (or url)")
+		default:
+			if _, err := os.Stat(b.Path); err != nil {
+				ch.add(f+".path", "%v", err)
+			}
 		}
 	}
 }

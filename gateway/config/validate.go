@@ -304,6 +304,7 @@ func (c *Config) validatePolicy(ch *checker) {
 		ch.add("policy.bundles", "at least one bundle is required (without a policy every request is denied)")
 	}
 	ch.bundles("policy.bundles", p.Bundles)
+	c.validateRemote(ch)
 	if !strings.HasPrefix(p.Decision, "data.") {
 		ch.add("policy.decision", "%q must be a rule reference starting with data.", p.Decision)
 	}

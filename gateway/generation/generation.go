@@ -88,6 +88,9 @@ type Generation struct {
 	// without the CA file.
 	ClientCAs  *x509.CertPool
 	ClientAuth tls.ClientAuthType
+	// Pending are the url bundles not downloaded yet (none persisted): the
+	// generation is not ready and refuses every request.
+	Pending []string
 
 	parts
 	apikeys     *apikey.Authenticator
@@ -198,15 +201,23 @@ func (g *Generation) Retire(ctx context.Context, next *Generation, log zerolog.L
 
 // Ready reports what is not yet usable: JWKS keys not fetched yet.
 func (g *Generation) Ready() error {
+	if len(g.Pending) > 0 {
+		return fmt.Errorf("bundles not downloaded yet: %s", strings.Join(g.Pending, ", "))
+	}
 	if g.jwt != nil {
 		return g.jwt.Ready()
 	}
 	return nil
 }
 
-// Accepting fails closed when the decision log cannot take more events and
-// is configured to refuse requests then.
+// Accepting fails closed while a url bundle was never downloaded, and when
+// the decision log cannot take more events and is configured to refuse
+// requests then.
 func (g *Generation) Accepting() error {
+	if g.Pending != nil {
+		return problem.New(http.StatusServiceUnavailable, "policy_unavailable", "the gateway has no policy yet").
+			WithHeader("Retry-After", "5")
+	}
 	if g.DecisionLog != nil && !g.DecisionLog.Accepting() {
 		return problem.New(http.StatusServiceUnavailable, "decision_log_full", "the gateway cannot record decisions right now").
 			WithHeader("Retry-After", "5")
@@ -267,9 +278,12 @@ func (b *builder) build(ctx context.Context) {
 	cfg, o := b.cfg, b.opts
 	g := b.g
 	var err error
-	if g.Engine, err = engine.New(ctx, EngineOptions(cfg, o.Registerer, o.Logger)); err != nil {
+	eo := EngineOptions(cfg, o.Registerer, o.Logger)
+	cleanup := b.closeUntilDownloaded(&eo)
+	if g.Engine, err = engine.New(ctx, eo); err != nil {
 		b.fail(fmt.Errorf("policy: %w", err))
 	}
+	cleanup()
 	shadowEngine := b.buildShadowEngine(ctx)
 	b.buildJWT()
 	b.buildIntrospection()

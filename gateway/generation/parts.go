@@ -46,7 +46,11 @@ func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Lo
 func bundleSources(bs []config.BundleSource) []bundle.Source {
 	srcs := make([]bundle.Source, len(bs))
 	for i, b := range bs {
-		srcs[i] = bundle.Source{Name: b.Name, Path: b.Path}
+		p := b.Path
+		if b.URL != "" {
+			p = b.File
+		}
+		srcs[i] = bundle.Source{Name: b.Name, Path: p}
 	}
 	return srcs
 }
@@ -303,7 +307,7 @@ func Files(cfg *config.Config) []string {
 	}
 	add(cfg.File, cfg.Listen.TLSCertFile, cfg.Listen.TLSKeyFile, cfg.Listen.TLSClientCAFile)
 	for _, b := range cfg.Policy.Bundles {
-		add(b.Path)
+		add(b.Path) // a url bundle's download is activated by its fetcher
 	}
 	add(shadowFiles(cfg)...)
 	if s := cfg.Policy.Signing; s != nil {

@@ -44,6 +44,7 @@ var codes = []Code{
 	{"headers_too_large", http.StatusRequestHeaderFieldsTooLarge, "a request head over listen.max_header_bytes", "listener"},
 	{"http_version_unsupported", http.StatusHTTPVersionNotSupported, "an HTTP version other than 1.0, 1.1 and 2", "listener"},
 	{"decision_log_full", http.StatusServiceUnavailable, "the decision log cannot take more events and is set to fail closed", "server"},
+	{"policy_unavailable", http.StatusServiceUnavailable, "a url bundle was never downloaded and none is persisted: no policy to decide with", "server"},
 	{"too_many_headers", http.StatusRequestHeaderFieldsTooLarge, "more header fields than limits.max_headers", "body"},
 	{"query_too_long", http.StatusRequestURITooLong, "a query string over limits.max_query_bytes", "body"},
 	{"uri_too_long", http.StatusRequestURITooLong, "a request target over limits.max_url_bytes", "body"},

@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/internal/promreg"
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/engine"
+	"github.com/portcullis/portcullis/policy/fetch"
 	"github.com/portcullis/portcullis/policy/shadow"
 	"github.com/portcullis/portcullis/policy/watch"
 )
@@ -101,6 +102,12 @@ func (s *Server) hold() *generation.Generation {
 // once, counted and shown on /v1/status. Settings that need a restart are
 // kept as they are and reported. cause is logged ("SIGHUP", "file change").
 func (s *Server) Reload(ctx context.Context, cause string) error {
+	return s.reload(ctx, cause, nil, nil)
+}
+
+// reload is Reload with the configuration passed through edit when it is
+// not nil, and commit called after a successful build, before the swap.
+func (s *Server) reload(ctx context.Context, cause string, edit func(*config.Config) *config.Config, commit func() error) error {
 	rs := s.reloads
 	rs.build.Lock()
 	defer rs.build.Unlock()
@@ -113,6 +120,9 @@ func (s *Server) Reload(ctx context.Context, cause string) error {
 	var g *generation.Generation
 	if err == nil {
 		restart = pinRestart(s.boot, cfg)
+		if edit != nil {
+			cfg = edit(cfg)
+		}
 		g, err = generation.Build(ctx, cfg, prev, s.buildOptions())
 	}
 	if err != nil {
@@ -123,6 +133,11 @@ func (s *Server) Reload(ctx context.Context, cause string) error {
 		rs.total.WithLabelValues("failure").Inc()
 		s.log.Error().Err(err).Str("cause", cause).Uint64("generation", prev.Number).Msg("reload failed; the running generation is kept")
 		return err
+	}
+	if commit != nil {
+		if err := commit(); err != nil {
+			s.log.Error().Err(err).Str("cause", cause).Msg("activated bundle not persisted")
+		}
 	}
 	if cause == "SIGHUP" && g.DecisionLog != nil {
 		if err := g.DecisionLog.Reopen(); err != nil { // after logrotate
@@ -205,6 +220,7 @@ var restartFields = []struct {
 		next.Tracing = boot.Tracing
 		return true
 	}},
+	{"policy url bundles, services, status, persistence_directory", pinRemote},
 }
 
 func pinned[T comparable](field func(*config.Config) *T) func(boot, next *config.Config) bool {
@@ -272,12 +288,14 @@ func (s *Server) startReloads(ctx context.Context) {
 	rs.runCtx = ctx
 	s.gen.Load().Start(ctx)
 	s.watchLocked(s.gen.Load())
+	s.remote.start(ctx)
 }
 
 // stopReloads stops watching, waits for retiring generations and closes
 // the running one (its decision log is flushed within ctx).
 func (s *Server) stopReloads(ctx context.Context) error {
 	rs := s.reloads
+	s.remote.stop(ctx) // before the lock: an activation under way takes it
 	rs.build.Lock()
 	rs.stopped = true
 	w := rs.watcher
@@ -309,6 +327,9 @@ type reloadStatus struct {
 	LastErrorAt   *time.Time     `json:"last_error_at,omitempty"`
 	NeedsRestart  []string       `json:"needs_restart,omitempty"`
 	Draining      bool           `json:"draining,omitempty"`
+	// Pending are the url bundles not downloaded yet; Remote their polls.
+	Pending []string       `json:"pending_bundles,omitempty"`
+	Remote  []fetch.Status `json:"remote_bundles,omitempty"`
 }
 
 func (s *Server) status() reloadStatus {
@@ -320,6 +341,7 @@ func (s *Server) status() reloadStatus {
 		Generation: g.Number, BuiltAt: g.BuiltAt, Config: g.Config.File, Policy: g.Engine.Status(),
 		Successes: rs.successes, Failures: rs.failures, LastSuccessAt: rs.lastSuccess,
 		LastError: rs.lastErr, NeedsRestart: rs.restart, Draining: s.draining.Load(),
+		Pending: g.Pending, Remote: s.remote.status(),
 	}
 	if g.Shadow != nil {
 		sh := g.Shadow.Status()

@@ -57,6 +57,7 @@ type Server struct {
 	// cannot change live is pinned to it (see restartFields).
 	boot     *config.Config
 	reloads  *reloadState
+	remote   *remote // nil without url bundles
 	draining atomic.Bool
 
 	ridPrefix string
@@ -80,6 +81,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		tracer:    opts.Tracer,
 		boot:      cfg,
 		ridPrefix: hex.EncodeToString(pfx[:]) + "-",
+	}
+	// Before the first build: a url bundle that does not persist forgets
+	// its earlier download here.
+	var err error
+	if s.remote, err = s.newRemote(cfg); err != nil {
+		return nil, err
 	}
 	g, err := generation.Build(ctx, cfg, nil, s.buildOptions())
 	if err != nil {
