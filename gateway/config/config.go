@@ -17,6 +17,7 @@ type Config struct {
 	DecisionLog DecisionLog `yaml:"decision_log"`
 	// IdentityAssertion signs the assertions of routes that add one; nil: none.
 	IdentityAssertion *IdentityAssertion `yaml:"identity_assertion"`
+	RateLimit         RateLimit          `yaml:"rate_limit"`
 	Routes            []Route            `yaml:"routes"`
 
 	// File is the path the config was loaded from; Dir its directory, against
@@ -153,6 +154,8 @@ type Route struct {
 	// IdentityAssertion adds a signed identity assertion to the requests
 	// the route forwards; nil: none.
 	IdentityAssertion *RouteAssertion `yaml:"identity_assertion"`
+	// RateLimits are the route's rate limits; a decision's class replaces them.
+	RateLimits []Limit `yaml:"rate_limits"`
 }
 
 // RouteMatch selects requests for a route. Exactly one of PathPrefix and

@@ -92,6 +92,8 @@ func (c *Config) defaults() {
 		DropRule: "data.system.log.drop",
 		Sample:   Sample{Allow: ptr(1.0), Deny: ptr(1.0)},
 	}
+	c.RateLimit = RateLimit{MaxKeys: 100000,
+		AuthFailures: AuthFailures{Enabled: ptr(true), MaxFailures: 100, Window: time.Minute, BlockFor: 5 * time.Minute}}
 }
 
 func (is *Issuer) defaults(*Config) {
@@ -149,6 +151,13 @@ func (ia *IdentityAssertion) defaults(*Config) {
 func (a *RouteAssertion) defaults(*Config) {
 	a.Header = "X-Portcullis-Assertion"
 	a.TTL = 60 * time.Second
+}
+
+func (l *Limit) defaults(*Config) { l.Per = time.Second }
+
+func (r *RateLimitRedis) defaults(*Config) {
+	r.Timeout = 50 * time.Millisecond
+	r.OnError = "local"
 }
 
 func (t *UpstreamTLS) defaults(*Config) { t.MinVersion = "1.2" }
@@ -209,7 +218,9 @@ func (c *Config) finish() {
 			keys[k] = c.Path(keys[k])
 		}
 	}
+	c.RateLimit.finish(c)
 	for i := range c.Routes {
+		burstDefault(c.Routes[i].RateLimits)
 		if t := c.Routes[i].TLS; t != nil {
 			t.CAFile, t.CertFile, t.KeyFile = c.Path(t.CAFile), c.Path(t.CertFile), c.Path(t.KeyFile)
 		}
@@ -222,6 +233,25 @@ func (c *Config) finish() {
 			if o.UnknownOperation == "" {
 				o.UnknownOperation = "reject"
 			}
+		}
+	}
+}
+
+// finish resolves the password file and gives a limit without a burst
+// its rate as burst.
+func (rl *RateLimit) finish(c *Config) {
+	if r := rl.Redis; r != nil {
+		r.PasswordFile = c.Path(r.PasswordFile)
+	}
+	for _, ls := range rl.Classes {
+		burstDefault(ls)
+	}
+}
+
+func burstDefault(ls []Limit) {
+	for i := range ls {
+		if ls[i].Burst == 0 {
+			ls[i].Burst = ls[i].Rate
 		}
 	}
 }
