@@ -46,7 +46,7 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7, (e) of issue 19 and (f) of issue 16, in table order.
+// gatewayConfigs are the configurations of issue 7, (e) of issue 19, (f) of issue 16 and (g) of issue 15, in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -84,6 +84,18 @@ var gatewayConfigs = []gatewayConfig{
 	{
 		key: "f", title: "(f) full pipeline + shadow", template: "f-shadow.yaml.tmpl",
 		spec: fullSpec, guard: fullGuard, status: 400,
+	},
+	// (d) with a rate limit that never refuses; not in -only's default set: run it with -only d,g.
+	{
+		key: "g", title: "(g) API key + policy + rate limit", template: "g-ratelimit.yaml.tmpl",
+		spec: func(base string, _ *bench) requestSpec {
+			return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
+		},
+		guard: func(base string, _ *bench) requestSpec {
+			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+				header: "X-API-Key", values: []string{partnerKey}}
+		},
+		status: 403,
 	},
 }
 
