@@ -62,7 +62,7 @@ func (f *Fallback) ok() {
 }
 
 // Take implements Store.
-func (f *Fallback) Take(ctx context.Context, ns, key string, s Spec) (Result, error) {
+func (f *Fallback) Take(ctx context.Context, ns string, key Digest, s Spec) (Result, error) {
 	r, err := f.shared.Take(ctx, ns, key, s)
 	if err == nil {
 		f.ok()
@@ -76,7 +76,7 @@ func (f *Fallback) Take(ctx context.Context, ns, key string, s Spec) (Result, er
 }
 
 // Fail implements Store.
-func (f *Fallback) Fail(ctx context.Context, key string, max int, window, blockFor time.Duration) (bool, error) {
+func (f *Fallback) Fail(ctx context.Context, key Digest, max int, window, blockFor time.Duration) (bool, error) {
 	b, err := f.shared.Fail(ctx, key, max, window, blockFor)
 	if err == nil {
 		f.ok()
@@ -90,7 +90,7 @@ func (f *Fallback) Fail(ctx context.Context, key string, max int, window, blockF
 }
 
 // Blocked implements Store.
-func (f *Fallback) Blocked(ctx context.Context, key string) (time.Duration, error) {
+func (f *Fallback) Blocked(ctx context.Context, key Digest) (time.Duration, error) {
 	d, err := f.shared.Blocked(ctx, key)
 	if err == nil {
 		f.ok()

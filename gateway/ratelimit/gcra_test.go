@@ -14,7 +14,7 @@ func (c *clock) step(d time.Duration) { c.t += int64(d) }
 func takeN(t *testing.T, l *Local, n int, s Spec) (allowed int, last Result) {
 	t.Helper()
 	for range n {
-		r, err := l.Take(context.Background(), "ns", "k", s)
+		r, err := l.Take(context.Background(), "ns", Key("k"), s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,12 +74,15 @@ func claim(id *policy.Identity, name string) string {
 	}
 }
 
+// Digest is a key as the stores keep it.
+type Digest [16]byte
+
 // Key is the digest of a key's values: what the stores keep, so that no
 // consumer name, address or header value sits in memory keys or in Redis.
 // Each value is prefixed with its length, so ("ab", "c") and ("a", "bc")
 // differ. A missing value is "": anonymous callers of a per-consumer limit
 // share one bucket.
-func Key(values ...string) string {
+func Key(values ...string) Digest {
 	var buf [256]byte
 	b := buf[:0]
 	for _, v := range values {
@@ -87,11 +90,11 @@ func Key(values ...string) string {
 		b = append(b, v...)
 	}
 	sum := sha256.Sum256(b)
-	return string(sum[:16])
+	return Digest(sum[:16])
 }
 
 // key is Key of the request's values of parts.
-func key(parts []keyPart, r *http.Request, in *policy.Input, route string) string {
+func key(parts []keyPart, r *http.Request, in *policy.Input, route string) Digest {
 	var vs [8]string
 	values := vs[:0]
 	for _, p := range parts {

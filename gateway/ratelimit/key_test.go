@@ -58,7 +58,7 @@ func TestKeyIsADigestThatKeepsPartsApart(t *testing.T) {
 		t.Fatal(`("ab","c") and ("a","bc") share a key`)
 	}
 	k := Key("alice@example.com")
-	if len(k) != 16 || k == Key("bob@example.com") || k != Key("alice@example.com") {
-		t.Fatalf("Key is not a stable 16-byte digest: %x", k)
+	if k == Key("bob@example.com") || k != Key("alice@example.com") {
+		t.Fatalf("Key is not a stable digest: %x", k)
 	}
 }

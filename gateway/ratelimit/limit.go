@@ -97,6 +97,11 @@ func (l *Limits) Stage(rt *config.Route) (pipeline.Middleware, error) {
 		return nil, nil
 	}
 	route := rt.Name
+	ownPolicy := policyValue(own)
+	classPolicy := make(map[string][]string, len(l.classes))
+	for name, c := range l.classes {
+		classPolicy[name] = policyValue(c)
+	}
 	return func(next pipeline.Handler) pipeline.Handler {
 		return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			ctx := r.Context()
@@ -104,11 +109,11 @@ func (l *Limits) Stage(rt *config.Route) (pipeline.Middleware, error) {
 			if in == nil {
 				return errors.New("ratelimit: request has no pipeline state")
 			}
-			ls := own
+			ls, policy := own, ownPolicy
 			if res := authz.ResultPart.From(ctx); res != nil && res.Decision != nil && res.Decision.RateLimitClass != "" {
 				c, ok := l.classes[res.Decision.RateLimitClass]
 				if ok {
-					ls = c
+					ls, policy = c, classPolicy[res.Decision.RateLimitClass]
 				} else {
 					zerolog.Ctx(ctx).Warn().Str("class", res.Decision.RateLimitClass).Msg("the decision names a rate-limit class the configuration lacks; the route's limits apply")
 				}
@@ -116,24 +121,27 @@ func (l *Limits) Stage(rt *config.Route) (pipeline.Middleware, error) {
 			if len(ls) == 0 {
 				return next.ServeHTTP(w, r)
 			}
-			var pol, state [4]string
-			policies, states := pol[:0], state[:0]
+			var buf [128]byte
+			state := buf[:0]
 			var refused *limit
 			var wait time.Duration
-			for _, lm := range ls {
+			for i, lm := range ls {
 				res, err := l.store.Take(ctx, lm.ns, key(lm.parts, r, &in.Input, route), lm.spec)
 				if err != nil {
 					return problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "rate limits cannot be checked right now", err).
 						WithHeader("Retry-After", "1")
 				}
-				policies, states = append(policies, lm.policy), append(states, stateItem(lm.name, res))
+				if i > 0 {
+					state = append(state, ", "...)
+				}
+				state = appendState(state, lm.name, res)
 				if !res.Allowed && res.RetryAfter >= wait {
 					refused, wait = lm, res.RetryAfter
 				}
 			}
 			h := w.Header()
-			h.Set(headerPolicy, joinItems(policies))
-			h.Set(headerState, joinItems(states))
+			h[headerPolicy] = policy
+			h[headerState] = []string{string(state)}
 			if refused != nil {
 				l.m.limited.WithLabelValues(route, refused.label).Inc()
 				return problem.New(http.StatusTooManyRequests, ReasonRateLimited, "too many requests").

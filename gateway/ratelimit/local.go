@@ -21,7 +21,7 @@ type Local struct {
 	maxKeys int
 	now     func() int64
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	buckets map[string]*lruSet[int64] // by limit: key → tat
 
 	failures *lruSet[failure]
@@ -48,14 +48,18 @@ func NewLocal(maxKeys int, now func() int64) *Local {
 func (l *Local) MaxKeys() int { return l.maxKeys }
 
 // Take implements Store.
-func (l *Local) Take(_ context.Context, ns, key string, s Spec) (Result, error) {
-	l.mu.Lock()
+func (l *Local) Take(_ context.Context, ns string, key Digest, s Spec) (Result, error) {
+	l.mu.RLock()
 	b := l.buckets[ns]
+	l.mu.RUnlock()
 	if b == nil {
-		b = newLRUSet[int64](l.maxKeys)
-		l.buckets[ns] = b
+		l.mu.Lock()
+		if b = l.buckets[ns]; b == nil {
+			b = newLRUSet[int64](l.maxKeys)
+			l.buckets[ns] = b
+		}
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
 	sh := b.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -67,7 +71,7 @@ func (l *Local) Take(_ context.Context, ns, key string, s Spec) (Result, error) 
 }
 
 // Fail implements Store.
-func (l *Local) Fail(_ context.Context, key string, max int, window, blockFor time.Duration) (bool, error) {
+func (l *Local) Fail(_ context.Context, key Digest, max int, window, blockFor time.Duration) (bool, error) {
 	now := l.now()
 	sh := l.failures.shard(key)
 	sh.mu.Lock()
@@ -93,7 +97,7 @@ func (l *Local) Fail(_ context.Context, key string, max int, window, blockFor ti
 }
 
 // Blocked implements Store.
-func (l *Local) Blocked(_ context.Context, key string) (time.Duration, error) {
+func (l *Local) Blocked(_ context.Context, key Digest) (time.Duration, error) {
 	sh := l.blocked.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -113,23 +117,21 @@ type lruSet[V any] struct{ s [shards]shard[V] }
 
 type shard[V any] struct {
 	mu  sync.Mutex
-	lru *simplelru.LRU[string, V]
+	lru *simplelru.LRU[Digest, V]
 }
 
 func newLRUSet[V any](n int) *lruSet[V] {
 	per := max(1, (n+shards-1)/shards)
 	s := &lruSet[V]{}
 	for i := range s.s {
-		s.s[i].lru, _ = simplelru.NewLRU[string, V](per, nil) // fails only for per < 1
+		s.s[i].lru, _ = simplelru.NewLRU[Digest, V](per, nil) // fails only for per < 1
 	}
 	return s
 }
 
 // shard picks by the key's first bytes: keys are digests, evenly spread.
-func (s *lruSet[V]) shard(key string) *shard[V] {
-	var b [8]byte
-	copy(b[:], key)
-	return &s.s[binary.LittleEndian.Uint64(b[:])%shards]
+func (s *lruSet[V]) shard(key Digest) *shard[V] {
+	return &s.s[binary.LittleEndian.Uint64(key[:8])%shards]
 }
 
 // len is the keys held, for tests.

@@ -10,10 +10,10 @@ import (
 // bucket it is, so two limits never share one.
 type Store interface {
 	// Take takes one request from the bucket of key under limit ns.
-	Take(ctx context.Context, ns, key string, s Spec) (Result, error)
+	Take(ctx context.Context, ns string, key Digest, s Spec) (Result, error)
 	// Fail counts one authentication failure of key; when that makes max
 	// within window, key is blocked for blockFor and Fail returns true.
-	Fail(ctx context.Context, key string, max int, window, blockFor time.Duration) (bool, error)
+	Fail(ctx context.Context, key Digest, max int, window, blockFor time.Duration) (bool, error)
 	// Blocked is how long key stays blocked; 0 when it is not.
-	Blocked(ctx context.Context, key string) (time.Duration, error)
+	Blocked(ctx context.Context, key Digest) (time.Duration, error)
 }

@@ -97,11 +97,11 @@ return 0
 `)
 
 // Take implements ratelimit.Store.
-func (s *Store) Take(ctx context.Context, ns, key string, spec ratelimit.Spec) (ratelimit.Result, error) {
+func (s *Store) Take(ctx context.Context, ns string, key ratelimit.Digest, spec ratelimit.Spec) (ratelimit.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	interval := max(1, spec.Interval.Microseconds())
-	v, err := take.Run(ctx, s.c, []string{"portcullis:rl:" + ns + ":" + hex.EncodeToString([]byte(key))}, interval, spec.Burst).Int64Slice()
+	v, err := take.Run(ctx, s.c, []string{"portcullis:rl:" + ns + ":" + hex.EncodeToString(key[:])}, interval, spec.Burst).Int64Slice()
 	if err != nil {
 		return ratelimit.Result{}, fmt.Errorf("redis rate limit: %w", err)
 	}
@@ -112,13 +112,13 @@ func (s *Store) Take(ctx context.Context, ns, key string, spec ratelimit.Spec) (
 		ratelimit.Spec{Interval: time.Duration(interval) * time.Microsecond, Burst: spec.Burst}), nil
 }
 
-func failureKeys(key string) []string {
-	tag := "portcullis:af:{" + hex.EncodeToString([]byte(key)) + "}"
+func failureKeys(key ratelimit.Digest) []string {
+	tag := "portcullis:af:{" + hex.EncodeToString(key[:]) + "}"
 	return []string{tag + ":n", tag + ":b"}
 }
 
 // Fail implements ratelimit.Store.
-func (s *Store) Fail(ctx context.Context, key string, maxFailures int, window, blockFor time.Duration) (bool, error) {
+func (s *Store) Fail(ctx context.Context, key ratelimit.Digest, maxFailures int, window, blockFor time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	n, err := fail.Run(ctx, s.c, failureKeys(key), window.Milliseconds(), maxFailures, blockFor.Milliseconds()).Int()
@@ -129,7 +129,7 @@ func (s *Store) Fail(ctx context.Context, key string, maxFailures int, window, b
 }
 
 // Blocked implements ratelimit.Store.
-func (s *Store) Blocked(ctx context.Context, key string) (time.Duration, error) {
+func (s *Store) Blocked(ctx context.Context, key ratelimit.Digest) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	d, err := s.c.PTTL(ctx, failureKeys(key)[1]).Result()
