@@ -23,6 +23,14 @@ const (
 	ReasonUnavailable = "rate_limit_unavailable"
 )
 
+var errNoState = errors.New("ratelimit: request has no pipeline state")
+
+// unavailable is the answer when the shared store failed under on_error deny.
+func unavailable(err error) error {
+	return problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "rate limits cannot be checked right now", err).
+		WithHeader("Retry-After", "1")
+}
+
 // Limits are the rate limits of one configuration over one Store.
 type Limits struct {
 	store   Store
@@ -107,7 +115,7 @@ func (l *Limits) Stage(rt *config.Route) (pipeline.Middleware, error) {
 			ctx := r.Context()
 			in := input.Part.From(ctx)
 			if in == nil {
-				return errors.New("ratelimit: request has no pipeline state")
+				return errNoState
 			}
 			ls, policy := own, ownPolicy
 			if res := authz.ResultPart.From(ctx); res != nil && res.Decision != nil && res.Decision.RateLimitClass != "" {
@@ -128,8 +136,7 @@ func (l *Limits) Stage(rt *config.Route) (pipeline.Middleware, error) {
 			for i, lm := range ls {
 				res, err := l.store.Take(ctx, lm.ns, key(lm.parts, r, &in.Input, route), lm.spec)
 				if err != nil {
-					return problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "rate limits cannot be checked right now", err).
-						WithHeader("Retry-After", "1")
+					return unavailable(err)
 				}
 				if i > 0 {
 					state = append(state, ", "...)

@@ -29,17 +29,15 @@ func (l *Limits) Throttle(rt *config.Route) pipeline.Middleware {
 			ctx := r.Context()
 			in := input.Part.From(ctx)
 			if in == nil {
-				return errors.New("ratelimit: request has no pipeline state")
+				return errNoState
 			}
-			ip := in.Request.ClientIP
-			if ip == "" { // no address to count against
+			if in.Request.ClientIP == "" { // no address to count against
 				return next.ServeHTTP(w, r)
 			}
-			k := Key(ip)
+			k := Key(in.Request.ClientIP)
 			left, err := l.store.Blocked(ctx, k)
 			if err != nil {
-				return problem.Wrap(http.StatusServiceUnavailable, ReasonUnavailable, "rate limits cannot be checked right now", err).
-					WithHeader("Retry-After", "1")
+				return unavailable(err)
 			}
 			if left > 0 {
 				throttled.Inc()

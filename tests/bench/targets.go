@@ -66,15 +66,7 @@ var gatewayConfigs = []gatewayConfig{
 	},
 	{
 		key: "d", title: "(d) API key + policy", template: "d-apikey.yaml.tmpl",
-		spec: func(base string, _ *bench) requestSpec {
-			return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
-		},
-		// The partner's key is read-only: the example policy denies a write.
-		guard: func(base string, _ *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
-				header: "X-API-Key", values: []string{partnerKey}}
-		},
-		status: 403,
+		spec: apiKeySpec, guard: apiKeyGuard, status: 403,
 	},
 	{
 		key: "e", title: "(e) full pipeline with the identity assertion", template: "e-assert.yaml.tmpl",
@@ -88,15 +80,20 @@ var gatewayConfigs = []gatewayConfig{
 	// (d) with a rate limit that never refuses; not in -only's default set: run it with -only d,g.
 	{
 		key: "g", title: "(g) API key + policy + rate limit", template: "g-ratelimit.yaml.tmpl",
-		spec: func(base string, _ *bench) requestSpec {
-			return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
-		},
-		guard: func(base string, _ *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
-				header: "X-API-Key", values: []string{partnerKey}}
-		},
-		status: 403,
+		spec: apiKeySpec, guard: apiKeyGuard, status: 403,
 	},
+}
+
+// apiKeySpec is the request of configurations (d) and (g): a GET with
+// the partner's key.
+func apiKeySpec(base string, _ *bench) requestSpec {
+	return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
+}
+
+// apiKeyGuard is a write the example policy denies the read-only partner (403).
+func apiKeyGuard(base string, _ *bench) requestSpec {
+	return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+		header: "X-API-Key", values: []string{partnerKey}}
 }
 
 // fullSpec is the request of configurations (c) and (e): a valid JSON
