@@ -197,6 +197,9 @@ type Decision struct {
 	ResponseHeaders map[string]string
 	// Body is the response body of a deny chosen by the policy (OPA-Envoy body).
 	Body string
+	// RateLimitClass is the rate_limit.classes entry whose limits replace
+	// the route's own ("rate_limit": {"class": NAME}); "" keeps the route's.
+	RateLimitClass string
 	// Bundles maps bundle name to the identity of the bundles that decided.
 	Bundles map[string]BundleID
 	// Result is the raw value of the decision rule, for the decision log.

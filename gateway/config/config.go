@@ -18,6 +18,7 @@ type Config struct {
 	Tracing     Tracing     `yaml:"tracing"`
 	// IdentityAssertion signs the assertions of routes that add one; nil: none.
 	IdentityAssertion *IdentityAssertion `yaml:"identity_assertion"`
+	RateLimit         RateLimit          `yaml:"rate_limit"`
 	Routes            []Route            `yaml:"routes"`
 
 	// File is the path the config was loaded from; Dir its directory, against
@@ -165,6 +166,8 @@ type Route struct {
 	// its CIDRs or addresses; IPDeny refuses those in its own, checked first.
 	IPAllow []string `yaml:"ip_allow"`
 	IPDeny  []string `yaml:"ip_deny"`
+	// RateLimits are the route's rate limits; a decision's class replaces them.
+	RateLimits []Limit `yaml:"rate_limits"`
 }
 
 // RouteMatch selects requests for a route. Exactly one of PathPrefix and

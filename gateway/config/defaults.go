@@ -97,6 +97,8 @@ func (c *Config) defaults() {
 	}
 	// The rest of tracing is empty: the OTEL_* environment fills it.
 	c.Tracing = Tracing{Protocol: "http/protobuf", TrustIncoming: "trusted_proxies"}
+	c.RateLimit = RateLimit{MaxKeys: 100000,
+		AuthFailures: AuthFailures{Enabled: ptr(true), MaxFailures: 100, Window: time.Minute, BlockFor: 5 * time.Minute}}
 }
 
 // DefaultTracingServiceName is service.name when neither tracing.service_name
@@ -194,6 +196,13 @@ func (a *RouteAssertion) defaults(*Config) {
 	a.TTL = 60 * time.Second
 }
 
+func (l *Limit) defaults(*Config) { l.Per = time.Second }
+
+func (r *RateLimitRedis) defaults(*Config) {
+	r.Timeout = 50 * time.Millisecond
+	r.OnError = "local"
+}
+
 func (t *UpstreamTLS) defaults(*Config) { t.MinVersion = "1.2" }
 
 // defaults of a route: its limits and input shape are the global ones,
@@ -259,7 +268,9 @@ func (c *Config) finish() {
 			keys[k] = c.Path(keys[k])
 		}
 	}
+	c.RateLimit.finish(c)
 	for i := range c.Routes {
+		burstDefault(c.Routes[i].RateLimits)
 		if t := c.Routes[i].TLS; t != nil {
 			t.CAFile, t.CertFile, t.KeyFile = c.Path(t.CAFile), c.Path(t.CertFile), c.Path(t.KeyFile)
 		}
@@ -272,6 +283,25 @@ func (c *Config) finish() {
 			if o.UnknownOperation == "" {
 				o.UnknownOperation = "reject"
 			}
+		}
+	}
+}
+
+// finish resolves the password file and gives a limit without a burst
+// its rate as burst.
+func (rl *RateLimit) finish(c *Config) {
+	if r := rl.Redis; r != nil {
+		r.PasswordFile = c.Path(r.PasswordFile)
+	}
+	for _, ls := range rl.Classes {
+		burstDefault(ls)
+	}
+}
+
+func burstDefault(ls []Limit) {
+	for i := range ls {
+		if ls[i].Burst == 0 {
+			ls[i].Burst = ls[i].Rate
 		}
 	}
 }

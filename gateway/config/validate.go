@@ -85,6 +85,7 @@ func (c *Config) validate() Errors {
 	c.validateDecisionLog(ch)
 	c.validateTracing(ch)
 	c.validateAssertion(ch)
+	c.validateRateLimit(ch)
 	c.Request.validate(ch)
 	if len(c.Routes) == 0 {
 		ch.add("routes", "at least one route is required")
@@ -421,6 +422,7 @@ func (c *Config) validateRoute(ch *checker, i int, names map[string]bool) {
 	}
 
 	c.validateUpstreams(ch, p, r)
+	validateLimits(ch, p+".rate_limits", r.RateLimits)
 	validateUpstreamTLS(ch, p, r)
 	if r.StripPrefix != "" && (!strings.HasPrefix(r.StripPrefix, "/") || (m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, r.StripPrefix))) {
 		ch.add(p+".strip_prefix", "%q must start with / and be a prefix of match.path_prefix", r.StripPrefix)

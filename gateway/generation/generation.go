@@ -35,6 +35,8 @@ import (
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
 	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/gateway/ratelimit"
+	"github.com/portcullis/portcullis/gateway/ratelimit/redis"
 	"github.com/portcullis/portcullis/gateway/route"
 	"github.com/portcullis/portcullis/gateway/validate"
 	"github.com/portcullis/portcullis/policy/decisionlog"
@@ -122,6 +124,11 @@ type parts struct {
 	transports map[transportKey]*proxy.Transport
 	assertKeys *assertion.Keys
 	assertKey  assertionSettings
+	// limitStore keeps the rate-limit counters across reloads;
+	// limitRedis is its Redis connection, nil without rate_limit.redis.
+	limitStore ratelimit.Store
+	limitRedis *redis.Store
+	limitKey   limitStoreSettings
 }
 
 // Build makes a generation from cfg. prev, when not nil, is the running
@@ -239,6 +246,9 @@ func (p *parts) closeExcept(ctx context.Context, keep *parts) error {
 			tr.CloseIdleConnections()
 		}
 	}
+	if p.limitRedis != nil && p.limitRedis != keep.limitRedis {
+		_ = p.limitRedis.Close()
+	}
 	if p.Shadow != nil && p.Shadow != keep.Shadow {
 		p.Shadow.Close(ctx) // before the decision log: it writes there
 	}
@@ -260,6 +270,8 @@ type builder struct {
 	prev *parts
 	g    *Generation
 	errs []error
+	// limits are the generation's rate limits, over the carried store.
+	limits *ratelimit.Limits
 }
 
 func (b *builder) fail(err error) { b.errs = append(b.errs, err) }
@@ -289,6 +301,7 @@ func (b *builder) build(ctx context.Context) {
 	b.buildIntrospection()
 	b.buildBudget()
 	b.buildAssertionKeys()
+	b.buildLimits()
 	g.apikeys = apikey.New(apikey.Options{Logger: o.Logger, Registerer: o.Registerer})
 	if g.Engine != nil {
 		if idx, err := apiKeyIndex(cfg, g.Engine); err != nil {
@@ -525,7 +538,14 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 			assertMW = s.Middleware
 		}
 	}
-	if len(errs) > 0 || g.budget == nil || g.Engine == nil {
+	var throttleMW, limitMW pipeline.Middleware
+	if b.limits != nil {
+		throttleMW = b.limits.Throttle(rt)
+		if limitMW, err = b.limits.Stage(rt); err != nil {
+			errs = append(errs, fmt.Errorf("rate_limits: %w", err))
+		}
+	}
+	if len(errs) > 0 || g.budget == nil || g.Engine == nil || b.limits == nil {
 		return nil, errors.Join(errs...)
 	}
 	// Bodies are read only after authentication, within the budget.
@@ -541,6 +561,6 @@ func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buildChain(routeStages{ipfilter: ipMW, cors: corsMW, guard: body.Guard(rt.Limits), authn: authnMW, body: readMW, validate: validateMW,
-		authz: authzMW, assert: assertMW, inputBody: rt.Policy.InputBody, proxy: px.Handler(), traced: b.opts.Tracing})
+	return buildChain(routeStages{ipfilter: ipMW, cors: corsMW, guard: body.Guard(rt.Limits), throttle: throttleMW, authn: authnMW, limit: limitMW,
+		body: readMW, validate: validateMW, authz: authzMW, assert: assertMW, inputBody: rt.Policy.InputBody, proxy: px.Handler(), traced: b.opts.Tracing})
 }

@@ -328,6 +328,9 @@ func Files(cfg *config.Config) []string {
 	if s := cfg.DecisionLog.Syslog; s != nil {
 		add(s.CAFile)
 	}
+	if r := cfg.RateLimit.Redis; r != nil {
+		add(r.PasswordFile)
+	}
 	if ia := cfg.IdentityAssertion; ia != nil {
 		for _, k := range ia.Keys {
 			add(k.File)

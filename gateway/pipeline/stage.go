@@ -11,10 +11,12 @@ type StageName string
 // The stages of a route's chain.
 const (
 	StageGuard    StageName = "guard"    // body limits from the headers (gateway/body)
+	StageThrottle StageName = "throttle" // addresses that failed authentication too often (gateway/ratelimit)
 	StageAuthn    StageName = "authn"    // the identity (gateway/authn)
 	StageBody     StageName = "body"     // the buffered body (gateway/body)
 	StageValidate StageName = "validate" // the OpenAPI verdict (gateway/validate)
 	StageAuthz    StageName = "authz"    // the policy decision (gateway/authz)
+	StageLimit    StageName = "limit"    // the rate limits, the decision's class (gateway/ratelimit)
 	StageEnforce  StageName = "enforce"  // the verdict's rejection after allow (gateway/validate)
 	StageAssert   StageName = "assert"   // the signed identity assertion (gateway/assertion)
 )

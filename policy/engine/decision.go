@@ -51,10 +51,12 @@ func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decisio
 // The decision contract (README "Decision"): the rule returns a boolean, or
 //
 //	{"allow": bool, "status"?: 4xx, "reasons"?: [string],
-//	 "headers"?: {name: value}, "response_headers"?: {name: value}}
+//	 "headers"?: {name: value}, "response_headers"?: {name: value},
+//	 "rate_limit"?: {"class"?: string}}
 //
-// where headers are added to the upstream request on allow and
-// response_headers to the response, or OPA-Envoy's output form
+// where headers are added to the upstream request on allow,
+// response_headers to the response and rate_limit.class selects the
+// rate_limit.classes entry that replaces the route's limits, or OPA-Envoy's output form
 //
 //	{"allowed": bool, "http_status"?: 4xx, "headers"?: {...},
 //	 "response_headers_to_add"?: {...}, "request_headers_to_remove"?: [name],

@@ -66,6 +66,15 @@ func TestDecisionContract(t *testing.T) {
 					t.Errorf("decision = %+v", d)
 				}
 			}},
+		{name: "rate_limit class is carried", rule: `decision := {"allow": true, "rate_limit": {"class": "gold"}}`, allow: true,
+			check: func(t *testing.T, d *policy.Decision) {
+				if d.RateLimitClass != "gold" {
+					t.Errorf("RateLimitClass = %q", d.RateLimitClass)
+				}
+			}},
+		{name: "rate_limit without class keeps the route's limits", rule: `decision := {"allow": true, "rate_limit": {}}`, allow: true},
+		{name: "rate_limit class that is not a string is invalid", rule: `decision := {"allow": true, "rate_limit": {"class": 1}}`, reason: ReasonInvalidResult},
+		{name: "rate_limit that is not an object is invalid", rule: `decision := {"allow": true, "rate_limit": "gold"}`, reason: ReasonInvalidResult},
 		{name: "opa-envoy deny with a redirect status is invalid", rule: `decision := {"allowed": false, "http_status": 302}`, reason: ReasonInvalidResult},
 		{name: "opa-envoy removal of an invalid header name is invalid", rule: `decision := {"allowed": true, "request_headers_to_remove": ["a\nb"]}`, reason: ReasonInvalidResult},
 	}

@@ -40,6 +40,8 @@ var (
 	kHTTPStatus      = ast.StringTerm("http_status")
 	kResponseToAdd   = ast.StringTerm("response_headers_to_add")
 	kHeadersToRemove = ast.StringTerm("request_headers_to_remove")
+	kRateLimit       = ast.StringTerm("rate_limit")
+	kClass           = ast.StringTerm("class")
 )
 
 func parseNative(r ast.Object, d *policy.Decision) error {
@@ -62,8 +64,32 @@ func parseNative(r ast.Object, d *policy.Decision) error {
 	if d.Headers, err = headersField(r, kHeaders); err != nil {
 		return err
 	}
+	if d.RateLimitClass, err = rateLimitField(r); err != nil {
+		return err
+	}
 	d.ResponseHeaders, err = headersField(r, kResponseHeaders)
 	return err
+}
+
+// rateLimitField reads "rate_limit": {"class": string}; absent is "".
+func rateLimitField(r ast.Object) (string, error) {
+	t := r.Get(kRateLimit)
+	if t == nil {
+		return "", nil
+	}
+	o, ok := t.Value.(ast.Object)
+	if !ok {
+		return "", fmt.Errorf("rate_limit is %s, want object", ast.ValueName(t.Value))
+	}
+	c := o.Get(kClass)
+	if c == nil {
+		return "", nil
+	}
+	s, ok := c.Value.(ast.String)
+	if !ok || s == "" {
+		return "", fmt.Errorf("rate_limit.class is %s, want a non-empty string", ast.ValueName(c.Value))
+	}
+	return string(s), nil
 }
 
 func parseEnvoy(r ast.Object, d *policy.Decision) error {

@@ -46,7 +46,7 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7, (e) of issue 19, (f) of issue 16 and (g) of issue 18, in table order.
+// gatewayConfigs are the configurations of issue 7, (e) of issue 19, (f) of issue 16, (g) of issue 18 and (h) of issue 15, in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -66,15 +66,7 @@ var gatewayConfigs = []gatewayConfig{
 	},
 	{
 		key: "d", title: "(d) API key + policy", template: "d-apikey.yaml.tmpl",
-		spec: func(base string, _ *bench) requestSpec {
-			return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
-		},
-		// The partner's key is read-only: the example policy denies a write.
-		guard: func(base string, _ *bench) requestSpec {
-			return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
-				header: "X-API-Key", values: []string{partnerKey}}
-		},
-		status: 403,
+		spec: apiKeySpec, guard: apiKeyGuard, status: 403,
 	},
 	{
 		key: "e", title: "(e) full pipeline with the identity assertion", template: "e-assert.yaml.tmpl",
@@ -90,6 +82,23 @@ var gatewayConfigs = []gatewayConfig{
 		key: "g", title: "(g) full pipeline + tracing 1 %", template: "g-trace.yaml.tmpl",
 		spec: fullSpec, guard: fullGuard, status: 400,
 	},
+	// (d) with a rate limit that never refuses; not in -only's default set: run it with -only d,h.
+	{
+		key: "h", title: "(h) API key + policy + rate limit", template: "h-ratelimit.yaml.tmpl",
+		spec: apiKeySpec, guard: apiKeyGuard, status: 403,
+	},
+}
+
+// apiKeySpec is the request of configurations (d) and (h): a GET with
+// the partner's key.
+func apiKeySpec(base string, _ *bench) requestSpec {
+	return requestSpec{method: "GET", url: base + usersPath, header: "X-API-Key", values: []string{partnerKey}}
+}
+
+// apiKeyGuard is a write the example policy denies the read-only partner (403).
+func apiKeyGuard(base string, _ *bench) requestSpec {
+	return requestSpec{method: "POST", url: base + usersPath, body: newUserBody, contentType: "application/json",
+		header: "X-API-Key", values: []string{partnerKey}}
 }
 
 // fullSpec is the request of configurations (c) and (e): a valid JSON
