@@ -2,6 +2,8 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -157,5 +159,38 @@ func TestExampleConfigChecks(t *testing.T) {
 	out := run(t, binary, "check", "--config", filepath.Join(g.dir, "portcullis.yaml"))
 	if !strings.Contains(out, "OK") {
 		t.Fatalf("check output: %s", out)
+	}
+}
+
+// TestExampleThrottlesGuessedKeys: the example configuration's
+// credential-stuffing defence trips within 100 failures from one address,
+// and then refuses that address's good key too, unchecked.
+func TestExampleThrottlesGuessedKeys(t *testing.T) {
+	g, _ := exampleGateway(t)
+	good := map[string]string{"X-API-Key": "partner-read-key-rotated-2026-04"}
+	if r := g.do("GET", "/api/v1/users", nil, good); r.StatusCode != 200 {
+		t.Fatalf("the partner's key before any guess: %d", r.StatusCode)
+	}
+	tripped := 0
+	for i := 1; i <= 100 && tripped == 0; i++ {
+		r := g.do("GET", "/api/v1/users", nil, map[string]string{"X-API-Key": fmt.Sprintf("guess-%d", i)})
+		switch r.StatusCode {
+		case 401:
+		case 429:
+			tripped = i
+		default:
+			t.Fatalf("guess %d: %d", i, r.StatusCode)
+		}
+	}
+	r := g.do("GET", "/api/v1/users", nil, good)
+	if tripped == 0 && r.StatusCode == 429 {
+		tripped = 101
+	}
+	if tripped == 0 {
+		t.Fatal("100 failed authentications did not trip the defence")
+	}
+	var p struct{ Reason string }
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || r.StatusCode != 429 || p.Reason != "auth_throttled" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("the good key after the guesses: %d %q (Retry-After %q), want 429 auth_throttled", r.StatusCode, p.Reason, r.Header.Get("Retry-After"))
 	}
 }

@@ -12,8 +12,14 @@ package portcullis.authz
 read_methods := {"GET", "HEAD"}
 
 # One rule with else: the deny branch (and its reasons) is evaluated only
-# when allow is undefined, never a second "not allow" pass.
-decision := {"allow": true} if {
+# when allow is undefined, never a second "not allow" pass. The read-only
+# partner's plan is the "partner" rate-limit class of portcullis.yaml
+# (5 requests per second), which replaces the route's own limits.
+decision := {"allow": true, "rate_limit": {"class": "partner"}} if {
+	allow
+	input.identity.method == "api_key"
+	"read-access" in input.identity.groups
+} else := {"allow": true} if {
 	allow
 } else := {"allow": false, "reasons": reasons}
 

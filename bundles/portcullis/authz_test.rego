@@ -37,6 +37,18 @@ test_read_key_may_get if {
 	authz.decision.allow with input as {"request": req("GET", "/api/v1/users"), "route": api_route, "identity": read_key}
 }
 
+test_read_key_is_on_the_partner_plan if {
+	d := authz.decision with input as {"request": req("GET", "/api/v1/users"), "route": api_route, "identity": read_key}
+	d.rate_limit == {"class": "partner"}
+}
+
+test_other_callers_keep_the_routes_limits if {
+	d := authz.decision with input as {"request": req("GET", "/api/v1/users"), "route": api_route, "identity": user_token}
+	d == {"allow": true}
+	f := authz.decision with input as {"request": req("POST", "/api/v1/users"), "route": api_route, "identity": full_key}
+	f == {"allow": true}
+}
+
 test_read_key_may_head if {
 	authz.decision.allow with input as {"request": req("HEAD", "/api/v1/users"), "route": api_route, "identity": read_key}
 }
