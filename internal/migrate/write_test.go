@@ -178,6 +178,10 @@ func TestTrafficControlsYAML(t *testing.T) {
 	if !strings.HasSuffix(got, want) {
 		t.Errorf("portcullis.yaml:\n%s\nwant the route to end with:\n%s", got, want)
 	}
+	// The gateway reads them: the names are its configuration's.
+	if _, err := config.Load(filepath.Join(dir, "portcullis.yaml")); err != nil {
+		t.Errorf("the gateway refuses the imported traffic controls: %v", err)
+	}
 }
 
 func TestDur(t *testing.T) {
