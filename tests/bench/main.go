@@ -83,7 +83,7 @@ func parseOptions(args []string) (options, error) {
 	}
 	for _, k := range o.configs() {
 		if !knownConfig(k) {
-			errs = append(errs, fmt.Errorf("-only: unknown configuration %q (want a, b, c, d or e)", k))
+			errs = append(errs, fmt.Errorf("-only: unknown configuration %q (want one of %s)", k, strings.Join(configKeys(), ", ")))
 		}
 	}
 	return o, errors.Join(errs...)
@@ -95,6 +95,15 @@ func (o options) configs() []string {
 		return nil
 	}
 	return strings.Split(o.only, ",")
+}
+
+// configKeys are the keys of every gateway configuration, in table order.
+func configKeys() []string {
+	keys := make([]string, len(gatewayConfigs))
+	for i, gc := range gatewayConfigs {
+		keys[i] = gc.key
+	}
+	return keys
 }
 
 func knownConfig(key string) bool {
