@@ -118,6 +118,8 @@ type httpSink struct {
 	log        zerolog.Logger
 
 	sent, failed, bytes, delivered, retries, lost, rejected prometheus.Counter
+	spoolErrs                                               prometheus.Counter
+	spoolFailing                                            bool // sender goroutine only: a spool write failed, none succeeded since
 
 	// runCtx bounds every POST; Close cancels it when its ctx is done.
 	runCtx    context.Context
@@ -136,6 +138,7 @@ type batch struct {
 	events  int      // number of events
 	items   [][]byte // the events as queued, to unshift; nil if read from the spool
 	spooled bool     // a file in the spool holds it
+	dropped bool     // a full drop_oldest spool dropped it (counted)
 }
 
 // Open starts the sink. It replays what a previous sink (of this or an
@@ -165,6 +168,7 @@ func (o HTTPOptions) Open(env Env) (Sink, error) {
 		retries:    m.retries.WithLabelValues(sinkHTTP),
 		lost:       m.drops.WithLabelValues(sinkHTTP, dropShutdown),
 		rejected:   m.drops.WithLabelValues(sinkHTTP, dropRejected),
+		spoolErrs:  m.spoolErrors.WithLabelValues(sinkHTTP),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
