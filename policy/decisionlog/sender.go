@@ -59,6 +59,13 @@ func (h *httpSink) run() {
 		}
 
 		err := h.send(b, tick)
+		var be *bulkError
+		if errors.As(err, &be) {
+			if b = h.partial(b, be); b == nil {
+				pending, attempt = nil, 0
+				continue
+			}
+		}
 		if err == nil {
 			if attempt > 0 {
 				h.log.Info().Int("attempts", attempt+1).Msg("decision log collector reachable again")
