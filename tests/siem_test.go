@@ -3,13 +3,17 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,5 +180,70 @@ func TestSyslogToRsyslogOverTCPAndTLS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The binary's HTTP sink in splunk_hec format, its token in a file and a
+// header from the environment: what the HEC endpoint decodes is every
+// decision.
+func TestDecisionLogSplunkHEC(t *testing.T) {
+	var mu sync.Mutex
+	var got []dlEvent
+	var auth, tenant []string
+	hec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dec := json.NewDecoder(r.Body)
+		var batch []dlEvent
+		for {
+			var ev struct {
+				Time       float64         `json:"time"`
+				Sourcetype string          `json:"sourcetype"`
+				Event      json.RawMessage `json:"event"`
+			}
+			if err := dec.Decode(&ev); err == io.EOF {
+				break
+			} else if err != nil || ev.Time == 0 || ev.Sourcetype != "_json" {
+				http.Error(w, `{"text":"Invalid data format","code":6}`, http.StatusBadRequest)
+				return
+			}
+			e, err := parseEvent(ev.Event)
+			if err != nil {
+				http.Error(w, `{"text":"Invalid data format","code":6}`, http.StatusBadRequest)
+				return
+			}
+			batch = append(batch, e)
+		}
+		mu.Lock()
+		got = append(got, batch...)
+		auth, tenant = append(auth, r.Header.Get("Authorization")), append(tenant, r.Header.Get("X-Tenant"))
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"text":"Success","code":0}`)
+	}))
+	defer hec.Close()
+	up := newUpstream(t, "api")
+	cfg := dlRouteConfig(up, `  http:
+    url: `+hec.URL+`/services/collector/event
+    flush_interval: 50ms
+    format: splunk_hec
+    splunk: {token: "file:hec.token"}
+    headers: {X-Tenant: "${TENANT}"}`)
+	cfg.Files = withFiles(cfg.Files, map[string]string{"hec.token": "s3cr3t-hec\n"})
+	cfg.Env = []string{"TENANT=blue"}
+	g := startGateway(t, cfg)
+	ids := sendN(t, g, 30, 2, "/api/hec", http.StatusOK)
+	evs := waitEvents(t, "HEC", ids, 10*time.Second, func() []dlEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]dlEvent(nil), got...)
+	})
+	assertSameCopies(t, evs)
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range auth {
+		if auth[i] != "Splunk s3cr3t-hec" || tenant[i] != "blue" {
+			t.Fatalf("request %d: Authorization %q, X-Tenant %q", i, auth[i], tenant[i])
+		}
+	}
+	if strings.Contains(g.stderr.String(), "s3cr3t-hec") {
+		t.Fatal("the HEC token is in the gateway's log")
 	}
 }

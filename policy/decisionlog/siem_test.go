@@ -2,6 +2,8 @@ package decisionlog
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -248,4 +250,27 @@ func TestHeaders(t *testing.T) {
 	if HeaderLines(map[string]string{"b": "2", "a": "1"}) != HeaderLines(map[string]string{"a": "1", "b": "2"}) {
 		t.Error("HeaderLines is not canonical")
 	}
+}
+
+// FuzzBulkResult feeds collector answers (untrusted) to the _bulk parser:
+// it never panics, and an item answer accounts for every event once.
+func FuzzBulkResult(f *testing.F) {
+	f.Add([]byte(`{"errors":false,"items":[]}`), 2)
+	f.Add([]byte(`{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":429}}]}`), 2)
+	f.Add([]byte(`{"errors":true,"items":[{"index":{"status":400,"error":{"type":"x"}}}]}`), 1)
+	f.Add([]byte(`{"errors":true,"items":[{}]}`), 1)
+	f.Fuzz(func(t *testing.T, body []byte, events int) {
+		events = events%50 + 1
+		if events < 1 {
+			events += 50
+		}
+		data := bytes.Repeat([]byte("{\"decision_id\":\"x\"}\n"), events)
+		err := bulkResult(body, data)
+		var be *bulkError
+		if errors.As(err, &be) {
+			if be.delivered+be.retried+be.rejected != events || bytes.Count(be.retry, []byte{'\n'}) != be.retried {
+				t.Fatalf("%d events, accounted %+v", events, be)
+			}
+		}
+	})
 }
