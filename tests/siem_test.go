@@ -111,7 +111,7 @@ input(type="imtcp" address="127.0.0.1" port=%q ruleset="tls"
 // syslogMessage is one message as rsyslog parsed it.
 type syslogMessage struct {
 	pri, version, host, app, procid, msgid, sd string
-	event                                       []byte
+	event                                      []byte
 }
 
 // syslogMessages reads the rsyslog output file written with rsyslogTemplate.
