@@ -1,7 +1,6 @@
 package decisionlog
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -66,22 +65,9 @@ func TestHangingCollectorSpoolsTheSendAndTheQueue(t *testing.T) {
 	closeLogger(t, l)
 }
 
-// logBuffer is a gateway log the test can read.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), `"message":"`+msg+`"`)
+// logged counts the gateway log lines with message msg.
+func logged(logs *syncBuffer, msg string) int {
+	return strings.Count(logs.String(), `"message":"`+msg+`"`)
 }
 
 func TestDeletedSpoolDirectoryIsRecreatedAndAnOutageLoggedOnce(t *testing.T) {
@@ -92,7 +78,7 @@ func TestDeletedSpoolDirectoryIsRecreatedAndAnOutageLoggedOnce(t *testing.T) {
 	o.SpoolDir = filepath.Join(t.TempDir(), "spool")
 	o.BatchEvents = 5
 	reg := prometheus.NewRegistry()
-	logs := &logBuffer{}
+	logs := &syncBuffer{}
 	s, err := o.Open(Env{Logger: zerolog.New(logs), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -124,13 +110,13 @@ func TestDeletedSpoolDirectoryIsRecreatedAndAnOutageLoggedOnce(t *testing.T) {
 	}
 	kept := logN(l, "c", 30)
 	waitUntil(t, func() bool { return value(errs) >= 3 })
-	if n := logs.count("decision log spool write failed"); n != 1 {
+	if n := logged(logs, "decision log spool write failed"); n != 1 {
 		t.Fatalf("spool failure logged %d times, want once per outage", n)
 	}
 	if err := os.Remove(o.SpoolDir); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return logs.count("decision log spool writable again") == 1 })
+	waitUntil(t, func() bool { return logged(logs, "decision log spool writable again") == 1 })
 
 	c.down.Store(false)
 	// a's and b's events were in the deleted directories: lost by the
