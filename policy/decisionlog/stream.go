@@ -108,7 +108,8 @@ func (s *stream) run() {
 		written := 0
 		if err == nil {
 			written, err = s.w.Write(b)
-			torn = err != nil && s.cutPartial(written, b)
+			// A syslog write is a whole frame or nothing: no torn lines.
+			torn = err != nil && !s.perEvent && s.cutPartial(written, b)
 		}
 		if err != nil {
 			// Events wholly written before the disk filled are delivered.
