@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -66,7 +67,7 @@ func TestDecisionLogSIGKILLLosesAtMostAFlushInterval(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mode collectorMode
-		dead bool // the URL is a closed port: connections are refused
+		dead bool // every connection is closed at once (refusingAddr)
 	}{
 		{name: "refusing", dead: true},
 		{name: "5xx", mode: collectorDown},
@@ -79,7 +80,7 @@ func TestDecisionLogSIGKILLLosesAtMostAFlushInterval(t *testing.T) {
 			col.setMode(tc.mode)
 			url := col.URL
 			if tc.dead {
-				url = "http://" + freeAddr(t)
+				url = "http://" + refusingAddr(t)
 			}
 			// queue_events is large so that its high-water spill, which
 			// bounds the loss otherwise, cannot hide a failure of the
@@ -150,4 +151,29 @@ func TestDecisionLogSIGKILLLosesAtMostAFlushInterval(t *testing.T) {
 func spooledBatches(dir string) int {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
 	return len(files)
+}
+
+// refusingAddr is a port that closes every connection as soon as it is
+// made: a collector refusing connections. (A closed port would do, but on a
+// busy machine another test may bind it and answer.)
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // RST, as a refused connection
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
 }
