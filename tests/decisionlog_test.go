@@ -31,6 +31,7 @@ const (
 	collectorOK   collectorMode = iota // records the batch, 200
 	collectorDown                      // records nothing, 503
 	collectorHang                      // holds the request until the mode changes
+	collectorSlow                      // records the batch, 200, after a second
 )
 
 // dlEvent is the part of a decision-log event the tests look at.
@@ -98,6 +99,12 @@ func (c *collector) serve(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-changed:
 				continue
+			case <-r.Context().Done():
+				return
+			}
+		case collectorSlow:
+			select {
+			case <-time.After(time.Second):
 			case <-r.Context().Done():
 				return
 			}

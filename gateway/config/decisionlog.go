@@ -42,9 +42,15 @@ type DecisionFile struct {
 // DecisionHTTP ships events to a collector.
 type DecisionHTTP struct {
 	URL string `yaml:"url"`
-	// Format is ndjson (default) or opa (gzip JSON arrays, OPA's upload format).
+	// Format is ndjson (default), opa (gzip JSON arrays, OPA's upload
+	// format), splunk_hec (needs splunk) or elasticsearch_bulk (needs elasticsearch).
 	Format string `yaml:"format"`
-	// Gzip compresses ndjson batches too (opa batches always are).
+	// Headers are added to every request, e.g. an API key; values are
+	// secrets, so "file:/path" and "${ENV}" work as for bearer_token.
+	Headers       map[string]Secret `yaml:"headers"`
+	Splunk        *DecisionSplunk   `yaml:"splunk"`
+	Elasticsearch *DecisionElastic  `yaml:"elasticsearch"`
+	// Gzip compresses the other formats' batches too (opa batches always are).
 	Gzip          bool          `yaml:"gzip"`
 	BatchEvents   int           `yaml:"batch_events"`   // default 500
 	BatchBytes    ByteSize      `yaml:"batch_bytes"`    // default 1MiB
@@ -63,6 +69,25 @@ type DecisionHTTP struct {
 	// OnFull is drop_oldest (default, counted) or fail_closed (requests get 503).
 	OnFull            string `yaml:"on_full"`
 	AllowInsecureHTTP bool   `yaml:"allow_insecure_http"`
+}
+
+// DecisionSplunk is the Splunk HTTP Event Collector metadata of each event.
+type DecisionSplunk struct {
+	// Token is the HEC token, sent as Authorization: Splunk <token>.
+	Token Secret `yaml:"token"`
+	// Index empty: the token's default index.
+	Index      string `yaml:"index"`
+	Source     string `yaml:"source"`     // default portcullis
+	Sourcetype string `yaml:"sourcetype"` // default _json
+	// Host empty: the gateway machine's host name.
+	Host string `yaml:"host"`
+}
+
+// DecisionElastic is the Elasticsearch/OpenSearch _bulk target.
+type DecisionElastic struct {
+	// Index is the index or data stream per event, with Logstash/Beats date
+	// placeholders for the event's UTC time, e.g. portcullis-%{+yyyy.MM.dd}.
+	Index string `yaml:"index"`
 }
 
 // DecisionSyslog sends RFC 5424 messages (octet-counted framing) over TCP

@@ -186,6 +186,11 @@ func (h *DecisionHTTP) defaults(*Config) {
 	h.OnFull = "drop_oldest"
 }
 
+func (s *DecisionSplunk) defaults(*Config) {
+	s.Source = "portcullis"
+	s.Sourcetype = "_json"
+}
+
 func (ia *IdentityAssertion) defaults(*Config) {
 	ia.Issuer = "portcullis"
 	ia.RotationOverlap = 10 * time.Minute

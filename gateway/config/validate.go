@@ -357,7 +357,13 @@ func (c *Config) validateDecisionLog(ch *checker) {
 	if h := d.HTTP; h != nil {
 		p := "decision_log.http"
 		checkFetchURL(ch, p+".url", h.URL, h.AllowInsecureHTTP)
-		ch.oneOf(p+".format", h.Format, "ndjson", "opa")
+		ch.oneOf(p+".format", h.Format, "ndjson", "opa", "splunk_hec", "elasticsearch_bulk")
+		if h.Format == "splunk_hec" && (h.Splunk == nil || !h.Splunk.Token.IsSet()) {
+			ch.add(p+".splunk.token", "is required with format splunk_hec")
+		}
+		if h.Format == "elasticsearch_bulk" && (h.Elasticsearch == nil || h.Elasticsearch.Index == "") {
+			ch.add(p+".elasticsearch.index", "is required with format elasticsearch_bulk")
+		}
 		ch.oneOf(p+".on_full", h.OnFull, "drop_oldest", "fail_closed")
 		if h.BearerToken.IsSet() && h.Username != "" {
 			ch.add(p+".bearer_token", "cannot be combined with username/password")

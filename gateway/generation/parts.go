@@ -131,8 +131,21 @@ func newDecisionLog(cfg *config.Config, prev *decisionlog.Logger, masker decisio
 		want = append(want, decisionlog.SyslogOptions{Address: sl.Address, TLS: sl.TLS, CAFile: sl.CAFile, Timeout: decisionlog.SyslogTimeout})
 	}
 	if h := d.HTTP; h != nil {
+		headers := make(map[string]string, len(h.Headers))
+		for k, v := range h.Headers {
+			headers[k] = v.Value()
+		}
+		var splunk decisionlog.SplunkOptions
+		if s := h.Splunk; s != nil {
+			splunk = decisionlog.SplunkOptions{Token: s.Token.Value(), Index: s.Index, Source: s.Source, Sourcetype: s.Sourcetype, Host: s.Host}
+		}
+		var index string
+		if h.Elasticsearch != nil {
+			index = h.Elasticsearch.Index
+		}
 		want = append(want, decisionlog.HTTPOptions{
 			URL: h.URL, Format: h.Format, Gzip: h.Gzip,
+			Headers: decisionlog.HeaderLines(headers), Splunk: splunk, ElasticIndex: index,
 			BatchEvents: h.BatchEvents, BatchBytes: int64(h.BatchBytes), FlushInterval: h.FlushInterval, Timeout: h.Timeout,
 			BearerToken: h.BearerToken.Value(), Username: h.Username, Password: h.Password.Value(), CAFile: h.CAFile,
 			QueueEvents: h.QueueEvents, MaxRetryDelay: h.MaxRetryDelay,

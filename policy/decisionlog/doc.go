@@ -57,9 +57,13 @@
 // Log never blocks: stdout, file and syslog writes happen on their own
 // goroutine behind a bounded queue (full: dropped and counted), and the
 // HTTP sink has a bounded queue drained by one sender goroutine. The sender POSTs
-// batches (ndjson, optionally gzip, or OPA's gzip JSON array) and retries a
-// failure with exponential backoff and full jitter, keeping order. With a
-// spool directory, a failing collector makes the queue overflow to disk:
+// batches (ndjson, optionally gzip, or OPA's gzip JSON array; for SIEMs,
+// Splunk HEC event objects or Elasticsearch _bulk create actions keyed by
+// decision_id, see siem.go) and retries a failure with exponential backoff
+// and full jitter, keeping order. A _bulk answer that refuses some items is
+// split: the items answered 429 or 5xx are retried, the others counted as
+// rejected. With a spool directory, a failing collector makes the queue
+// overflow to disk:
 // batch files written atomically (temp file, fsync, rename, directory
 // fsync), replayed oldest-first when the collector answers again, and by
 // the next HTTP sink on the same directory (after a crash or restart). When
@@ -68,11 +72,24 @@
 // on_full=fail_closed makes Accepting false so the gateway answers 503.
 // Close delivers what is queued within its context and spools the rest.
 //
+// A crash loses at most the last flush interval of events whatever the
+// collector does: refusing or failing (the queue is spilled at every tick
+// of the backoff), hanging or slow (once a POST has been outstanding for a
+// flush interval, the batch in flight and the queue are spooled at every
+// tick). A deleted spool directory is made again at the next write; a
+// spool write that fails (unwritable, disk full) leaves the batch in
+// memory, is counted in portcullis_decisionlog_spool_errors_total and
+// logged once per outage. A write that a full disk cuts short is
+// truncated back to the last whole event (the stream sinks: file; where
+// the writer cannot truncate, the next write starts a new line), and the
+// events it did not write are counted as write_error drops.
+//
 // The guarantee is at-least-once, per batch: a batch is removed only after
 // a 2xx answer, so when the collector stored a batch but the answer was
 // lost (timeout, reset, crash before the spool file was removed), the whole
 // batch is sent again. Collectors must de-duplicate by decision_id. Events
 // are lost only when counted: sampling, the drop rule, a full stdout/file
-// queue, drop_oldest, a failed spool write, or Close without a spool while
-// the collector is down.
+// queue, a failed stdout/file write, drop_oldest, a batch or _bulk item the
+// collector refused, or Close without a spool (or with a failing one) while
+// the collector is down. A crash loses what was in memory (see above).
 package decisionlog

@@ -32,7 +32,29 @@ func (o FileOptions) Open(env Env) (Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStream("file", o, lj, lj, false, env)
+	return newStream("file", o, fileWriter{lj, o.Path}, lj, false, env)
+}
+
+// fileWriter is the rotating writer plus the path it writes, so that a
+// write cut short by a full disk can be truncated back (stream.cutPartial).
+type fileWriter struct {
+	*lumberjack.Logger
+	path string
+}
+
+// truncateTail removes the last n bytes of the current file. lumberjack
+// rotates only before a write, so the file at path is the one just written.
+// Closing it makes the next write reopen the file in append mode (a file
+// lumberjack created after a rotation is not), so it lands at the new end.
+func (f fileWriter) truncateTail(n int64) error {
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return err
+	}
+	if err := os.Truncate(f.path, max(st.Size()-n, 0)); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // openFile validates o and returns its rotating writer.

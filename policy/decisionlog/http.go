@@ -35,10 +35,18 @@ const (
 type HTTPOptions struct {
 	// URL receives POSTed batches. It must be https unless AllowInsecureHTTP.
 	URL string
-	// Format is FormatNDJSON or FormatOPA.
+	// Format is FormatNDJSON, FormatOPA, FormatSplunkHEC or FormatElasticBulk.
 	Format string
-	// Gzip compresses ndjson batches too (opa batches always are).
+	// Gzip compresses the other formats' batches too (opa batches always are).
 	Gzip bool
+	// Headers are extra request headers, as HeaderLines renders them (a
+	// string so that options stay comparable); empty sends none.
+	Headers string
+	// Splunk is the HEC metadata; FormatSplunkHEC requires its Token.
+	Splunk SplunkOptions
+	// ElasticIndex names the index per event, with a date pattern such as
+	// "portcullis-%{+yyyy.MM.dd}"; FormatElasticBulk requires it.
+	ElasticIndex string
 	// BatchEvents and BatchBytes end a batch (a single larger event is
 	// sent alone); FlushInterval sends a partial batch.
 	BatchEvents   int
@@ -77,8 +85,24 @@ func (o HTTPOptions) validate() error {
 	case u.Scheme != "https" && !(u.Scheme == "http" && o.AllowInsecureHTTP):
 		errs = append(errs, fmt.Errorf("http.url: scheme %q (want https, or http with allow_insecure_http)", u.Scheme))
 	}
-	if o.Format != FormatNDJSON && o.Format != FormatOPA {
-		errs = append(errs, fmt.Errorf("http.format: %q (want %q or %q)", o.Format, FormatNDJSON, FormatOPA))
+	switch o.Format {
+	case FormatNDJSON, FormatOPA:
+	case FormatSplunkHEC:
+		if o.Splunk.Token == "" {
+			errs = append(errs, errors.New("http.splunk.token: is required with format splunk_hec"))
+		}
+		if o.BearerToken != "" || o.Username != "" || o.Password != "" {
+			errs = append(errs, errors.New("http.splunk.token: cannot be combined with bearer_token or username/password"))
+		}
+	case FormatElasticBulk:
+		if _, err := parseIndexPattern(o.ElasticIndex); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		errs = append(errs, fmt.Errorf("http.format: %q (want %q, %q, %q or %q)", o.Format, FormatNDJSON, FormatOPA, FormatSplunkHEC, FormatElasticBulk))
+	}
+	if _, err := parseHeaders(o.Headers, o.BearerToken != "" || o.Username != "" || o.Password != "" || o.Splunk.Token != ""); err != nil {
+		errs = append(errs, err)
 	}
 	if o.OnFull != OnFullDropOldest && o.OnFull != OnFullFailClosed {
 		errs = append(errs, fmt.Errorf("http.on_full: %q (want %q or %q)", o.OnFull, OnFullDropOldest, OnFullFailClosed))
@@ -116,8 +140,13 @@ type httpSink struct {
 	spool      *spool // nil without SpoolDir
 	failClosed bool
 	log        zerolog.Logger
+	header     http.Header  // Headers, parsed
+	host       string       // HEC host
+	index      indexPattern // FormatElasticBulk
 
 	sent, failed, bytes, delivered, retries, lost, rejected prometheus.Counter
+	spoolErrs                                               prometheus.Counter
+	spoolFailing                                            bool // sender goroutine only: a spool write failed, none succeeded since
 
 	// runCtx bounds every POST; Close cancels it when its ctx is done.
 	runCtx    context.Context
@@ -136,6 +165,7 @@ type batch struct {
 	events  int      // number of events
 	items   [][]byte // the events as queued, to unshift; nil if read from the spool
 	spooled bool     // a file in the spool holds it
+	dropped bool     // a full drop_oldest spool dropped it (counted)
 }
 
 // Open starts the sink. It replays what a previous sink (of this or an
@@ -165,8 +195,16 @@ func (o HTTPOptions) Open(env Env) (Sink, error) {
 		retries:    m.retries.WithLabelValues(sinkHTTP),
 		lost:       m.drops.WithLabelValues(sinkHTTP, dropShutdown),
 		rejected:   m.drops.WithLabelValues(sinkHTTP, dropRejected),
+		spoolErrs:  m.spoolErrors.WithLabelValues(sinkHTTP),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
+		host:       o.Splunk.Host,
+	}
+	// validate parsed both already.
+	h.header, _ = parseHeaders(o.Headers, false)
+	h.index, _ = parseIndexPattern(o.ElasticIndex)
+	if h.host == "" {
+		h.host = hostname()
 	}
 	if o.SpoolDir != "" {
 		if h.spool, err = openSpool(o, m); err != nil {
@@ -251,7 +289,20 @@ var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 // body encodes a batch in the configured format.
 func (h *httpSink) body(data []byte) ([]byte, error) {
-	if h.o.Format == FormatNDJSON && !h.o.Gzip {
+	var siem bytes.Buffer
+	switch h.o.Format {
+	case FormatSplunkHEC:
+		if err := h.splunkHEC(&siem, data); err != nil {
+			return nil, err
+		}
+		data = siem.Bytes()
+	case FormatElasticBulk:
+		if err := h.elasticBulk(&siem, data); err != nil {
+			return nil, err
+		}
+		data = siem.Bytes()
+	}
+	if h.o.Format != FormatOPA && !h.o.Gzip {
 		return data, nil
 	}
 	var buf bytes.Buffer
@@ -303,16 +354,22 @@ func (h *httpSink) post(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	if h.o.Format == FormatOPA {
+	switch h.o.Format {
+	case FormatOPA, FormatSplunkHEC:
 		req.Header.Set("Content-Type", "application/json")
-	} else {
+	default:
 		req.Header.Set("Content-Type", "application/x-ndjson")
 	}
 	if h.o.Format == FormatOPA || h.o.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
+	for k, v := range h.header {
+		req.Header[k] = v
+	}
 	req.Header.Set("User-Agent", "portcullis-decisionlog")
 	switch {
+	case h.o.Splunk.Token != "":
+		req.Header.Set("Authorization", "Splunk "+h.o.Splunk.Token)
 	case h.o.BearerToken != "":
 		req.Header.Set("Authorization", "Bearer "+h.o.BearerToken)
 	case h.o.Username != "" || h.o.Password != "":
@@ -322,8 +379,17 @@ func (h *httpSink) post(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 && h.o.Format == FormatElasticBulk {
+		// A 2xx _bulk answer can still refuse single items. About 100
+		// bytes per item; the cap is for a misbehaving server.
+		answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		if err != nil {
+			return fmt.Errorf("bulk response: %w", err)
+		}
+		return bulkResult(answer, b.data)
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return &StatusError{Status: resp.StatusCode}
 	}

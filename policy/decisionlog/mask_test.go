@@ -179,7 +179,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"a bad escape in an erase pointer", Options{Erase: []string{"/input/a~2"}}, nil, `"~" must be followed by 0 or 1`},
 		{"a sample rate above one", Options{SampleAllow: 1.5}, nil, `sample.allow: 1.5 is out of range (want 0..1)`},
 		{"a plain http collector without allow_insecure_http", Options{}, HTTPOptions{URL: "http://127.0.0.1:1/"}, `http.url: scheme "http" (want https, or http with allow_insecure_http)`},
-		{"an unknown format", Options{}, HTTPOptions{URL: "https://x/", Format: "xml"}, `http.format: "xml" (want "ndjson" or "opa")`},
+		{"an unknown format", Options{}, HTTPOptions{URL: "https://x/", Format: "xml"}, `http.format: "xml" (want "ndjson", "opa", "splunk_hec" or "elasticsearch_bulk")`},
 		{"bearer and basic together", Options{}, HTTPOptions{URL: "https://x/", BearerToken: "t", Username: "u"}, `cannot be combined`},
 		{"a missing CA file", Options{}, withHTTP(func(o *HTTPOptions) { o.CAFile = "/nonexistent/ca.pem" }), `http.ca_file`},
 		{"an http sink without a queue size is refused, not defaulted", Options{}, withHTTP(func(o *HTTPOptions) { o.QueueEvents = 0 }), `http.queue_events: 0 (want at least 1)`},

@@ -30,15 +30,16 @@ const (
 // other one, labelled by sink). A Logger or sink created on reload gets
 // the collectors of its predecessor, so gauges only move by Add.
 type metrics struct {
-	events     *prometheus.CounterVec // result
-	maskErrors prometheus.Counter
-	bytes      *prometheus.CounterVec // sink
-	delivered  *prometheus.CounterVec // sink
-	batches    *prometheus.CounterVec // sink, result: sent|failed
-	retries    *prometheus.CounterVec // sink
-	drops      *prometheus.CounterVec // sink, reason
-	queue      *prometheus.GaugeVec   // sink
-	spool      *prometheus.GaugeVec   // sink
+	events      *prometheus.CounterVec // result
+	maskErrors  prometheus.Counter
+	bytes       *prometheus.CounterVec // sink
+	delivered   *prometheus.CounterVec // sink
+	batches     *prometheus.CounterVec // sink, result: sent|failed
+	retries     *prometheus.CounterVec // sink
+	drops       *prometheus.CounterVec // sink, reason
+	queue       *prometheus.GaugeVec   // sink
+	spool       *prometheus.GaugeVec   // sink
+	spoolErrors *prometheus.CounterVec // sink
 
 	logged, sampled, ruled, closed prometheus.Counter
 }
@@ -81,6 +82,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		spool: register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "portcullis_decisionlog_spool_bytes",
 			Help: "Bytes of batches spooled on disk, by sink.",
+		}, []string{"sink"})),
+		spoolErrors: register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_decisionlog_spool_errors_total",
+			Help: "Spool writes that failed (directory unwritable, disk full), by sink; the batch stayed in memory, or was counted in drops at shutdown.",
 		}, []string{"sink"})),
 	}
 	m.logged = m.events.WithLabelValues(resultLogged)

@@ -59,6 +59,13 @@ func (h *httpSink) run() {
 		}
 
 		err := h.send(b, tick)
+		var be *bulkError
+		if errors.As(err, &be) {
+			if b = h.partial(b, be); b == nil {
+				pending, attempt = nil, 0
+				continue
+			}
+		}
 		if err == nil {
 			if attempt > 0 {
 				h.log.Info().Int("attempts", attempt+1).Msg("decision log collector reachable again")
@@ -83,9 +90,9 @@ func (h *httpSink) run() {
 		if attempt == 0 { // once per outage, not once per retry
 			h.log.Warn().Err(err).Str("url", h.o.URL).Msg("decision log collector unavailable, retrying")
 		}
-		if !b.spooled {
+		if !b.spooled && !b.dropped {
 			pending = b
-			if h.spool != nil && h.spool.put(b, false) == nil {
+			if h.spool != nil && h.spoolPut(b, false) == nil {
 				pending = nil
 			}
 		}
@@ -117,9 +124,14 @@ func (h *httpSink) setAside(b *batch, err error) {
 }
 
 // send POSTs b; meanwhile it spills the queue if it passes high water.
+// Once the POST has been outstanding for a flush interval (a hanging or
+// slow collector), b itself and everything queued go to the spool at every
+// tick, so that a crash loses at most the last flush interval of events
+// instead of everything queued during the whole timeout.
 func (h *httpSink) send(b *batch, tick *time.Ticker) error {
 	res := make(chan error, 1)
 	go func() { res <- h.post(h.runCtx, b) }()
+	start := time.Now()
 	for {
 		select {
 		case err := <-res:
@@ -129,7 +141,12 @@ func (h *httpSink) send(b *batch, tick *time.Ticker) error {
 				h.spill(false)
 			}
 		case <-tick.C:
-			if h.q.length.Load() >= int64(h.q.highWater) {
+			if time.Since(start) >= h.o.FlushInterval {
+				if !b.spooled && !b.dropped && h.spool != nil {
+					_ = h.spoolPut(b, false) // on error b stays in memory, as before
+				}
+				h.spill(true)
+			} else if h.q.length.Load() >= int64(h.q.highWater) {
 				h.spill(true)
 			}
 		}
@@ -166,11 +183,8 @@ func (h *httpSink) spill(partial bool) {
 		if b == nil {
 			return
 		}
-		if err := h.spool.put(b, false); err != nil {
+		if err := h.spoolPut(b, false); err != nil {
 			h.q.unshift(b.items)
-			if !errors.Is(err, errSpoolFull) {
-				h.log.Error().Err(err).Msg("decision log spool write failed")
-			}
 			return
 		}
 	}
@@ -198,11 +212,9 @@ func (h *httpSink) drain(pending *batch) {
 			deliver = h.spool == nil
 		}
 		if h.spool != nil {
-			err := h.spool.put(b, true)
-			if err == nil {
+			if h.spoolPut(b, true) == nil {
 				continue
 			}
-			h.log.Error().Err(err).Msg("decision log spool write failed")
 		}
 		lost := 0
 		for _, r := range rest[i:] {
@@ -244,4 +256,26 @@ func (h *httpSink) deliver(b *batch) bool {
 func (h *httpSink) retryDelay(attempt int) time.Duration {
 	step := min(h.o.MaxRetryDelay, minRetryDelay<<min(attempt, 30))
 	return rand.N(step + 1)
+}
+
+// spoolPut writes b to the spool. A write error (not a full fail_closed
+// spool, which is a state, not a fault) is logged once per outage, when
+// the first write fails, and again when writes succeed again; every failed
+// write is counted in portcullis_decisionlog_spool_errors_total.
+func (h *httpSink) spoolPut(b *batch, force bool) error {
+	err := h.spool.put(b, force)
+	switch {
+	case err == nil:
+		if h.spoolFailing {
+			h.spoolFailing = false
+			h.log.Info().Str("dir", h.o.SpoolDir).Msg("decision log spool writable again")
+		}
+	case !errors.Is(err, errSpoolFull):
+		h.spoolErrs.Inc()
+		if !h.spoolFailing {
+			h.spoolFailing = true
+			h.log.Error().Err(err).Str("dir", h.o.SpoolDir).Msg("decision log spool write failed")
+		}
+	}
+	return err
 }

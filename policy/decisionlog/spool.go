@@ -64,6 +64,9 @@ func openSpool(o HTTPOptions, m *metrics) (*spool, error) {
 // during a reload spooled into the same directory).
 func (s *spool) scan() error {
 	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		entries, err = nil, nil // deleted: empty, and put makes it again
+	}
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -168,12 +171,21 @@ func (s *spool) put(b *batch, force bool) error {
 		}
 		if len(s.files) == 0 || b.name < s.files[0].name { // b is the oldest
 			s.drops.Add(float64(b.events))
+			b.dropped = true
 			return nil
 		}
 		s.drops.Add(float64(s.files[0].events))
 		s.remove(s.files[0].name)
 	}
-	if err := writeAtomic(s.dir, b.name, b.data); err != nil {
+	err := writeAtomic(s.dir, b.name, b.data)
+	if errors.Is(err, os.ErrNotExist) {
+		// The directory was deleted (an operator cleaning up, a tmpfiles
+		// rule): make it again rather than fail every write until restart.
+		if err = os.MkdirAll(s.dir, 0o700); err == nil {
+			err = writeAtomic(s.dir, b.name, b.data)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	i, _ := slices.BinarySearchFunc(s.files, b.name, func(f spoolFile, name string) int { return strings.Compare(f.name, name) })

@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func (s *stream) Write(b []byte) {
 
 func (s *stream) run() {
 	defer close(s.done)
-	failing := false
+	failing, torn := false, false
 	var buf []byte
 	for b := range s.ch {
 		n := 1
@@ -96,8 +97,26 @@ func (s *stream) run() {
 			b = buf
 		}
 		s.m.queue.Sub(float64(n))
-		if _, err := s.w.Write(b); err != nil {
-			s.m.writeErrs.Add(float64(n))
+		var err error
+		if torn {
+			// The last write left a partial line that could not be cut
+			// off: end it, so this write starts on a line of its own.
+			if _, err = s.w.Write([]byte{'\n'}); err == nil {
+				torn = false
+			}
+		}
+		written := 0
+		if err == nil {
+			written, err = s.w.Write(b)
+			// A syslog write is a whole frame or nothing: no torn lines.
+			torn = err != nil && !s.perEvent && s.cutPartial(written, b)
+		}
+		if err != nil {
+			// Events wholly written before the disk filled are delivered.
+			whole := bytes.Count(b[:written], []byte{'\n'})
+			s.m.bytes.Add(float64(bytes.LastIndexByte(b[:written], '\n') + 1))
+			s.m.delivered.Add(float64(whole))
+			s.m.writeErrs.Add(float64(n - whole))
 			if !failing { // once per outage, not once per event
 				s.log.Error().Err(err).Str("sink", s.name).Msg("decision log write failed")
 			}
@@ -108,6 +127,32 @@ func (s *stream) run() {
 		s.m.bytes.Add(float64(len(b)))
 		s.m.delivered.Add(float64(n))
 	}
+}
+
+// tailTruncater is a writer that can remove the last n bytes it wrote:
+// the file sink, where a full disk can cut a write short.
+type tailTruncater interface {
+	truncateTail(n int64) error
+}
+
+// cutPartial handles a write of b that stopped after written bytes (a
+// full disk): the bytes of the event it cut in half are truncated away if
+// the writer can, so readers never see a torn line. It reports whether a
+// partial line is left in place, which the next write must first end.
+func (s *stream) cutPartial(written int, b []byte) bool {
+	partial := written - (bytes.LastIndexByte(b[:written], '\n') + 1)
+	if partial == 0 {
+		return false
+	}
+	t, ok := s.w.(tailTruncater)
+	if !ok {
+		return true
+	}
+	if err := t.truncateTail(int64(partial)); err != nil {
+		s.log.Error().Err(err).Str("sink", s.name).Msg("decision log: cannot cut off a partial event; the next one starts on a new line")
+		return true
+	}
+	return false
 }
 
 // coalesce appends the events already queued to buf, up to coalesceBytes,
