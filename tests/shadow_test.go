@@ -97,6 +97,9 @@ func TestShadowUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	withShadow := strings.Replace(string(cfg), "\npolicy:\n", "\npolicy:\n  shadow:\n    bundles: [{name: portcullis, path: candidate}]\n    queue_size: 100000\n", 1)
+	// The load is many times the example's rate limits: lift them.
+	withShadow = strings.Replace(withShadow, "rate: 5, per: 1s}", "rate: 1000000, per: 1s}", 1)
+	withShadow = strings.Replace(withShadow, "rate: 50, per: 1s, burst: 100}", "rate: 1000000, per: 1s}", 1)
 	policyReplace(t, g, "portcullis.yaml", withShadow)
 	policyEventually(t, 10*time.Second, "/v1/status shows the shadow", func() bool {
 		s := getShadowStatus(t, g)
