@@ -125,13 +125,18 @@ func (h *httpSink) setAside(b *batch, err error) {
 
 // send POSTs b; meanwhile it spills the queue if it passes high water.
 // Once the POST has been outstanding for a flush interval (a hanging or
-// slow collector), b itself and everything queued go to the spool at every
-// tick, so that a crash loses at most the last flush interval of events
-// instead of everything queued during the whole timeout.
+// slow collector), b itself and everything queued go to the spool at once
+// and then at every tick, so that a crash loses about the last flush
+// interval of events instead of everything queued during the whole
+// timeout. The first spill has a timer of its own: waiting for the ticker,
+// whose phase is unrelated to the POST's start, could add almost a whole
+// interval.
 func (h *httpSink) send(b *batch, tick *time.Ticker) error {
 	res := make(chan error, 1)
 	go func() { res <- h.post(h.runCtx, b) }()
-	start := time.Now()
+	hang := time.NewTimer(h.o.FlushInterval)
+	defer hang.Stop()
+	hanging := false
 	for {
 		select {
 		case err := <-res:
@@ -140,13 +145,14 @@ func (h *httpSink) send(b *batch, tick *time.Ticker) error {
 			if h.q.length.Load() >= int64(h.q.highWater) {
 				h.spill(false)
 			}
+		case <-hang.C:
+			hanging = true
+			if !b.spooled && !b.dropped && h.spool != nil {
+				_ = h.spoolPut(b, false) // on error b stays in memory, as before
+			}
+			h.spill(true)
 		case <-tick.C:
-			if time.Since(start) >= h.o.FlushInterval {
-				if !b.spooled && !b.dropped && h.spool != nil {
-					_ = h.spoolPut(b, false) // on error b stays in memory, as before
-				}
-				h.spill(true)
-			} else if h.q.length.Load() >= int64(h.q.highWater) {
+			if hanging || h.q.length.Load() >= int64(h.q.highWater) {
 				h.spill(true)
 			}
 		}
