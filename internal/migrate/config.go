@@ -10,7 +10,7 @@ import (
 // gateway/config field for field (tests decode the output strictly with
 // it) but leave out what the import does not set, so the file shows only
 // what came from the input and Portcullis defaults stay visible as defaults.
-// rate_limits, cors, ip_allow and ip_deny are issue 15's schema.
+// rate_limits, cors, ip_allow and ip_deny included.
 
 type outConfig struct {
 	Authn  *outAuthn  `yaml:"authn,omitempty"`

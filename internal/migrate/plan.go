@@ -112,7 +112,7 @@ type Key struct {
 	Hash string
 }
 
-// RateLimit is a token bucket of issue 15's schema.
+// RateLimit is a route's rate limit (routes[].rate_limits).
 type RateLimit struct {
 	Name  string
 	Key   []string
@@ -121,7 +121,7 @@ type RateLimit struct {
 	Burst int64
 }
 
-// CORS is a route's CORS policy in issue 15's schema.
+// CORS is a route's CORS policy (routes[].cors).
 type CORS struct {
 	AllowOrigins     []string
 	AllowMethods     []string

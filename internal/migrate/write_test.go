@@ -142,7 +142,7 @@ func TestMigrationReport(t *testing.T) {
 	}
 }
 
-// TestTrafficControlsYAML pins issue 15's schema (rate_limits, cors,
+// TestTrafficControlsYAML pins the traffic controls' schema (rate_limits, cors,
 // ip_allow, ip_deny), which gateway/config does not decode yet.
 func TestTrafficControlsYAML(t *testing.T) {
 	t.Parallel()
