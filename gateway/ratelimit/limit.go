@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,29 @@ type Limits struct {
 	classes map[string][]*limit
 	auth    config.AuthFailures
 	m       *metrics
+	// unknown holds the classes decisions named that the configuration
+	// lacks, each warned about once: a bundle ahead of its configuration
+	// must not write a log line per request. It holds at most
+	// maxUnknownClasses names (a policy could take the class from the
+	// request); beyond, nothing more is logged.
+	unknownMu sync.Mutex
+	unknown   map[string]bool
+}
+
+const maxUnknownClasses = 64
+
+// firstUnknown tells whether class is a missing class not warned about yet.
+func (l *Limits) firstUnknown(class string) bool {
+	l.unknownMu.Lock()
+	defer l.unknownMu.Unlock()
+	if l.unknown[class] || len(l.unknown) >= maxUnknownClasses {
+		return false
+	}
+	if l.unknown == nil {
+		l.unknown = map[string]bool{}
+	}
+	l.unknown[class] = true
+	return true
 }
 
 // limit is one compiled config.Limit.
@@ -123,7 +147,9 @@ func (l *Limits) Stage(rt *config.Route) (pipeline.Middleware, error) {
 				if ok {
 					ls, policy = c, classPolicy[res.Decision.RateLimitClass]
 				} else {
-					zerolog.Ctx(ctx).Warn().Str("class", res.Decision.RateLimitClass).Msg("the decision names a rate-limit class the configuration lacks; the route's limits apply")
+					if l.firstUnknown(res.Decision.RateLimitClass) {
+						zerolog.Ctx(ctx).Warn().Str("class", res.Decision.RateLimitClass).Msg("the decision names a rate-limit class the configuration lacks; the route's limits apply (logged once per class)")
+					}
 				}
 			}
 			if len(ls) == 0 {

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -167,5 +168,18 @@ func TestThrottleIsLeftOutWhenOffOrAnonymous(t *testing.T) {
 	l, _ = New(cfg, NewLocal(100, nil), nil)
 	if l.Throttle(rt) != nil {
 		t.Error("auth_failures.enabled: false left the throttle in")
+	}
+}
+
+func TestAMissingClassIsWarnedAboutOnceAndBounded(t *testing.T) {
+	l := &Limits{}
+	if !l.firstUnknown("gold") || l.firstUnknown("gold") {
+		t.Fatal("a missing class must be warned about exactly once")
+	}
+	for i := range 2 * maxUnknownClasses {
+		l.firstUnknown(fmt.Sprint("c", i))
+	}
+	if len(l.unknown) != maxUnknownClasses {
+		t.Fatalf("%d missing classes remembered, want at most %d", len(l.unknown), maxUnknownClasses)
 	}
 }
