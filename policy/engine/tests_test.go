@@ -29,7 +29,7 @@ func TestRunTests(t *testing.T) {
 		ok      bool
 		output  string
 	}{
-		{"the example bundle passes", []string{exampleBundle}, true, true, "PASS: 19/19"},
+		{"the example bundle passes", []string{exampleBundle}, true, true, "PASS: 21/21"},
 		{"a failing test fails and is printed", []string{failing}, false, false, "test_allows: FAIL"},
 		{"a directory of bundles runs every bundle's tests", []string{twoBundles}, false, true, "PASS: 2/2"},
 		{"a single test file runs", []string{looseTest + "/x_test.rego"}, false, true, "PASS: 1/1"},
