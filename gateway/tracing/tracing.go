@@ -153,11 +153,15 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 // tracestate are continued only when the peer is trusted
 // (tracing.trust_incoming); anyone else's are ignored, so the span is a
 // root whose sampling the gateway's sampler decides. The span's name and
-// attributes are set by Finish.
+// attributes are set by Finish. The incoming headers are then removed from
+// r: the upstream exchange sets the gateway's own (Upstream), so the
+// policy never judges a trace context the upstream does not receive.
 func (t *Tracer) StartRequest(ctx context.Context, r *http.Request) (context.Context, trace.Span) {
 	if t.trusts(r.RemoteAddr) {
 		ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
+	r.Header.Del(TraceparentHeader)
+	r.Header.Del(TracestateHeader)
 	return t.tracer.Start(ctx, "portcullis", trace.WithSpanKind(trace.SpanKindServer))
 }
 

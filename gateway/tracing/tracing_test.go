@@ -116,11 +116,15 @@ func refuses(next pipeline.Handler) pipeline.Handler {
 
 func TestStageSpans(t *testing.T) {
 	t.Parallel()
-	var upstreamGot http.Header
-	last := pipeline.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
-		upstreamGot = r.Header.Clone()
-		return nil
-	})
+	// upstream is the last handler of a chain, recording the headers it
+	// got; one per subtest, as they run in parallel.
+	upstream := func() (pipeline.Handler, *http.Header) {
+		got := new(http.Header)
+		return pipeline.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+			*got = r.Header.Clone()
+			return nil
+		}), got
+	}
 	serve := func(tr *Tracer, h pipeline.Handler, header http.Header) error {
 		r := httptest.NewRequest("GET", "/x", nil)
 		r.Header = header
@@ -140,6 +144,7 @@ func TestStageSpans(t *testing.T) {
 	t.Run("stages that hand on are siblings under the request and the upstream gets the upstream span as parent", func(t *testing.T) {
 		t.Parallel()
 		tr, rec := recording(false)
+		last, upstreamGot := upstream()
 		h := pipeline.Chain(Upstream(last), Stage("authn", handsOn), Stage("authz", handsOn))
 		if err := serve(tr, h, http.Header{"Tracestate": {"a=b"}}); err != nil {
 			t.Fatal(err)
@@ -160,9 +165,34 @@ func TestStageSpans(t *testing.T) {
 		}
 	})
 
+	t.Run("the stages never see the client's trace context, only the upstream gets one: the gateway's", func(t *testing.T) {
+		t.Parallel()
+		tr, _ := recording(false)
+		var stageGot http.Header
+		up, upGot := upstream()
+		seen := func(next pipeline.Handler) pipeline.Handler {
+			return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				stageGot = r.Header.Clone()
+				return next.ServeHTTP(w, r)
+			})
+		}
+		h := pipeline.Chain(Upstream(up), seen)
+		client := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		if err := serve(tr, h, http.Header{"Traceparent": {client}, "Tracestate": {"a=b"}}); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := stageGot[TraceparentHeader]; ok || stageGot.Get(TracestateHeader) != "" {
+			t.Fatalf("a stage saw the client's trace context %q", v)
+		}
+		if got := upGot.Get(TraceparentHeader); got == "" || got == client {
+			t.Fatalf("upstream traceparent %q, want the gateway's", got)
+		}
+	})
+
 	t.Run("a stage that refuses ends its span with the reason and no later span starts", func(t *testing.T) {
 		t.Parallel()
 		tr, rec := recording(false)
+		last, _ := upstream()
 		h := pipeline.Chain(Upstream(last), Stage("authn", handsOn), Stage("authz", refuses))
 		if err := serve(tr, h, http.Header{}); err == nil {
 			t.Fatal("the refusal was lost")
@@ -180,6 +210,7 @@ func TestStageSpans(t *testing.T) {
 		t.Parallel()
 		tr, rec := recording(true)
 		const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		last, upstreamGot := upstream()
 		if err := serve(tr, Upstream(last), http.Header{"Traceparent": {parent}, "Tracestate": {"a=b"}}); err != nil {
 			t.Fatal(err)
 		}
