@@ -12,7 +12,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/problem"
 )
 
-func mustPolicy(t *testing.T, c config.RouteCORS) *Policy {
+func mustPolicy(t testing.TB, c config.RouteCORS) *Policy {
 	t.Helper()
 	p, err := New(&c)
 	if err != nil {
@@ -214,4 +214,43 @@ func TestAnOptionsRequestThatIsNotAPreflightTakesTheNormalPath(t *testing.T) {
 			t.Fatalf("%v: err %v, upstream ran %v", hdr, err, ran)
 		}
 	}
+}
+
+// FuzzPreflight: whatever a preflight asks for, the gateway answers it
+// itself (the upstream never runs), and an answer that allows it names the
+// request's own origin, an allowed one, and only configured headers.
+func FuzzPreflight(f *testing.F) {
+	p := mustPolicy(f, partner)
+	f.Add("http://localhost:3000", "DELETE", "authorization,content-type")
+	f.Add("https://a.example.com", "PUT", "x-other")
+	f.Add("https://example.com", "GET", "")
+	f.Add("null", "POST", ",,  ,Content-Type")
+	f.Fuzz(func(t *testing.T, origin, method, headers string) {
+		if method == "" || origin == "" {
+			return // not a preflight: the normal path
+		}
+		r := httptest.NewRequest("OPTIONS", "/x", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", method)
+		r.Header.Set("Access-Control-Request-Headers", headers)
+		w := httptest.NewRecorder()
+		ran := false
+		err := p.Middleware(upstream(&ran)).ServeHTTP(w, r)
+		if ran {
+			t.Fatal("a preflight reached the upstream")
+		}
+		if err == nil {
+			t.Fatal("a preflight got no outcome")
+		}
+		if o := w.Header().Get("Access-Control-Allow-Origin"); o != "" && (o != r.Header.Get("Origin") || !p.origins.Match(o)) {
+			t.Fatalf("allowed origin %q for a request from %q", o, origin)
+		}
+		if w.Header().Get("Access-Control-Allow-Origin") != "" {
+			for name := range strings.SplitSeq(r.Header.Get("Access-Control-Request-Headers"), ",") {
+				if name = strings.TrimSpace(name); name != "" && !p.headers.Has(name) {
+					t.Fatalf("allowed a preflight asking for %q", name)
+				}
+			}
+		}
+	})
 }
