@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,10 @@ type Service struct {
 	// resource are resolved against it.
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
+	// Type is "" (OPA's HTTP bundle protocol) or "oci": an OCI registry
+	// (URL its address), whose bundles' url is an image reference such as
+	// ghcr.io/acme/policy:v1, pulled with OPA's OCI downloader.
+	Type string `yaml:"type"`
 	// Credentials: at most one kind.
 	Credentials ServiceCredentials `yaml:"credentials"`
 	TLS         *ServiceTLS        `yaml:"tls"`
@@ -89,6 +94,9 @@ func (c *Config) validateServices(ch *checker) {
 		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			ch.add(f+".url", "%q must be an absolute http or https URL", s.URL)
 		}
+		if s.Type != "" && s.Type != "oci" {
+			ch.add(f+".type", "%q is not a service type (want oci, or nothing for OPA's bundle protocol)", s.Type)
+		}
 		if s.Timeout <= 0 || s.Timeout > 5*time.Minute {
 			ch.add(f+".timeout", "%s is out of range (want 1ms..5m)", s.Timeout)
 		}
@@ -107,8 +115,12 @@ func (c *Config) validateServices(ch *checker) {
 			ch.fileExists(f+".tls.ca_file", t.CAFile)
 		}
 	}
-	if st := p.Status; st != nil && p.Service(st.Service) == nil {
-		ch.add("policy.status.service", "%q is not in policy.services", st.Service)
+	if st := p.Status; st != nil {
+		if svc := p.Service(st.Service); svc == nil {
+			ch.add("policy.status.service", "%q is not in policy.services", st.Service)
+		} else if svc.Type == "oci" {
+			ch.add("policy.status.service", "%q is an OCI registry, which takes no status reports", st.Service)
+		}
 	}
 }
 
@@ -120,14 +132,23 @@ func (c *Config) remoteBundle(ch *checker, f string, b BundleSource) {
 	if b.Service != "" && c.Policy.Service(b.Service) == nil {
 		ch.add(f+".service", "%q is not in policy.services", b.Service)
 	}
-	u, err := url.Parse(b.URL)
-	switch {
-	case err != nil:
+	if svc := c.Policy.Service(b.Service); svc != nil && svc.Type == "oci" {
+		// An image reference (registry/repository:tag or @digest), not a URL.
+		if strings.Contains(b.URL, "://") || !strings.Contains(b.URL, "/") {
+			ch.add(f+".url", "%q is not an OCI image reference (want registry/repository:tag)", b.URL)
+		}
+		if b.Polling.LongPollingTimeout != 0 {
+			ch.add(f+".polling.long_polling_timeout", "OCI registries do not long-poll")
+		}
+	} else if u, err := url.Parse(b.URL); err != nil {
 		ch.add(f+".url", "%v", err)
-	case u.IsAbs() && u.Scheme != "http" && u.Scheme != "https", u.IsAbs() && u.Host == "":
-		ch.add(f+".url", "%q must be an http or https URL", b.URL)
-	case !u.IsAbs() && b.Service == "":
-		ch.add(f+".url", "%q is relative: name a service to resolve it against, or give an absolute URL", b.URL)
+	} else {
+		switch {
+		case u.IsAbs() && u.Scheme != "http" && u.Scheme != "https", u.IsAbs() && u.Host == "":
+			ch.add(f+".url", "%q must be an http or https URL", b.URL)
+		case !u.IsAbs() && b.Service == "":
+			ch.add(f+".url", "%q is relative: name a service to resolve it against, or give an absolute URL", b.URL)
+		}
 	}
 	pl := b.Polling
 	if pl.MinDelay < time.Second || pl.MaxDelay < pl.MinDelay || pl.MaxDelay > 24*time.Hour {

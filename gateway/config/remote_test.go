@@ -41,6 +41,18 @@ func TestRemoteBundles(t *testing.T) {
 			t.Errorf("path bundle %+v", p.Bundles[1])
 		}
 	})
+	t.Run("a bundle from an OCI registry names its image", func(t *testing.T) {
+		t.Parallel()
+		c, err := parse(`  services: [{name: ghcr, url: "https://ghcr.io", type: oci, credentials: {bearer: {token_file: token}}}]
+  bundles: [{name: authz, url: ghcr.io/acme/policy:v1, service: ghcr}]
+`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := c.Policy.Bundles[0]; b.URL != "ghcr.io/acme/policy:v1" || c.Policy.Services[0].Type != "oci" {
+			t.Errorf("bundle %+v, service %+v", b, c.Policy.Services[0])
+		}
+	})
 	for _, tc := range []struct{ name, policy, want string }{
 		{"path and url", "  bundles: [{name: a, path: ., url: http://h/a.tar.gz}]\n", "policy.bundles[0]: set exactly one of path, url"},
 		{"neither", "  bundles: [{name: a}]\n", "policy.bundles[0].path: is required (or url)"},
@@ -56,6 +68,10 @@ func TestRemoteBundles(t *testing.T) {
 		{"missing token file", "  services: [{name: s, url: \"http://h\", credentials: {bearer: {token_file: nope}}}]\n  bundles: [{name: b, path: .}]\n", "policy.services[0].credentials.bearer.token_file"},
 		{"status to an unknown service", "  bundles: [{name: b, path: .}]\n  status: {service: nope}\n", `policy.status.service: "nope" is not in policy.services`},
 		{"unknown field", "  bundles: [{name: a, url: \"http://h/a\", polling: {min_delay_seconds: 5}}]\n", "min_delay_seconds"},
+		{"unknown service type", "  services: [{name: s, url: \"http://h\", type: s3}]\n  bundles: [{name: b, path: .}]\n", `policy.services[0].type: "s3" is not a service type`},
+		{"an OCI bundle names an image, not a URL", "  services: [{name: r, url: \"https://ghcr.io\", type: oci}]\n  bundles: [{name: a, url: \"https://ghcr.io/acme/policy:v1\", service: r}]\n", "is not an OCI image reference"},
+		{"OCI registries do not long-poll", "  services: [{name: r, url: \"https://ghcr.io\", type: oci}]\n  bundles: [{name: a, url: \"ghcr.io/acme/policy:v1\", service: r, polling: {long_polling_timeout: 10s}}]\n", "OCI registries do not long-poll"},
+		{"status to a registry", "  services: [{name: r, url: \"https://ghcr.io\", type: oci}]\n  bundles: [{name: b, path: .}]\n  status: {service: r}\n", "is an OCI registry, which takes no status reports"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -22,7 +22,7 @@ func fetchService(s *config.Service) fetch.Service {
 	if s == nil {
 		return fetch.Service{}
 	}
-	fs := fetch.Service{Name: s.Name, URL: s.URL, Headers: s.Headers, Timeout: s.Timeout}
+	fs := fetch.Service{Name: s.Name, URL: s.URL, Type: s.Type, Headers: s.Headers, Timeout: s.Timeout}
 	if b := s.Credentials.Bearer; b != nil {
 		fs.BearerTokenFile, fs.BearerScheme = b.TokenFile, b.Scheme
 	}

@@ -63,10 +63,19 @@ type Options struct {
 	Metrics  *Metrics
 }
 
+// downloader is what a Source needs of OPA's two downloaders, the bundle
+// protocol's (download.Downloader) and the OCI registry's
+// (download.OCIDownloader).
+type downloader interface {
+	Start(ctx context.Context)
+	Stop(ctx context.Context)
+	SetCache(etag string)
+}
+
 // Source polls one url bundle.
 type Source struct {
 	opts    Options
-	dl      *download.Downloader
+	dl      downloader
 	started atomic.Bool // OPA's Stop blocks on a downloader never started
 
 	mu     sync.Mutex
@@ -103,9 +112,12 @@ func New(opts Options) (*Source, error) {
 	if opts.Activate == nil || opts.Dir == "" || opts.MaxBytes <= 0 || opts.Metrics == nil {
 		return nil, errors.New("fetch: Activate, Dir, MaxBytes and Metrics are required")
 	}
-	base, path, err := resolve(opts.Service, opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", opts.Name, err)
+	base, path := opts.Service.URL, opts.URL // an OCI image reference
+	if opts.Service.Type != "oci" {
+		var err error
+		if base, path, err = resolve(opts.Service, opts.URL); err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", opts.Name, err)
+		}
 	}
 	client, err := opts.Service.client(base)
 	if err != nil {
@@ -131,12 +143,23 @@ func New(opts Options) (*Source, error) {
 	}
 	s := &Source{opts: opts}
 	s.status.Name, s.status.URL, s.status.Type = opts.Name, opts.URL, "snapshot"
-	s.dl = download.New(cfg, client, path).
-		WithCallback(s.update).
-		WithBundleName(opts.Name).
-		WithSizeLimitBytes(opts.MaxBytes).
-		WithBundlePersistence(true). // keeps the raw archive (Update.Raw)
-		WithBundleParserOpts(ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+	parser := ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true}
+	if opts.Service.Type == "oci" {
+		// OPA's OCI downloader keeps the pulled layers in a store of its
+		// own, beside the persisted archive.
+		s.dl = download.NewOCI(cfg, client, path, filepath.Join(opts.Dir, "oci")).
+			WithCallback(s.update).
+			WithSizeLimitBytes(opts.MaxBytes).
+			WithBundlePersistence(true). // keeps the raw archive (Update.Raw)
+			WithBundleParserOpts(parser)
+	} else {
+		s.dl = download.New(cfg, client, path).
+			WithCallback(s.update).
+			WithBundleName(opts.Name).
+			WithSizeLimitBytes(opts.MaxBytes).
+			WithBundlePersistence(true). // keeps the raw archive (Update.Raw)
+			WithBundleParserOpts(parser)
+	}
 	if m, ok := s.readMeta(); ok {
 		s.status.Persisted, s.status.ETag, s.status.ActiveRevision = true, m.ETag, m.Revision
 		s.dl.SetCache(m.ETag)

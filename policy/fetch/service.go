@@ -15,8 +15,10 @@ import (
 // credentials and headers are OPA's (plugins/rest), so a server that
 // works with OPA works here.
 type Service struct {
-	Name    string
-	URL     string
+	Name string
+	URL  string
+	// Type is "" (OPA's bundle protocol) or "oci" (an OCI registry).
+	Type    string
 	Headers map[string]string
 	// BearerTokenFile is read at every request (OPA's token_path).
 	BearerTokenFile, BearerScheme string
@@ -46,11 +48,12 @@ func (s Service) restConfig() ([]byte, error) {
 	c := struct {
 		Name                         string            `json:"name"`
 		URL                          string            `json:"url"`
+		Type                         string            `json:"type,omitempty"`
 		Headers                      map[string]string `json:"headers,omitempty"`
 		ResponseHeaderTimeoutSeconds int64             `json:"response_header_timeout_seconds"`
 		TLS                          *serverTLS        `json:"tls,omitempty"`
 		Credentials                  creds             `json:"credentials"`
-	}{Name: s.Name, URL: s.URL, Headers: s.Headers, ResponseHeaderTimeoutSeconds: max(1, int64(s.Timeout/time.Second))}
+	}{Name: s.Name, URL: s.URL, Type: s.Type, Headers: s.Headers, ResponseHeaderTimeoutSeconds: max(1, int64(s.Timeout/time.Second))}
 	if s.CAFile != "" {
 		c.TLS = &serverTLS{CACert: s.CAFile}
 	}
