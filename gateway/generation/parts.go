@@ -225,45 +225,40 @@ func (b *builder) proxy(rt *config.Route) (*proxy.Proxy, error) {
 	}
 	k := proxyKey{route: rt.Name, upstreams: strings.Join(append([]string{rt.Upstream}, rt.Upstreams...), " "), strip: rt.StripPrefix,
 		timeout: rt.Timeout, ejectFor: rt.EjectFor, transport: tk}
+	// The pool first: a carried-over proxy's is the running generation's,
+	// which this one must hold too.
+	tr, err := b.transport(tk, t)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
 	p := b.g.proxies[k]
 	if p == nil && b.prev != nil {
 		p = b.prev.proxies[k]
 	}
 	if p == nil {
-		tr, err := b.transport(tk, t)
-		if err != nil {
-			return nil, fmt.Errorf("upstream: %w", err)
-		}
 		if p, err = proxy.New(rt, tr); err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
 	}
 	b.g.proxies[k] = p
-	b.g.transports[tk] = b.transportOf(tk)
 	return p, nil
 }
 
-// transport returns the pool of tk: this generation's, the running one's,
-// or a new one.
+// transport returns the pool of tk and records it in this generation:
+// this generation's, the running one's, or a new one.
 func (b *builder) transport(tk transportKey, t *proxy.TLS) (*proxy.Transport, error) {
-	if tr := b.transportOf(tk); tr != nil {
-		return tr, nil
+	tr := b.g.transports[tk]
+	if tr == nil && b.prev != nil {
+		tr = b.prev.transports[tk]
 	}
-	tr, err := proxy.NewTransport(tk.connectTimeout, t)
-	if err == nil {
-		b.g.transports[tk] = tr
+	if tr == nil {
+		var err error
+		if tr, err = proxy.NewTransport(tk.connectTimeout, t); err != nil {
+			return nil, err
+		}
 	}
-	return tr, err
-}
-
-func (b *builder) transportOf(tk transportKey) *proxy.Transport {
-	if tr := b.g.transports[tk]; tr != nil {
-		return tr
-	}
-	if b.prev != nil {
-		return b.prev.transports[tk]
-	}
-	return nil
+	b.g.transports[tk] = tr
+	return tr, nil
 }
 
 // equal compares settings, secrets included (config.Secret's value is
