@@ -7,19 +7,17 @@ import (
 	"github.com/portcullis/portcullis/gateway/header/trusted"
 )
 
-// clientIP is the address of the client that sent the request: the peer
-// itself, unless the peer is a trusted proxy; then the right-most address
-// of the forwarding chain that is not a trusted proxy, walking from the
-// peer outwards (X-Forwarded-For, or Forwarded's for= when there is no
+// clientIP is the address of the client that sent a request through the
+// trusted proxy peer (the caller has checked it is one; from any other
+// peer the peer itself is the client): the right-most address of the
+// forwarding chain that is not a trusted proxy, walking from the peer
+// outwards (X-Forwarded-For, or Forwarded's for= when there is no
 // X-Forwarded-For). Entries left of the first untrusted one were written
 // by the client and are never believed. When every hop is trusted the
 // left-most one is the client; an entry that is not an address (garbage,
 // "unknown", an obfuscated identifier) ends the walk at the last trusted
 // hop, which is the last address anyone trusted vouched for.
 func (c *Cleaner) clientIP(peer netip.Addr, xff, forwarded []string) netip.Addr {
-	if !c.trustedAddr(peer) {
-		return peer
-	}
 	var hops []string
 	if len(xff) > 0 {
 		for _, v := range xff {
