@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -79,23 +78,10 @@ func BenchmarkScaleRoutes(b *testing.B) {
 
 // routesConfig is a gateway config with n anonymous routes to upstream.
 func routesConfig(policyDir, upstream string, n int) string {
-	var s strings.Builder
-	fmt.Fprintf(&s, `listen: {proxy: "127.0.0.1:0", admin: "127.0.0.1:0"}
+	return fmt.Sprintf(`listen: {proxy: "127.0.0.1:0", admin: "127.0.0.1:0"}
 policy:
   bundles: [{name: allow, path: %s}]
   watch: false
 decision_log: {stdout: false}
-routes:
-`, policyDir)
-	for i := range n {
-		match := fmt.Sprintf("path_prefix: \"/svc%d/api\"", i)
-		if i%2 == 1 {
-			match = fmt.Sprintf("path: \"/svc%d/users/{id}\"", i)
-		}
-		if i%10 == 0 {
-			match += fmt.Sprintf(", host: h%d.example", i)
-		}
-		fmt.Fprintf(&s, "  - {name: r%d, match: {%s, methods: [GET]}, upstream: %q, authn: {anonymous: true}}\n", i, match, upstream)
-	}
-	return s.String()
+`, policyDir) + scalebench.RoutesYAML(n, upstream)
 }

@@ -5,11 +5,15 @@
 package scalebench
 
 import (
+	"fmt"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // LiveHeap returns the bytes of live heap objects after a full collection:
@@ -91,4 +95,43 @@ func (c GCCPU) FractionSince(start GCCPU) float64 {
 		return 0
 	}
 	return 100 * (c.gc - start.gc) / total
+}
+
+// RoutesYAML is the routes block of the routes axis, in the config
+// language: n anonymous GET routes to upstream, alternately path prefixes
+// (/svc<i>/api) and path templates (/svc<i>/users/{id}), one in ten with a
+// host. The in-process benchmark and the real binary measure the same
+// routes; the last one, a template for even n, is at /svc<n-1>/users/<id>.
+func RoutesYAML(n int, upstream string) string {
+	var s strings.Builder
+	s.WriteString("routes:\n")
+	for i := range n {
+		match := fmt.Sprintf("path_prefix: \"/svc%d/api\"", i)
+		if i%2 == 1 {
+			match = fmt.Sprintf("path: \"/svc%d/users/{id}\"", i)
+		}
+		if i%10 == 0 {
+			match += fmt.Sprintf(", host: h%d.example", i)
+		}
+		fmt.Fprintf(&s, "  - {name: r%d, match: {%s, methods: [GET]}, upstream: %q, authn: {anonymous: true}}\n", i, match, upstream)
+	}
+	return s.String()
+}
+
+// CounterSum is the sum over every series of the counter family name in g
+// (0 when g has none).
+func CounterSum(g prometheus.Gatherer, name string) (float64, error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum, nil
 }

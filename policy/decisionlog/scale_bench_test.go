@@ -87,19 +87,11 @@ func openScaleSink(b *testing.B, kind string, env Env) Sink {
 	return s
 }
 
-// sumOf is the sum of every series of the counter family name.
+// sumOf is scalebench.CounterSum, failing the benchmark on error.
 func sumOf(b *testing.B, reg prometheus.Gatherer, name string) float64 {
-	mfs, err := reg.Gather()
+	v, err := scalebench.CounterSum(reg, name)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
+	return v
 }

@@ -9,12 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/portcullis/portcullis/internal/scalebench"
 )
 
 // startChildren builds the gateway (unless -gateway names one) and starts
@@ -89,23 +90,11 @@ func policyYAML(dir string) string {
 // start, memory and a reload, and at the extremes its throughput on the
 // last route against the bare twin.
 func (s *scaleRun) routesPoint(ctx context.Context, n int, extreme bool) (*binaryPoint, error) {
-	var cfg strings.Builder
-	cfg.WriteString(policyYAML(filepath.Join(s.dir, "allowall")))
-	cfg.WriteString("routes:\n")
-	for i := range n {
-		match := fmt.Sprintf("path_prefix: \"/svc%d/api\"", i)
-		if i%2 == 1 {
-			match = fmt.Sprintf("path: \"/svc%d/users/{id}\"", i)
-		}
-		if i%10 == 0 {
-			match += fmt.Sprintf(", host: h%d.example", i)
-		}
-		fmt.Fprintf(&cfg, "  - {name: r%d, match: {%s, methods: [GET]}, upstream: %q, authn: {anonymous: true}}\n", i, match, s.upstreamURL)
-	}
+	cfg := policyYAML(filepath.Join(s.dir, "allowall")) + scalebench.RoutesYAML(n, s.upstreamURL)
 	if err := writeAllowAll(s.dir); err != nil {
 		return nil, err
 	}
-	g, err := s.startGateway(ctx, fmt.Sprintf("routes-%d", n), cfg.String())
+	g, err := s.startGateway(ctx, fmt.Sprintf("routes-%d", n), cfg)
 	if err != nil {
 		return nil, err
 	}
