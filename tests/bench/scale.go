@@ -154,7 +154,13 @@ func runScale(ctx context.Context, o options, runner benchRunner) (*scaleReport,
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "portcullis-bench-scale-")
+	// Under bin/ (ignored by git) rather than /tmp: a point can take
+	// minutes, and a cleaner of /tmp must not remove the gateway binary
+	// between two points.
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(filepath.Join(root, "bin"), "bench-scale-")
 	if err != nil {
 		return nil, err
 	}

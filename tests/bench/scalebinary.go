@@ -60,8 +60,11 @@ func (s *scaleRun) startGateway(ctx context.Context, name, config string) (*scal
 		return nil, err
 	}
 	// Logging at warn and the policy watcher off, as in make bench; the
-	// policy timeout is 1s for the same reason (base.yaml.tmpl).
-	text := fmt.Sprintf("listen: {proxy: %q, admin: %q, shutdown_grace: 2s}\nlog: {level: warn, format: json}\n%s", proxy, admin, config)
+	// policy timeout is 1s for the same reason (base.yaml.tmpl). A short
+	// shutdown grace: the load's idle keep-alive connections would hold
+	// every stop for the whole grace. /debug/pprof/ on the admin listener,
+	// for a profile of a point (see README, "Operations").
+	text := fmt.Sprintf("listen: {proxy: %q, admin: %q, shutdown_grace: 200ms, pprof: true}\nlog: {level: warn, format: json}\n%s", proxy, admin, config)
 	path := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return nil, err
