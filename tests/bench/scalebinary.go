@@ -5,15 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/portcullis/portcullis/internal/scalebench"
 )
@@ -177,7 +176,7 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 			return nil, err
 		}
 	}
-	gen, err := metricValue(ctx, g.admin, "portcullis_config_generation")
+	gen, err := generation(ctx, g.admin)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +212,7 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 				effective = time.Since(sent)
 			}
 		}
-		if now, err := metricValue(ctx, g.admin, "portcullis_config_generation"); err == nil && now > gen && (rev == nil || effective > 0) {
+		if now, err := generation(ctx, g.admin); err == nil && now > gen && (rev == nil || effective > 0) {
 			bp.ReloadS = time.Since(sent).Seconds()
 			break
 		}
@@ -272,9 +271,11 @@ func (s *scaleRun) compareLoad(ctx context.Context, g *scaleGateway, client *htt
 	return l, nil
 }
 
-// metricValue reads one unlabelled gauge or counter from admin's /metrics.
-func metricValue(ctx context.Context, admin, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+admin+"/metrics", nil)
+// generation is the number of the gateway's running generation, from
+// admin's /v1/status: far cheaper than /metrics, which with 10 000 routes
+// is 40 MB and most of a CPU second per scrape.
+func generation(ctx context.Context, admin string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+admin+"/v1/status", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -283,20 +284,18 @@ func metricValue(ctx context.Context, admin, name string) (float64, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return 0, fmt.Errorf("gateway metrics: %w", err)
+	var st struct {
+		Status struct {
+			Generation uint64 `json:"generation"`
+		} `json:"status"`
 	}
-	mf := families[name]
-	if mf == nil || len(mf.GetMetric()) == 0 {
-		return 0, fmt.Errorf("gateway metrics have no %s", name)
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("gateway status: %w", err)
 	}
-	m := mf.GetMetric()[0]
-	if g := m.GetGauge(); g != nil {
-		return g.GetValue(), nil
+	if st.Status.Generation == 0 {
+		return 0, errors.New("gateway status has no generation")
 	}
-	return m.GetCounter().GetValue(), nil
+	return st.Status.Generation, nil
 }
 
 // writeKeySet writes the API-key consumers of bundle data to path: n
