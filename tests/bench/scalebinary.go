@@ -200,6 +200,7 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 		return nil, err
 	}
 	var effective time.Duration
+	probe := newClient(1)
 	for deadline := sent.Add(5 * time.Minute); ; {
 		if err := g.alive(); err != nil {
 			return nil, err
@@ -208,7 +209,7 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 			return nil, fmt.Errorf("no new generation 5 minutes after SIGHUP:\n%s", g.logTail())
 		}
 		if rev != nil && effective == 0 {
-			if got, err := statusOf(ctx, newClient(1), &rev.probe); err == nil && got/100 == 4 {
+			if got, err := statusOf(ctx, probe, &rev.probe); err == nil && got/100 == 4 {
 				effective = time.Since(sent)
 			}
 		}
