@@ -10,7 +10,7 @@ PKGS    := ./cmd/... ./gateway/... ./policy/... ./bundles/... ./internal/...
 SUMMARY := bin/testsummary
 COUNTS  := bin/test-counts.jsonl
 
-.PHONY: build run test vet unit rego e2e deploy-test image testsummary bench fuzz clean
+.PHONY: build run test vet unit rego e2e deploy-test image testsummary bench bench-scale fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/portcullis
@@ -70,6 +70,13 @@ testsummary:
 # Load benchmark against a bare reverse proxy in the same run (see README, "Performance").
 bench:
 	$(GO) run ./tests/bench $(BENCHFLAGS)
+
+# Cost curves on every axis (routes, JWT issuers and keys, token cache, API
+# keys, policy size, bundle data, decision-log rate): in-process benchmarks
+# and the real binary; a table and bench-results/scale-<time>.json (see
+# README, "Performance at scale"). SCALEFLAGS: -quick, -axes, -gateway path.
+bench-scale:
+	$(GO) run ./tests/bench -scale $(SCALEFLAGS)
 
 # A short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s

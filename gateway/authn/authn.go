@@ -30,6 +30,11 @@ const (
 type Authenticators struct {
 	JWT, Introspection, APIKey pipeline.Authenticator
 	ClientCert                 *clientcert.Authenticator
+	// Identity is the set of [IdentityHeaders] of the config, which every
+	// route strips alike. The caller builds it once per config: computing
+	// it per route walks every route for each, quadratic in the routes
+	// (2.7 s to build 10 000 routes).
+	Identity header.Set
 }
 
 // stage is the per-route authentication, built once.
@@ -83,7 +88,7 @@ func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline
 		},
 		anon:           a.Anonymous,
 		hide:           a.HideCredentials == nil || *a.HideCredentials,
-		identity:       header.NewSet(IdentityHeaders(cfg)...),
+		identity:       auth.Identity,
 		issuerHeaders:  map[string][]claimHeader{},
 		consumerHeader: http.CanonicalHeaderKey(cfg.Authn.APIKeys.ConsumerHeader),
 	}

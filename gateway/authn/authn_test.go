@@ -87,7 +87,7 @@ func run(t *testing.T, ra config.RouteAuthn, r *http.Request, edit func(jwt, in,
 		edit(jwt, in, key)
 	}
 	route := &config.Route{Name: "r", Authn: ra}
-	mw, err := New(testConfig(), route, Authenticators{JWT: jwt, Introspection: in, APIKey: key})
+	mw, err := New(testConfig(), route, Authenticators{JWT: jwt, Introspection: in, APIKey: key, Identity: header.NewSet(IdentityHeaders(testConfig())...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +455,7 @@ func BenchmarkStage(b *testing.B) {
 	jwt, _, _ := fakes()
 	hideOff := false
 	mw, err := New(testConfig(), &config.Route{Name: "r", Authn: config.RouteAuthn{Methods: []string{"jwt"}, HideCredentials: &hideOff}},
-		Authenticators{JWT: benchAuth{jwt.id}})
+		Authenticators{JWT: benchAuth{jwt.id}, Identity: header.NewSet(IdentityHeaders(testConfig())...)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/authn/clientcert"
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/header"
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/internal/testpki"
 	"github.com/portcullis/portcullis/policy"
@@ -61,7 +62,7 @@ func TestClientCertDispatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			jwt, in, key := fakes()
-			mw, err := New(testConfig(), &config.Route{Name: "r", Authn: tc.ra}, Authenticators{JWT: jwt, Introspection: in, APIKey: key, ClientCert: certAuth})
+			mw, err := New(testConfig(), &config.Route{Name: "r", Authn: tc.ra}, Authenticators{JWT: jwt, Introspection: in, APIKey: key, ClientCert: certAuth, Identity: header.NewSet(IdentityHeaders(testConfig())...)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -272,6 +272,8 @@ type builder struct {
 	errs []error
 	// limits are the generation's rate limits, over the carried store.
 	limits *ratelimit.Limits
+	// identity is authn.IdentityHeaders of cfg, shared by every route.
+	identity header.Set
 }
 
 func (b *builder) fail(err error) { b.errs = append(b.errs, err) }
@@ -479,6 +481,7 @@ func (b *builder) buildRoutes() {
 	handlers := make([]pipeline.Handler, len(cfg.Routes))
 	b.g.proxies = make(map[proxyKey]*proxy.Proxy, len(cfg.Routes))
 	b.g.transports = map[transportKey]*proxy.Transport{}
+	b.identity = header.NewSet(authn.IdentityHeaders(cfg)...)
 	for i := range cfg.Routes {
 		rt := &cfg.Routes[i]
 		h, err := b.routeHandler(rt)
@@ -501,7 +504,7 @@ func (b *builder) buildRoutes() {
 // body guard (headers only) → authenticate → read or buffer body → validate (record) → authorize → enforce validation → assertion → proxy.
 func (b *builder) routeHandler(rt *config.Route) (pipeline.Handler, error) {
 	g := b.g
-	auths := authn.Authenticators{APIKey: g.apikeys, ClientCert: g.clientCerts}
+	auths := authn.Authenticators{APIKey: g.apikeys, ClientCert: g.clientCerts, Identity: b.identity}
 	if g.jwt != nil {
 		auths.JWT = g.jwt
 	}

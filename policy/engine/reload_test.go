@@ -127,7 +127,7 @@ func TestTestRulesAreNotPartOfTheDecisionPolicy(t *testing.T) {
 }
 
 // resultCount reads the counter name{result=result} from reg.
-func resultCount(t *testing.T, reg prometheus.Gatherer, name, result string) float64 {
+func resultCount(t testing.TB, reg prometheus.Gatherer, name, result string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

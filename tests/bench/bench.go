@@ -137,16 +137,9 @@ func (b *bench) prepare(ctx context.Context) error {
 		if b.opts.gateway != "" || len(b.opts.configs()) == 0 {
 			return nil
 		}
-		b.progress("building ./cmd/portcullis")
-		bin := filepath.Join(b.dir, "portcullis")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/portcullis")
-		cmd.Dir = b.root
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go build ./cmd/portcullis: %w", err)
-		}
+		bin, err := buildGateway(ctx, b.root, b.dir)
 		b.opts.gateway = bin
-		return nil
+		return err
 	})
 	g.Go(func() error {
 		t0 := time.Now()
@@ -158,6 +151,20 @@ func (b *bench) prepare(ctx context.Context) error {
 		return err
 	})
 	return g.Wait()
+}
+
+// buildGateway builds ./cmd/portcullis of the repository at root into dir
+// and returns the binary's path.
+func buildGateway(ctx context.Context, root, dir string) (string, error) {
+	fmt.Fprintln(os.Stderr, "bench: building ./cmd/portcullis")
+	bin := filepath.Join(dir, "portcullis")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/portcullis")
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/portcullis: %w", err)
+	}
+	return bin, nil
 }
 
 // closedTargets is the number of closed-loop targets with n gateway

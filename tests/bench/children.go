@@ -94,8 +94,14 @@ func startRole(name, logPath, role string, args ...string) (*child, string, erro
 
 // waitReady polls url until it answers 200, the child exits, or 30 s pass.
 func (c *child) waitReady(ctx context.Context, url string) error {
+	return c.waitReadyWithin(ctx, url, 30*time.Second)
+}
+
+// waitReadyWithin is waitReady with a limit of within: a gateway with a
+// million API keys takes longer than 30 s to start.
+func (c *child) waitReadyWithin(ctx context.Context, url string, within time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		select {
 		case <-c.done:
@@ -112,7 +118,7 @@ func (c *child) waitReady(ctx context.Context, url string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s not ready after 30s:\n%s", c.name, c.logTail())
+	return fmt.Errorf("%s not ready after %s:\n%s", c.name, within, c.logTail())
 }
 
 // pid returns the child's process id.

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,10 @@ type options struct {
 	half        bool
 	gateway     string
 	out         string
+	// scale runs bench-scale instead (scale.go): the axes named by axes,
+	// with quick's two points per axis and short benchmarks.
+	scale, quick bool
+	axes         string
 
 	role, listen, upstream string // internal: the child roles
 }
@@ -56,6 +61,9 @@ func parseOptions(args []string) (options, error) {
 	fs.BoolVar(&o.half, "half", true, "also measure p99 open loop at half saturation (c vs its bare twin)")
 	fs.StringVar(&o.gateway, "gateway", "", "prebuilt portcullis binary (default: go build ./cmd/portcullis)")
 	fs.StringVar(&o.out, "out", "bench-results", "directory for the JSON results, relative to the repository")
+	fs.BoolVar(&o.scale, "scale", false, "run bench-scale: cost curves on every axis (make bench-scale)")
+	fs.BoolVar(&o.quick, "quick", false, "bench-scale: two points per axis and short benchmarks, for a smoke run")
+	fs.StringVar(&o.axes, "axes", strings.Join(axisNames(), ","), "bench-scale: the axes to run")
 	fs.StringVar(&o.role, "role", "", "internal: run as a child (upstream or bareproxy)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "internal: the child's listen address")
 	fs.StringVar(&o.upstream, "upstream", "", "internal: the bare proxy's upstream URL")
@@ -80,6 +88,11 @@ func parseOptions(args []string) (options, error) {
 	}
 	if o.tokens < 1 || o.tokens > 1_000_000 {
 		errs = append(errs, fmt.Errorf("-tokens %d: want 1 to 1000000", o.tokens))
+	}
+	for _, a := range strings.Split(o.axes, ",") {
+		if !slices.Contains(axisNames(), a) {
+			errs = append(errs, fmt.Errorf("-axes: unknown axis %q (want some of %s)", a, strings.Join(axisNames(), ", ")))
+		}
 	}
 	for _, k := range o.configs() {
 		if !knownConfig(k) {
@@ -126,9 +139,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.role != "" {
+	switch {
+	case o.role != "":
 		err = runRole(ctx, o.role, o.listen, o.upstream)
-	} else {
+	case o.scale:
+		err = benchScale(ctx, o)
+	default:
 		err = runBench(ctx, o)
 	}
 	if err != nil {

@@ -50,12 +50,18 @@ func parseStatTicks(b []byte) (uint64, error) {
 }
 
 // peakRSS returns pid's peak resident set size (VmHWM) in bytes.
-func peakRSS(pid int) (uint64, error) {
+func peakRSS(pid int) (uint64, error) { return statusBytes(pid, "VmHWM") }
+
+// residentRSS returns pid's resident set size now (VmRSS) in bytes.
+func residentRSS(pid int) (uint64, error) { return statusBytes(pid, "VmRSS") }
+
+// statusBytes returns the "name: N kB" line of /proc/<pid>/status in bytes.
+func statusBytes(pid int, name string) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
-	n, err := parseStatusKB(b, "VmHWM")
+	n, err := parseStatusKB(b, name)
 	if err != nil {
 		return 0, fmt.Errorf("/proc/%d/status: %w", pid, err)
 	}
