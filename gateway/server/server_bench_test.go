@@ -200,3 +200,28 @@ func benchPipeline(b *testing.B, full, shadow bool) {
 		i++
 	}
 }
+
+// BenchmarkFullPipelineGET is BenchmarkFullPipeline with a GET whose query
+// parameters are validated (listUsers), no body: the request of make
+// bench's peer-style configuration (i), in process.
+func BenchmarkFullPipelineGET(b *testing.B) {
+	srv, toks := fullPipeline(b, 1000)
+	get := func(tok string) {
+		req := httptest.NewRequest("GET", "/api/v1/users?limit=10", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	for _, tok := range toks {
+		get(tok)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		get(toks[i%len(toks)])
+		i++
+	}
+}
