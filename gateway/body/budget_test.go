@@ -245,3 +245,32 @@ func value(m *dto.Metric) float64 {
 	}
 	return 0
 }
+
+// A request without a body (a GET) reserves and allocates no buffer on a
+// reading route: nothing is read, and the body stays http.NoBody.
+func TestBodylessRequestReservesNothing(t *testing.T) {
+	t.Parallel()
+	b, _ := newBudget(t, 1<<20, 1<<20)
+	l := limitsWith(nil)
+	next := &hold{b: b}
+	var seen io.ReadCloser
+	peek := pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		seen = r.Body
+		if st := Part.From(r.Context()); !st.Read || st.Bytes == nil || len(st.Bytes) != 0 {
+			t.Errorf("buffered body = %q (read %v), want empty and read", st.Bytes, st.Read)
+		}
+		return next.ServeHTTP(w, r)
+	})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	w := httptest.NewRecorder()
+	serve(pipeline.Chain(peek, Guard(l), as(user), b.Read(l, true))).ServeHTTP(w, r)
+	if w.Code != http.StatusNoContent || !next.ran {
+		t.Fatalf("status = %d, want 204: %s", w.Code, w.Body)
+	}
+	if next.seen != 0 {
+		t.Fatalf("reserved %d bytes for a request without a body, want 0", next.seen)
+	}
+	if seen != http.NoBody {
+		t.Fatalf("body = %T, want http.NoBody", seen)
+	}
+}

@@ -89,6 +89,13 @@ func IsJSON(ct string) bool {
 // r.Body is replaced by a reader over the buffered bytes. The buffer is
 // reserved from res.
 func readInto(st *Buffered, r *http.Request, max int64, res *reservation) *problem.Problem {
+	if r.Body == http.NoBody {
+		// The server's body of a request without one (a GET): nothing to
+		// read, and no first buffer of unknown length (32 KiB) to allocate
+		// and clear per request. r.Body stays NoBody, which forwards alike.
+		st.Bytes, st.Read = []byte{}, true
+		return nil
+	}
 	var b []byte
 	if r.Body != nil {
 		var err error

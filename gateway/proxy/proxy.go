@@ -68,7 +68,10 @@ type Proxy struct {
 }
 
 type upstream struct {
-	url       *url.URL
+	url *url.URL
+	// name is url.String(), written once: the exchange records it for
+	// every request.
+	name      string
 	ejectedAt atomic.Int64 // unix nanos until which it is skipped; 0 = healthy
 }
 
@@ -140,7 +143,7 @@ func New(route *config.Route, tr *Transport) (*Proxy, error) {
 	}
 	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
 	for _, u := range urls {
-		p.upstreams = append(p.upstreams, &upstream{url: u})
+		p.upstreams = append(p.upstreams, &upstream{url: u, name: u.String()})
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -164,7 +167,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 		return errNoState
 	}
 	up := p.pick()
-	x.Upstream = up.url.String()
+	x.Upstream = up.name
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
 	r = r.WithContext(context.WithValue(ctx, upstreamKey{}, up))

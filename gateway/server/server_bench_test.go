@@ -180,23 +180,44 @@ func BenchmarkJWTOnly(b *testing.B) {
 
 func benchPipeline(b *testing.B, full, shadow bool) {
 	srv, toks := shadowPipeline(b, 1000, full, shadow)
-	post := func(tok string) {
+	drive(b, srv, toks, func(tok string) *http.Request {
 		req := httptest.NewRequest("POST", "/api/v1/users", strings.NewReader(usersBody))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
+		return req
+	})
+}
+
+// drive serves one request of each token (the verified-token cache is
+// warm, as in steady state), then measures the requests of the tokens in
+// turn; every answer must be a 200.
+func drive(b *testing.B, srv *Server, toks []string, request func(tok string) *http.Request) {
+	send := func(tok string) {
 		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, req)
+		srv.ServeHTTP(w, request(tok))
 		if w.Code != 200 {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
-	for _, tok := range toks { // the verified-token cache is warm, as in steady state
-		post(tok)
+	for _, tok := range toks {
+		send(tok)
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		post(toks[i%len(toks)])
+		send(toks[i%len(toks)])
 		i++
 	}
+}
+
+// BenchmarkFullPipelineGET is BenchmarkFullPipeline with a GET whose query
+// parameters are validated (listUsers), no body: the request of make
+// bench's peer-style configuration (i), in process.
+func BenchmarkFullPipelineGET(b *testing.B) {
+	srv, toks := fullPipeline(b, 1000)
+	drive(b, srv, toks, func(tok string) *http.Request {
+		req := httptest.NewRequest("GET", "/api/v1/users?limit=10", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return req
+	})
 }

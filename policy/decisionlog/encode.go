@@ -55,7 +55,8 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
 	}
 	if len(ev.RequestHeaders) > 0 {
 		b = append(b, `,"request_context":{"http":{"headers":{`...)
-		for i, name := range sortedKeys(ev.RequestHeaders) {
+		var kb [keyBuf]string
+		for i, name := range sortedKeys(kb[:0], ev.RequestHeaders) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -109,7 +110,8 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
 // with the content hash beside each revision.
 func appendBundles(b []byte, bundles map[string]policy.BundleID) []byte {
 	b = append(b, '{')
-	for i, name := range sortedKeys(bundles) {
+	var kb [keyBuf]string
+	for i, name := range sortedKeys(kb[:0], bundles) {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -206,7 +206,8 @@ func appendStrings(b []byte, ss []string) []byte {
 
 func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
+	var kb [keyBuf]string
+	for i, k := range sortedKeys(kb[:0], m) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -217,7 +218,8 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 
 func appendQuery(b []byte, q map[string][]string) []byte {
 	b = append(b, '{')
-	for i, k := range sortedKeys(q) {
+	var kb [keyBuf]string
+	for i, k := range sortedKeys(kb[:0], q) {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -30,7 +30,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case map[string]any:
 		b = append(b, '{')
 		first := true
-		for _, k := range sortedKeys(x) {
+		var kb [keyBuf]string
+		for _, k := range sortedKeys(kb[:0], x) {
 			if !first {
 				b = append(b, ',')
 			}
@@ -207,15 +208,21 @@ func validNumber(s string) bool {
 	return i == len(s)
 }
 
-// sortedKeys returns the keys of m in order, so output is deterministic.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys returns the keys of m in order, so output is deterministic,
+// appended to buf: a caller's array holds them without an allocation per
+// object written (an event writes half a dozen).
+func sortedKeys[V any](buf []string, m map[string]V) []string {
+	keys := buf[:0]
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	return keys
 }
+
+// keyBuf is the size of the callers' arrays for sortedKeys: more keys
+// than this cost an allocation.
+const keyBuf = 16
 
 const hexDigits = "0123456789abcdef"
 

@@ -70,7 +70,7 @@ func New(opts Options, sinks ...Sink) (*Logger, error) {
 	}
 	labels["id"], labels["version"] = processID, opts.Version
 	l.labelMap = make(map[string]any, len(labels))
-	for _, k := range sortedKeys(labels) {
+	for _, k := range sortedKeys(nil, labels) {
 		l.labels = append(appendString(append(l.labels, ','), k), ':')
 		l.labels = appendString(l.labels, labels[k])
 		l.labelMap[k] = labels[k]

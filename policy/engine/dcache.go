@@ -24,6 +24,9 @@ type decisionCache struct {
 	// entries is keyed by the input's hash; a hit is confirmed by comparing
 	// the inputs, so a collision is a miss, never a wrong decision.
 	entries *lru.Cache[int, *cachedDecision]
+	// keyed holds the gateway's decisions by appendInputKey's key, which
+	// is the (pruned) input itself, so a hit needs no confirmation.
+	keyed *lru.Cache[string, *policy.Decision]
 }
 
 type cachedDecision struct {
@@ -49,7 +52,11 @@ func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*dec
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &decisionCache{entries: entries}, ""
+	keyed, err := lru.New[string, *policy.Decision](size)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return &decisionCache{entries: entries, keyed: keyed}, ""
 }
 
 // get returns the decision cached for input, or nil.

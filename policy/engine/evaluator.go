@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -32,8 +33,41 @@ type fastEvaluator struct {
 }
 
 func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Decision {
-	return f.e.evaluateCached(ctx, f.c, inputValue(in, f.c.needs))
+	c := f.c
+	if c.cache == nil {
+		return f.e.evaluate(ctx, c, inputValue(in, c.needs))
+	}
+	kp := keyPool.Get().(*[]byte)
+	defer func() {
+		if cap(*kp) <= maxKey {
+			keyPool.Put(kp)
+		}
+	}()
+	key, ok := appendInputKey((*kp)[:0], in, c.needs)
+	*kp = key
+	if !ok {
+		return f.e.evaluateCached(ctx, c, inputValue(in, c.needs))
+	}
+	// A hit is answered without building the OPA value of the input.
+	start := time.Now()
+	if d, ok := c.cache.keyed.Get(string(key)); ok {
+		f.e.metrics.cacheHits.Inc()
+		f.e.metrics.evals[resultOf(d)].Inc()
+		return hit(d, start)
+	}
+	f.e.metrics.cacheMisses.Inc()
+	d := f.e.evaluate(ctx, c, inputValue(in, c.needs))
+	if d.Err == nil {
+		c.cache.keyed.Add(string(key), d)
+	}
+	return d
 }
+
+// keyPool holds the buffers of appendInputKey; one that grew past maxKey
+// (a policy reading many headers) is not kept.
+var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const maxKey = 1 << 14
 
 // evaluateCached decides input, pruned to c's needs, from c's decision
 // cache when it has one, caching what the policy decided.

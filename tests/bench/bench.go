@@ -129,6 +129,9 @@ func (b *bench) prepare(ctx context.Context) error {
 	if err := writeAllowAll(b.dir); err != nil {
 		return err
 	}
+	if err := writePeer(b.dir); err != nil {
+		return err
+	}
 	if err := writeAssertionKey(filepath.Join(b.dir, "assertion-key.pem")); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 type requestSpec struct {
 	method      string
 	url         string
+	paths       []string // when set, appended to url round robin, with the same index as values
 	body        []byte   // nil for none
 	contentType string   // sent with a body
 	header      string   // credential header; "" for none
@@ -28,7 +29,11 @@ func (s *requestSpec) newRequest(ctx context.Context, i int) (*http.Request, err
 	if s.body != nil {
 		body = bytes.NewReader(s.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.method, s.url, body)
+	u := s.url
+	if s.paths != nil {
+		u += s.paths[i%len(s.paths)]
+	}
+	req, err := http.NewRequestWithContext(ctx, s.method, u, body)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds, each a configuration's bare twin right before it (bare-a, a, bare-b, b, …; bare-a, a, …)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "connections of the closed-loop load")
 	fs.IntVar(&o.tokens, "tokens", 10000, "distinct JWTs in the token pool")
-	fs.StringVar(&o.only, "only", "a,b,c,d,e", "gateway configurations to run, each with its bare twin; empty runs only the bare proxy with plain GETs")
+	fs.StringVar(&o.only, "only", "a,b,c,d,e,i", "gateway configurations to run, each with its bare twin; empty runs only the bare proxy with plain GETs")
 	fs.BoolVar(&o.half, "half", true, "also measure p99 open loop at half saturation (c vs its bare twin)")
 	fs.StringVar(&o.gateway, "gateway", "", "prebuilt portcullis binary (default: go build ./cmd/portcullis)")
 	fs.StringVar(&o.out, "out", "bench-results", "directory for the JSON results, relative to the repository")

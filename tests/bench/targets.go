@@ -19,6 +19,18 @@ var configFS embed.FS
 //go:embed allowall.rego
 var allowAllRego []byte
 
+// The policy and OpenAPI document of configuration (i).
+var (
+	//go:embed peer.rego
+	peerRego []byte
+	//go:embed peer-openapi.yaml
+	peerSchema []byte
+)
+
+// peerTokens is the token pool of configuration (i), as in the peer
+// measurement of issue 20.
+const peerTokens = 1000
+
 // The requests of the benchmark. Every target answers with the upstream's
 // small JSON document; only the gateway's work differs.
 const (
@@ -46,7 +58,7 @@ type gatewayConfig struct {
 	status int
 }
 
-// gatewayConfigs are the configurations of issue 7, (e) of issue 19, (f) of issue 16, (g) of issue 18 and (h) of issue 15, in table order.
+// gatewayConfigs are the configurations of issue 7, (e) of issue 19, (f) of issue 16, (g) of issue 18, (h) of issue 15 and (i) of issue 20, in table order.
 var gatewayConfigs = []gatewayConfig{
 	{
 		key: "a", title: "(a) proxy only", template: "a-proxy.yaml.tmpl",
@@ -87,6 +99,30 @@ var gatewayConfigs = []gatewayConfig{
 		key: "h", title: "(h) API key + policy + rate limit", template: "h-ratelimit.yaml.tmpl",
 		spec: apiKeySpec, guard: apiKeyGuard, status: 403,
 	},
+	// The peer-style GET of issue 20; its ratio_to_bare_get is the one
+	// compared with other gateways.
+	{
+		key: "i", title: "(i) peer-style GET", template: "i-peer.yaml.tmpl",
+		spec: peerSpec, guard: peerGuard, status: 403,
+	},
+}
+
+// peerSpec is the request of configuration (i): each of peerTokens tokens
+// GETs its own subject's record (mint names token k bench-user-k).
+func peerSpec(base string, b *bench) requestSpec {
+	tokens := b.tokens[:min(peerTokens, len(b.tokens))]
+	paths := make([]string, len(tokens))
+	for k := range paths {
+		paths[k] = fmt.Sprintf("/bench-user-%05d?limit=10", k)
+	}
+	return requestSpec{method: "GET", url: base + usersPath, paths: paths, header: "Authorization", values: tokens}
+}
+
+// peerGuard is a user reading another user's record, which the ownership
+// rule refuses (403).
+func peerGuard(base string, b *bench) requestSpec {
+	return requestSpec{method: "GET", url: base + usersPath + "/bench-user-99999?limit=10",
+		header: "Authorization", values: b.tokens[:1]}
 }
 
 // apiKeySpec is the request of configurations (d) and (h): a GET with
@@ -127,6 +163,8 @@ type configVars struct {
 	DecisionLog       string // file of configurations (c) and (e)
 	AssertionKey      string // Ed25519 PEM signing key of configuration (e)
 	AllowAll, Example bundleRef
+	Peer              bundleRef // the policy of configuration (i)
+	PeerSchema        string    // its OpenAPI document
 }
 
 // writeAllowAll writes the allow-all bundle into dir/allowall.
@@ -136,6 +174,19 @@ func writeAllowAll(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(d, "authz.rego"), allowAllRego, 0o644)
+}
+
+// writePeer writes configuration (i)'s bundle into dir/peer and its
+// OpenAPI document beside it.
+func writePeer(dir string) error {
+	d := filepath.Join(dir, "peer")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d, "authz.rego"), peerRego, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "peer-openapi.yaml"), peerSchema, 0o644)
 }
 
 // writeAssertionKey writes the Ed25519 signing key of configuration (e).
@@ -172,6 +223,8 @@ func renderConfig(gc gatewayConfig, dir, root, upstream, issuerKey string) (path
 		AssertionKey: filepath.Join(dir, "assertion-key.pem"),
 		AllowAll:     bundleRef{"allowall", filepath.Join(dir, "allowall")},
 		Example:      bundleRef{"portcullis", filepath.Join(root, "bundles", "portcullis")},
+		Peer:         bundleRef{"peer", filepath.Join(dir, "peer")},
+		PeerSchema:   filepath.Join(dir, "peer-openapi.yaml"),
 	}
 	path = filepath.Join(dir, "portcullis-"+gc.key+".yaml")
 	f, err := os.Create(path)
