@@ -3,6 +3,7 @@ package server
 import (
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,9 +31,19 @@ type httpMetrics struct {
 	// upstream's response headers: Kong's and APISIX's split of request
 	// latency.
 	duration, gateway, upstream *prometheus.HistogramVec
-	// routes holds each route's observers, so the hot path does no label
-	// lookup; a route missing from it (an unmatched request) looks them up.
-	routes map[string]*routeObservers
+	// routes holds each configured route's observers, so the hot path does
+	// no label lookup; a route missing from it (an unmatched request) looks
+	// them up. They are made at a route's first request, not up front:
+	// three histograms are about 50 series, and a gateway of 10 000 routes
+	// of which a few hundred see traffic would otherwise export half a
+	// million series (41 MB a scrape) for nothing.
+	routes map[string]*lazyObservers
+}
+
+// lazyObservers makes a route's observers once, at its first request.
+type lazyObservers struct {
+	once sync.Once
+	o    *routeObservers
 }
 
 type routeObservers struct {
@@ -72,10 +83,10 @@ func newHTTPMetrics(reg prometheus.Registerer, version string, routes []string, 
 			Help:    "Time from forwarding a request to the upstream's response headers (or the exchange's failure), by route.",
 			Buckets: latencyBuckets,
 		}, []string{"route"}),
-		routes: make(map[string]*routeObservers, len(routes)),
+		routes: make(map[string]*lazyObservers, len(routes)),
 	}
 	for _, r := range routes {
-		m.routes[r] = m.observers(r)
+		m.routes[r] = new(lazyObservers)
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "portcullis_build_info",
@@ -99,7 +110,18 @@ func newHTTPMetrics(reg prometheus.Registerer, version string, routes []string, 
 	return m
 }
 
+// observers returns route's observers: a configured route's, made at its
+// first request, or an unconfigured name's, looked up each time.
 func (m *httpMetrics) observers(route string) *routeObservers {
+	l := m.routes[route]
+	if l == nil {
+		return m.newObservers(route)
+	}
+	l.once.Do(func() { l.o = m.newObservers(route) })
+	return l.o
+}
+
+func (m *httpMetrics) newObservers(route string) *routeObservers {
 	return &routeObservers{
 		duration: m.duration.WithLabelValues(route),
 		gateway:  m.gateway.WithLabelValues(route),
@@ -112,8 +134,8 @@ func (m *httpMetrics) observers(route string) *routeObservers {
 // its volume.
 func (m *httpMetrics) count(route, method string, o pipeline.Outcome, id *policy.Identity) {
 	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(o.Status)).Inc()
-	if r := m.routes[route]; r != nil && o.Reason == problem.ReasonAllow {
-		r.allowed.Inc()
+	if o.Reason == problem.ReasonAllow {
+		m.observers(route).allowed.Inc()
 	} else {
 		m.outcomes.WithLabelValues(route, string(o.Reason)).Inc()
 	}
@@ -126,10 +148,7 @@ func (m *httpMetrics) count(route, method string, o pipeline.Outcome, id *policy
 // The gateway's own time is all of it but the exchange with the upstream
 // (from Forwarded to Relayed, the response body's transfer included).
 func (m *httpMetrics) observe(route string, start time.Time, up *proxy.Exchange, end time.Time) {
-	o := m.routes[route]
-	if o == nil {
-		o = m.observers(route)
-	}
+	o := m.observers(route)
 	o.duration.Observe(end.Sub(start).Seconds())
 	if up.Forwarded.IsZero() {
 		o.gateway.Observe(end.Sub(start).Seconds())

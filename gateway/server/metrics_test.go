@@ -3,12 +3,15 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/problem"
+	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -80,5 +83,49 @@ func BenchmarkCount(b *testing.B) {
 				m.count("r1", "GET", o, bc.id)
 			}
 		})
+	}
+}
+
+// TestRouteSeriesAtFirstRequest: a configured route exports no series until
+// it is used, so thousands of idle routes cost no scrape; its first request
+// makes them, and they count from there.
+func TestRouteSeriesAtFirstRequest(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	routes := make([]string, 1000)
+	for i := range routes {
+		routes[i] = "r" + strconv.Itoa(i)
+	}
+	m := newHTTPMetrics(reg, "test", routes, func() error { return nil })
+	perRoute := func() int {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, mf := range mfs {
+			for _, s := range mf.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == "route" {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	if n := perRoute(); n != 0 {
+		t.Fatalf("%d route series before any request, want 0", n)
+	}
+	now := time.Now()
+	m.observe("r7", now, &proxy.Exchange{}, now.Add(time.Millisecond))
+	m.count("r7", "GET", pipeline.Outcome{Status: 200, Reason: problem.ReasonAllow}, nil)
+	// duration, gateway, allow outcome, requests: the upstream histogram
+	// waits for a request that reached the upstream.
+	if n := perRoute(); n != 5 {
+		t.Errorf("%d route series after one request to one route, want 5", n)
+	}
+	if got := findMetric(t, reg, "portcullis_http_request_duration_seconds", map[string]string{"route": "r7"}).GetHistogram().GetSampleCount(); got != 1 {
+		t.Errorf("r7's duration histogram holds %d samples, want 1", got)
 	}
 }
