@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,54 +137,72 @@ func TestMeasureDataSize(t *testing.T) {
 		dir, n := writeDataBundle(t, mib)
 		base := heapAfterGC()
 
-		// Evaluations on the live engine while the new one is built.
-		var lat []time.Duration
-		var mu sync.Mutex
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var own []time.Duration
-				for {
-					select {
-					case <-stop:
-						mu.Lock()
-						lat = append(lat, own...)
-						mu.Unlock()
-						return
-					default:
-					}
-					st := time.Now()
-					if d := live.Evaluate(ctx, in); !d.Allow {
-						t.Errorf("denied: %v", d.Err)
-					}
-					own = append(own, time.Since(st))
-					time.Sleep(200 * time.Microsecond)
-				}
-			}()
-		}
-		peak := samplePeak()
-		start := time.Now()
-		e := newEngine(t, Options{Sources: sources(dir)})
-		build := time.Since(start)
-		pk := peak.end()
-		close(stop)
-		wg.Wait()
+		quiet := evalsWhile(t, live, in, func() { time.Sleep(time.Second) })
+		var e *Engine
+		var build, cpu time.Duration
+		var pk uint64
+		busy := evalsWhile(t, live, in, func() {
+			peak := samplePeak()
+			start, cpu0 := time.Now(), cpuTime()
+			e = newEngine(t, Options{Sources: sources(dir)})
+			build, cpu = time.Since(start), cpuTime()-cpu0
+			pk = peak.end()
+		})
 		held := heapAfterGC() - base
 		if d := e.Evaluate(ctx, in); !d.Allow {
 			t.Fatalf("denied: %v", d.Err)
 		}
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
-		t.Logf("data %6.1f MiB: held %7.1f MiB (%.1fx), peak +%7.1f MiB, build %6.2fs; evals during build n=%d p50 %v p99 %v max %v",
-			float64(n)/(1<<20), float64(held)/(1<<20), float64(held)/float64(n), float64(pk-base)/(1<<20), build.Seconds(),
-			len(lat), p(0.5), p(0.99), lat[len(lat)-1])
+		t.Logf("data %6.1f MiB: held %7.1f MiB (%.1fx), peak +%7.1f MiB, build %6.2fs (process CPU %6.2fs); evals quiet %s, during build %s",
+			float64(n)/(1<<20), float64(held)/(1<<20), float64(held)/float64(n), float64(pk-base)/(1<<20), build.Seconds(), cpu.Seconds(),
+			quiet, busy)
 		runtime.KeepAlive(e)
-		e = nil
 		debug.FreeOSMemory()
 	}
+}
+
+// evalsWhile evaluates on e from two goroutines, 200 µs apart, while
+// during runs, and summarizes their latency.
+func evalsWhile(t *testing.T, e *Engine, in *policy.Input, during func()) string {
+	var lat []time.Duration
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			var own []time.Duration
+			for {
+				select {
+				case <-stop:
+					mu.Lock()
+					lat = append(lat, own...)
+					mu.Unlock()
+					return
+				default:
+				}
+				st := time.Now()
+				if d := e.Evaluate(context.Background(), in); !d.Allow {
+					t.Errorf("denied: %v", d.Err)
+				}
+				own = append(own, time.Since(st))
+				time.Sleep(200 * time.Microsecond)
+			}
+		})
+	}
+	during()
+	close(stop)
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))].Round(time.Microsecond) }
+	return fmt.Sprintf("n=%d p50 %v p99 %v max %v", len(lat), p(0.5), p(0.99), lat[len(lat)-1].Round(time.Microsecond))
+}
+
+// cpuTime is the CPU the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkDataEvaluate evaluates a rule that reads one entry of bundle
