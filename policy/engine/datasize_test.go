@@ -140,21 +140,28 @@ func TestMeasureDataSize(t *testing.T) {
 		quiet := evalsWhile(t, live, in, func() { time.Sleep(time.Second) })
 		var e *Engine
 		var build, cpu time.Duration
-		var pk uint64
+		var pk, allocs uint64
+		var allocMiB float64
+		var gcs uint32
 		busy := evalsWhile(t, live, in, func() {
 			peak := samplePeak()
+			var ms0, ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms0)
 			start, cpu0 := time.Now(), cpuTime()
 			e = newEngine(t, Options{Sources: sources(dir)})
 			build, cpu = time.Since(start), cpuTime()-cpu0
+			runtime.ReadMemStats(&ms1)
 			pk = peak.end()
+			allocMiB, allocs = float64(ms1.TotalAlloc-ms0.TotalAlloc)/(1<<20), ms1.Mallocs-ms0.Mallocs
+			gcs = ms1.NumGC - ms0.NumGC
 		})
 		held := heapAfterGC() - base
 		if d := e.Evaluate(ctx, in); !d.Allow {
 			t.Fatalf("denied: %v", d.Err)
 		}
-		t.Logf("data %6.1f MiB: held %7.1f MiB (%.1fx), peak +%7.1f MiB, build %6.2fs (process CPU %6.2fs); evals quiet %s, during build %s",
+		t.Logf("data %6.1f MiB: held %7.1f MiB (%.1fx), peak +%7.1f MiB, build %6.2fs (process CPU %6.2fs, allocated %.0f MiB in %d objects, %d GCs, the evaluations' included); evals quiet %s, during build %s",
 			float64(n)/(1<<20), float64(held)/(1<<20), float64(held)/float64(n), float64(pk-base)/(1<<20), build.Seconds(), cpu.Seconds(),
-			quiet, busy)
+			allocMiB, allocs, gcs, quiet, busy)
 		runtime.KeepAlive(e)
 		debug.FreeOSMemory()
 	}

@@ -44,6 +44,23 @@ type converter struct {
 	strs, nums map[string]*ast.Term
 	// n counts the shared terms.
 	n int
+	// slab is where terms are allocated, many at a time: the store holds
+	// them all for as long as any, and the collector has fewer objects to
+	// mark.
+	slab []ast.Term
+}
+
+// slabSize is the terms allocated at a time (24 KiB).
+const slabSize = 1024
+
+func (cv *converter) newTerm(v ast.Value) *ast.Term {
+	if len(cv.slab) == 0 {
+		cv.slab = make([]ast.Term, slabSize)
+	}
+	t := &cv.slab[0]
+	cv.slab = cv.slab[1:]
+	t.Value = v
+	return t
 }
 
 func (cv *converter) object(m map[string]any) (ast.Object, error) {
@@ -79,7 +96,7 @@ func (cv *converter) term(x any) (*ast.Term, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ast.NewTerm(obj), nil
+		return cv.newTerm(obj), nil
 	case []any:
 		elems := make([]*ast.Term, len(x))
 		for i, e := range x {
@@ -89,7 +106,7 @@ func (cv *converter) term(x any) (*ast.Term, error) {
 			}
 			elems[i], x[i] = t, nil
 		}
-		return ast.ArrayTerm(elems...), nil
+		return cv.newTerm(ast.NewArray(elems...)), nil
 	}
 	// null, and what no JSON or YAML decoder produces.
 	v, err := ast.InterfaceToValue(x)
@@ -103,12 +120,12 @@ func (cv *converter) term(x any) (*ast.Term, error) {
 // shared with every other occurrence of s while there is room.
 func (cv *converter) shared(terms map[string]*ast.Term, s string, v ast.Value) *ast.Term {
 	if len(s) > maxSharedLen {
-		return ast.NewTerm(v)
+		return cv.newTerm(v)
 	}
 	if t, ok := terms[s]; ok {
 		return t
 	}
-	t := ast.NewTerm(v)
+	t := cv.newTerm(v)
 	if cv.n < maxShared {
 		terms[s] = t
 		cv.n++
