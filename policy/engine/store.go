@@ -18,8 +18,10 @@ import (
 // rather than hold the data twice until the end. The store is then the only
 // copy (Engine.Data reads it). Built here rather than by inmem's own conversion,
 // which holds every occurrence of a repeated string or number (object keys,
-// roles, methods) as a value and a string of its own: those terms are
-// shared, which makes the data about a third smaller.
+// roles, methods) as a value and a string of its own: here those terms are
+// shared. Measured at 100 MiB, the store is a sixth smaller than inmem's,
+// and the build's peak, with the Go tree emptied as it goes, a quarter
+// lower; the conversion costs about a quarter more CPU.
 func newStore(data map[string]any) (storage.Store, ast.Object, error) {
 	cv := converter{strs: make(map[string]*ast.Term), nums: make(map[string]*ast.Term)}
 	obj, err := cv.object(data)
