@@ -31,7 +31,7 @@ func contentHash(b *opabundle.Bundle) (string, error) {
 		// The directory loader names files "/a.rego", the tarball loader "a.rego".
 		entries = append(entries, entry{strings.TrimPrefix(m.RelativePath, "/"), m.Raw})
 	}
-	data, err := json.Marshal(b.Data) // map keys sorted: canonical
+	data, err := canonicalJSON(b.Data) // map keys sorted: json.Marshal's bytes
 	if err != nil {
 		return "", fmt.Errorf("hash data: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/bundle"
@@ -35,8 +34,9 @@ type compiled struct {
 	// decision of this generation and must not be modified.
 	revisions map[string]policy.BundleID
 	bundles   []BundleStatus
-	data      map[string]any
-	loadedAt  time.Time
+	// data is the bundle data as the store holds it (shared, not a copy).
+	data     ast.Object
+	loadedAt time.Time
 }
 
 // compile loads, optionally tests, compiles and prepares. It takes no lock
@@ -59,9 +59,12 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	store, tree, err := newStore(data)
+	if err != nil {
+		return nil, fmt.Errorf("bundle data: %w", err)
+	}
 
-	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
+	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: tree, loadedAt: time.Now(), needs: analyzeInput(compiler)}
 	c.cache, c.cacheOff = newDecisionCache(compiler, c.needs, e.opts.DecisionCacheSize)
 	c.eval = &fastEvaluator{e: e, c: c}
 	txn, err := store.NewTransaction(ctx)

@@ -81,26 +81,17 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 
 // Data returns the bundle data at a dotted path (e.g.
 // "portcullis.consumers") of the active state; the empty path is the whole
-// tree. The value is shared: callers must not modify it.
+// tree. The value is converted from the store's on each call (the store
+// holds the only copy), so callers read the path once per generation.
 func (e *Engine) Data(path string) (any, bool) {
 	c := e.state.Load()
 	if c == nil {
 		return nil, false
 	}
-	var v any = c.data
 	if path == "" {
-		return v, true
+		return lookup(c.data, nil)
 	}
-	for _, k := range strings.Split(path, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = obj[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
+	return lookup(c.data, strings.Split(path, "."))
 }
 
 // errNotReady is reported by evaluations before any bundle is active.
