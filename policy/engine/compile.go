@@ -36,13 +36,14 @@ type compiled struct {
 	revisions map[string]policy.BundleID
 	bundles   []BundleStatus
 	data      map[string]any
+	held      []bundle.HeldFile
 	loadedAt  time.Time
 }
 
 // compile loads, optionally tests, compiles and prepares. It takes no lock
 // the request path uses.
 func (e *Engine) compile(ctx context.Context) (*compiled, error) {
-	loaded, err := bundle.Load(ctx, e.opts.Sources, bundle.Options{MaxBytes: e.opts.MaxBundleBytes, Signing: e.opts.Signing})
+	loaded, err := bundle.Load(ctx, e.opts.Sources, bundle.Options{MaxBytes: e.opts.MaxBundleBytes, Signing: e.opts.Signing, Hold: e.opts.Hold})
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +60,12 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHeld(compiler, e.opts.Hold); err != nil {
+		return nil, err
+	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
 
-	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: data, loadedAt: time.Now(), needs: analyzeInput(compiler)}
+	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: data, held: heldOf(loaded), loadedAt: time.Now(), needs: analyzeInput(compiler)}
 	c.cache, c.cacheOff = newDecisionCache(compiler, c.needs, e.opts.DecisionCacheSize)
 	c.eval = &fastEvaluator{e: e, c: c}
 	txn, err := store.NewTransaction(ctx)

@@ -43,6 +43,10 @@ type Options struct {
 	// DecisionCacheSize bounds the decisions Evaluate caches per policy
 	// generation (see decisionCache); 0 disables the cache.
 	DecisionCacheSize int
+	// Hold are dotted data paths whose data stays out of the store and out
+	// of reach of the policies (see Held); a module reading into one is
+	// refused.
+	Hold []string
 }
 
 // Engine evaluates the decision rule of its bundles. It is safe for
