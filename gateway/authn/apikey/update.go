@@ -16,9 +16,12 @@ import (
 type fileRec struct {
 	sum  [32]byte
 	name string // the file, for errors
-	// hashes are the file's keys, sorted; names its consumers, sorted.
+	// hashes are the file's keys, sorted.
 	hashes [][32]byte
-	names  []string
+	// names are FNV-1a hashes of the consumer names of a file of the
+	// consumers object, sorted, to find a consumer that also has a file
+	// of its own (8 bytes per consumer instead of its name).
+	names []uint64
 }
 
 // Update returns the index of the consumers held in files: the data files
@@ -28,56 +31,61 @@ type fileRec struct {
 // layout in which a change to one consumer touches one small file.
 //
 // Work is in proportion to the change: a file whose SHA-256 prev already
-// holds is not parsed again, and a changed file's keys are diffed against
-// prev, so that only the buckets of added, removed or changed keys are
-// copied. prev (nil for none) is never modified and stays valid; with no
-// change at all Update returns prev itself. Any error refuses the whole
-// set (all or nothing). Errors are *DataError where a value is wrong, and
-// located *bundle.JSONError where a file does not decode.
+// holds is not parsed again; a changed file is scanned, but a key that
+// prev holds with the same values allocates nothing, and only the
+// buckets of added, removed or changed keys are copied. prev (nil for
+// none) is never modified and stays valid; with no change at all Update
+// returns prev itself. Any error refuses the whole set (all or nothing).
+// Errors are *DataError where a value is wrong, and located
+// *bundle.JSONError where a file does not decode.
 func Update(prev *Index, base []string, files []bundle.HeldFile) (*Index, error) {
-	if prev != nil && prev.files == nil {
-		prev = nil // made by NewIndex: nothing to diff against
+	if prev == nil || prev.files == nil {
+		prev = &Index{} // none, or made by NewIndex: nothing to diff against
+	}
+	rels := make([]string, len(files))
+	own := map[string]bool{} // consumers with a file of their own
+	var errs []error
+	for i, f := range files {
+		var err error
+		if rels[i], err = relPath(base, f); err != nil {
+			errs = append(errs, err)
+		} else if rels[i] != "" {
+			own[rels[i]] = true
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	recs := make(map[string]*fileRec, len(files))
 	var added []entry
-	var errs []error
-	changed := false
-	for _, f := range files {
-		rel, err := relPath(base, f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	var fresh [][32]byte // the keys of the files parsed now
+	for i, f := range files {
+		rel := rels[i]
 		if old, ok := recs[rel]; ok {
 			errs = append(errs, fmt.Errorf("%s: consumers at %q again (also in %s)", f.File, rel, old.name))
 			continue
 		}
-		if prev != nil {
-			if old, ok := prev.files[rel]; ok && old.sum == f.Sum {
-				recs[rel] = old
-				continue
-			}
+		if old, ok := prev.files[rel]; ok && old.sum == f.Sum {
+			recs[rel] = old
+			continue
 		}
-		changed = true
-		rec, es, err := parseFile(rel, f)
+		rec, es, err := parseFile(prev, rel, f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		recs[rel] = rec
 		added = append(added, es...)
+		fresh = append(fresh, rec.hashes...)
 	}
-	errs = append(errs, overlaps(recs)...)
+	errs = append(errs, overlaps(recs, own)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if prev == nil {
-		return fromEntries(added, recs), nil
-	}
-	if !changed && len(recs) == len(prev.files) {
+	if fresh == nil && len(recs) == len(prev.files) && prev.buckets != nil {
 		return prev, nil
 	}
-	return prev.apply(recs, added)
+	return prev.apply(recs, fresh, added)
 }
 
 // relPath is f's position below base: "" for the consumers object, or
@@ -100,86 +108,99 @@ func relPath(base []string, f bundle.HeldFile) (string, error) {
 // overlaps refuses a consumer written both in a file of the consumers
 // object and in a file of its own: OPA would merge the two objects, a
 // layout too easily a mistake to guess at.
-func overlaps(recs map[string]*fileRec) []error {
+func overlaps(recs map[string]*fileRec, own map[string]bool) []error {
 	obj, ok := recs[""]
 	if !ok {
 		return nil
 	}
 	var errs []error
-	for _, name := range obj.names {
-		if own, ok := recs[name]; ok {
-			errs = append(errs, &DataError{Path: []any{name}, Err: fmt.Errorf("is in both %s and %s", obj.name, own.name)})
+	for name := range own {
+		if _, found := slices.BinarySearch(obj.names, nameSum(name)); found {
+			errs = append(errs, &DataError{Path: []any{name}, Err: fmt.Errorf("is in both %s and %s", obj.name, recs[name].name)})
 		}
 	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
 }
 
-// apply makes the index for recs from x, where added are the keys of the
-// recs that x does not hold.
-func (x *Index) apply(recs map[string]*fileRec, added []entry) (*Index, error) {
-	// Keys of files that changed or went away, against the new keys.
-	var gone [][32]byte
+// nameSum is the FNV-1a hash of a consumer name.
+func nameSum[S string | []byte](name S) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// apply makes the index for recs from x. fresh are the keys of the recs
+// parsed now (x holds the others), added those of their keys that x does
+// not hold with the same values.
+func (x *Index) apply(recs map[string]*fileRec, fresh [][32]byte, added []entry) (*Index, error) {
+	var gone [][32]byte // keys of the files that changed or went away
 	for rel, old := range x.files {
 		if recs[rel] != old {
 			gone = append(gone, old.hashes...)
 		}
 	}
-	slices.SortFunc(gone, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-	slices.SortFunc(added, func(a, b entry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
-	// A key in both that authenticates alike is left in place: a changed
-	// file of 1 M keys with one key revoked touches one bucket.
-	var del [][32]byte
-	var add []entry
-	i, j := 0, 0
-	for i < len(gone) || j < len(added) {
-		var c int
-		switch {
-		case i == len(gone):
-			c = 1
-		case j == len(added):
-			c = -1
-		default:
-			c = bytes.Compare(gone[i][:], added[j].hash[:])
-		}
-		switch {
-		case c < 0:
-			del = append(del, gone[i])
-			i++
-		case c > 0:
-			add = append(add, added[j])
-			j++
-		default:
-			if cur, _ := x.lookup(&gone[i]); cur == nil || !cur.same(&added[j]) {
-				del = append(del, gone[i])
-				add = append(add, added[j])
-			}
-			i++
-			j++
-		}
-	}
+	sortHashes(gone)
+	sortHashes(fresh)
+	sortEntries(added)
 	var errs []error
-	for k := range add {
-		e := &add[k]
-		if k > 0 && add[k-1].hash == e.hash {
-			errs = append(errs, &DataError{Path: []any{e.cons.name}, Err: fmt.Errorf("key id %q has the same hash as consumers[%q] (id %q)", e.id, add[k-1].cons.name, add[k-1].id)})
-			continue
+	var del [][32]byte
+	dup := func(h *[32]byte, other *entry) {
+		lo, _ := slices.BinarySearchFunc(added, *h, func(e entry, h [32]byte) int { return bytes.Compare(e.hash[:], h[:]) })
+		var these []*entry
+		for k := lo; k < len(added) && added[k].hash == *h; k++ {
+			these = append(these, &added[k])
 		}
-		if cur, ok := x.lookup(&e.hash); ok {
-			if _, leaving := slices.BinarySearchFunc(del, e.hash, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) }); !leaving {
-				errs = append(errs, &DataError{Path: []any{e.cons.name}, Err: fmt.Errorf("key id %q has the same hash as consumers[%q] (id %q)", e.id, cur.cons.name, cur.id)})
+		if other != nil {
+			these = append([]*entry{other}, these...)
+		}
+		slices.SortStableFunc(these[min(1, len(these)):], func(a, b *entry) int { return strings.Compare(a.cons.name, b.cons.name) })
+		if len(these) < 2 {
+			errs = append(errs, errors.New("a key is in two files"))
+			return
+		}
+		e, o := these[len(these)-1], these[0]
+		errs = append(errs, &DataError{Path: []any{e.cons.name}, Err: fmt.Errorf("key id %q has the same hash as consumers[%q] (id %q)", e.id, o.cons.name, o.id)})
+	}
+	i, j := 0, 0
+	for i < len(gone) || j < len(fresh) {
+		switch {
+		case j > 0 && j < len(fresh) && fresh[j] == fresh[j-1]:
+			dup(&fresh[j], nil)
+			j++
+		case j == len(fresh) || i < len(gone) && bytes.Compare(gone[i][:], fresh[j][:]) < 0:
+			del = append(del, gone[i]) // gone for good
+			i++
+		case i == len(gone) || bytes.Compare(gone[i][:], fresh[j][:]) > 0:
+			if cur, held := x.lookup(&fresh[j]); held { // and kept by an unchanged file
+				dup(&fresh[j], cur)
 			}
+			j++
+		default:
+			i++ // in both: replaced if in added, else kept as it is
+			j++
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	out := &Index{n: x.n - len(del) + len(add), files: recs}
+	for k := range added {
+		if _, held := x.lookup(&added[k].hash); held {
+			del = append(del, added[k].hash) // replaced by its new values
+		}
+	}
+	sortHashes(del)
+	out := &Index{n: x.n - len(del) + len(added), files: recs}
 	out.buckets = slices.Clone(x.buckets)
 	if out.buckets == nil {
 		out.buckets = make([][]entry, 1<<bucketBits)
 	}
-	// del and add are sorted by hash, so each touched bucket's changes
+	// del and added are sorted by hash, so each touched bucket's changes
 	// are runs: one copy per touched bucket.
+	add := added
 	for len(del) > 0 || len(add) > 0 {
 		b := -1
 		if len(del) > 0 {
@@ -211,117 +232,64 @@ func rebucket(old []entry, del [][32]byte, add []entry) []entry {
 		}
 	}
 	out = append(out, add...)
-	slices.SortFunc(out, func(a, b entry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	slices.SortFunc(out, compareEntries)
 	if len(out) == 0 {
 		return nil
 	}
 	return out
 }
 
-// consumerJSON and keyJSON are the typed form of the consumer data: the
-// valid case decodes straight into them, without a generic tree.
-type consumerJSON struct {
-	Groups []string  `json:"groups"`
-	Keys   []keyJSON `json:"keys"`
-}
-
-type keyJSON struct {
-	ID        string `json:"id"`
-	Hash      string `json:"hash"`
-	NotBefore any    `json:"not_before"`
-	ExpiresAt any    `json:"expires_at"`
-}
-
-// parseFile reads one held file (rel as in Update) into its keys. The
-// consumers are streamed one by one into the typed form; at the first
-// problem the file is decoded again generically and checked by the rules
-// of NewIndex, so that the errors are exactly those (failure path only).
-func parseFile(rel string, f bundle.HeldFile) (*fileRec, []entry, error) {
+// parseFile reads one held file (rel as in Update) into its keys, of
+// which it returns those prev does not hold alike. scanFile is the fast
+// path; at the first thing it does not take the file is decoded again
+// generically and checked by the rules of NewIndex, so that the outcome,
+// errors included, is exactly theirs.
+func parseFile(prev *Index, rel string, f bundle.HeldFile) (*fileRec, []entry, error) {
 	rec := &fileRec{sum: f.Sum, name: f.File}
-	es, ok := parseTyped(rel, f.Raw, rec)
-	if !ok {
-		return nil, nil, parseGeneric(rel, f)
-	}
-	slices.SortFunc(es, func(a, b entry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
-	for i := 1; i < len(es); i++ {
-		if es[i].hash == es[i-1].hash {
-			return nil, nil, parseGeneric(rel, f)
+	es, ok := scanFile(prev, rel, f.Raw, rec)
+	if ok {
+		slices.Sort(rec.names)
+		for i := 1; i < len(rec.names) && ok; i++ {
+			ok = rec.names[i] != rec.names[i-1] // a JSON object with a key twice
+		}
+		sortHashes(rec.hashes)
+		for i := 1; i < len(rec.hashes) && ok; i++ {
+			ok = rec.hashes[i] != rec.hashes[i-1]
 		}
 	}
-	rec.hashes = make([][32]byte, len(es))
-	for i := range es {
-		rec.hashes[i] = es[i].hash
+	if ok {
+		return rec, es, nil
+	}
+	es, err := parseGeneric(rel, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.names, rec.hashes = rec.names[:0], make([][32]byte, 0, len(es))
+	for _, e := range es {
+		if rel == "" {
+			rec.names = append(rec.names, nameSum(e.cons.name))
+		}
+		rec.hashes = append(rec.hashes, e.hash)
 	}
 	slices.Sort(rec.names)
+	rec.names = slices.Compact(rec.names)
+	sortHashes(rec.hashes)
 	return rec, es, nil
 }
 
-// parseTyped is the fast path; false means "something is wrong".
-func parseTyped(rel string, raw []byte, rec *fileRec) ([]entry, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	dec.DisallowUnknownFields()
-	var es []entry
-	one := func(name string) bool {
-		var c consumerJSON
-		if name == "" || dec.Decode(&c) != nil || slices.Contains(c.Groups, "") {
-			return false
-		}
-		cons := &consumer{name: name, groups: c.Groups}
-		rec.names = append(rec.names, name)
-		for i, k := range c.Keys {
-			e, errs := newEntry(nil, k.ID, k.Hash, k.NotBefore, k.ExpiresAt)
-			if len(errs) > 0 || slices.ContainsFunc(c.Keys[:i], func(o keyJSON) bool { return o.ID == k.ID }) {
-				return false
-			}
-			e.cons = cons
-			es = append(es, e)
-		}
-		return true
-	}
-	if rel != "" {
-		if !one(rel) {
-			return nil, false
-		}
-	} else {
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return nil, false
-		}
-		for dec.More() {
-			tok, err := dec.Token()
-			name, _ := tok.(string)
-			if err != nil || !one(name) {
-				return nil, false
-			}
-		}
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-			return nil, false
-		}
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, false // trailing data
-	}
-	return es, true
-}
-
-// parseGeneric finds the errors of a file the fast path refused.
-func parseGeneric(rel string, f bundle.HeldFile) error {
+// parseGeneric reads a file the fast path did not take.
+func parseGeneric(rel string, f bundle.HeldFile) ([]entry, error) {
 	if err := f.Check(); err != nil {
-		return err
+		return nil, err
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(f.Raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("%s: %w", f.File, err)
+		return nil, fmt.Errorf("%s: %w", f.File, err)
 	}
 	if rel != "" {
 		v = map[string]any{rel: v}
 	}
-	if _, err := entriesOf(v); err != nil {
-		return err
-	}
-	// The generic rules accept what the typed decode refused (it is
-	// stricter about JSON than NewIndex is about decoded values).
-	return fmt.Errorf("%s: consumer data does not decode as such", f.File)
+	return entriesOf(v)
 }
