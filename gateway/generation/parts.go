@@ -62,7 +62,7 @@ func bundleSources(bs []config.BundleSource) []bundle.Source {
 // reusing what prev (nil for none) holds of unchanged files. The error
 // names the bundles, because that is the file to fix.
 func apiKeyIndex(cfg *config.Config, eng *engine.Engine, prev *apikey.Index) (*apikey.Index, error) {
-	idx, err := apikey.Update(prev, strings.Split(cfg.Authn.APIKeys.DataPath, "."), eng.Held())
+	idx, err := apikey.Update(prev, strings.Split(cfg.Authn.APIKeys.DataPath, "."), eng.TakeHeld())
 	if err == nil {
 		return idx, nil
 	}

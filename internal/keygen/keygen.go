@@ -78,10 +78,30 @@ func Write(dir string, n int, layout Layout, skip func(i int) bool) error {
 
 // Revoke removes consumer i (of n) from the data Write wrote into dir.
 func Revoke(dir string, i, n int, layout Layout) error {
-	if layout == Split {
-		return os.RemoveAll(filepath.Join(dir, Consumer(i)))
+	apply, err := Revocation(dir, i, n, layout)
+	if err != nil {
+		return err
 	}
-	return Write(dir, n, layout, func(j int) bool { return j == i })
+	return apply()
+}
+
+// Revocation prepares the removal of consumer i (of n) from the data Write
+// wrote into dir; apply makes it in one step (a rename over data.json, or
+// removing the consumer's directory), so that what a caller times from
+// apply on is the gateway, not the writing of a big file. The new file is
+// staged in a hidden directory beside dir, which bundle loaders skip.
+func Revocation(dir string, i, n int, layout Layout) (apply func() error, err error) {
+	if layout == Split {
+		return func() error { return os.RemoveAll(filepath.Join(dir, Consumer(i))) }, nil
+	}
+	staging := filepath.Join(filepath.Dir(dir), ".keygen-staging")
+	if err := Write(staging, n, layout, func(j int) bool { return j == i }); err != nil {
+		return nil, err
+	}
+	return func() error {
+		defer os.RemoveAll(staging)
+		return os.Rename(filepath.Join(staging, "data.json"), filepath.Join(dir, "data.json"))
+	}, nil
 }
 
 func writeConsumer(w *bufio.Writer, i int) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,8 @@ type Engine struct {
 	metrics *metrics
 
 	state atomic.Pointer[compiled]
+	// heldMu guards the hand-over of the active state's held files.
+	heldMu sync.Mutex
 }
 
 // New loads and compiles the bundles and prepares the queries. An invalid

@@ -11,15 +11,20 @@ import (
 	"github.com/portcullis/portcullis/policy/bundle"
 )
 
-// Held returns the raw data files under Options.Hold of the active state,
-// in bundle order; nil before any bundle is active. They are shared:
-// callers must not modify them.
-func (e *Engine) Held() []bundle.HeldFile {
+// TakeHeld returns the raw data files under Options.Hold of the active
+// state, in bundle order, and lets go of them: the caller owns their
+// bytes (150 MB at 1 M API keys), and a second call returns nil. The
+// gateway reads them once, into its own index.
+func (e *Engine) TakeHeld() []bundle.HeldFile {
 	c := e.state.Load()
 	if c == nil {
 		return nil
 	}
-	return c.held
+	e.heldMu.Lock()
+	defer e.heldMu.Unlock()
+	held := c.held
+	c.held = nil
+	return held
 }
 
 // heldOf collects the held files of every bundle.

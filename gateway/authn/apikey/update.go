@@ -223,8 +223,12 @@ func (x *Index) apply(recs map[string]*fileRec, fresh [][32]byte, added []entry)
 }
 
 // rebucket returns a new array: old without the hashes in del, plus add,
-// sorted. old is not modified.
+// sorted. old is not modified. A bucket that only gains keys on a first
+// load is a window on add itself: no copy of 1 M entries.
 func rebucket(old []entry, del [][32]byte, add []entry) []entry {
+	if len(old) == 0 {
+		return slices.Clip(add)
+	}
 	out := make([]entry, 0, len(old)-len(del)+len(add))
 	for _, e := range old {
 		if _, found := slices.BinarySearchFunc(del, e.hash, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) }); !found {

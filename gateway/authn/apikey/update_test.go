@@ -177,7 +177,7 @@ func TestUpdateRefuses(t *testing.T) {
 		files []bundle.HeldFile
 		want  string
 	}{
-		{"a misspelt field", []bundle.HeldFile{held("", `{"a": {"keys": [{"id": "1", "hash": "` + Hash("k") + `", "expires": 1}]}}`)}, `consumers["a"].keys[0].expires: unknown field`},
+		{"a misspelt field", []bundle.HeldFile{held("", `{"a": {"keys": [{"id": "1", "hash": "`+Hash("k")+`", "expires": 1}]}}`)}, `consumers["a"].keys[0].expires: unknown field`},
 		{"a bad hash in a consumer's own file", []bundle.HeldFile{held("b", `{"keys": [{"id": "1", "hash": "sha256:ab"}]}`)}, `consumers["b"].keys[0].hash: want "sha256:"`},
 		{"a hash twice in one file", []bundle.HeldFile{held("", `{"a": `+consumerJSONOf("k", "1")+`, "b": `+consumerJSONOf("k", "2")+`}`)}, `consumers["b"].keys[0].hash: same hash as consumers["a"].keys[0] (id "1")`},
 		{"a hash in two files", []bundle.HeldFile{good, held("b", consumerJSONOf("ka", "2"))}, `consumers["b"]: key id "2" has the same hash as consumers["a"] (id "1")`},
@@ -211,7 +211,7 @@ func TestUpdateRefuses(t *testing.T) {
 // At 1 M: go test ./gateway/authn/apikey -run x -bench Update/1M -benchtime 1x
 func BenchmarkUpdate(b *testing.B) {
 	for _, n := range []int{10, 10_000, 100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("%s", count(n)), func(b *testing.B) {
+		b.Run(count(n), func(b *testing.B) {
 			dir := b.TempDir()
 			if err := keygen.Write(dir, n, keygen.OneFile, nil); err != nil {
 				b.Fatal(err)
