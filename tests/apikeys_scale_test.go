@@ -24,7 +24,7 @@ func TestAPIKeysRevocationAtScale(t *testing.T) {
 		n      int
 	}{
 		{keygen.OneFile, 200_000},
-		{keygen.Split, 10_000},
+		{keygen.Split, 5_000},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.layout), func(t *testing.T) {
