@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -69,11 +70,23 @@ func splitData(b *opabundle.Bundle, hold [][]string, file func(rel string) strin
 			held = append(held, HeldFile{Path: key, File: name, Raw: raw, Sum: sha256.Sum256(raw)})
 			continue
 		}
+		// A held value inside a JSON file above the held path is cut out of
+		// the bytes before decoding: a 145 MB consumers object in a root
+		// data.json never becomes a generic tree.
+		value := r.Value
+		for _, h := range hold {
+			if len(h) > len(key) && hasPrefix(h, key) && !isYAML {
+				if s, e, ok := heldSpan(value, h[len(key):]); ok {
+					held = append(held, HeldFile{Path: h, File: name, Raw: value[s:e], Sum: sha256.Sum256(value[s:e])})
+					value = slices.Concat(value[:s], []byte("null"), value[e:])
+				}
+			}
+		}
 		var v any
 		var err error
 		if isYAML {
-			err = util.Unmarshal(r.Value, &v)
-		} else if err = util.UnmarshalJSON(r.Value, &v); err != nil {
+			err = util.Unmarshal(value, &v)
+		} else if err = util.UnmarshalJSON(value, &v); err != nil {
 			if located := checkJSON(name, "data.json", r.Value); located != nil {
 				return nil, nil, located
 			}
@@ -87,7 +100,9 @@ func splitData(b *opabundle.Bundle, hold [][]string, file func(rel string) strin
 				if err != nil {
 					return nil, nil, fmt.Errorf("bundle load failed on %v: %w", name, err)
 				}
-				if found {
+				// A JSON file's held value is null here (cut out above)
+				// unless heldSpan could not find it (an escaped key).
+				if found && !(string(cut) == "null" && !isYAML) {
 					held = append(held, HeldFile{Path: h, File: name, Raw: cut, Sum: sha256.Sum256(cut)})
 				}
 			}
@@ -111,6 +126,41 @@ func dirKey(rel string) []string {
 
 func hasPrefix(p, prefix []string) bool {
 	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
+}
+
+// heldSpan finds the byte range of the value at rest in the JSON object
+// raw without decoding it (siblings on the way are skipped, not decoded).
+// ok is false when it is not there or raw is not such an object; the
+// caller's decode then reports or finds it.
+func heldSpan(raw []byte, rest []string) (start, end int, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for _, k := range rest {
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return 0, 0, false
+		}
+		for {
+			if !dec.More() {
+				return 0, 0, false
+			}
+			tok, err := dec.Token()
+			if err != nil {
+				return 0, 0, false
+			}
+			if tok == any(k) {
+				break
+			}
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return 0, 0, false
+			}
+		}
+	}
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return 0, 0, false
+	}
+	end = int(dec.InputOffset())
+	return end - len(v), end, true
 }
 
 // cutOut removes the value at rest from v, returning it as JSON. A path

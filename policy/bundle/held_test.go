@@ -35,6 +35,12 @@ func TestHoldKeepsDataRaw(t *testing.T) {
 			"a file above it, cut out",
 			map[string]string{"data.json": `{"portcullis": {"consumers": {"a": {"keys": []}}, "other": [1]}}`},
 			`{"portcullis": {"other": [1]}}`,
+			map[string]string{"portcullis/consumers": `{"a": {"keys": []}}`}, // the file's own bytes
+		},
+		{
+			"a YAML file above it, cut out",
+			map[string]string{"portcullis/data.yaml": "consumers:\n  a: {keys: []}\nother: 1\n"},
+			`{"portcullis": {"other": 1}}`,
 			map[string]string{"portcullis/consumers": `{"a":{"keys":[]}}`},
 		},
 		{
