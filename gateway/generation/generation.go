@@ -129,6 +129,8 @@ type parts struct {
 	limitStore ratelimit.Store
 	limitRedis *redis.Store
 	limitKey   limitStoreSettings
+	// keyIndex is the API-key index, from which the next one is diffed.
+	keyIndex *apikey.Index
 }
 
 // Build makes a generation from cfg. prev, when not nil, is the running
@@ -306,10 +308,15 @@ func (b *builder) build(ctx context.Context) {
 	b.buildLimits()
 	g.apikeys = apikey.New(apikey.Options{Logger: o.Logger, Registerer: o.Registerer})
 	if g.Engine != nil {
-		if idx, err := apiKeyIndex(cfg, g.Engine); err != nil {
+		var prev *apikey.Index
+		if b.prev != nil {
+			prev = b.prev.keyIndex
+		}
+		if idx, err := apiKeyIndex(cfg, g.Engine, prev); err != nil {
 			b.fail(err)
 		} else {
 			g.apikeys.SetIndex(idx)
+			g.keyIndex = idx
 		}
 	}
 	if l := cfg.Listen; l.TLSCertFile != "" {

@@ -42,9 +42,10 @@ consumer := input.identity.consumer if {
 
 # groups come from the consumer data only, never from a token's own groups
 # claim: the input gateway matched the groups it stored for the consumer,
-# and a token must not be able to name its own.
+# and a token must not be able to name its own. (The consumers object is
+# the gateway's: policies cannot read it.)
 groups contains g if {
-	some g in data.portcullis.consumers[consumer].groups
+	some g in data.portcullis.imported.consumer_groups[consumer]
 }
 
 deny_reasons contains "route_not_imported" if not rule

@@ -142,6 +142,9 @@ func expand(routes []Route) []expanded {
 func (w *writer) bundle(routes []expanded) {
 	consumers := map[string]any{}
 	jwtConsumers := map[string]string{}
+	// The policy reads groups here: the gateway holds the consumers
+	// object for its API keys and policies cannot read it.
+	groups := map[string]any{}
 	for _, c := range w.plan.Consumers {
 		keys := make([]any, 0, len(c.Keys))
 		for _, k := range c.Keys {
@@ -152,6 +155,7 @@ func (w *writer) bundle(routes []expanded) {
 			entry["keys"] = keys
 		}
 		consumers[c.Name] = entry
+		groups[c.Name] = nonNil(c.Groups)
 		for _, iss := range c.Issuers {
 			jwtConsumers[iss] = c.Name
 		}
@@ -162,7 +166,7 @@ func (w *writer) bundle(routes []expanded) {
 	}
 	data := map[string]any{"portcullis": map[string]any{
 		"consumers": consumers,
-		"imported":  map[string]any{"routes": rules, "jwt_consumers": jwtConsumers},
+		"imported":  map[string]any{"routes": rules, "jwt_consumers": jwtConsumers, "consumer_groups": groups},
 	}}
 	b, err := json.MarshalIndent(data, "", "  ")
 	if err != nil {

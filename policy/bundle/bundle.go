@@ -29,6 +29,9 @@ type Options struct {
 	MaxBytes int64
 	// Signing, when non-nil, refuses bundles without a valid .signatures.json.
 	Signing *Signing
+	// Hold are dotted data paths (e.g. "portcullis.consumers") whose data
+	// is kept raw in Loaded.Held instead of the decoded Data.
+	Hold []string
 }
 
 // Module is one Rego file of a bundle, parsed with its real file path so
@@ -55,6 +58,8 @@ type Loaded struct {
 	Tests   []Module
 	// Data is the merged data.json/data.yaml content of the bundle.
 	Data map[string]any
+	// Held is the data under Options.Hold, kept raw.
+	Held []HeldFile
 }
 
 // Load reads every source and refuses the set when two bundles claim
@@ -79,7 +84,7 @@ func Load(ctx context.Context, srcs []Source, opts Options) ([]*Loaded, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		l, err := loadOne(src, opts.MaxBytes, vc)
+		l, err := loadOne(src, opts.MaxBytes, vc, holdPaths(opts.Hold))
 		var located *JSONError
 		switch {
 		case errors.As(err, &located):
@@ -103,7 +108,7 @@ func (s Source) name() string {
 	return strings.TrimSuffix(base, ".tar.gz")
 }
 
-func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig) (*Loaded, error) {
+func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig, hold [][]string) (*Loaded, error) {
 	fi, err := os.Stat(src.Path)
 	if err != nil {
 		return nil, err
@@ -128,7 +133,10 @@ func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig) (*Loa
 		WithSizeLimitBytes(maxBytes).
 		WithBundleName(src.name()).
 		WithProcessAnnotations(true).
-		WithRegoVersion(ast.RegoV1)
+		WithRegoVersion(ast.RegoV1).
+		// Lazy mode leaves the data files raw for splitData; signatures
+		// are still verified over every file's bytes as they are read.
+		WithLazyLoadingMode(len(hold) > 0)
 	if vc != nil {
 		r = r.WithBundleVerificationConfig(vc)
 	} else {
@@ -141,17 +149,34 @@ func loadOne(src Source, maxBytes int64, vc *opabundle.VerificationConfig) (*Loa
 		}
 		return nil, relocate(err, src.Path)
 	}
-	return fromOPA(src, &b)
+	var held []HeldFile
+	if len(hold) > 0 {
+		if b.Data, held, err = splitData(&b, hold, dataFileName(src.Path, fi.IsDir())); err != nil {
+			return nil, err
+		}
+	}
+	return fromOPA(src, &b, held)
+}
+
+// dataFileName names a data file of the bundle at src the way locateJSON does.
+func dataFileName(src string, isDir bool) func(rel string) string {
+	return func(rel string) string {
+		rel = strings.TrimPrefix(rel, "/")
+		if isDir {
+			return filepath.Join(src, filepath.FromSlash(rel))
+		}
+		return src + "/" + rel
+	}
 }
 
 // fromOPA converts an OPA bundle, re-parsing each module under its real path
 // (OPA names them relative to the bundle root, e.g. "/authz.rego").
-func fromOPA(src Source, b *opabundle.Bundle) (*Loaded, error) {
-	sum, err := contentHash(b)
+func fromOPA(src Source, b *opabundle.Bundle, held []HeldFile) (*Loaded, error) {
+	sum, err := contentHash(b, held)
 	if err != nil {
 		return nil, err
 	}
-	l := &Loaded{Name: src.name(), Path: src.Path, Revision: b.Manifest.Revision, Hash: sum, Data: b.Data}
+	l := &Loaded{Name: src.name(), Path: src.Path, Revision: b.Manifest.Revision, Hash: sum, Data: b.Data, Held: held}
 	if b.Manifest.Roots != nil {
 		l.Roots = append(l.Roots, *b.Manifest.Roots...)
 	} else {
@@ -161,6 +186,9 @@ func fromOPA(src Source, b *opabundle.Bundle) (*Loaded, error) {
 		l.Data = map[string]any{}
 	}
 	if err := checkDataRoots(l.Roots, "", l.Data); err != nil {
+		return nil, err
+	}
+	if err := checkHeldRoots(l.Roots, held); err != nil {
 		return nil, err
 	}
 	for _, mf := range b.Modules {

@@ -20,8 +20,10 @@ import (
 // order: the same files give the same hash whatever order the directory
 // or archive lists them in, and a directory and the tarball `opa build`
 // makes of it hash the same. Formatting-only changes to data.json or
-// .manifest do not change it; any change to a value does.
-func contentHash(b *opabundle.Bundle) (string, error) {
+// .manifest do not change it; any change to a value does. Held data
+// (Options.Hold) enters as the SHA-256 of its bytes under its data path,
+// so there formatting counts too: it is never decoded to a canonical form.
+func contentHash(b *opabundle.Bundle, held []HeldFile) (string, error) {
 	type entry struct {
 		path string
 		raw  []byte
@@ -41,6 +43,9 @@ func contentHash(b *opabundle.Bundle) (string, error) {
 	}
 	// "\x00" sorts before any path, so these two cannot collide with a module.
 	entries = append(entries, entry{"\x00data", data}, entry{"\x00manifest", manifest})
+	for _, f := range held {
+		entries = append(entries, entry{"\x00held/" + strings.Join(f.Path, "/"), f.Sum[:]})
+	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].path < entries[j].path })
 	h := sha256.New()
 	for _, e := range entries {

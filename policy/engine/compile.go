@@ -35,14 +35,16 @@ type compiled struct {
 	revisions map[string]policy.BundleID
 	bundles   []BundleStatus
 	// data is the bundle data as the store holds it (shared, not a copy).
-	data     ast.Object
+	data ast.Object
+	// held are the raw files of the held paths (API keys), handed over once.
+	held     []bundle.HeldFile
 	loadedAt time.Time
 }
 
 // compile loads, optionally tests, compiles and prepares. It takes no lock
 // the request path uses.
 func (e *Engine) compile(ctx context.Context) (*compiled, error) {
-	loaded, err := bundle.Load(ctx, e.opts.Sources, bundle.Options{MaxBytes: e.opts.MaxBundleBytes, Signing: e.opts.Signing})
+	loaded, err := bundle.Load(ctx, e.opts.Sources, bundle.Options{MaxBytes: e.opts.MaxBundleBytes, Signing: e.opts.Signing, Hold: e.opts.Hold})
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +61,15 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHeld(compiler, e.opts.Hold); err != nil {
+		return nil, err
+	}
 	store, tree, err := newStore(data)
 	if err != nil {
 		return nil, fmt.Errorf("bundle data: %w", err)
 	}
 
-	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: tree, loadedAt: time.Now(), needs: analyzeInput(compiler)}
+	c := &compiled{revisions: make(map[string]policy.BundleID, len(loaded)), data: tree, held: heldOf(loaded), loadedAt: time.Now(), needs: analyzeInput(compiler)}
 	c.cache, c.cacheOff = newDecisionCache(compiler, c.needs, e.opts.DecisionCacheSize)
 	c.eval = &fastEvaluator{e: e, c: c}
 	txn, err := store.NewTransaction(ctx)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,10 @@ type Options struct {
 	// DecisionCacheSize bounds the decisions Evaluate caches per policy
 	// generation (see decisionCache); 0 disables the cache.
 	DecisionCacheSize int
+	// Hold are dotted data paths whose data stays out of the store and out
+	// of reach of the policies (see Held); a module reading into one is
+	// refused.
+	Hold []string
 }
 
 // Engine evaluates the decision rule of its bundles. It is safe for
@@ -53,6 +58,8 @@ type Engine struct {
 	metrics *metrics
 
 	state atomic.Pointer[compiled]
+	// heldMu guards the hand-over of the active state's held files.
+	heldMu sync.Mutex
 }
 
 // New loads and compiles the bundles and prepares the queries. An invalid

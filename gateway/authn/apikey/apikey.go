@@ -4,6 +4,8 @@ package apikey
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"math"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -51,6 +53,17 @@ type Authenticator struct {
 	results *prometheus.CounterVec
 	ok      prometheus.Counter // results{result="ok"}, resolved once
 	keys    prometheus.Gauge
+	// memos give the identities of a key one shared policy.Memo, so that
+	// its policy value is built once; a slot serves the last key that
+	// hashed to it (bounded, lock-free, allocation only on a miss).
+	memos [memoSlots]atomic.Pointer[memoSlot]
+}
+
+const memoSlots = 4096
+
+type memoSlot struct {
+	key  entry
+	memo policy.Memo
 }
 
 var _ pipeline.Authenticator = (*Authenticator)(nil)
@@ -109,28 +122,44 @@ func (a *Authenticator) Authenticate(_ context.Context, cred pipeline.Credential
 	// learns how many leading bytes of that digest match a stored one gains
 	// nothing, because producing a key with a chosen digest prefix is a
 	// preimage search. So the lookup leaks nothing usable about valid keys.
-	k, ok := x.byHash[sha256.Sum256([]byte(cred.Value))]
+	sum := sha256.Sum256([]byte(cred.Value))
+	k, ok := x.lookup(&sum)
 	if !ok {
 		return nil, a.reject(ReasonInvalid, "the API key is not valid", "")
 	}
-	now := a.now()
-	if !k.NotBefore.IsZero() && now.Before(k.NotBefore) {
-		return nil, a.reject(ReasonNotYetValid, "the API key is not valid yet", k.ID)
+	now := a.now().Unix()
+	if now < k.nbf {
+		return nil, a.reject(ReasonNotYetValid, "the API key is not valid yet", k.id)
 	}
-	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		return nil, a.reject(ReasonExpired, "the API key has expired", k.ID)
+	if now >= k.exp {
+		return nil, a.reject(ReasonExpired, "the API key has expired", k.id)
 	}
 	a.ok.Inc()
+	var exp time.Time
+	if k.exp != math.MaxInt64 {
+		exp = time.Unix(k.exp, 0).UTC()
+	}
 	return &policy.Identity{
 		Authenticated: true,
 		Method:        policy.MethodAPIKey,
-		Subject:       k.Consumer,
-		Consumer:      k.Consumer,
-		Groups:        k.Groups,
-		KeyID:         k.ID,
-		ExpiresAt:     k.ExpiresAt,
-		Memo:          k.memo,
+		Subject:       k.cons.name,
+		Consumer:      k.cons.name,
+		Groups:        k.cons.groups,
+		KeyID:         k.id,
+		ExpiresAt:     exp,
+		Memo:          a.memo(k),
 	}, nil
+}
+
+// memo returns the shared memo of k's identities.
+func (a *Authenticator) memo(k *entry) *policy.Memo {
+	slot := &a.memos[int(binary.BigEndian.Uint16(k.hash[2:]))%memoSlots]
+	if s := slot.Load(); s != nil && s.key == *k {
+		return &s.memo
+	}
+	s := &memoSlot{key: *k}
+	slot.Store(s)
+	return &s.memo
 }
 
 func (a *Authenticator) reject(reason, detail, keyID string) *problem.Problem {

@@ -122,9 +122,11 @@ func FuzzNewIndex(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, k := range x.byHash {
-			if k.Consumer == "" || k.ID == "" {
-				t.Fatalf("accepted key without consumer or id: %+v", k)
+		for _, b := range x.buckets {
+			for _, k := range b {
+				if k.cons.name == "" || k.id == "" {
+					t.Fatalf("accepted key without consumer or id: %+v", k)
+				}
 			}
 		}
 	})
