@@ -12,10 +12,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/scalebench"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -69,15 +69,6 @@ func dataInput() *policy.Input {
 	in := typicalInput()
 	in.Identity.Subject = "user-0000004"
 	return in
-}
-
-// heapAfterGC is the live heap once the collector has run twice.
-func heapAfterGC() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // peakSampler records the largest heap seen while it runs.
@@ -135,7 +126,7 @@ func TestMeasureDataSize(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir, n := writeDataBundle(t, mib)
-		base := heapAfterGC()
+		base := scalebench.LiveHeap()
 
 		quiet := evalsWhile(t, live, in, func() { time.Sleep(time.Second) })
 		var e *Engine
@@ -147,15 +138,15 @@ func TestMeasureDataSize(t *testing.T) {
 			peak := samplePeak()
 			var ms0, ms1 runtime.MemStats
 			runtime.ReadMemStats(&ms0)
-			start, cpu0 := time.Now(), cpuTime()
+			start, cpu0 := time.Now(), scalebench.CPUTime()
 			e = newEngine(t, Options{Sources: sources(dir)})
-			build, cpu = time.Since(start), cpuTime()-cpu0
+			build, cpu = time.Since(start), scalebench.CPUTime()-cpu0
 			runtime.ReadMemStats(&ms1)
 			pk = peak.end()
 			allocMiB, allocs = float64(ms1.TotalAlloc-ms0.TotalAlloc)/(1<<20), ms1.Mallocs-ms0.Mallocs
 			gcs = ms1.NumGC - ms0.NumGC
 		})
-		held := heapAfterGC() - base
+		held := scalebench.LiveHeap() - base
 		if d := e.Evaluate(ctx, in); !d.Allow {
 			t.Fatalf("denied: %v", d.Err)
 		}
@@ -203,30 +194,3 @@ func evalsWhile(t *testing.T, e *Engine, in *policy.Input, during func()) string
 	return fmt.Sprintf("n=%d p50 %v p99 %v max %v", len(lat), p(0.5), p(0.99), lat[len(lat)-1].Round(time.Microsecond))
 }
 
-// cpuTime is the CPU the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkDataEvaluate evaluates a rule that reads one entry of bundle
-// data of 1 and 10 MiB.
-func BenchmarkDataEvaluate(b *testing.B) {
-	ctx := context.Background()
-	in := InputValue(dataInput())
-	for _, mib := range []float64{0.01, 1, 10} {
-		dir, n := writeDataBundle(b, mib)
-		e := newEngine(b, Options{Sources: sources(dir)})
-		b.Run(fmt.Sprintf("%.0fKiB", float64(n)/1024), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if d := e.EvaluateValue(ctx, in); !d.Allow {
-					b.Fatalf("denied: %v", d.Err)
-				}
-			}
-		})
-	}
-}
