@@ -261,7 +261,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, cred pipeline.Credenti
 	id, err := a.authenticate(ctx, cred.Value)
 	switch p := problem.As(err); {
 	case err == nil:
-		a.metrics.verifications.WithLabelValues("ok").Inc()
+		a.metrics.ok()
 	case errors.Is(err, pipeline.ErrNoCredential):
 	case p != nil:
 		a.metrics.verifications.WithLabelValues(string(p.Reason)).Inc()
