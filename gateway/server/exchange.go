@@ -28,6 +28,8 @@ type exchange struct {
 	authz   authz.Result
 	edits   header.Edits
 	up      proxy.Exchange
+	// ids back the X-Request-Id and X-Decision-Id response headers.
+	ids [2]string
 	// span is the request's server span; nil when tracing is off.
 	span trace.Span
 }
