@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -74,11 +75,22 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 // appendAST appends a ground ast.Value as JSON, like ast.JSON does: sets
 // become arrays, non-string object keys become their JSON text.
 func appendAST(b []byte, v ast.Value) ([]byte, error) {
-	w := &astWriter{b: b}
-	w.pairFn, w.elemFn = w.pair, w.elem // bound once: no allocation per object
+	w, _ := astWriters.Get().(*astWriter)
+	if w == nil {
+		w = &astWriter{}
+		w.pairFn, w.elemFn = w.pair, w.elem // bound once: no allocation per object
+	}
+	w.b, w.err, w.first = b, nil, false
 	w.value(v)
-	return w.b, w.err
+	b, err := w.b, w.err
+	w.b, w.err = nil, nil // the pool keeps neither the line nor an error
+	astWriters.Put(w)
+	return b, err
 }
+
+// astWriters are kept with their callbacks bound, so writing a result
+// allocates neither the writer nor the two method values.
+var astWriters sync.Pool
 
 // astWriter walks an ast.Value with Foreach callbacks, keeping its state
 // in one place instead of in closures that would escape per object.
