@@ -313,23 +313,28 @@ func (c *Cleaner) forwarding(r *http.Request, req *policy.Request, present bool)
 	if req.ClientIP == "" && peer.IsValid() {
 		req.ClientIP = peer.String()
 	}
-	set := func(k, v string) {
+	// The three values share one array (one allocation, not three); each
+	// header gets a slice capped at its own value, so an append to one
+	// cannot overwrite the next.
+	vals := make([]string, 3)
+	set := func(i int, k, v string) {
+		vals[i] = v
 		if present { // other spellings may be left (a trusted peer's)
-			Replace(h, k, []string{v})
+			Replace(h, k, vals[i:i+1:i+1])
 		} else {
-			h[k] = []string{v}
+			h[k] = vals[i : i+1 : i+1]
 		}
 	}
 	if ip != "" {
 		if len(xff) > 0 {
 			ip = strings.Join(xff, ", ") + ", " + ip
 		}
-		set(xForwardedFor, ip)
+		set(0, xForwardedFor, ip)
 	} else {
 		Del(h, xForwardedFor)
 	}
-	set(xForwardedHost, host)
-	set(xForwardedProto, proto)
+	set(1, xForwardedHost, host)
+	set(2, xForwardedProto, proto)
 }
 
 // CopyForwarding copies the forwarding headers Screen set on in to out

@@ -50,6 +50,10 @@ type Exchange struct {
 	Relayed time.Time
 	// Err is the error of the exchange.
 	Err error
+
+	// values back the request id and Content-Length headers rewrite sets,
+	// which so cost no allocation of their own.
+	values [2]string
 }
 
 // ExchangePart is the request's Exchange.
@@ -230,7 +234,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		e.ApplyStamp(pr.In, pr.Out.Header, up.url, x.ForwardedPath)
 	}
 	if in := input.Part.From(ctx); in != nil {
-		pr.Out.Header.Set(RequestIDHeader, in.Request.ID)
+		x.values[0] = in.Request.ID
+		pr.Out.Header[RequestIDHeader] = x.values[0:1:1] // as Header.Set: the name is canonical
 	}
 
 	if b := body.Part.From(ctx); b != nil && b.Read {
@@ -238,7 +243,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.ContentLength = int64(len(b.Bytes))
 		pr.Out.TransferEncoding = nil
 		pr.Out.Header.Del("Transfer-Encoding")
-		pr.Out.Header.Set("Content-Length", strconv.Itoa(len(b.Bytes)))
+		x.values[1] = strconv.Itoa(len(b.Bytes))
+		pr.Out.Header["Content-Length"] = x.values[1:2:2]
 		pr.Out.GetBody = nil
 	}
 }

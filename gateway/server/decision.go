@@ -33,7 +33,7 @@ func logDecision(ctx context.Context, g *generation.Generation, header http.Head
 		Timestamp:      x.start,
 		Path:           g.DecisionPath,
 		Status:         o.Status,
-		Reasons:        []string{string(o.Reason)},
+		Reasons:        append(x.reasons[:0], string(o.Reason)),
 		Route:          x.in.Route.Name,
 		Latency:        time.Since(x.start),
 		UpstreamStatus: x.up.Status,

@@ -28,6 +28,12 @@ type exchange struct {
 	authz   authz.Result
 	edits   header.Edits
 	up      proxy.Exchange
+	// ids back the X-Request-Id and X-Decision-Id response headers.
+	ids [2]string
+	// reasons backs the decision-log event's reasons: the outcome's and
+	// usually a few of the policy's. The exchange is never reused, so an
+	// event kept beyond the request (the shadow's) may point into it.
+	reasons [4]string
 	// span is the request's server span; nil when tracing is off.
 	span trace.Span
 }

@@ -114,8 +114,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.decisionID = uuid.NewString()
 	x.authz.DecisionID = x.decisionID
 	input.Arrive(&x.in, r)
-	w.Header().Set(proxy.RequestIDHeader, x.in.Request.ID)
-	w.Header().Set(DecisionIDHeader, x.decisionID)
+	// As Header.Set (the names are canonical), without a slice for each.
+	x.ids = [2]string{x.in.Request.ID, x.decisionID}
+	h := w.Header()
+	h[proxy.RequestIDHeader], h[DecisionIDHeader] = x.ids[0:1:1], x.ids[1:2:2]
 	rec := &recorder{ResponseWriter: w}
 	ctx := pipeline.WithRequest(r.Context(), &x.rq)
 	if s.tracer != nil {

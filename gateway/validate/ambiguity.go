@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,9 +34,9 @@ const maxSchemaNesting = 8
 // (ASP.NET binds query parameters, and encoding/json members, ignoring
 // case). A member repeated in one object never gets here: body.Read
 // refused it.
-func ambiguous(out []problem.InvalidParam, c *compiled, r *http.Request, route *routers.Route, raw []byte) []problem.InvalidParam {
-	if r.URL.RawQuery != "" {
-		out = queryAmbiguity(out, r, route)
+func ambiguous(out []problem.InvalidParam, c *compiled, r *http.Request, query url.Values, route *routers.Route, raw []byte) []problem.InvalidParam {
+	if len(query) > 0 {
+		out = queryAmbiguity(out, query, route)
 	}
 	if len(raw) == 0 || !body.IsJSON(r.Header.Get("Content-Type")) {
 		return out
@@ -109,8 +110,7 @@ func allowsVariants(s *openapi3.SchemaRef, depth int) bool {
 }
 
 // queryAmbiguity checks the query parameters the operation declares.
-func queryAmbiguity(out []problem.InvalidParam, r *http.Request, route *routers.Route) []problem.InvalidParam {
-	q := r.URL.Query()
+func queryAmbiguity(out []problem.InvalidParam, q url.Values, route *routers.Route) []problem.InvalidParam {
 	for _, params := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
 		for _, pr := range params {
 			p := pr.Value

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -130,16 +131,28 @@ func (v *Validator) check(c *compiled, r *http.Request, in *policy.Input, b *bod
 			return resultUnsupportedMedia, p
 		}
 	}
-	rq.Body = io.NopCloser(bytes.NewReader(body))
+	// kin-openapi reads a nil or NoBody request body as empty; NoBody
+	// spares a reader for every request without one.
+	rq.Body = http.NoBody
+	if len(body) > 0 {
+		rq.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	rq.ContentLength = int64(len(body))
 	rq.GetBody = nil
+	// The query is parsed once for kin-openapi and the ambiguity checks,
+	// which only read it. nil (no query) is what kin-openapi would parse
+	// for itself, so it does.
+	var query url.Values
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
 	err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
-		Request: rq, PathParams: params, Route: route, Options: c.opts,
+		Request: rq, PathParams: params, QueryParams: query, Route: route, Options: c.opts,
 	})
 	if err != nil {
 		invalid = translate(invalid, err, v.verbose)
 	}
-	invalid = ambiguous(invalid, c, r, route, body)
+	invalid = ambiguous(invalid, c, r, query, route, body)
 	if len(invalid) == 0 {
 		return resultValid, nil
 	}

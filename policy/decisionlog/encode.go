@@ -1,7 +1,6 @@
 package decisionlog
 
 import (
-	"bytes"
 	"strconv"
 	"sync"
 	"time"
@@ -16,18 +15,20 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 
 const maxLine = 1 << 16
 
-// encode returns the event line, ending in '\n', in a new slice that every
-// sink shares. The JSON is appended directly, not through the gateway's
-// log library, so no log level or hook can silence or change the audit
-// stream. An input or result that cannot be encoded is erased (and
-// recorded so) rather than losing the event.
-func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
+// putLine gives a line buffer back to linePool.
+func putLine(bp *[]byte) {
+	if cap(*bp) <= maxLine {
+		linePool.Put(bp)
+	}
+}
+
+// encode writes the event line, ending in '\n', into a buffer of linePool.
+// The JSON is appended directly, not through the gateway's log library, so
+// no log level or hook can silence or change the audit stream. An input or
+// result that cannot be encoded is erased (and recorded so) rather than
+// losing the event.
+func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	bp := linePool.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= maxLine {
-			linePool.Put(bp)
-		}
-	}()
 	// Key order follows OPA's EventV1, then our own object.
 	b := append((*bp)[:0], `{"labels":`...)
 	b = append(b, l.labels...)
@@ -103,7 +104,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) []byte {
 	}
 	b = append(b, "}}\n"...)
 	*bp = b
-	return bytes.Clone(b)
+	return bp
 }
 
 // appendBundles appends OPA's bundles object, {name: {"revision": ...}},

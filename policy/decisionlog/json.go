@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -74,11 +75,22 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 // appendAST appends a ground ast.Value as JSON, like ast.JSON does: sets
 // become arrays, non-string object keys become their JSON text.
 func appendAST(b []byte, v ast.Value) ([]byte, error) {
-	w := &astWriter{b: b}
-	w.pairFn, w.elemFn = w.pair, w.elem // bound once: no allocation per object
+	w, _ := astWriters.Get().(*astWriter)
+	if w == nil {
+		w = &astWriter{}
+		w.pairFn, w.elemFn = w.pair, w.elem // bound once: no allocation per object
+	}
+	w.b, w.err, w.first = b, nil, false
 	w.value(v)
-	return w.b, w.err
+	b, err := w.b, w.err
+	w.b, w.err = nil, nil // the pool keeps neither the line nor an error
+	astWriters.Put(w)
+	return b, err
 }
+
+// astWriters are kept with their callbacks bound, so writing a result
+// allocates neither the writer nor the two method values.
+var astWriters sync.Pool
 
 // astWriter walks an ast.Value with Foreach callbacks, keeping its state
 // in one place instead of in closures that would escape per object.
@@ -226,6 +238,16 @@ const keyBuf = 16
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the bytes appendString copies as they are: printable ASCII
+// but the quote and the backslash. One lookup a byte is what keeps the
+// encoding of the event's many short strings cheap.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
 // control characters, U+2028 and U+2029 are escaped, so an event is always
 // one line.
@@ -234,11 +256,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':

@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,11 @@ type Logger struct {
 	log                     zerolog.Logger
 	m                       *metrics
 	sinks                   []Sink
+	// owner is the only sink when it is a stream: it copies each line
+	// before it writes, so it gets the encoding buffer itself and gives it
+	// back to linePool. With other or more sinks every sink shares one
+	// copy of the line, which a sink may keep.
+	owner *stream
 
 	mu     sync.RWMutex // write-held only by Close, so no write races a closed sink
 	closed bool
@@ -87,6 +93,9 @@ func New(opts Options, sinks ...Sink) (*Logger, error) {
 	for _, s := range l.sinks {
 		s.held().add()
 	}
+	if len(l.sinks) == 1 {
+		l.owner, _ = l.sinks[0].(*stream)
+	}
 	return l, nil
 }
 
@@ -126,9 +135,15 @@ func (l *Logger) Log(ctx context.Context, ev *Event) {
 		l.m.ruled.Inc()
 		return
 	}
-	line := l.encode(ev, id, ts, &d)
-	for _, s := range l.sinks {
-		s.Write(line)
+	bp := l.encode(ev, id, ts, &d)
+	if l.owner != nil {
+		l.owner.writeOwned(bp)
+	} else {
+		line := bytes.Clone(*bp)
+		putLine(bp)
+		for _, s := range l.sinks {
+			s.Write(line)
+		}
 	}
 	l.m.logged.Inc()
 }

@@ -45,7 +45,7 @@ type stream struct {
 	// closer, if not nil, is closed by Reopen (the writer opens again at
 	// the next write) and after the queue is drained.
 	closer io.Closer
-	ch     chan []byte
+	ch     chan queued
 	done   chan struct{}
 	log    zerolog.Logger
 	m      sinkMetrics
@@ -62,7 +62,7 @@ func newStream(name string, opts SinkOptions, w io.Writer, closer io.Closer, per
 		perEvent: perEvent,
 		w:        w,
 		closer:   closer,
-		ch:       make(chan []byte, streamQueue),
+		ch:       make(chan queued, streamQueue),
 		done:     make(chan struct{}),
 		log:      env.Logger,
 		m:        m,
@@ -76,13 +76,34 @@ func (s *stream) Options() SinkOptions { return s.opts }
 // Accepting is always true: a full stream queue drops (best effort).
 func (s *stream) Accepting() bool { return true }
 
-func (s *stream) Write(b []byte) {
+// queued is one event line waiting in a stream; pooled, when not nil,
+// is the linePool buffer holding it, which the stream alone owns and gives
+// back once the line is copied or written.
+type queued struct {
+	b      []byte
+	pooled *[]byte
+}
+
+func (s *stream) Write(b []byte) { s.enqueue(queued{b: b}) }
+
+// writeOwned is Write of the line in *bp, handing the buffer over.
+func (s *stream) writeOwned(bp *[]byte) { s.enqueue(queued{b: *bp, pooled: bp}) }
+
+func (s *stream) enqueue(q queued) {
 	s.m.queue.Inc() // before the send, so that run never takes the gauge below zero
 	select {
-	case s.ch <- b:
+	case s.ch <- q:
 	default:
+		q.release()
 		s.m.queue.Dec()
 		s.m.full.Inc()
+	}
+}
+
+// release gives the line's buffer back, if the stream owns it.
+func (q queued) release() {
+	if q.pooled != nil {
+		putLine(q.pooled)
 	}
 }
 
@@ -90,12 +111,15 @@ func (s *stream) run() {
 	defer close(s.done)
 	failing, torn := false, false
 	var buf []byte
-	for b := range s.ch {
+	for q := range s.ch {
+		// The line is copied, so its buffer can go back at once.
+		buf = append(buf[:0], q.b...)
+		q.release()
 		n := 1
 		if !s.perEvent {
-			buf, n = s.coalesce(append(buf[:0], b...))
-			b = buf
+			buf, n = s.coalesce(buf)
 		}
+		b := buf
 		s.m.queue.Sub(float64(n))
 		var err error
 		if torn {
@@ -161,11 +185,12 @@ func (s *stream) coalesce(buf []byte) ([]byte, int) {
 	n := 1
 	for len(buf) < coalesceBytes {
 		select {
-		case b, ok := <-s.ch:
+		case q, ok := <-s.ch:
 			if !ok {
 				return buf, n
 			}
-			buf = append(buf, b...)
+			buf = append(buf, q.b...)
+			q.release()
 			n++
 		default:
 			return buf, n

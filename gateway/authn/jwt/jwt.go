@@ -259,9 +259,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, cred pipeline.Credenti
 		return nil, pipeline.ErrNoCredential
 	}
 	id, err := a.authenticate(ctx, cred.Value)
+	if err == nil { // before problem.As, whose target escapes: no allocation on success
+		a.metrics.ok()
+		return id, nil
+	}
 	switch p := problem.As(err); {
-	case err == nil:
-		a.metrics.verifications.WithLabelValues("ok").Inc()
 	case errors.Is(err, pipeline.ErrNoCredential):
 	case p != nil:
 		a.metrics.verifications.WithLabelValues(string(p.Reason)).Inc()

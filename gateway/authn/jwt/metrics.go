@@ -1,6 +1,8 @@
 package jwt
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/promreg"
@@ -10,6 +12,21 @@ type metrics struct {
 	verifications *prometheus.CounterVec
 	cacheHits     prometheus.Counter
 	cacheMisses   prometheus.Counter
+	// okCount is verifications{result="ok"}, looked up at the first
+	// success (not before: the series appears with it) and then kept, as
+	// every request that passes counts there.
+	okCount atomic.Pointer[prometheus.Counter]
+}
+
+// ok counts one successful authentication.
+func (m *metrics) ok() {
+	c := m.okCount.Load()
+	if c == nil {
+		v := m.verifications.WithLabelValues("ok")
+		c = &v
+		m.okCount.Store(c)
+	}
+	(*c).Inc()
 }
 
 // newMetrics builds the collectors and registers them with reg (if not
