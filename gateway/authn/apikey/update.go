@@ -26,7 +26,8 @@ type fileRec struct {
 
 // Update returns the index of the consumers held in files: the data files
 // at and below base, the consumers object's position in the data tree
-// (bundle.Options.Hold). A file at base holds the consumers object (or
+// (bundle.Options.Hold), less the keys of the revocation list, the files
+// at revokedBase. A file at base holds the consumers object (or
 // part of it); a file at base/<name> holds consumer <name> alone, the
 // layout in which a change to one consumer touches one small file.
 //
@@ -37,11 +38,37 @@ type fileRec struct {
 // none) is never modified and stays valid; with no change at all Update
 // returns prev itself. Any error refuses the whole set (all or nothing).
 // Errors are *DataError where a value is wrong, and located
-// *bundle.JSONError where a file does not decode.
-func Update(prev *Index, base []string, files []bundle.HeldFile) (*Index, error) {
+// *bundle.JSONError where a file does not decode, *RevocationError for
+// the list. A change to the list alone reads only the list.
+func Update(prev *Index, base, revokedBase []string, files []bundle.HeldFile) (*Index, error) {
 	if prev == nil || prev.files == nil {
 		prev = &Index{} // none, or made by NewIndex: nothing to diff against
 	}
+	var list []bundle.HeldFile
+	files = slices.DeleteFunc(slices.Clone(files), func(f bundle.HeldFile) bool {
+		if len(revokedBase) > 0 && len(f.Path) >= len(revokedBase) && slices.Equal(f.Path[:len(revokedBase)], revokedBase) {
+			list = append(list, f)
+			return true
+		}
+		return false
+	})
+	rev, err := revocationsOf(prev.revoked, revokedBase, list)
+	x, kerr := updateKeys(prev, base, files)
+	if err := errors.Join(kerr, err); err != nil {
+		return nil, err
+	}
+	if x.revoked != rev {
+		if x == prev {
+			copied := *prev
+			x = &copied
+		}
+		x.revoked = rev
+	}
+	return x, nil
+}
+
+// updateKeys is Update for the key files.
+func updateKeys(prev *Index, base []string, files []bundle.HeldFile) (*Index, error) {
 	rels := make([]string, len(files))
 	own := map[string]bool{} // consumers with a file of their own
 	var errs []error
@@ -193,7 +220,7 @@ func (x *Index) apply(recs map[string]*fileRec, fresh [][32]byte, added []entry)
 		}
 	}
 	sortHashes(del)
-	out := &Index{n: x.n - len(del) + len(added), files: recs}
+	out := &Index{n: x.n - len(del) + len(added), files: recs, revoked: x.revoked}
 	out.buckets = slices.Clone(x.buckets)
 	if out.buckets == nil {
 		out.buckets = make([][]entry, 1<<bucketBits)
