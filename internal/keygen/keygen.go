@@ -104,6 +104,25 @@ func Revocation(dir string, i, n int, layout Layout) (apply func() error, err er
 	}, nil
 }
 
+// WriteRevoked writes the revocation list of consumers is' keys (by
+// consumer and id) to dir/data.json, dir being the list's directory in
+// the bundle (e.g. bundle/portcullis/revoked_api_keys), by a rename.
+func WriteRevoked(dir string, is ...int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "data.json"), func(w *bufio.Writer) {
+		w.WriteString("[")
+		for j, i := range is {
+			if j > 0 {
+				w.WriteString(",")
+			}
+			fmt.Fprintf(w, "\n{\"consumer\": %q, \"id\": \"k%d\", \"reason\": \"keygen\"}", Consumer(i), i)
+		}
+		w.WriteString("\n]\n")
+	})
+}
+
 func writeConsumer(w *bufio.Writer, i int) {
 	sum := sha256.Sum256([]byte(Key(i)))
 	fmt.Fprintf(w, `{"groups": ["scale"], "keys": [{"id": "k%d", "hash": "sha256:%s"}]}`, i, hex.EncodeToString(sum[:]))
