@@ -1,5 +1,7 @@
 // Package keygen writes API-key bundle data of any size, for the scale
-// tests and benchmarks: consumer i has one key, Key(i), in group "scale".
+// tests and benchmarks: consumer i has one key, Key(i), in group
+// "read-access", the example policy's group that may GET (make
+// bench-scale runs that policy).
 // The keys are derived from i, so a test can present any of them without
 // keeping a million in memory.
 package keygen
@@ -125,7 +127,7 @@ func WriteRevoked(dir string, is ...int) error {
 
 func writeConsumer(w *bufio.Writer, i int) {
 	sum := sha256.Sum256([]byte(Key(i)))
-	fmt.Fprintf(w, `{"groups": ["scale"], "keys": [{"id": "k%d", "hash": "sha256:%s"}]}`, i, hex.EncodeToString(sum[:]))
+	fmt.Fprintf(w, `{"groups": ["read-access"], "keys": [{"id": "k%d", "hash": "sha256:%s"}]}`, i, hex.EncodeToString(sum[:]))
 }
 
 // writeFile writes path through a temporary file and a rename.
