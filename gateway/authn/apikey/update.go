@@ -18,6 +18,9 @@ type fileRec struct {
 	name string // the file, for errors
 	// hashes are the file's keys, sorted.
 	hashes [][32]byte
+	// fps are the fingerprints of the file's keys in file order, from the
+	// scanner (nil after a generic decode), for the next scan's diff.
+	fps []uint64
 	// names are FNV-1a hashes of the consumer names of a file of the
 	// consumers object, sorted, to find a consumer that also has a file
 	// of its own (8 bytes per consumer instead of its name).
@@ -295,7 +298,7 @@ func parseFile(prev *Index, rel string, f bundle.HeldFile) (*fileRec, []entry, e
 	if err != nil {
 		return nil, nil, err
 	}
-	rec.names, rec.hashes = rec.names[:0], make([][32]byte, 0, len(es))
+	rec.names, rec.hashes, rec.fps = rec.names[:0], make([][32]byte, 0, len(es)), nil
 	for _, e := range es {
 		if rel == "" {
 			rec.names = append(rec.names, nameSum(e.cons.name))

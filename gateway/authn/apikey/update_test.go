@@ -259,3 +259,61 @@ func count(n int) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// TestUpdateFingerprints changes one file in ways the in-order
+// fingerprint diff must see: a value changed in place, a run of keys
+// removed longer than its window, keys inserted and reordered.
+func TestUpdateFingerprints(t *testing.T) {
+	t.Parallel()
+	obj := func(ids []int, groups map[int]string) bundle.HeldFile {
+		parts := make([]string, len(ids))
+		for j, i := range ids {
+			g := "g"
+			if groups[i] != "" {
+				g = groups[i]
+			}
+			parts[j] = fmt.Sprintf("%q: %s", keygen.Consumer(i), consumerJSONOf(keygen.Key(i), fmt.Sprint(i), g))
+		}
+		return held("", "{"+strings.Join(parts, ", ")+"}")
+	}
+	span := func(from, to int) []int {
+		var s []int
+		for i := from; i < to; i++ {
+			s = append(s, i)
+		}
+		return s
+	}
+	x, err := Update(nil, base, revBase, []bundle.HeldFile{obj(span(0, 100), nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name   string
+		ids    []int
+		groups map[int]string
+	}{
+		{"one group changed in place", span(0, 100), map[int]string{50: "h"}},
+		{"20 keys removed", append(span(0, 30), span(50, 100)...), map[int]string{50: "h"}},
+		{"keys inserted", append(append(span(0, 30), span(200, 205)...), span(50, 100)...), map[int]string{50: "h"}},
+		{"reordered", append(span(50, 100), append(span(0, 30), span(200, 205)...)...), map[int]string{50: "h", 0: "z"}},
+	}
+	for _, st := range steps {
+		if x, err = Update(x, base, revBase, []bundle.HeldFile{obj(st.ids, st.groups)}); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		want, err := Update(nil, base, revBase, []bundle.HeldFile{obj(st.ids, st.groups)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Len() != want.Len() {
+			t.Fatalf("%s: %d keys, want %d", st.name, x.Len(), want.Len())
+		}
+		for i := range 205 {
+			got, ok := found(x, keygen.Key(i))
+			w, wok := found(want, keygen.Key(i))
+			if ok != wok || ok && !got.same(w) {
+				t.Errorf("%s: key %d: got %v %+v, want %v %+v", st.name, i, ok, got, wok, w)
+			}
+		}
+	}
+}
