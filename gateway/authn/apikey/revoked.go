@@ -146,6 +146,7 @@ func (r *revocations) read(f bundle.HeldFile) []error {
 			bad(i, "", "want an object, got %s", typeName(item))
 			continue
 		}
+		before := len(errs)
 		fields := make([]string, 0, len(obj))
 		for name := range obj {
 			fields = append(fields, name)
@@ -163,6 +164,9 @@ func (r *revocations) read(f bundle.HeldFile) []error {
 				continue
 			}
 			str[name] = s
+		}
+		if len(errs) > before {
+			continue // a misspelt field: not also "needs both consumer and id"
 		}
 		_, hasHash := obj["hash"]
 		_, hasConsumer := obj["consumer"]

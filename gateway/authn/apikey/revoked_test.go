@@ -216,3 +216,16 @@ func FuzzRevocationList(f *testing.F) {
 		_ = x.revoked.has(e)
 	})
 }
+
+func TestRevocationListOneErrorPerMistake(t *testing.T) {
+	t.Parallel()
+	_, err := Update(nil, base, revBase, []bundle.HeldFile{revokedFile(`[{"consumer": "a", "idd": "1"}, {"hash": "x"}]`)})
+	var got []string
+	for _, e := range unjoin(err) {
+		got = append(got, e.Error())
+	}
+	want := []string{"revoked_api_keys[0].idd: unknown field (want hash, consumer, id, reason)", `revoked_api_keys[1].hash: want "sha256:" and 64 hex digits`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

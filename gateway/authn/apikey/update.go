@@ -57,8 +57,8 @@ func Update(prev *Index, base, revokedBase []string, files []bundle.HeldFile) (*
 	})
 	rev, err := revocationsOf(prev.revoked, revokedBase, list)
 	x, kerr := updateKeys(prev, base, files)
-	if err := errors.Join(kerr, err); err != nil {
-		return nil, err
+	if err := errors.Join(append(unjoin(kerr), unjoin(err)...)...); err != nil {
+		return nil, err // one flat list, each error located on its own
 	}
 	if x.revoked != rev {
 		if x == prev {
@@ -68,6 +68,17 @@ func Update(prev *Index, base, revokedBase []string, files []bundle.HeldFile) (*
 		x.revoked = rev
 	}
 	return x, nil
+}
+
+// unjoin is the list of errors errors.Join made err of.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
 }
 
 // updateKeys is Update for the key files.
