@@ -100,6 +100,10 @@ type APIKeys struct {
 	Query string `yaml:"query"`
 	// DataPath is where the consumers are in bundle data. Default portcullis.consumers.
 	DataPath string `yaml:"data_path"`
+	// RevokedDataPath is where the revocation list is in bundle data: keys
+	// refused although DataPath still holds them, so that revoking one is a
+	// change to a small file. Default portcullis.revoked_api_keys.
+	RevokedDataPath string `yaml:"revoked_data_path"`
 	// ConsumerHeader is set upstream to the consumer name. Default X-Consumer-Username.
 	ConsumerHeader string `yaml:"consumer_header"`
 }

@@ -76,10 +76,11 @@ func (c *Config) defaults() {
 	}
 	c.Authn.JWT = JWT{MaxTokenBytes: 8 << 10, CacheSize: 10000}
 	c.Authn.APIKeys = APIKeys{
-		Header:         "X-API-Key",
-		Query:          "apikey",
-		DataPath:       "portcullis.consumers",
-		ConsumerHeader: "X-Consumer-Username",
+		Header:          "X-API-Key",
+		Query:           "apikey",
+		DataPath:        "portcullis.consumers",
+		RevokedDataPath: "portcullis.revoked_api_keys",
+		ConsumerHeader:  "X-Consumer-Username",
 	}
 	c.Authn.ClientCerts = ClientCerts{DataPath: "portcullis.client_certs"}
 	c.Policy = Policy{

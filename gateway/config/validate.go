@@ -279,6 +279,20 @@ func (c *Config) validateAuthn(ch *checker) {
 	if !validHeaderName(k.ConsumerHeader) {
 		ch.add("authn.api_keys.consumer_header", "%q is not a valid header name", k.ConsumerHeader)
 	}
+	checkDataPath(ch, "authn.api_keys.data_path", k.DataPath)
+	checkDataPath(ch, "authn.api_keys.revoked_data_path", k.RevokedDataPath)
+	// Both are held out of OPA's store, each read by its own rules: one
+	// inside the other would be read twice.
+	if a, b := k.DataPath+".", k.RevokedDataPath+"."; strings.HasPrefix(a, b) || strings.HasPrefix(b, a) {
+		ch.add("authn.api_keys.revoked_data_path", "%q overlaps authn.api_keys.data_path %q: the revocation list needs its own place in bundle data", k.RevokedDataPath, k.DataPath)
+	}
+}
+
+// checkDataPath refuses a dotted bundle-data path with an empty segment.
+func checkDataPath(ch *checker, field, p string) {
+	if slices.Contains(strings.Split(p, "."), "") {
+		ch.add(field, "%q is not a dotted data path (like portcullis.consumers)", p)
+	}
 }
 
 var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

@@ -132,6 +132,12 @@ func TestBuildRefusesEveryBrokenInputNamingItsFile(t *testing.T) {
 		{"consumer data with a misspelt expires_at", func(f *fixture) {
 			f.write("bundle/data.json", strings.Replace(consumers, `"expires_at"`, `"expires"`, 1))
 		}, []string{"bundle/data.json:2: data.portcullis.consumers[\"partner\"].keys[0].expires: unknown field"}},
+		{"a revocation list entry with a misspelt field", func(f *fixture) {
+			f.write("bundle/portcullis/revoked_api_keys/data.json", "[\n{\"consumer\": \"partner\", \"id\": \"k1\"},\n{\"hsh\": \"sha256:00\"}\n]\n")
+		}, []string{"bundle/portcullis/revoked_api_keys/data.json:3: data.portcullis.revoked_api_keys[1].hsh: unknown field"}},
+		{"a revocation list that is not a list", func(f *fixture) {
+			f.write("bundle/portcullis/revoked_api_keys/data.json", `{"partner": "k1"}`)
+		}, []string{"revoked_api_keys: want an array"}},
 		{"a Rego syntax error", func(f *fixture) {
 			f.write("bundle/authz.rego", "package portcullis.authz\n\ndecision if {{\n")
 		}, []string{"authz.rego:", "rego_parse_error"}},

@@ -37,7 +37,7 @@ func EngineOptions(cfg *config.Config, reg prometheus.Registerer, log zerolog.Lo
 		DecisionCacheSize: p.DecisionCacheSize,
 		// The API keys are read by the gateway, never by a policy: held
 		// raw, they skip OPA's store (~20x their JSON size).
-		Hold: []string{cfg.Authn.APIKeys.DataPath},
+		Hold: []string{cfg.Authn.APIKeys.DataPath, cfg.Authn.APIKeys.RevokedDataPath},
 	}
 	o.Sources = bundleSources(p.Bundles)
 	if s := p.Signing; s != nil {
@@ -62,7 +62,8 @@ func bundleSources(bs []config.BundleSource) []bundle.Source {
 // reusing what prev (nil for none) holds of unchanged files. The error
 // names the bundles, because that is the file to fix.
 func apiKeyIndex(cfg *config.Config, eng *engine.Engine, prev *apikey.Index) (*apikey.Index, error) {
-	idx, err := apikey.Update(prev, strings.Split(cfg.Authn.APIKeys.DataPath, "."), eng.TakeHeld())
+	k := cfg.Authn.APIKeys
+	idx, err := apikey.Update(prev, strings.Split(k.DataPath, "."), strings.Split(k.RevokedDataPath, "."), eng.TakeHeld())
 	if err == nil {
 		return idx, nil
 	}
@@ -94,16 +95,20 @@ func bundlePaths(cfg *config.Config) []string {
 // consumer data, or returns nil when it cannot be found there (a tarball,
 // data written elsewhere).
 func locateAPIKeyError(cfg *config.Config, err error) error {
-	de, ok := errors.AsType[*apikey.DataError](err)
-	if !ok {
+	dataPath, rel := cfg.Authn.APIKeys.DataPath, []any(nil)
+	if de, ok := errors.AsType[*apikey.DataError](err); ok {
+		rel = de.Path
+	} else if re, ok := errors.AsType[*apikey.RevocationError](err); ok {
+		dataPath, rel = cfg.Authn.APIKeys.RevokedDataPath, re.Path()
+	} else {
 		return nil
 	}
-	segs := strings.Split(cfg.Authn.APIKeys.DataPath, ".")
-	path := make([]any, 0, len(segs)+len(de.Path))
+	segs := strings.Split(dataPath, ".")
+	path := make([]any, 0, len(segs)+len(rel))
 	for _, seg := range segs {
 		path = append(path, seg)
 	}
-	path = append(path, de.Path...)
+	path = append(path, rel...)
 	// The error's own path starts at the consumers object, the last segment.
 	parent := "data."
 	if len(segs) > 1 {

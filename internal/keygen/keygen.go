@@ -1,5 +1,7 @@
 // Package keygen writes API-key bundle data of any size, for the scale
-// tests and benchmarks: consumer i has one key, Key(i), in group "scale".
+// tests and benchmarks: consumer i has one key, Key(i), in group
+// "read-access", the example policy's group that may GET (make
+// bench-scale runs that policy).
 // The keys are derived from i, so a test can present any of them without
 // keeping a million in memory.
 package keygen
@@ -104,9 +106,28 @@ func Revocation(dir string, i, n int, layout Layout) (apply func() error, err er
 	}, nil
 }
 
+// WriteRevoked writes the revocation list of consumers is' keys (by
+// consumer and id) to dir/data.json, dir being the list's directory in
+// the bundle (e.g. bundle/portcullis/revoked_api_keys), by a rename.
+func WriteRevoked(dir string, is ...int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "data.json"), func(w *bufio.Writer) {
+		w.WriteString("[")
+		for j, i := range is {
+			if j > 0 {
+				w.WriteString(",")
+			}
+			fmt.Fprintf(w, "\n{\"consumer\": %q, \"id\": \"k%d\", \"reason\": \"keygen\"}", Consumer(i), i)
+		}
+		w.WriteString("\n]\n")
+	})
+}
+
 func writeConsumer(w *bufio.Writer, i int) {
 	sum := sha256.Sum256([]byte(Key(i)))
-	fmt.Fprintf(w, `{"groups": ["scale"], "keys": [{"id": "k%d", "hash": "sha256:%s"}]}`, i, hex.EncodeToString(sum[:]))
+	fmt.Fprintf(w, `{"groups": ["read-access"], "keys": [{"id": "k%d", "hash": "sha256:%s"}]}`, i, hex.EncodeToString(sum[:]))
 }
 
 // writeFile writes path through a temporary file and a rename.

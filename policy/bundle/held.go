@@ -203,14 +203,20 @@ func insertData(data map[string]any, key []string, value any) error {
 	if !ok {
 		return errors.New("root value must be object")
 	}
-	if at, conflict := mergeMaps(data, obj); conflict {
+	return MergeData(data, obj)
+}
+
+// MergeData merges the data tree src into dst with OPA's semantics:
+// objects merge key by key, any other collision is a conflict, which
+// stops the merge (the caller discards dst then). Bundle data files and
+// the bundles' trees are merged alike.
+func MergeData(dst, src map[string]any) error {
+	if at, conflict := mergeMaps(dst, src); conflict {
 		return fmt.Errorf("data conflict at /%s", strings.Join(at, "/"))
 	}
 	return nil
 }
 
-// mergeMaps merges src into dst, stopping at the first conflict (the
-// caller discards dst then).
 func mergeMaps(dst, src map[string]any) ([]string, bool) {
 	for k, v := range src {
 		cur, exists := dst[k]

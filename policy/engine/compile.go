@@ -135,30 +135,11 @@ func compileModules(loaded []*bundle.Loaded) (*ast.Compiler, error) {
 func mergeData(loaded []*bundle.Loaded) (map[string]any, error) {
 	out := make(map[string]any)
 	for _, l := range loaded {
-		if err := mergeInto(out, l.Data); err != nil {
+		if err := bundle.MergeData(out, l.Data); err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", l.Name, err)
 		}
 	}
 	return out, nil
-}
-
-func mergeInto(dst, src map[string]any) error {
-	for k, v := range src {
-		cur, exists := dst[k]
-		if !exists {
-			dst[k] = v
-			continue
-		}
-		a, okA := cur.(map[string]any)
-		b, okB := v.(map[string]any)
-		if !okA || !okB {
-			return fmt.Errorf("data conflict at key %q", k)
-		}
-		if err := mergeInto(a, b); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // requireTests runs the bundles' tests; any failure, or no test at all,

@@ -17,6 +17,7 @@ func TestHeldDataIsOutOfReach(t *testing.T) {
 		{"a rule reading the held object", "decision := {\"allow\": count(data.portcullis.consumers) > 0}", "authz.rego:3: data.portcullis.consumers reads data.portcullis.consumers"},
 		{"a rule reading one consumer", "decision := {\"allow\": data.portcullis.consumers.alice.groups[0] == \"x\"}", "authz.rego:3:"},
 		{"an import", "import data.portcullis.consumers as c\n\ndecision := {\"allow\": count(c) > 0}", "authz.rego:5:"},
+		{"a rule reading the second held path", "decision := {\"allow\": count(data.portcullis.revoked_api_keys) == 0}", "authz.rego:3: data.portcullis.revoked_api_keys reads data.portcullis.revoked_api_keys"},
 		{"a rule reading other data", "decision := {\"allow\": data.portcullis.settings.open == true}", ""},
 		{"a rule reading the identity", "decision := {\"allow\": input.identity.consumer == \"alice\"}", ""},
 	}
@@ -28,7 +29,7 @@ func TestHeldDataIsOutOfReach(t *testing.T) {
 				"portcullis/consumers/data.json": `{"alice": {"groups": ["x"]}}`,
 				"portcullis/settings/data.json":  `{"open": true}`,
 			})
-			e, err := New(context.Background(), withRules(Options{Sources: sources(dir), Hold: []string{"portcullis.consumers"}}))
+			e, err := New(context.Background(), withRules(Options{Sources: sources(dir), Hold: []string{"portcullis.consumers", "portcullis.revoked_api_keys"}}))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -78,8 +78,11 @@ type binaryPoint struct {
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// ReloadS is from SIGHUP to the new generation running.
 	ReloadS float64 `json:"reload_s"`
-	// Revocation is, for API keys, the reload that removes one key.
-	Revocation *revocation `json:"revocation,omitempty"`
+	// Revocation is, for API keys, the reload that removes one key from
+	// the key file; ListRevocation the reload that then revokes another
+	// by the revocation list, the key file unchanged.
+	Revocation     *revocation `json:"revocation,omitempty"`
+	ListRevocation *revocation `json:"list_revocation,omitempty"`
 	// Load is the closed-loop comparison with the bare twin, at the
 	// extremes of the axis.
 	Load *loadFigures `json:"load,omitempty"`
@@ -279,7 +282,7 @@ func (r *scaleReport) print(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		head := append([]string{"point"}, cols...)
 		if binary {
-			head = append(head, "ready s", "RSS MiB", "peak MiB", "reload s", "revoked s", "p99 ms", "× twin", "CPU µs/req")
+			head = append(head, "ready s", "RSS MiB", "peak MiB", "reload s", "revoked s", "p99 ms", "listed s", "p99 ms", "× twin", "CPU µs/req")
 		}
 		fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 		for _, p := range a.Points {
@@ -307,16 +310,18 @@ func formatMetric(m map[string]float64, unit string) string {
 
 // binaryCells are the table cells of b, "-" for what was not measured.
 func binaryCells(b *binaryPoint) []string {
-	cells := []string{"-", "-", "-", "-", "-", "-", "-", "-"}
+	cells := []string{"-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}
 	if b == nil {
 		return cells
 	}
 	cells[0], cells[1], cells[2], cells[3] = fmt.Sprintf("%.2f", b.ReadyS), fmt.Sprintf("%.0f", b.RSSMiB), fmt.Sprintf("%.0f", b.PeakRSSMiB), fmt.Sprintf("%.2f", b.ReloadS)
-	if v := b.Revocation; v != nil {
-		cells[4], cells[5] = fmt.Sprintf("%.2f", v.EffectiveS), fmt.Sprintf("%.1f", v.P99Ms)
+	for i, v := range []*revocation{b.Revocation, b.ListRevocation} {
+		if v != nil {
+			cells[4+2*i], cells[5+2*i] = fmt.Sprintf("%.2f", v.EffectiveS), fmt.Sprintf("%.1f", v.P99Ms)
+		}
 	}
 	if l := b.Load; l != nil {
-		cells[6], cells[7] = fmt.Sprintf("%.2f", l.RatioToTwin), fmt.Sprintf("%.0f", l.CPUUsPerRequest)
+		cells[8], cells[9] = fmt.Sprintf("%.2f", l.RatioToTwin), fmt.Sprintf("%.0f", l.CPUUsPerRequest)
 	}
 	return cells
 }

@@ -193,7 +193,7 @@ func TestScaleQuickRun(t *testing.T) {
 }
 
 // checkBinaryPoint checks that bp holds every figure the point measures.
-func checkBinaryPoint(t *testing.T, name string, bp *binaryPoint, extreme, revocation bool) {
+func checkBinaryPoint(t *testing.T, name string, bp *binaryPoint, extreme, revokes bool) {
 	t.Helper()
 	if bp == nil {
 		t.Fatalf("%s: no binary figures", name)
@@ -206,9 +206,14 @@ func checkBinaryPoint(t *testing.T, name string, bp *binaryPoint, extreme, revoc
 	} else if l := bp.Load; l != nil && (l.RPS <= 0 || l.TwinRPS <= 0 || l.RatioToTwin <= 0 || l.CPUUsPerRequest <= 0) {
 		t.Errorf("%s: load %+v", name, l)
 	}
-	if revocation != (bp.Revocation != nil) {
-		t.Errorf("%s: revocation %+v, want one for API keys only", name, bp.Revocation)
-	} else if v := bp.Revocation; v != nil && (v.EffectiveS <= 0 || v.EffectiveS > bp.ReloadS || v.Failed > 0) {
-		t.Errorf("%s: revocation %+v (reload %.3fs)", name, v, bp.ReloadS)
+	for _, v := range []*revocation{bp.Revocation, bp.ListRevocation} {
+		if revokes != (v != nil) {
+			t.Errorf("%s: revocations %+v, %+v, want both for API keys only", name, bp.Revocation, bp.ListRevocation)
+		} else if v != nil && (v.EffectiveS <= 0 || v.Failed > 0) {
+			t.Errorf("%s: revocation %+v", name, v)
+		}
+	}
+	if v := bp.Revocation; v != nil && v.EffectiveS > bp.ReloadS {
+		t.Errorf("%s: revocation %+v after the reload %.3fs", name, v, bp.ReloadS)
 	}
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/keygen"
 	"github.com/portcullis/portcullis/internal/scalebench"
 )
 
@@ -104,50 +102,60 @@ func (s *scaleRun) routesPoint(ctx context.Context, n int, extreme bool) (*binar
 	path := fmt.Sprintf("/svc%d/users/42", n-1)
 	return s.measurePoint(ctx, g, extreme,
 		requestSpec{method: "GET", url: "http://" + g.proxy + path},
-		requestSpec{method: "GET", url: s.bareBase + path}, nil)
+		requestSpec{method: "GET", url: s.bareBase + path})
 }
 
-// apiKeysPoint starts a gateway whose bundle holds n API-key consumers and
-// the example policy, measures its start and memory, the revocation of one
-// key by a reload while other keys' requests run, and at the extremes its
-// throughput against the bare twin.
+// apiKeysPoint starts a gateway whose bundle holds n API-key consumers
+// (internal/keygen's, one file) and the example policy, measures its start
+// and memory, at the extremes its throughput against the bare twin, then
+// two revocations by reloads while other keys' requests run: one key
+// removed from the key file, then another put on the revocation list,
+// which leaves the key file as it is.
 func (s *scaleRun) apiKeysPoint(ctx context.Context, n int, extreme bool) (*binaryPoint, error) {
 	dir := filepath.Join(s.dir, fmt.Sprintf("keys-%d", n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	rego, err := os.ReadFile(filepath.Join(s.root, "bundles", "portcullis", "authz.rego"))
 	if err != nil {
+		return nil, err
+	}
+	consumers := filepath.Join(dir, "portcullis", "consumers")
+	t0 := time.Now()
+	if err := keygen.Write(consumers, n, keygen.OneFile, nil); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "authz.rego"), rego, 0o644); err != nil {
 		return nil, err
 	}
-	data := filepath.Join(dir, "data.json")
-	t0 := time.Now()
-	keys, err := writeKeySet(data, n)
-	if err != nil {
-		return nil, err
-	}
+	data := filepath.Join(consumers, "data.json")
 	progress("api-keys: wrote %d keys (%s) in %s", n, fileSize(data), time.Since(t0).Round(time.Millisecond))
-	cfg := "authn:\n  api_keys: {header: X-API-Key, data_path: portcullis.consumers}\n" + policyYAML(dir) +
+	cfg := "authn:\n  api_keys: {header: X-API-Key, data_path: portcullis.consumers, revoked_data_path: portcullis.revoked_api_keys}\n" + policyYAML(dir) +
 		fmt.Sprintf("routes:\n  - {name: users-api, match: {path_prefix: /api/v1}, upstream: %q, tags: [users], authn: {methods: [api_key]}}\n", s.upstreamURL)
 	g, err := s.startGateway(ctx, fmt.Sprintf("keys-%d", n), cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer g.stop()
-	// The load uses up to 1 000 keys but never the last, which the
-	// revocation removes.
-	pool := keys[:max(1, min(len(keys)-1, 1000))]
+	// The load uses up to 1 000 keys but never the two that are revoked,
+	// the last (from the key file) and the one before (by the list).
+	pool := make([]string, max(1, min(n-2, 1000)))
+	for i := range pool {
+		pool[i] = keygen.Key(i)
+	}
+	byEdit, byList := n-1, max(0, n-2)
+	probe := func(i int) requestSpec {
+		return requestSpec{method: "GET", url: "http://" + g.proxy + usersPath, header: "X-API-Key", values: []string{keygen.Key(i)}}
+	}
+	// The key file without the last key is written beside it first, so
+	// that the change the reload sees is one rename, not the writing.
+	edit, err := keygen.Revocation(consumers, byEdit, n, keygen.OneFile)
+	if err != nil {
+		return nil, err
+	}
+	list := filepath.Join(dir, "portcullis", "revoked_api_keys")
 	spec := requestSpec{method: "GET", url: "http://" + g.proxy + usersPath, header: "X-API-Key", values: pool}
 	twin := requestSpec{method: "GET", url: s.bareBase + usersPath, header: "X-API-Key", values: pool}
-	revoke := func() error {
-		_, err := writeKeySet(data, n-1) // the same keys but the last
-		return err
-	}
-	revoked := requestSpec{method: "GET", url: "http://" + g.proxy + usersPath, header: "X-API-Key", values: keys[n-1:]}
-	return s.measurePoint(ctx, g, extreme, spec, twin, &revocationStep{change: revoke, probe: revoked})
+	return s.measurePoint(ctx, g, extreme, spec, twin,
+		&revocationStep{change: edit, probe: probe(byEdit)},
+		&revocationStep{change: func() error { return keygen.WriteRevoked(list, byList) }, probe: probe(byList)})
 }
 
 // revocationStep is the change a reload activates, and the request that
@@ -158,9 +166,10 @@ type revocationStep struct {
 }
 
 // measurePoint measures the memory of a ready gateway, at the extremes its
-// load against the twin, then a reload: with rev, of rev's change while
-// spec runs at a fixed rate; without, of the unchanged config.
-func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bool, spec, twin requestSpec, rev *revocationStep) (*binaryPoint, error) {
+// load against the twin, then reloads: with revs, one per step (the first
+// is Revocation, the second ListRevocation), each of its change while spec
+// runs at a fixed rate; without, one of the unchanged config.
+func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bool, spec, twin requestSpec, revs ...*revocationStep) (*binaryPoint, error) {
 	client := newClient(s.opts.concurrency)
 	if got, err := statusOf(ctx, client, &spec); err != nil || got != http.StatusOK {
 		return nil, fmt.Errorf("the gateway answers %s %s with %d (%v), want 200:\n%s", spec.method, spec.url, got, err, g.logTail())
@@ -176,18 +185,47 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 			return nil, err
 		}
 	}
-	gen, err := generation(ctx, g.admin)
+	if len(revs) == 0 {
+		if bp.ReloadS, _, err = s.reload(ctx, g, client, spec, nil); err != nil {
+			return nil, err
+		}
+	}
+	for i, rev := range revs {
+		reloadS, v, err := s.reload(ctx, g, client, spec, rev)
+		if err != nil {
+			return nil, err
+		}
+		switch i {
+		case 0:
+			bp.ReloadS, bp.Revocation = reloadS, v
+		case 1:
+			bp.ListRevocation = v
+		}
+	}
+	peak, err := peakRSS(g.pid())
 	if err != nil {
 		return nil, err
+	}
+	bp.PeakRSSMiB = float64(peak) / (1 << 20)
+	return bp, nil
+}
+
+// reload sends SIGHUP and waits for the new generation: with rev, after
+// making its change and while spec runs at a fixed rate, until rev's probe
+// is refused too.
+func (s *scaleRun) reload(ctx context.Context, g *scaleGateway, client *http.Client, spec requestSpec, rev *revocationStep) (float64, *revocation, error) {
+	gen, err := generation(ctx, g.admin)
+	if err != nil {
+		return 0, nil, err
 	}
 	var load chan *outcome
 	cancel := func() {}
 	if rev != nil {
-		if err := rev.change(); err != nil {
-			return nil, err
-		}
 		if got, err := statusOf(ctx, client, &rev.probe); err != nil || got != http.StatusOK {
-			return nil, fmt.Errorf("the key to revoke is refused before the reload: %d (%v)", got, err)
+			return 0, nil, fmt.Errorf("the key to revoke is refused before the reload: %d (%v)", got, err)
+		}
+		if err := rev.change(); err != nil {
+			return 0, nil, err
 		}
 		var lctx context.Context
 		lctx, cancel = context.WithCancel(ctx)
@@ -197,16 +235,17 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 	defer cancel()
 	sent := time.Now()
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	var effective time.Duration
+	var reloadS float64
 	probe := newClient(1)
 	for deadline := sent.Add(5 * time.Minute); ; {
 		if err := g.alive(); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no new generation 5 minutes after SIGHUP:\n%s", g.logTail())
+			return 0, nil, fmt.Errorf("no new generation 5 minutes after SIGHUP:\n%s", g.logTail())
 		}
 		if rev != nil && effective == 0 {
 			if got, err := statusOf(ctx, probe, &rev.probe); err == nil && got/100 == 4 {
@@ -214,23 +253,18 @@ func (s *scaleRun) measurePoint(ctx context.Context, g *scaleGateway, extreme bo
 			}
 		}
 		if now, err := generation(ctx, g.admin); err == nil && now > gen && (rev == nil || effective > 0) {
-			bp.ReloadS = time.Since(sent).Seconds()
+			reloadS = time.Since(sent).Seconds()
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if rev != nil {
-		cancel()
-		o := <-load
-		bp.Revocation = &revocation{EffectiveS: effective.Seconds(), RateRPS: revocationRate, Requests: o.requests, Failed: o.failed,
-			P99Ms: float64(o.latency.quantile(0.99).Microseconds()) / 1e3, MaxMs: float64(o.latency.quantile(1).Microseconds()) / 1e3}
+	if rev == nil {
+		return reloadS, nil, nil
 	}
-	peak, err := peakRSS(g.pid())
-	if err != nil {
-		return nil, err
-	}
-	bp.PeakRSSMiB = float64(peak) / (1 << 20)
-	return bp, nil
+	cancel()
+	o := <-load
+	return reloadS, &revocation{EffectiveS: effective.Seconds(), RateRPS: revocationRate, Requests: o.requests, Failed: o.failed,
+		P99Ms: float64(o.latency.quantile(0.99).Microseconds()) / 1e3, MaxMs: float64(o.latency.quantile(1).Microseconds()) / 1e3}, nil
 }
 
 // revocationRate is the fixed rate of requests during a revocation: well
@@ -297,38 +331,6 @@ func generation(ctx context.Context, admin string) (uint64, error) {
 		return 0, errors.New("gateway status has no generation")
 	}
 	return st.Status.Generation, nil
-}
-
-// writeKeySet writes the API-key consumers of bundle data to path: n
-// consumers in the read-access group of the example policy, each with one
-// key, and returns the keys. The keys are a function of their index, so
-// writeKeySet(path, n-1) writes the same set without the last key.
-//
-// It is the one place that knows the key-set format: switch it to
-// internal/keygen when that lands.
-func writeKeySet(path string, n int) ([]string, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	keys := make([]string, n)
-	fmt.Fprint(w, "{\"portcullis\": {\"consumers\": {")
-	for i := range keys {
-		sum := sha256.Sum256(fmt.Appendf(nil, "portcullis bench-scale key %d", i))
-		keys[i] = "pk_" + hex.EncodeToString(sum[:12])
-		hash := sha256.Sum256([]byte(keys[i]))
-		if i > 0 {
-			fmt.Fprint(w, ",")
-		}
-		fmt.Fprintf(w, "\n\"consumer-%d\": {\"groups\": [\"read-access\"], \"keys\": [{\"id\": \"key-%d\", \"hash\": \"sha256:%x\"}]}", i, i, hash)
-	}
-	fmt.Fprint(w, "\n}}}\n")
-	if err := w.Flush(); err != nil {
-		return nil, err
-	}
-	return keys, f.Close()
 }
 
 // fileSize is path's size for a progress line.

@@ -77,7 +77,7 @@ func New(opts Options) *Authenticator {
 	}
 	a.results = promreg.MustRegister(opts.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_apikey_authentications_total",
-		Help: "API-key authentications by result: ok or the reason code of the rejection.",
+		Help: "API-key authentications by result: ok, revoked (a key on the revocation list) or the reason code of the rejection.",
 	}, []string{"result"}))
 	a.ok = a.results.WithLabelValues("ok")
 	a.keys = promreg.MustRegister(opts.Registerer, prometheus.NewGauge(prometheus.GaugeOpts{
@@ -127,6 +127,11 @@ func (a *Authenticator) Authenticate(_ context.Context, cred pipeline.Credential
 	if !ok {
 		return nil, a.reject(ReasonInvalid, "the API key is not valid", "")
 	}
+	if x.revoked.has(k) {
+		// Refused exactly like an unknown key; only the metric and the
+		// debug line say why.
+		return nil, a.refuse(resultRevoked, ReasonInvalid, "the API key is not valid", k.id)
+	}
 	now := a.now().Unix()
 	if now < k.nbf {
 		return nil, a.reject(ReasonNotYetValid, "the API key is not valid yet", k.id)
@@ -163,7 +168,15 @@ func (a *Authenticator) memo(k *entry) *policy.Memo {
 }
 
 func (a *Authenticator) reject(reason, detail, keyID string) *problem.Problem {
-	a.results.WithLabelValues(reason).Inc()
-	a.log.Debug().Str("reason", reason).Str("key_id", keyID).Msg("api key rejected")
+	return a.refuse(reason, reason, detail, keyID)
+}
+
+// resultRevoked is the metric's result for a key on the revocation list.
+const resultRevoked = "revoked"
+
+// refuse counts a rejection under result and returns its problem.
+func (a *Authenticator) refuse(result, reason, detail, keyID string) *problem.Problem {
+	a.results.WithLabelValues(result).Inc()
+	a.log.Debug().Str("reason", reason).Str("key_id", keyID).Bool("revoked", result == resultRevoked).Msg("api key rejected")
 	return problem.New(http.StatusUnauthorized, problem.Reason(reason), detail).WithHeader("WWW-Authenticate", challenge)
 }

@@ -58,6 +58,8 @@ type Index struct {
 	// files are the data files the index was made from, by their
 	// position below the consumers object (see Update); nil for NewIndex.
 	files map[string]*fileRec
+	// revoked are the keys refused although they are in buckets.
+	revoked *revocations
 }
 
 // Len returns the number of keys in the index.

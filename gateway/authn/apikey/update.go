@@ -18,6 +18,9 @@ type fileRec struct {
 	name string // the file, for errors
 	// hashes are the file's keys, sorted.
 	hashes [][32]byte
+	// fps are the fingerprints of the file's keys in file order, from the
+	// scanner (nil after a generic decode), for the next scan's diff.
+	fps []uint64
 	// names are FNV-1a hashes of the consumer names of a file of the
 	// consumers object, sorted, to find a consumer that also has a file
 	// of its own (8 bytes per consumer instead of its name).
@@ -26,7 +29,8 @@ type fileRec struct {
 
 // Update returns the index of the consumers held in files: the data files
 // at and below base, the consumers object's position in the data tree
-// (bundle.Options.Hold). A file at base holds the consumers object (or
+// (bundle.Options.Hold), less the keys of the revocation list, the files
+// at revokedBase. A file at base holds the consumers object (or
 // part of it); a file at base/<name> holds consumer <name> alone, the
 // layout in which a change to one consumer touches one small file.
 //
@@ -37,11 +41,48 @@ type fileRec struct {
 // none) is never modified and stays valid; with no change at all Update
 // returns prev itself. Any error refuses the whole set (all or nothing).
 // Errors are *DataError where a value is wrong, and located
-// *bundle.JSONError where a file does not decode.
-func Update(prev *Index, base []string, files []bundle.HeldFile) (*Index, error) {
+// *bundle.JSONError where a file does not decode, *RevocationError for
+// the list. A change to the list alone reads only the list.
+func Update(prev *Index, base, revokedBase []string, files []bundle.HeldFile) (*Index, error) {
 	if prev == nil || prev.files == nil {
 		prev = &Index{} // none, or made by NewIndex: nothing to diff against
 	}
+	var list []bundle.HeldFile
+	files = slices.DeleteFunc(slices.Clone(files), func(f bundle.HeldFile) bool {
+		if len(revokedBase) > 0 && len(f.Path) >= len(revokedBase) && slices.Equal(f.Path[:len(revokedBase)], revokedBase) {
+			list = append(list, f)
+			return true
+		}
+		return false
+	})
+	rev, err := revocationsOf(prev.revoked, revokedBase, list)
+	x, kerr := updateKeys(prev, base, files)
+	if err := errors.Join(append(unjoin(kerr), unjoin(err)...)...); err != nil {
+		return nil, err // one flat list, each error located on its own
+	}
+	if x.revoked != rev {
+		if x == prev {
+			copied := *prev
+			x = &copied
+		}
+		x.revoked = rev
+	}
+	return x, nil
+}
+
+// unjoin is the list of errors errors.Join made err of.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// updateKeys is Update for the key files.
+func updateKeys(prev *Index, base []string, files []bundle.HeldFile) (*Index, error) {
 	rels := make([]string, len(files))
 	own := map[string]bool{} // consumers with a file of their own
 	var errs []error
@@ -193,7 +234,7 @@ func (x *Index) apply(recs map[string]*fileRec, fresh [][32]byte, added []entry)
 		}
 	}
 	sortHashes(del)
-	out := &Index{n: x.n - len(del) + len(added), files: recs}
+	out := &Index{n: x.n - len(del) + len(added), files: recs, revoked: x.revoked}
 	out.buckets = slices.Clone(x.buckets)
 	if out.buckets == nil {
 		out.buckets = make([][]entry, 1<<bucketBits)
@@ -268,7 +309,7 @@ func parseFile(prev *Index, rel string, f bundle.HeldFile) (*fileRec, []entry, e
 	if err != nil {
 		return nil, nil, err
 	}
-	rec.names, rec.hashes = rec.names[:0], make([][32]byte, 0, len(es))
+	rec.names, rec.hashes, rec.fps = rec.names[:0], make([][32]byte, 0, len(es)), nil
 	for _, e := range es {
 		if rel == "" {
 			rec.names = append(rec.names, nameSum(e.cons.name))

@@ -59,7 +59,7 @@ func TestUpdateLayouts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			x, err := Update(nil, base, tc.files)
+			x, err := Update(nil, base, revBase, tc.files)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,17 +91,17 @@ func TestUpdateReusesAndDiffs(t *testing.T) {
 		}
 		return bundle.HeldFile{Path: base, File: "data.json", Raw: raw, Sum: sha256.Sum256(raw)}
 	}
-	x1, err := Update(nil, base, []bundle.HeldFile{read()})
+	x1, err := Update(nil, base, revBase, []bundle.HeldFile{read()})
 	if err != nil || x1.Len() != n {
 		t.Fatalf("first: %v, %v", x1, err)
 	}
-	if x2, err := Update(x1, base, []bundle.HeldFile{read()}); err != nil || x2 != x1 {
+	if x2, err := Update(x1, base, revBase, []bundle.HeldFile{read()}); err != nil || x2 != x1 {
 		t.Fatalf("unchanged files: got a new index (%v)", err)
 	}
 	if err := keygen.Revoke(dir, 7, n, keygen.OneFile); err != nil {
 		t.Fatal(err)
 	}
-	x3, err := Update(x1, base, []bundle.HeldFile{read()})
+	x3, err := Update(x1, base, revBase, []bundle.HeldFile{read()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +132,11 @@ func TestUpdateReusesAndDiffs(t *testing.T) {
 
 func TestUpdateChangesAValue(t *testing.T) {
 	t.Parallel()
-	x1, err := Update(nil, base, []bundle.HeldFile{held("a", consumerJSONOf("ka", "1", "g")), held("b", consumerJSONOf("kb", "2"))})
+	x1, err := Update(nil, base, revBase, []bundle.HeldFile{held("a", consumerJSONOf("ka", "1", "g")), held("b", consumerJSONOf("kb", "2"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	x2, err := Update(x1, base, []bundle.HeldFile{held("a", consumerJSONOf("ka", "1", "h")), held("b", consumerJSONOf("kb", "2"))})
+	x2, err := Update(x1, base, revBase, []bundle.HeldFile{held("a", consumerJSONOf("ka", "1", "h")), held("b", consumerJSONOf("kb", "2"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestUpdateChangesAValue(t *testing.T) {
 	if e, _ := found(x1, "ka"); e == nil || e.cons.groups[0] != "g" {
 		t.Fatalf("previous index changed: %+v", e)
 	}
-	x3, err := Update(x2, base, []bundle.HeldFile{held("b", consumerJSONOf("kb", "2"))})
+	x3, err := Update(x2, base, revBase, []bundle.HeldFile{held("b", consumerJSONOf("kb", "2"))})
 	if err != nil || x3.Len() != 1 {
 		t.Fatalf("removed file: %v, %v", x3, err)
 	}
@@ -154,7 +154,7 @@ func TestUpdateChangesAValue(t *testing.T) {
 		t.Fatal("key of a removed file still found")
 	}
 	// A key moving from one consumer to another is a change, not a duplicate.
-	x4, err := Update(x3, base, []bundle.HeldFile{held("c", consumerJSONOf("kb", "2"))})
+	x4, err := Update(x3, base, revBase, []bundle.HeldFile{held("c", consumerJSONOf("kb", "2"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestUpdateChangesAValue(t *testing.T) {
 func TestUpdateRefuses(t *testing.T) {
 	t.Parallel()
 	good := held("a", consumerJSONOf("ka", "1"))
-	prev, err := Update(nil, base, []bundle.HeldFile{good})
+	prev, err := Update(nil, base, revBase, []bundle.HeldFile{good})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestUpdateRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			for _, p := range []*Index{nil, prev} {
-				_, err := Update(p, base, tc.files)
+				_, err := Update(p, base, revBase, tc.files)
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.want)
 				}
@@ -201,7 +201,7 @@ func TestUpdateRefuses(t *testing.T) {
 		})
 	}
 	var je *bundle.JSONError
-	if _, err := Update(nil, base, []bundle.HeldFile{held("", "[")}); !errors.As(err, &je) {
+	if _, err := Update(nil, base, revBase, []bundle.HeldFile{held("", "[")}); !errors.As(err, &je) {
 		t.Fatalf("syntax error %v is not located", err)
 	}
 }
@@ -231,7 +231,7 @@ func BenchmarkUpdate(b *testing.B) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			x, err := Update(nil, base, []bundle.HeldFile{full})
+			x, err := Update(nil, base, revBase, []bundle.HeldFile{full})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func BenchmarkUpdate(b *testing.B) {
 			heap := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := Update(x, base, []bundle.HeldFile{revoked}); err != nil {
+				if _, err := Update(x, base, revBase, []bundle.HeldFile{revoked}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -258,4 +258,62 @@ func count(n int) string {
 		return fmt.Sprintf("%dk", n/1000)
 	}
 	return fmt.Sprint(n)
+}
+
+// TestUpdateFingerprints changes one file in ways the in-order
+// fingerprint diff must see: a value changed in place, a run of keys
+// removed longer than its window, keys inserted and reordered.
+func TestUpdateFingerprints(t *testing.T) {
+	t.Parallel()
+	obj := func(ids []int, groups map[int]string) bundle.HeldFile {
+		parts := make([]string, len(ids))
+		for j, i := range ids {
+			g := "g"
+			if groups[i] != "" {
+				g = groups[i]
+			}
+			parts[j] = fmt.Sprintf("%q: %s", keygen.Consumer(i), consumerJSONOf(keygen.Key(i), fmt.Sprint(i), g))
+		}
+		return held("", "{"+strings.Join(parts, ", ")+"}")
+	}
+	span := func(from, to int) []int {
+		var s []int
+		for i := from; i < to; i++ {
+			s = append(s, i)
+		}
+		return s
+	}
+	x, err := Update(nil, base, revBase, []bundle.HeldFile{obj(span(0, 100), nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name   string
+		ids    []int
+		groups map[int]string
+	}{
+		{"one group changed in place", span(0, 100), map[int]string{50: "h"}},
+		{"20 keys removed", append(span(0, 30), span(50, 100)...), map[int]string{50: "h"}},
+		{"keys inserted", append(append(span(0, 30), span(200, 205)...), span(50, 100)...), map[int]string{50: "h"}},
+		{"reordered", append(span(50, 100), append(span(0, 30), span(200, 205)...)...), map[int]string{50: "h", 0: "z"}},
+	}
+	for _, st := range steps {
+		if x, err = Update(x, base, revBase, []bundle.HeldFile{obj(st.ids, st.groups)}); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		want, err := Update(nil, base, revBase, []bundle.HeldFile{obj(st.ids, st.groups)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Len() != want.Len() {
+			t.Fatalf("%s: %d keys, want %d", st.name, x.Len(), want.Len())
+		}
+		for i := range 205 {
+			got, ok := found(x, keygen.Key(i))
+			w, wok := found(want, keygen.Key(i))
+			if ok != wok || ok && !got.same(w) {
+				t.Errorf("%s: key %d: got %v %+v, want %v %+v", st.name, i, ok, got, wok, w)
+			}
+		}
+	}
 }
