@@ -193,4 +193,3 @@ func evalsWhile(t *testing.T, e *Engine, in *policy.Input, during func()) string
 	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))].Round(time.Microsecond) }
 	return fmt.Sprintf("n=%d p50 %v p99 %v max %v", len(lat), p(0.5), p(0.99), lat[len(lat)-1].Round(time.Microsecond))
 }
-
