@@ -134,7 +134,7 @@ func (m *httpMetrics) newObservers(route string) *routeObservers {
 // its volume.
 func (m *httpMetrics) count(route, method string, o pipeline.Outcome, id *policy.Identity) {
 	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(o.Status)).Inc()
-	if o.Reason == problem.ReasonAllow {
+	if _, configured := m.routes[route]; configured && o.Reason == problem.ReasonAllow {
 		m.observers(route).allowed.Inc()
 	} else {
 		m.outcomes.WithLabelValues(route, string(o.Reason)).Inc()
