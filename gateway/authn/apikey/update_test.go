@@ -2,11 +2,13 @@ package apikey
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,4 +318,46 @@ func TestUpdateFingerprints(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzScanAgreesWithNewIndex: a key file read from its raw bytes (the
+// strict scanner, falling back to the generic decoder where it declines)
+// is accepted exactly when the decoded value is accepted by NewIndex, and
+// gives the same keys, consumers, groups, ids and validity.
+func FuzzScanAgreesWithNewIndex(f *testing.F) {
+	f.Add(`{"a": ` + consumerJSONOf("ka", "1", "g") + `, "b": ` + consumerJSONOf("kb", "2") + `}`)
+	f.Add(`{"p": {"groups": ["g", "h"], "keys": [{"id": "a", "hash": "` + Hash("k") + `", "not_before": "2026-01-01T00:00:00Z", "expires_at": 1900000000}]}}`)
+	f.Add(`{"p": {"keys": [{"id": "a", "hash": "` + strings.ToUpper(Hash("k")[7:]) + `"}]}}`)
+	f.Add(`{"p": {"keys": [{"id": "a\u0062", "hash": "` + Hash("k") + `", "expires_at": 1.5e9}]}}`)
+	f.Add(`{"p": {"keys": [{"id": "a", "hash": "` + Hash("k") + `"}, {"id": "a", "hash": "` + Hash("j") + `"}]}}`)
+	f.Add(`{"p": {"keys": [{"id": "a", "hash": "` + Hash("k") + `", "expires": 1}]}}`)
+	f.Add(`{"p": {}, "p": {}}`)
+	f.Add(`{} `)
+	f.Fuzz(func(t *testing.T, raw string) {
+		if !json.Valid([]byte(raw)) {
+			return // the raw path refuses it with its line; there is no value for NewIndex
+		}
+		want, wantErr := NewIndex(decode(t, raw))
+		got, gotErr := Update(nil, base, []string{"portcullis", "revoked_api_keys"}, []bundle.HeldFile{held("", raw)})
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("NewIndex err %v, from the raw bytes err %v", wantErr, gotErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		if got.Len() != want.Len() {
+			t.Fatalf("%d keys from the raw bytes, %d from NewIndex", got.Len(), want.Len())
+		}
+		for _, b := range want.buckets {
+			for _, w := range b {
+				g, ok := got.lookup(&w.hash)
+				if !ok {
+					t.Fatalf("key %q of %q missing from the raw bytes' index", w.id, w.cons.name)
+				}
+				if g.id != w.id || g.nbf != w.nbf || g.exp != w.exp || g.cons.name != w.cons.name || !slices.Equal(g.cons.groups, w.cons.groups) {
+					t.Fatalf("from the raw bytes %+v %+v, from NewIndex %+v %+v", *g, *g.cons, w, *w.cons)
+				}
+			}
+		}
+	})
 }
