@@ -99,7 +99,10 @@ type gatewayConfig struct {
 }
 
 // startGateway writes the config into a temporary directory, starts the
-// binary on free ports and waits until /readyz answers 200.
+// binary on free ports and waits until /readyz answers 200. A port that
+// freeAddr found free can be taken by a parallel test before the gateway
+// binds it; the start is then retried on other ports, a few times
+// (unless PreStart changed the files).
 func startGateway(t *testing.T, gc gatewayConfig) *gateway {
 	t.Helper()
 	dir := t.TempDir()
@@ -112,6 +115,27 @@ func startGateway(t *testing.T, gc gatewayConfig) *gateway {
 			t.Fatal(err)
 		}
 	}
+	for attempt := 1; ; attempt++ {
+		g := startGatewayOnce(t, gc, dir)
+		if gc.NoWait {
+			return g
+		}
+		err := g.ready()
+		if err == nil {
+			return g
+		}
+		// PreStart may have rewritten the config (into a symlink): a retry
+		// could not write new ports into it.
+		if attempt < 3 && gc.PreStart == nil && strings.Contains(g.stderr.String(), "address already in use") {
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// startGatewayOnce starts the binary in dir on two ports free a moment ago.
+func startGatewayOnce(t *testing.T, gc gatewayConfig, dir string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	proxyAddr, adminAddr := freeAddr(t), freeAddr(t)
 	g.proxy, g.admin = "http://"+proxyAddr, "http://"+adminAddr
@@ -137,31 +161,35 @@ func startGateway(t *testing.T, gc gatewayConfig) *gateway {
 	}
 	go func() { _ = g.cmd.Wait(); close(g.done) }()
 	t.Cleanup(g.stop)
-	if !gc.NoWait {
-		g.waitReady()
-	}
 	return g
 }
 
 func (g *gateway) waitReady() {
 	g.t.Helper()
+	if err := g.ready(); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// ready waits until /readyz answers 200; the error says why it did not.
+func (g *gateway) ready() error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-g.done:
-			g.t.Fatalf("gateway exited before ready:\n%s", g.stderr.String())
+			return fmt.Errorf("gateway exited before ready:\n%s", g.stderr.String())
 		default:
 		}
 		resp, err := http.Get(g.admin + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	g.t.Fatalf("gateway not ready after 30s:\n%s", g.stderr.String())
+	return fmt.Errorf("gateway not ready after 30s:\n%s", g.stderr.String())
 }
 
 // signal sends sig to the process.
