@@ -204,7 +204,7 @@ func (b *bench) start(ctx context.Context) error {
 		if !slices.Contains(b.opts.configs(), gc.key) {
 			continue
 		}
-		cfg, proxy, admin, err := renderConfig(gc, b.dir, b.root, upstreamURL, filepath.Join(b.dir, "issuer-public.pem"))
+		cfg, proxy, admin, err := renderConfig(gc, b.dir, b.root, upstreamURL, filepath.Join(b.dir, "issuer-public.pem"), b.opts.profile != "")
 		if err != nil {
 			return err
 		}
@@ -319,7 +319,11 @@ func (b *bench) saturation(ctx context.Context) error {
 					return err
 				}
 			}
-			m, err := b.measure(t, fmt.Sprintf("round %d", r+1), true, run(b.opts.duration))
+			phase := run(b.opts.duration)
+			if b.opts.profile != "" && t.twin != nil && r == b.opts.rounds-1 {
+				phase = b.profiled(ctx, t, phase)
+			}
+			m, err := b.measure(t, fmt.Sprintf("round %d", r+1), true, phase)
 			if err != nil {
 				return err
 			}

@@ -41,6 +41,9 @@ type options struct {
 	half        bool
 	gateway     string
 	out         string
+	// profile, when set, is the directory for a CPU profile of each
+	// gateway configuration, taken over its last round (profile.go).
+	profile string
 	// scale runs bench-scale instead (scale.go): the axes named by axes,
 	// with quick's two points per axis and short benchmarks.
 	scale, quick bool
@@ -61,6 +64,7 @@ func parseOptions(args []string) (options, error) {
 	fs.BoolVar(&o.half, "half", true, "also measure p99 open loop at half saturation (c vs its bare twin)")
 	fs.StringVar(&o.gateway, "gateway", "", "prebuilt portcullis binary (default: go build ./cmd/portcullis)")
 	fs.StringVar(&o.out, "out", "bench-results", "directory for the JSON results, relative to the repository")
+	fs.StringVar(&o.profile, "profile", "", "directory for a CPU profile of each gateway configuration over its last round (turns on /debug/pprof/ on its admin listener)")
 	fs.BoolVar(&o.scale, "scale", false, "run bench-scale: cost curves on every axis (make bench-scale)")
 	fs.BoolVar(&o.quick, "quick", false, "bench-scale: two points per axis and short benchmarks, for a smoke run")
 	fs.StringVar(&o.axes, "axes", strings.Join(axisNames(), ","), "bench-scale: the axes to run")

@@ -165,6 +165,7 @@ type configVars struct {
 	AllowAll, Example bundleRef
 	Peer              bundleRef // the policy of configuration (i)
 	PeerSchema        string    // its OpenAPI document
+	Pprof             bool      // /debug/pprof/ on the admin listener (-profile)
 }
 
 // writeAllowAll writes the allow-all bundle into dir/allowall.
@@ -204,7 +205,7 @@ func writeAssertionKey(path string) error {
 
 // renderConfig writes gc's configuration into dir and returns its path and
 // the proxy and admin addresses it listens on.
-func renderConfig(gc gatewayConfig, dir, root, upstream, issuerKey string) (path, proxy, admin string, err error) {
+func renderConfig(gc gatewayConfig, dir, root, upstream, issuerKey string, pprof bool) (path, proxy, admin string, err error) {
 	tmpl, err := template.New("").Option("missingkey=error").ParseFS(configFS, "configs/*.yaml.tmpl")
 	if err != nil {
 		return "", "", "", err
@@ -225,6 +226,7 @@ func renderConfig(gc gatewayConfig, dir, root, upstream, issuerKey string) (path
 		Example:      bundleRef{"portcullis", filepath.Join(root, "bundles", "portcullis")},
 		Peer:         bundleRef{"peer", filepath.Join(dir, "peer")},
 		PeerSchema:   filepath.Join(dir, "peer-openapi.yaml"),
+		Pprof:        pprof,
 	}
 	path = filepath.Join(dir, "portcullis-"+gc.key+".yaml")
 	f, err := os.Create(path)
