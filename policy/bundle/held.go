@@ -130,29 +130,18 @@ func hasPrefix(p, prefix []string) bool {
 
 // heldSpan finds the byte range of the value at rest in the JSON object
 // raw without decoding it (siblings on the way are skipped, not decoded).
-// ok is false when it is not there or raw is not such an object; the
-// caller's decode then reports or finds it.
+// ok is false when it is not there, raw is not such an object, or a key on
+// the way appears twice in its object: a decode keeps the last of repeated
+// keys (as OPA's does), this scan would find the first, so the caller's
+// decode, which reports or finds the value, is left to decide.
 func heldSpan(raw []byte, rest []string) (start, end int, ok bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	for _, k := range rest {
 		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 			return 0, 0, false
 		}
-		for {
-			if !dec.More() {
-				return 0, 0, false
-			}
-			tok, err := dec.Token()
-			if err != nil {
-				return 0, 0, false
-			}
-			if tok == any(k) {
-				break
-			}
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return 0, 0, false
-			}
+		if found, err := seekKey(dec, k); err != nil || !found {
+			return 0, 0, false
 		}
 	}
 	var v json.RawMessage
@@ -160,7 +149,35 @@ func heldSpan(raw []byte, rest []string) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	end = int(dec.InputOffset())
+	for i := len(rest) - 1; i >= 0; i-- {
+		again, err := seekKey(dec, rest[i])
+		if err != nil || again {
+			return 0, 0, false
+		}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+			return 0, 0, false
+		}
+	}
 	return end - len(v), end, true
+}
+
+// seekKey reads the members of the object dec is in up to key k, leaving
+// dec before its value, or to the object's end (found false).
+func seekKey(dec *json.Decoder, k string) (found bool, err error) {
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false, err
+		}
+		if tok == any(k) {
+			return true, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // cutOut removes the value at rest from v, returning it as JSON. A path

@@ -44,6 +44,20 @@ func TestHoldKeepsDataRaw(t *testing.T) {
 			map[string]string{"portcullis/consumers": `{"a":{"keys":[]}}`},
 		},
 		{
+			// encoding/json (so OPA) keeps the last of repeated keys: so
+			// must the held copy, not the first and not both.
+			"a file above it repeating the held key",
+			map[string]string{"data.json": `{"portcullis": {"consumers": {"a": {"keys": []}}, "consumers": {"b": {"keys": []}}}}`},
+			`{"portcullis": {}}`,
+			map[string]string{"portcullis/consumers": `{"b":{"keys":[]}}`},
+		},
+		{
+			"a file above it repeating a key on the way",
+			map[string]string{"data.json": `{"portcullis": {"consumers": {"a": {"keys": []}}}, "portcullis": {"consumers": {"b": {"keys": []}}}}`},
+			`{"portcullis": {}}`,
+			map[string]string{"portcullis/consumers": `{"b":{"keys":[]}}`},
+		},
+		{
 			"a file above it without the held path",
 			map[string]string{"portcullis/data.json": `{"other": true}`},
 			`{"portcullis": {"other": true}}`,
@@ -54,7 +68,7 @@ func TestHoldKeepsDataRaw(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			files := map[string]string{".manifest": `{"revision": "r", "roots": ["portcullis"]}`}
-			if tc.name == "a file above it, cut out" {
+			if strings.HasPrefix(tc.name, "a file above it, cut out") || strings.HasPrefix(tc.name, "a file above it repeating") {
 				files[".manifest"] = `{"revision": "r"}`
 			}
 			for k, v := range tc.files {
@@ -84,6 +98,9 @@ func TestHoldKeepsDataRaw(t *testing.T) {
 				if !strings.HasPrefix(h.File, dir) {
 					t.Errorf("file %q is not in the bundle", h.File)
 				}
+			}
+			if len(ls[0].Held) != len(tc.wantHeld) {
+				t.Errorf("%d held files, want %d", len(ls[0].Held), len(tc.wantHeld))
 			}
 			if !reflect.DeepEqual(held, tc.wantHeld) {
 				t.Errorf("held = %v, want %v", held, tc.wantHeld)
