@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,28 +11,17 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
-// scaleSubjects is how many users the scale benchmarks' requests rotate
-// over: the decision cache (10 000 entries, the default) sees that many
-// distinct inputs when the policy reads the subject.
-const scaleSubjects = 1000
-
 // BenchmarkScalePolicyRules is the policy-size axis of make bench-scale
 // (issue 20): a decision among n rules, each an indexable equality on the
 // route name and the method, the last of which allows the request. It
 // reports the compile time (compile-ms), the heap the compiled policy
 // holds and ns/op of Evaluate with the decision cache on, and the cache's
-// hit ratio over requests of scaleSubjects users (the rules read no
+// hit ratio over requests of scalebench.Subjects users (the rules read no
 // subject, so every user's request after the first hits).
 func BenchmarkScalePolicyRules(b *testing.B) {
 	for _, n := range []int{10, 100, 1000, 5000} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			var rego strings.Builder
-			rego.WriteString("default allow := false\n\ndecision := {\"allow\": allow}\n\n")
-			for i := range n - 1 {
-				fmt.Fprintf(&rego, "allow if {\n\tinput.route.name == \"route-%d\"\n\tinput.request.method == \"DELETE\"\n}\n\n", i)
-			}
-			rego.WriteString("allow if {\n\tinput.route.name == \"users\"\n\tinput.request.method == \"GET\"\n}\n")
-			benchScaleEngine(b, authzBundle(b, "1", rego.String()), 0)
+			benchScaleEngine(b, authzBundle(b, "1", scalebench.RulesRego(n)), 0)
 		})
 	}
 }
@@ -46,43 +34,19 @@ func BenchmarkScalePolicyRules(b *testing.B) {
 func BenchmarkScaleBundleData(b *testing.B) {
 	for _, mib := range []int{1, 10, 30, 100} {
 		b.Run(fmt.Sprintf("data=%dMiB", mib), func(b *testing.B) {
-			data := scaleData(mib << 20)
+			data := scalebench.BundleData(mib << 20)
 			dir := writeFiles(b, b.TempDir(), map[string]string{
-				".manifest": `{"revision": "1", "roots": ["portcullis"]}`,
-				"data.json": data,
-				"authz.rego": `package portcullis.authz
-
-default decision := {"allow": false}
-
-decision := {"allow": true} if {
-	user := data.portcullis.users[input.identity.subject]
-	user.roles[_] == "reader"
-}
-`,
+				".manifest":  `{"revision": "1", "roots": ["portcullis"]}`,
+				"data.json":  data,
+				"authz.rego": "package portcullis.authz\n\n" + scalebench.DataRego,
 			})
 			benchScaleEngine(b, dir, len(data))
 		})
 	}
 }
 
-// scaleData returns a data.json of at least size bytes: users user-0 … of
-// the portcullis root, each about 150 bytes of JSON.
-func scaleData(size int) string {
-	var s strings.Builder
-	s.Grow(size + 256)
-	s.WriteString(`{"portcullis": {"users": {`)
-	for i := 0; s.Len() < size || i < scaleSubjects; i++ {
-		if i > 0 {
-			s.WriteString(",\n")
-		}
-		fmt.Fprintf(&s, `"user-%d": {"tenant": "tenant-%d", "roles": ["reader", "writer-%d"], "note": "a user of the bundle-data axis, number %08d"}`, i, i%97, i%13, i)
-	}
-	s.WriteString("}}}\n")
-	return s.String()
-}
-
 // benchScaleEngine compiles the bundle at dir and measures decisions of
-// scaleSubjects users on the users API, which it must allow. dataBytes,
+// scalebench.Subjects users on the users API, which it must allow. dataBytes,
 // when > 0, is the size of the bundle's data.json, for B/data-byte.
 func benchScaleEngine(b *testing.B, dir string, dataBytes int) {
 	reg := prometheus.NewRegistry()
@@ -92,7 +56,7 @@ func benchScaleEngine(b *testing.B, dir string, dataBytes int) {
 			return newEngine(b, Options{Sources: sources(dir), DecisionCacheSize: 10000, Registerer: reg})
 		})
 	})
-	inputs := make([]*policy.Input, scaleSubjects)
+	inputs := make([]*policy.Input, scalebench.Subjects)
 	for i := range inputs {
 		in := typicalInput()
 		in.Identity.Subject = fmt.Sprintf("user-%d", i)

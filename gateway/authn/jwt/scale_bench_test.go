@@ -29,7 +29,7 @@ func scaleAuth(b *testing.B, a *jwt.Authenticator, token string) {
 // scaleClaims are valid claims of iss for the next hour, for subject sub.
 func scaleClaims(iss, sub string) map[string]any {
 	now := time.Now().Unix()
-	return map[string]any{"iss": iss, "sub": sub, "aud": "api", "exp": now + 3600, "iat": now}
+	return map[string]any{"iss": iss, "sub": sub, "aud": scalebench.Audience, "exp": now + 3600, "iat": now}
 }
 
 // BenchmarkScaleIssuers is the JWT-issuers axis of make bench-scale
@@ -42,8 +42,8 @@ func BenchmarkScaleIssuers(b *testing.B) {
 			cfg := config.JWT{}
 			for i := range n {
 				cfg.Issuers = append(cfg.Issuers, config.Issuer{
-					Issuer: fmt.Sprintf("https://issuer-%d.example", i), Secret: config.NewSecret(fmt.Sprintf("secret-of-issuer-%d-0123456789abcdef", i)),
-					Algorithms: []string{"HS256"}, Audiences: []string{"api"},
+					Issuer: scalebench.Issuer(i), Secret: config.NewSecret(scalebench.IssuerSecret(i)),
+					Algorithms: []string{"HS256"}, Audiences: []string{scalebench.Audience},
 				})
 			}
 			m := scalebench.Metrics{}
