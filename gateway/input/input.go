@@ -3,6 +3,7 @@ package input
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/portcullis/portcullis/gateway/config"
@@ -21,6 +22,23 @@ type Doc struct {
 	// escaped (see Arrive); the decision log records it when no canonical
 	// path was made.
 	RawPath string
+
+	// query is the whole query Routed parsed from rawQuery, credentials
+	// included (see ParsedQuery).
+	query    url.Values
+	rawQuery string
+}
+
+// ParsedQuery returns the whole query of the request target, credentials
+// and secrets included, as Routed parsed it, when raw (the target's
+// current raw query) is still the one it parsed; otherwise ok is false
+// and the caller parses raw itself. It spares validation a second parse.
+// The values may be shared with input.request.query: read only.
+func (d *Doc) ParsedQuery(raw string) (q url.Values, ok bool) {
+	if raw == "" || raw != d.rawQuery {
+		return nil, false
+	}
+	return d.query, true
 }
 
 // Part is the request's Doc.
@@ -64,15 +82,8 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 	req.RemoteAddr = r.RemoteAddr
 	if r.URL.RawQuery != "" {
 		q := r.URL.Query()
-		for _, name := range b.o.CredentialQuery[rt] {
-			delete(q, name)
-		}
-		for name := range q {
-			if b.o.Secret(name) {
-				delete(q, name)
-			}
-		}
-		req.Query = q
+		d.query, d.rawQuery = q, r.URL.RawQuery
+		req.Query = b.visible(q, rt)
 	}
 	req.Headers = make(map[string]string, len(r.Header))
 	for k, v := range r.Header {
@@ -86,6 +97,34 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 			req.Headers[lk] = strings.Join(v, ", ")
 		}
 	}
+}
+
+// visible returns the parameters of q that may enter the input: q itself
+// when it holds no credential or secret parameter, else a copy without
+// them (q stays whole for ParsedQuery).
+func (b *Builder) visible(q url.Values, rt *config.Route) url.Values {
+	cred := b.o.CredentialQuery[rt]
+	hidden := func(name string) bool {
+		for _, c := range cred {
+			if c == name {
+				return true
+			}
+		}
+		return b.o.Secret(name)
+	}
+	for name := range q {
+		if !hidden(name) {
+			continue
+		}
+		out := make(url.Values, len(q)-1)
+		for name, vs := range q {
+			if !hidden(name) {
+				out[name] = vs
+			}
+		}
+		return out
+	}
+	return q
 }
 
 // commonLower avoids an allocation per header for the usual names.

@@ -65,7 +65,7 @@ func (v *Validator) Middleware() pipeline.Middleware {
 			if in == nil || vd == nil || b == nil {
 				return errNoState
 			}
-			result, p := v.check(v.current.Load(), r, &in.Input, b)
+			result, p := v.check(v.current.Load(), r, in, b)
 			v.metrics.observe(v.route, result)
 			if p == nil {
 				in.Validation = policy.Validation{Ran: true, Valid: true}
@@ -100,7 +100,8 @@ func Enforce(next pipeline.Handler) pipeline.Handler {
 // check validates r, with the buffered body b, against c, sets the
 // operation of in, and returns the result label and, when the request is
 // not valid, the problem to record.
-func (v *Validator) check(c *compiled, r *http.Request, in *policy.Input, b *body.Buffered) (string, *problem.Problem) {
+func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Buffered) (string, *problem.Problem) {
+	in := &d.Input
 	rq, route, params, allow := c.find(r)
 	if route == nil {
 		if len(allow) > 0 {
@@ -131,11 +132,11 @@ func (v *Validator) check(c *compiled, r *http.Request, in *policy.Input, b *bod
 	// kin-openapi reads a NoBody request body as empty; the body, when
 	// there is one, is handed to it from b.
 	rq.Body, rq.ContentLength, rq.GetBody = http.NoBody, 0, nil
-	// The query is parsed once for kin-openapi and the ambiguity checks,
-	// which only read it. nil (no query) is what kin-openapi would parse
-	// for itself, so it does.
-	var query url.Values
-	if r.URL.RawQuery != "" {
+	// The query is parsed once, by input.Routed, for the input, kin-openapi
+	// and the ambiguity checks, which only read it. nil (no query) is what
+	// kin-openapi would parse for itself, so it does.
+	query, ok := d.ParsedQuery(r.URL.RawQuery)
+	if !ok && r.URL.RawQuery != "" {
 		query = r.URL.Query()
 	}
 	if o := c.ops[route.Operation]; o != nil {
