@@ -135,12 +135,16 @@ func (c *compiled) jsonBody(rb *openapi3.RequestBody, h http.Header, raw []byte)
 }
 
 // validateJSON is ValidateRequestBody for a JSON body held in raw: the
-// same decoder, the same schema options (built once) and the same errors,
-// without reading the body into a copy first.
+// same decoded value (decodeValue's, or from kin-openapi's decoder for
+// what it leaves), the same schema options (built once) and the same
+// errors, without reading the body into a copy first.
 func (c *compiled) validateJSON(in *openapi3filter.RequestValidationInput, rb *openapi3.RequestBody, mt *openapi3.MediaType, h http.Header, raw []byte) error {
-	value, err := openapi3filter.JSONBodyDecoder(bytes.NewReader(raw), h, mt.Schema, nil)
-	if err != nil {
-		return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "failed to decode request body", Err: err}
+	value, ok := decodeValue(raw)
+	if !ok {
+		var err error
+		if value, err = openapi3filter.JSONBodyDecoder(bytes.NewReader(raw), h, mt.Schema, nil); err != nil {
+			return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "failed to decode request body", Err: err}
+		}
 	}
 	if err := mt.Schema.Value.VisitJSON(value, c.bodyOpts...); err != nil {
 		return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "doesn't match schema", Err: err}
