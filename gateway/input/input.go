@@ -55,10 +55,27 @@ type Options struct {
 }
 
 // Builder fills the request and route parts of the input.
-type Builder struct{ o Options }
+type Builder struct {
+	o Options
+	// names are the usual header names with their lower-case form and
+	// whether o.Exclude holds them, worked out once: one lookup per
+	// header instead of a fold for Exclude and another for the case.
+	names map[string]headerName
+}
+
+type headerName struct {
+	lower    string
+	excluded bool
+}
 
 // New returns the Builder of o.
-func New(o Options) *Builder { return &Builder{o: o} }
+func New(o Options) *Builder {
+	b := &Builder{o: o, names: make(map[string]headerName, len(commonHeaders))}
+	for _, h := range commonHeaders {
+		b.names[h] = headerName{lower: strings.ToLower(h), excluded: o.Exclude.Has(h)}
+	}
+	return b
+}
 
 // Routed sets input.request and input.route once r matched rt.
 // Credentials (the Authorization header, cookies, the API-key header,
@@ -87,10 +104,14 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 	}
 	req.Headers = make(map[string]string, len(r.Header))
 	for k, v := range r.Header {
-		if b.o.Exclude.Has(k) {
+		n, ok := b.names[k]
+		if !ok {
+			n = headerName{lower: strings.ToLower(k), excluded: b.o.Exclude.Has(k)}
+		}
+		if n.excluded {
 			continue
 		}
-		lk := lowerHeader(k)
+		lk := n.lower
 		if len(v) == 1 {
 			req.Headers[lk] = v[0]
 		} else {
@@ -127,20 +148,9 @@ func (b *Builder) visible(q url.Values, rt *config.Route) url.Values {
 	return q
 }
 
-// commonLower avoids an allocation per header for the usual names.
-var commonLower = map[string]string{}
-
-func init() {
-	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
-		"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
-		"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent"} {
-		commonLower[h] = strings.ToLower(h)
-	}
-}
-
-func lowerHeader(k string) string {
-	if l, ok := commonLower[k]; ok {
-		return l
-	}
-	return strings.ToLower(k)
-}
+// commonHeaders are the names, as net/http canonicalizes them, that
+// requests usually carry; others are lowered per request.
+var commonHeaders = []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
+	"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
+	"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent",
+	"Authorization", "Cookie", "X-Api-Key"}

@@ -56,3 +56,22 @@ func BenchmarkRouted(b *testing.B) {
 		bl.Routed(&d, r, rt)
 	}
 }
+
+func TestRoutedHeadersAreLowerCaseWithoutExcludedOnes(t *testing.T) {
+	t.Parallel()
+	rt := &config.Route{Name: "r"}
+	b := New(Options{Exclude: header.NewSet("authorization", "X-Api-Key", "X-User-Id"), Secret: func(string) bool { return false }})
+	r := httptest.NewRequest("GET", "/a", nil)
+	for k, v := range map[string][]string{
+		"Authorization": {"Bearer x"}, "X-Api-Key": {"k"}, "X-User-Id": {"u"}, "Cookie": {"a=1"},
+		"Accept": {"a", "b"}, "User-Agent": {"wrk"}, "X-Custom-Thing": {"c"},
+	} {
+		r.Header[k] = v
+	}
+	var d Doc
+	b.Routed(&d, r, rt)
+	want := map[string]string{"cookie": "a=1", "accept": "a, b", "user-agent": "wrk", "x-custom-thing": "c"}
+	if !reflect.DeepEqual(d.Request.Headers, want) {
+		t.Errorf("headers %v, want %v", d.Request.Headers, want)
+	}
+}
