@@ -3,6 +3,7 @@ package input
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/portcullis/portcullis/gateway/config"
@@ -21,6 +22,23 @@ type Doc struct {
 	// escaped (see Arrive); the decision log records it when no canonical
 	// path was made.
 	RawPath string
+
+	// query is the whole query Routed parsed from rawQuery, credentials
+	// included (see ParsedQuery).
+	query    url.Values
+	rawQuery string
+}
+
+// ParsedQuery returns the whole query of the request target, credentials
+// and secrets included, as Routed parsed it, when raw (the target's
+// current raw query) is still the one it parsed; otherwise ok is false
+// and the caller parses raw itself. It spares validation a second parse.
+// The values may be shared with input.request.query: read only.
+func (d *Doc) ParsedQuery(raw string) (q url.Values, ok bool) {
+	if raw == "" || raw != d.rawQuery {
+		return nil, false
+	}
+	return d.query, true
 }
 
 // Part is the request's Doc.
@@ -37,10 +55,27 @@ type Options struct {
 }
 
 // Builder fills the request and route parts of the input.
-type Builder struct{ o Options }
+type Builder struct {
+	o Options
+	// names are the usual header names with their lower-case form and
+	// whether o.Exclude holds them, worked out once: one lookup per
+	// header instead of a fold for Exclude and another for the case.
+	names map[string]headerName
+}
+
+type headerName struct {
+	lower    string
+	excluded bool
+}
 
 // New returns the Builder of o.
-func New(o Options) *Builder { return &Builder{o: o} }
+func New(o Options) *Builder {
+	b := &Builder{o: o, names: make(map[string]headerName, len(commonHeaders))}
+	for _, h := range commonHeaders {
+		b.names[h] = headerName{lower: strings.ToLower(h), excluded: o.Exclude.Has(h)}
+	}
+	return b
+}
 
 // Routed sets input.request and input.route once r matched rt.
 // Credentials (the Authorization header, cookies, the API-key header,
@@ -64,22 +99,19 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 	req.RemoteAddr = r.RemoteAddr
 	if r.URL.RawQuery != "" {
 		q := r.URL.Query()
-		for _, name := range b.o.CredentialQuery[rt] {
-			delete(q, name)
-		}
-		for name := range q {
-			if b.o.Secret(name) {
-				delete(q, name)
-			}
-		}
-		req.Query = q
+		d.query, d.rawQuery = q, r.URL.RawQuery
+		req.Query = b.visible(q, rt)
 	}
 	req.Headers = make(map[string]string, len(r.Header))
 	for k, v := range r.Header {
-		if b.o.Exclude.Has(k) {
+		n, ok := b.names[k]
+		if !ok {
+			n = headerName{lower: strings.ToLower(k), excluded: b.o.Exclude.Has(k)}
+		}
+		if n.excluded {
 			continue
 		}
-		lk := lowerHeader(k)
+		lk := n.lower
 		if len(v) == 1 {
 			req.Headers[lk] = v[0]
 		} else {
@@ -88,20 +120,37 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 	}
 }
 
-// commonLower avoids an allocation per header for the usual names.
-var commonLower = map[string]string{}
-
-func init() {
-	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
-		"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
-		"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent"} {
-		commonLower[h] = strings.ToLower(h)
+// visible returns the parameters of q that may enter the input: q itself
+// when it holds no credential or secret parameter, else a copy without
+// them (q stays whole for ParsedQuery).
+func (b *Builder) visible(q url.Values, rt *config.Route) url.Values {
+	cred := b.o.CredentialQuery[rt]
+	hidden := func(name string) bool {
+		for _, c := range cred {
+			if c == name {
+				return true
+			}
+		}
+		return b.o.Secret(name)
 	}
+	for name := range q {
+		if !hidden(name) {
+			continue
+		}
+		out := make(url.Values, len(q)-1)
+		for name, vs := range q {
+			if !hidden(name) {
+				out[name] = vs
+			}
+		}
+		return out
+	}
+	return q
 }
 
-func lowerHeader(k string) string {
-	if l, ok := commonLower[k]; ok {
-		return l
-	}
-	return strings.ToLower(k)
-}
+// commonHeaders are the names, as net/http canonicalizes them, that
+// requests usually carry; others are lowered per request.
+var commonHeaders = []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "Content-Length",
+	"User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Origin",
+	"Referer", "Cache-Control", "Connection", "Expect", "If-None-Match", "If-Modified-Since", "Traceparent",
+	"Authorization", "Cookie", "X-Api-Key"}

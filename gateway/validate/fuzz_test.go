@@ -6,8 +6,8 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/input"
 	"github.com/portcullis/portcullis/gateway/problem"
-	"github.com/portcullis/portcullis/policy"
 )
 
 func FuzzValidate(f *testing.F) {
@@ -88,7 +88,7 @@ func BenchmarkCheckUsersPost(b *testing.B) {
 	c := v.current.Load()
 	b.ReportAllocs()
 	for b.Loop() {
-		var in policy.Input
+		var in input.Doc
 		if _, p := v.check(c, r, &in, &buffered{Bytes: body, Plain: body, Read: true}); p != nil {
 			b.Fatal(p)
 		}

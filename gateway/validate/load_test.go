@@ -12,7 +12,7 @@ import (
 
 const head = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n"
 
-func writeSpec(t *testing.T, name, text string) string {
+func writeSpec(t testing.TB, name, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {

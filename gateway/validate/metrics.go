@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/internal/promreg"
@@ -17,6 +19,10 @@ const (
 
 type metrics struct {
 	validations *prometheus.CounterVec
+	// valid is validations{route,result="valid"} of the one route the
+	// Validator serves, looked up at its first valid request (the series
+	// appears with it) and then kept: most requests count there.
+	valid atomic.Pointer[prometheus.Counter]
 }
 
 // newMetrics registers the collectors with reg, sharing them with the
@@ -34,5 +40,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) observe(route, result string) {
-	m.validations.WithLabelValues(route, result).Inc()
+	if result != resultValid {
+		m.validations.WithLabelValues(route, result).Inc()
+		return
+	}
+	c := m.valid.Load()
+	if c == nil {
+		v := m.validations.WithLabelValues(route, result)
+		c = &v
+		m.valid.Store(c)
+	}
+	(*c).Inc()
 }

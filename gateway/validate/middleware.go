@@ -1,14 +1,11 @@
 package validate
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/portcullis/portcullis/gateway/body"
@@ -68,7 +65,7 @@ func (v *Validator) Middleware() pipeline.Middleware {
 			if in == nil || vd == nil || b == nil {
 				return errNoState
 			}
-			result, p := v.check(v.current.Load(), r, &in.Input, b)
+			result, p := v.check(v.current.Load(), r, in, b)
 			v.metrics.observe(v.route, result)
 			if p == nil {
 				in.Validation = policy.Validation{Ran: true, Valid: true}
@@ -103,7 +100,8 @@ func Enforce(next pipeline.Handler) pipeline.Handler {
 // check validates r, with the buffered body b, against c, sets the
 // operation of in, and returns the result label and, when the request is
 // not valid, the problem to record.
-func (v *Validator) check(c *compiled, r *http.Request, in *policy.Input, b *body.Buffered) (string, *problem.Problem) {
+func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Buffered) (string, *problem.Problem) {
+	in := &d.Input
 	rq, route, params, allow := c.find(r)
 	if route == nil {
 		if len(allow) > 0 {
@@ -131,26 +129,20 @@ func (v *Validator) check(c *compiled, r *http.Request, in *policy.Input, b *bod
 			return resultUnsupportedMedia, p
 		}
 	}
-	// kin-openapi reads a nil or NoBody request body as empty; NoBody
-	// spares a reader for every request without one.
-	rq.Body = http.NoBody
-	if len(body) > 0 {
-		rq.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	rq.ContentLength = int64(len(body))
-	rq.GetBody = nil
-	// The query is parsed once for kin-openapi and the ambiguity checks,
-	// which only read it. nil (no query) is what kin-openapi would parse
-	// for itself, so it does.
-	var query url.Values
-	if r.URL.RawQuery != "" {
+	// kin-openapi reads a NoBody request body as empty; the body, when
+	// there is one, is handed to it from b.
+	rq.Body, rq.ContentLength, rq.GetBody = http.NoBody, 0, nil
+	// The query is parsed once, by input.Routed, for the input, kin-openapi
+	// and the ambiguity checks, which only read it. nil (no query) is what
+	// kin-openapi would parse for itself, so it does.
+	query, ok := d.ParsedQuery(r.URL.RawQuery)
+	if !ok && r.URL.RawQuery != "" {
 		query = r.URL.Query()
 	}
-	err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
-		Request: rq, PathParams: params, QueryParams: query, Route: route, Options: c.opts,
-	})
-	if err != nil {
-		invalid = translate(invalid, err, v.verbose)
+	if o := c.ops[route.Operation]; o != nil {
+		invalid = c.validate(r.Context(), invalid, o, rq, route, params, query, body, v.verbose)
+	} else { // the router is built from the document: cannot happen, fail closed
+		invalid = add(invalid, "", "request", "is invalid", "", false)
 	}
 	invalid = ambiguous(invalid, c, r, query, route, body)
 	if len(invalid) == 0 {
@@ -241,9 +233,14 @@ func (c *compiled) route(rq *http.Request) (*routers.Route, map[string]string) {
 // withPath returns a shallow copy of r whose URL path is path. The copy is
 // what kin-openapi sees; r itself is never modified.
 func withPath(r *http.Request, path string) *http.Request {
-	u := *r.URL
-	u.Path, u.RawPath = path, ""
-	rq := *r
-	rq.URL = &u
-	return &rq
+	t := &target{rq: *r, u: *r.URL}
+	t.u.Path, t.u.RawPath = path, ""
+	t.rq.URL = &t.u
+	return &t.rq
+}
+
+// target holds the copy withPath makes and its URL in one allocation.
+type target struct {
+	rq http.Request
+	u  url.URL
 }

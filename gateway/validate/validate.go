@@ -63,6 +63,10 @@ type compiled struct {
 	// first; "" when the paths are matched from the root.
 	bases []string
 	opts  *openapi3filter.Options
+	// ops are the document's operations, prepared for validation.
+	ops map[*openapi3.Operation]*operation
+	// bodyOpts are the schema options of a request body.
+	bodyOpts []openapi3.SchemaValidationOption
 	// openSchemas are the body schemas the case-variant check walks.
 	openSchemas map[*openapi3.SchemaRef]bool
 }
@@ -124,10 +128,11 @@ func compile(path string) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &compiled{
+	c := &compiled{
 		doc:         doc,
 		router:      rt,
 		bases:       bases,
+		ops:         operations(doc),
 		openSchemas: openSchemas(doc),
 		opts: &openapi3filter.Options{
 			MultiError: true,
@@ -137,7 +142,9 @@ func compile(path string) (*compiled, error) {
 			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(stringFormats)},
 		},
-	}, nil
+	}
+	c.bodyOpts = bodyOptions(doc, c.opts)
+	return c, nil
 }
 
 // basePaths returns the path of every server URL (variables replaced by

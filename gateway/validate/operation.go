@@ -1,0 +1,158 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"reflect"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/portcullis/portcullis/gateway/problem"
+)
+
+// operation is what openapi3filter.ValidateRequest would work out again
+// on every request, worked out once per operation of the document: the
+// parameters to validate, in its order, the security requirements (with
+// the gateway's no-op authentication only a declared scheme is checked),
+// and the request body.
+type operation struct {
+	params   []*openapi3.Parameter
+	security openapi3.SecurityRequirements
+	body     *openapi3.RequestBody
+}
+
+// operations prepares every operation of doc, keyed as the router's
+// routes name them.
+func operations(doc *openapi3.T) map[*openapi3.Operation]*operation {
+	ops := map[*openapi3.Operation]*operation{}
+	if doc.Paths == nil {
+		return ops
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			o := &operation{}
+			// ValidateRequest's order: the path item's parameters that the
+			// operation does not override, then the operation's.
+			for _, pr := range item.Parameters {
+				p := pr.Value
+				if op.Parameters != nil && op.Parameters.GetByInAndName(p.In, p.Name) != nil {
+					continue
+				}
+				o.params = append(o.params, p)
+			}
+			for _, pr := range op.Parameters {
+				o.params = append(o.params, pr.Value)
+			}
+			if op.Security != nil {
+				o.security = *op.Security
+			} else {
+				o.security = doc.Security
+			}
+			if op.RequestBody != nil {
+				o.body = op.RequestBody.Value
+			}
+			ops[op] = o
+		}
+	}
+	return ops
+}
+
+// bodyOptions are the schema options ValidateRequestBody builds on every
+// call from c.opts (no defaults set, no custom error messages, read-only
+// validation on, the default regexp compiler), built once.
+func bodyOptions(doc *openapi3.T, opts *openapi3filter.Options) []openapi3.SchemaValidationOption {
+	so := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors()}
+	so = append(so, opts.SchemaValidationOptions...)
+	if doc.IsOpenAPI31OrLater() {
+		so = append(so, openapi3.EnableJSONSchema2020())
+	}
+	return so
+}
+
+// validate appends to out what openapi3filter.ValidateRequest reports for
+// rq (whose Body is NoBody) with the body raw, in the same order, and
+// translated.
+func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *operation, rq *http.Request, route *routers.Route, params map[string]string, query url.Values, raw []byte, verbose bool) []problem.InvalidParam {
+	in := &openapi3filter.RequestValidationInput{Request: rq, PathParams: params, QueryParams: query, Route: route, Options: c.opts}
+	if len(o.security) > 0 {
+		if err := openapi3filter.ValidateSecurityRequirements(ctx, in, o.security); err != nil {
+			out = translate(out, err, verbose)
+		}
+	}
+	for _, p := range o.params {
+		if err := openapi3filter.ValidateParameter(ctx, in, p); err != nil {
+			out = translate(out, err, verbose)
+		}
+	}
+	if o.body == nil {
+		return out
+	}
+	var err error
+	if mt := c.jsonBody(o.body, rq.Header, raw); mt != nil {
+		err = c.validateJSON(in, o.body, mt, rq.Header, raw)
+	} else {
+		if len(raw) > 0 {
+			rq.Body, rq.ContentLength = readCloser{bytes.NewReader(raw)}, int64(len(raw))
+		}
+		err = openapi3filter.ValidateRequestBody(ctx, in, o.body)
+	}
+	if err != nil {
+		out = translate(out, err, verbose)
+	}
+	return out
+}
+
+// jsonDecoder is kin-openapi's own JSON body decoder, the one it registers
+// for application/json.
+var jsonDecoder = reflect.ValueOf(openapi3filter.JSONBodyDecoder).Pointer()
+
+// jsonBody returns the media type of a body that ValidateRequestBody
+// would decode with its JSON decoder and validate against a schema, nil
+// for anything else (no body, another media type, an encoding, a binary
+// schema, a decoder registered in its place), which takes
+// ValidateRequestBody's own path.
+func (c *compiled) jsonBody(rb *openapi3.RequestBody, h http.Header, raw []byte) *openapi3.MediaType {
+	if len(raw) == 0 || len(rb.Content) == 0 {
+		return nil
+	}
+	ct := h.Get("Content-Type")
+	if mediaType(ct) != "application/json" {
+		return nil
+	}
+	mt := rb.Content.Get(ct)
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || mt.Encoding[""] != nil ||
+		(mt.Schema.Value.Type.Is("string") && mt.Schema.Value.Format == "binary") {
+		return nil
+	}
+	if d := openapi3filter.RegisteredBodyDecoder("application/json"); d == nil || reflect.ValueOf(d).Pointer() != jsonDecoder {
+		return nil
+	}
+	return mt
+}
+
+// validateJSON is ValidateRequestBody for a JSON body held in raw: the
+// same decoded value (decodeValue's, or from kin-openapi's decoder for
+// what it leaves), the same schema options (built once) and the same
+// errors, without reading the body into a copy first.
+func (c *compiled) validateJSON(in *openapi3filter.RequestValidationInput, rb *openapi3.RequestBody, mt *openapi3.MediaType, h http.Header, raw []byte) error {
+	value, ok := decodeValue(raw)
+	if !ok {
+		var err error
+		if value, err = openapi3filter.JSONBodyDecoder(bytes.NewReader(raw), h, mt.Schema, nil); err != nil {
+			return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "failed to decode request body", Err: err}
+		}
+	}
+	if err := mt.Schema.Value.VisitJSON(value, c.bodyOpts...); err != nil {
+		return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "doesn't match schema", Err: err}
+	}
+	return nil
+}
+
+// readCloser is io.NopCloser without its allocation.
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
