@@ -177,7 +177,7 @@ func (s *stage) authenticate(r *http.Request) (*policy.Identity, *found, error) 
 		}
 		return id, &f, nil
 	}
-	verifiers := s.authenticators(f.cred)
+	verifiers := s.authenticators(f)
 	if len(verifiers) == 0 {
 		return nil, nil, s.notAllowed(f.cred)
 	}
@@ -212,13 +212,13 @@ func settle(id *policy.Identity, err error) (*policy.Identity, error) {
 }
 
 // authenticators lists, in order, the verifiers enabled on the route for
-// cred. An empty list means the route enables no
+// the credential f. An empty list means the route enables no
 // method for this kind of credential.
-func (s *stage) authenticators(cred pipeline.Credential) []pipeline.Authenticator {
-	switch {
+func (s *stage) authenticators(f found) []pipeline.Authenticator {
+	switch cred := f.cred; {
 	case cred.Kind == kindAPIKey:
 		return s.apiKeyChain
-	case cred.Kind == kindBearer && looksLikeJWS(cred.Value):
+	case cred.Kind == kindBearer && f.jws:
 		return s.jwsChain
 	case cred.Kind == kindBearer:
 		return s.opaqueChain
