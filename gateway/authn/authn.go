@@ -146,40 +146,41 @@ func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
 			return &Failure{Err: err, Presented: s.x.presented(r)}
 		}
 		in.Identity = id
-		if f != nil {
+		if f.cred.Kind != "" {
 			s.setHeaders(edits, id)
 			if s.hide {
-				hide(r, *f)
+				hide(r, f)
 			}
 		}
 		return next.ServeHTTP(w, r)
 	})
 }
 
-// authenticate returns the identity and the credential it came from (nil
-// for an anonymous request).
-func (s *stage) authenticate(r *http.Request) (*policy.Identity, *found, error) {
+// authenticate returns the identity and the credential it came from (the
+// zero found, of no kind, for an anonymous request). The credential is
+// returned by value: a pointer would put it on the heap on every request.
+func (s *stage) authenticate(r *http.Request) (*policy.Identity, found, error) {
 	f, ok, p := s.x.extract(r)
 	switch {
 	case p != nil:
-		return nil, nil, p
+		return nil, found{}, p
 	case !ok && s.anon:
-		return policy.Anonymous(), nil, nil
+		return policy.Anonymous(), found{}, nil
 	case !ok:
 		// RFC 6750 §3.1: no error attribute when no credential was sent.
-		return nil, nil, problem.New(http.StatusUnauthorized, ReasonMissing, "authentication is required").
+		return nil, found{}, problem.New(http.StatusUnauthorized, ReasonMissing, "authentication is required").
 			WithHeader("WWW-Authenticate", "Bearer")
 	}
 	if f.cred.Kind == kindClientCert { // extracted only where the route enables it
 		id, err := s.clientCert.Authenticate(r.TLS.VerifiedChains)
 		if id, err = settle(id, err); err != nil {
-			return nil, nil, err
+			return nil, found{}, err
 		}
-		return id, &f, nil
+		return id, f, nil
 	}
-	verifiers := s.authenticators(f.cred)
+	verifiers := s.authenticators(f)
 	if len(verifiers) == 0 {
-		return nil, nil, s.notAllowed(f.cred)
+		return nil, found{}, s.notAllowed(f.cred)
 	}
 	for _, a := range verifiers {
 		id, err := a.Authenticate(r.Context(), f.cred)
@@ -187,11 +188,11 @@ func (s *stage) authenticate(r *http.Request) (*policy.Identity, *found, error) 
 			continue
 		}
 		if id, err = settle(id, err); err != nil {
-			return nil, nil, err
+			return nil, found{}, err
 		}
-		return id, &f, nil
+		return id, f, nil
 	}
-	return nil, nil, problem.Unauthorized(ReasonUnsupported, "the credential is not of a supported kind", nil)
+	return nil, found{}, problem.Unauthorized(ReasonUnsupported, "the credential is not of a supported kind", nil)
 }
 
 // settle is an authenticator's answer as the stage returns it: an
@@ -212,13 +213,13 @@ func settle(id *policy.Identity, err error) (*policy.Identity, error) {
 }
 
 // authenticators lists, in order, the verifiers enabled on the route for
-// cred. An empty list means the route enables no
+// the credential f. An empty list means the route enables no
 // method for this kind of credential.
-func (s *stage) authenticators(cred pipeline.Credential) []pipeline.Authenticator {
-	switch {
+func (s *stage) authenticators(f found) []pipeline.Authenticator {
+	switch cred := f.cred; {
 	case cred.Kind == kindAPIKey:
 		return s.apiKeyChain
-	case cred.Kind == kindBearer && looksLikeJWS(cred.Value):
+	case cred.Kind == kindBearer && f.jws:
 		return s.jwsChain
 	case cred.Kind == kindBearer:
 		return s.opaqueChain

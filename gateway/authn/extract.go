@@ -49,6 +49,9 @@ type extractor struct {
 type found struct {
 	cred pipeline.Credential
 	name string
+	// jws tells a bearer token of the JWS compact shape (looksLikeJWS),
+	// found by the scan that checked its syntax, so the token is read once.
+	jws bool
 }
 
 // extract returns the request's credential, ok=false when there is none,
@@ -58,26 +61,36 @@ type found struct {
 func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 	var buf [4]found
 	got := buf[:0]
-	// Every spelling of a credential header counts (header.Values): under
-	// listen.headers_with_underscores "allow", X_API_Key is a second API key.
-	switch v := header.Values(r.Header, "Authorization"); len(v) {
+	// Every spelling of a credential header counts (as in header.Values):
+	// under listen.headers_with_underscores "allow", X_API_Key is a second
+	// API key. One pass over the header map finds both headers.
+	var auth, key headerValue
+	for k, v := range r.Header {
+		if header.Equal(k, "Authorization") {
+			auth.add(v)
+		}
+		if header.Equal(k, x.apiKeyHeader) {
+			key.add(v)
+		}
+	}
+	switch auth.n {
 	case 0:
 	case 1:
-		tok, ok := parseBearer(v[0])
-		if !ok {
+		tok, sh := parseBearer(auth.v)
+		if !sh.token68 {
 			return found{}, false, malformed("the Authorization header must be \"Bearer\" and a token")
 		}
-		got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceHeader, Value: tok}, "Authorization"})
+		got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceHeader, Value: tok}, "Authorization", sh.jws})
 	default:
 		return found{}, false, ambiguous("more than one Authorization header")
 	}
-	switch v := header.Values(r.Header, x.apiKeyHeader); len(v) {
+	switch key.n {
 	case 0:
 	case 1:
-		if !validAPIKey(v[0]) {
+		if !validAPIKey(key.v) {
 			return found{}, false, malformed("the API key header is malformed")
 		}
-		got = append(got, found{pipeline.Credential{Kind: kindAPIKey, Source: sourceHeader, Value: v[0]}, x.apiKeyHeader})
+		got = append(got, found{cred: pipeline.Credential{Kind: kindAPIKey, Source: sourceHeader, Value: key.v}, name: x.apiKeyHeader})
 	default:
 		return found{}, false, ambiguous("more than one API key header")
 	}
@@ -95,10 +108,12 @@ func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 			return found{}, false, ambiguous("a bearer cookie hides inside another cookie's value")
 		case len(vals) > 1:
 			return found{}, false, ambiguous("more than one bearer cookie")
-		case len(vals) == 1 && !isToken68(vals[0]):
-			return found{}, false, malformed("the bearer cookie is malformed")
 		case len(vals) == 1:
-			got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceCookie, Value: vals[0]}, x.bearerCookie})
+			sh := scanBearer(vals[0])
+			if !sh.token68 {
+				return found{}, false, malformed("the bearer cookie is malformed")
+			}
+			got = append(got, found{pipeline.Credential{Kind: kindBearer, Source: sourceCookie, Value: vals[0]}, x.bearerCookie, sh.jws})
 		}
 	}
 	if x.clientCert && hasVerifiedCert(r) {
@@ -112,6 +127,20 @@ func (x *extractor) extract(r *http.Request) (found, bool, *problem.Problem) {
 	default:
 		return found{}, false, ambiguous("more than one credential")
 	}
+}
+
+// headerValue counts the values of one header name in all its spellings
+// and keeps the first, which is the only one when n is 1.
+type headerValue struct {
+	n int
+	v string
+}
+
+func (h *headerValue) add(vs []string) {
+	if h.n == 0 && len(vs) > 0 {
+		h.v = vs[0]
+	}
+	h.n += len(vs)
 }
 
 // hasVerifiedCert reports whether r's connection presented a client
@@ -144,10 +173,14 @@ func (x *extractor) fromQuery(raw string, got []found) ([]found, *problem.Proble
 			return nil, ambiguous("a credential query parameter is repeated")
 		}
 		val, err := url.QueryUnescape(v)
-		if err != nil || (kind == kindBearer && !isToken68(val)) || (kind == kindAPIKey && !validAPIKey(val)) {
+		var sh shape
+		if kind == kindBearer {
+			sh = scanBearer(val)
+		}
+		if err != nil || (kind == kindBearer && !sh.token68) || (kind == kindAPIKey && !validAPIKey(val)) {
 			return nil, malformed("a credential query parameter is malformed")
 		}
-		got = append(got, found{pipeline.Credential{Kind: kind, Source: sourceQuery, Value: val}, key})
+		got = append(got, found{pipeline.Credential{Kind: kind, Source: sourceQuery, Value: val}, key, sh.jws})
 	}
 	return got, nil
 }
@@ -163,29 +196,62 @@ func queryKey(k string) (string, bool) {
 }
 
 // parseBearer reads "Bearer <token68>" (RFC 6750 §2.1); the scheme is
-// case-insensitive (RFC 9110 §11.1).
-func parseBearer(v string) (string, bool) {
+// case-insensitive (RFC 9110 §11.1). The token is acceptable when its
+// shape is token68.
+func parseBearer(v string) (string, shape) {
 	scheme, tok, ok := strings.Cut(v, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+		return "", shape{}
 	}
 	tok = strings.TrimLeft(tok, " ")
-	return tok, isToken68(tok)
+	return tok, scanBearer(tok)
 }
 
-// isToken68 reports whether s is an RFC 9110 token68:
-// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isToken68(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		if charClass[body[i]]&token68 == 0 {
-			return false
+// shape is what one scan of a bearer token finds.
+type shape struct {
+	// token68: s is an RFC 9110 token68,
+	// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+	token68 bool
+	// jws: s has the JWS compact shape, three dot-separated base64url
+	// parts, the first two non-empty. An empty signature still counts, so
+	// an "alg: none" token reaches the JWT verifier (which rejects it)
+	// rather than the introspection endpoint. A JWS is always a token68.
+	jws bool
+}
+
+// scanBearer reads s once for both answers of [shape]: a bearer token is
+// scanned on every request, and a JWT is hundreds of bytes.
+func scanBearer(s string) shape {
+	dots, dot1, dot2 := 0, -1, -1
+	b64 := true // no token68 byte outside base64url but the dots
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		cl := charClass[c]
+		if cl&token68 == 0 {
+			break
+		}
+		if cl&base64URL == 0 {
+			if c != '.' {
+				b64 = false
+				continue
+			}
+			switch dots++; dots {
+			case 1:
+				dot1 = i
+			case 2:
+				dot2 = i
+			}
 		}
 	}
-	return true
+	body := i
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return shape{
+		token68: body > 0 && i == len(s),
+		jws:     body == len(s) && b64 && dots == 2 && dot1 > 0 && dot2 > dot1+1,
+	}
 }
 
 // Classes of token bytes: a bearer token is scanned on every request, so
@@ -220,27 +286,6 @@ func validAPIKey(s string) bool {
 		}
 	}
 	return true
-}
-
-// looksLikeJWS reports whether tok has the JWS compact shape: three
-// dot-separated base64url parts, the first two non-empty. An empty
-// signature still counts, so an "alg: none" token reaches the JWT verifier
-// (which rejects it) rather than the introspection endpoint.
-func looksLikeJWS(tok string) bool {
-	dot1, dot2 := -1, -1
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		switch {
-		case charClass[c]&base64URL != 0:
-		case c == '.' && dot1 < 0:
-			dot1 = i
-		case c == '.' && dot2 < 0:
-			dot2 = i
-		default:
-			return false
-		}
-	}
-	return dot1 > 0 && dot2 > dot1+1
 }
 
 // ambiguous and malformed are 401s; RFC 6750 §3.1 calls a request that

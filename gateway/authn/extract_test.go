@@ -8,38 +8,97 @@ import (
 	"testing"
 )
 
-func TestLooksLikeJWS(t *testing.T) {
+func TestScanBearer(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		tok  string
-		want bool
+		name         string
+		tok          string
+		jws, token68 bool
 	}{
-		{"a signed compact JWS", jws, true},
-		{"an unsigned token with an empty signature", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", true},
-		{"an opaque token", opaque, false},
-		{"two parts", "a.b", false},
-		{"four parts", "a.b.c.d", false},
-		{"an empty header", ".b.c", false},
-		{"an empty payload", "a..c", false},
-		{"a trailing dot", "a.b.c.", false},
-		{"a token68 byte that is not base64url", "a.b+.c", false},
-		{"padding is not base64url", "a=.b.c", false},
+		{"a signed compact JWS", jws, true, true},
+		{"an unsigned token with an empty signature", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.", true, true},
+		{"an opaque token", opaque, false, true},
+		{"two parts", "a.b", false, true},
+		{"four parts", "a.b.c.d", false, true},
+		{"an empty header", ".b.c", false, true},
+		{"an empty payload", "a..c", false, true},
+		{"a trailing dot", "a.b.c.", false, true},
+		{"a token68 byte that is not base64url", "a.b+.c", false, true},
+		{"padding is not base64url", "a=.b.c", false, false},
+		{"padding at the end", "a.b.c==", false, true},
+		{"only padding", "==", false, false},
+		{"empty", "", false, false},
+		{"a space", "a.b .c", false, false},
+		{"a byte above ASCII", "a.b.c\xff", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := looksLikeJWS(tc.tok); got != tc.want {
-				t.Fatalf("looksLikeJWS(%q) = %v, want %v", tc.tok, got, tc.want)
+			if got := scanBearer(tc.tok); got.jws != tc.jws || got.token68 != tc.token68 {
+				t.Fatalf("scanBearer(%q) = %+v, want jws %v, token68 %v", tc.tok, got, tc.jws, tc.token68)
 			}
 		})
 	}
 }
 
+// FuzzScanBearer checks the one-pass scan against the two definitions it
+// replaced, each a pass of its own.
+func FuzzScanBearer(f *testing.F) {
+	for _, s := range []string{jws, opaque, "a.b", "a..c", "a.b.c.", "a.b+.c", "a=.b.c", "ab==", "==", "a.b.c=", "a.b.c.d", ".b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := scanBearer(s); got.token68 != refToken68(s) || got.jws != refLooksLikeJWS(s) {
+			t.Fatalf("scanBearer(%q) = %+v, want token68 %v, jws %v", s, got, refToken68(s), refLooksLikeJWS(s))
+		}
+	})
+}
+
+// refToken68 is RFC 9110's token68 as written: a body of token68 bytes and
+// then only "=".
+func refToken68(s string) bool {
+	body := strings.TrimRight(s, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// refLooksLikeJWS is the JWS compact shape: exactly three base64url parts,
+// the first two non-empty.
+func refLooksLikeJWS(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return false
+	}
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // candidates counts, independently of extract, the places the fuzzed
 // request may carry a credential.
 func candidates(r *http.Request, x *extractor) int {
-	n := len(r.Header.Values("Authorization")) + len(r.Header.Values(x.apiKeyHeader))
+	n := 0
+	// Header names in every spelling a backend may fold together.
+	fold := func(k string) string { return strings.ToLower(strings.ReplaceAll(k, "_", "-")) }
+	for k, vs := range r.Header {
+		if fold(k) == "authorization" || fold(k) == fold(x.apiKeyHeader) {
+			n += len(vs)
+		}
+	}
 	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
 		k, _, _ := strings.Cut(pair, "=")
 		if key, err := url.QueryUnescape(k); err == nil && key != "" && (key == x.bearerQuery || key == x.apiKeyQuery) {
@@ -76,6 +135,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add("", "", "", "", `x=1, at=tok`, true)
 	f.Add("", "", "", "", `%61t=tok`, true)
 	f.Add("Basic x", "", "a,b", ";apikey=1", "at", true)
+	f.Add("Bearer "+jws, "x_api_key", "", "", "", true)
+	f.Add("", "authorization", "pk_abc", "", "", false)
 	f.Fuzz(func(t *testing.T, auth1, auth2, key, rawQuery, cookie string, apiKeyQuery bool) {
 		x := &extractor{bearerQuery: "access_token", bearerCookie: "at", apiKeyHeader: "X-Api-Key"}
 		if apiKeyQuery {
@@ -88,8 +149,14 @@ func FuzzExtract(f *testing.F) {
 				r.Header.Add(h, v)
 			}
 		}
-		if auth2 != "" {
+		switch {
+		case strings.HasPrefix(strings.ToLower(auth2), "bearer ") || auth2 == "Basic" || strings.Contains(auth2, " "):
 			r.Header.Add("Authorization", auth2)
+		case auth2 != "":
+			// A name as the client spelled it (headers_with_underscores
+			// "allow" keeps X_Api_Key beside X-Api-Key): a second value of
+			// whichever credential header it folds to.
+			r.Header[auth2] = append(r.Header[auth2], "Bearer "+jws)
 		}
 		n := candidates(r, x)
 		f, ok, p := x.extract(r)

@@ -48,8 +48,10 @@ type Cleaner struct {
 	underscores string // "drop", "reject" or "allow"
 	override    string // "strip", "reject" or "judge"
 	trusted     []netip.Prefix
-	// kinds maps a folded name to the kinds it belongs to.
-	kinds map[string]uint8
+	// kinds maps a folded name to the kinds it belongs to; filter says
+	// at once that most names are none.
+	kinds  map[string]uint8
+	filter nameFilter
 
 	dropped, rejected prometheus.Counter
 }
@@ -72,6 +74,7 @@ func New(cfg *config.Config, reg prometheus.Registerer) (*Cleaner, error) {
 	add := func(kind uint8, names ...string) {
 		for _, n := range names {
 			c.kinds[Fold(n)] |= kind
+			c.filter.add(Fold(n))
 		}
 	}
 	add(kindHop, HopByHop...)
@@ -94,6 +97,9 @@ func New(cfg *config.Config, reg prometheus.Registerer) (*Cleaner, error) {
 
 // kind returns the kinds of name, in any spelling.
 func (c *Cleaner) kind(name string) uint8 {
+	if !c.filter.mayHold(name) {
+		return 0
+	}
 	if len(name) > maxStackName {
 		return c.kinds[Fold(name)]
 	}
@@ -114,7 +120,8 @@ func (c *Cleaner) kind(name string) uint8 {
 // X-Request-Id to req.ID. What the policy then sees in r is what the
 // upstream gets.
 func (c *Cleaner) Screen(r *http.Request, req *policy.Request) error {
-	if err := c.names(r.Header); err != nil {
+	seen, err := c.names(r.Header)
+	if err != nil {
 		return err
 	}
 	if r.Method == http.MethodConnect {
@@ -126,10 +133,6 @@ func (c *Cleaner) Screen(r *http.Request, req *policy.Request) error {
 	}
 	if err := c.host(r, req); err != nil {
 		return err
-	}
-	var seen uint8
-	for k := range r.Header {
-		seen |= c.kind(k)
 	}
 	if seen&kindHop != 0 {
 		if err := c.hopByHop(r); err != nil {
@@ -148,37 +151,42 @@ func (c *Cleaner) Screen(r *http.Request, req *policy.Request) error {
 	if err := c.methodOverride(r, req, seen&kindOverride != 0); err != nil {
 		return err
 	}
-	c.forwarding(r, req, seen&kindForwarding != 0)
+	// The values of the four headers the gateway sets share one array (one
+	// allocation, not four); each header gets a slice capped at its own
+	// value, so an append to one cannot overwrite the next.
+	own := make([]string, 4)
+	c.forwarding(r, req, seen&kindForwarding != 0, own[:3])
+	own[3] = req.ID
 	switch v := r.Header[RequestIDHeader]; {
 	case seen&kindRequestID == 0:
-		r.Header[RequestIDHeader] = []string{req.ID}
+		r.Header[RequestIDHeader] = own[3:4:4]
 	case len(v) != 1 || v[0] != req.ID || c.underscores == "allow":
-		Replace(r.Header, RequestIDHeader, []string{req.ID})
+		Replace(r.Header, RequestIDHeader, own[3:4:4])
 	}
 	return nil
 }
 
 // names applies listen.headers_with_underscores. Nothing has read a header
-// yet, so with "drop" no later stage can meet a name with "_".
-func (c *Cleaner) names(h http.Header) error {
-	if c.underscores == "allow" {
-		return nil
-	}
+// yet, so with "drop" no later stage can meet a name with "_". In the same
+// pass it collects the kinds of the names that stay.
+func (c *Cleaner) names(h http.Header) (seen uint8, err error) {
 	n := 0
 	for k := range h {
-		if strings.IndexByte(k, '_') >= 0 {
+		if c.underscores != "allow" && strings.IndexByte(k, '_') >= 0 {
 			if c.underscores == "reject" {
 				c.rejected.Inc()
-				return problem.New(http.StatusBadRequest, ReasonNameRejected, "header names with underscores are not accepted")
+				return 0, problem.New(http.StatusBadRequest, ReasonNameRejected, "header names with underscores are not accepted")
 			}
 			delete(h, k)
 			n++
+			continue
 		}
+		seen |= c.kind(k)
 	}
 	if n > 0 {
 		c.dropped.Add(float64(n))
 	}
-	return nil
+	return seen, nil
 }
 
 // Prepare runs once the route is known: an upgrade request that survived
@@ -276,14 +284,14 @@ func hasToken(v, tok string) bool {
 // forwards these values. A trusted peer's headers are kept; its
 // X-Forwarded-For is appended to, its X-Forwarded-Host and an http or
 // https X-Forwarded-Proto are kept. Forwarded is never sent on. It sets
-// req.ClientIP from the chain it keeps.
-func (c *Cleaner) forwarding(r *http.Request, req *policy.Request, present bool) {
+// req.ClientIP from the chain it keeps. vals holds the three values set.
+func (c *Cleaner) forwarding(r *http.Request, req *policy.Request, present bool, vals []string) {
 	h := r.Header
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = ""
 	}
-	peer, _ := parseHop(ip)
+	peer, _ := parseAddr(ip) // SplitHostPort took the port
 	trustedPeer := peer.IsValid() && c.trustedAddr(peer)
 	host := r.Host
 	proto := "http"
@@ -311,12 +319,8 @@ func (c *Cleaner) forwarding(r *http.Request, req *policy.Request, present bool)
 		}
 	}
 	if req.ClientIP == "" && peer.IsValid() {
-		req.ClientIP = peer.String()
+		req.ClientIP = addrString(peer, ip)
 	}
-	// The three values share one array (one allocation, not three); each
-	// header gets a slice capped at its own value, so an append to one
-	// cannot overwrite the next.
-	vals := make([]string, 3)
 	set := func(i int, k, v string) {
 		vals[i] = v
 		if present { // other spellings may be left (a trusted peer's)

@@ -50,6 +50,12 @@ func parseHop(s string) (netip.Addr, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().Unmap(), true
 	}
+	return parseAddr(s)
+}
+
+// parseAddr reads an IPv4 or IPv6 address without a port, IPv6 with or
+// without brackets, and without a zone.
+func parseAddr(s string) (netip.Addr, bool) {
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
@@ -76,4 +82,17 @@ func forwardedFor(fields []string) []string {
 		}
 	}
 	return out
+}
+
+// addrString is a.String(); s is the text a was parsed from, returned as
+// it is when it is already that form (every IPv4 address of a connection),
+// so the client address costs no allocation.
+func addrString(a netip.Addr, s string) string {
+	if a.Is4() && len(s) <= len("255.255.255.255") {
+		var buf [len("255.255.255.255")]byte
+		if string(a.AppendTo(buf[:0])) == s {
+			return s
+		}
+	}
+	return a.String()
 }

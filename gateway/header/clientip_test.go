@@ -79,3 +79,16 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+func TestAddrStringIsTheCanonicalForm(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"203.0.113.5", "::1", "::ffff:192.0.2.1", "[2001:db8::1]", "2001:DB8::1", "[192.0.2.1]", "0.0.0.0"} {
+		a, ok := parseAddr(s)
+		if !ok {
+			t.Fatalf("parseAddr(%q) failed", s)
+		}
+		if got := addrString(a, s); got != a.String() {
+			t.Errorf("addrString(%q) = %q, want %q", s, got, a.String())
+		}
+	}
+}

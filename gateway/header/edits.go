@@ -12,8 +12,14 @@ import (
 // The proxy applies them after hop-by-hop headers are gone, so a client's
 // Connection header can never remove what is set.
 type Edits struct {
-	set http.Header
-	del []string
+	// The headers to set, canonical names in the order first set: the
+	// first maxInline in the arrays (no allocation for the usual few
+	// identity and policy headers), any others in more.
+	n     int
+	names [maxInline]string
+	vals  [maxInline]string
+	more  []field
+	del   []string
 
 	stampName string
 	stamper   Stamper
@@ -31,25 +37,53 @@ type Stamper interface {
 // EditsPart is the request's Edits.
 var EditsPart = pipeline.NewPart[Edits]()
 
-// Set queues a header for the upstream request.
+// maxInline is how many headers to set Edits holds without allocating.
+const maxInline = 4
+
+// field is a header to set beyond the first maxInline.
+type field struct{ name, value string }
+
+// Set queues a header for the upstream request, replacing a value queued
+// before under the same canonical name.
 func (e *Edits) Set(name, value string) {
-	if e.set == nil {
-		e.set = make(http.Header, 4)
+	name = http.CanonicalHeaderKey(name)
+	for i := range e.n {
+		if e.names[i] == name {
+			e.vals[i] = value
+			return
+		}
 	}
-	e.set.Set(name, value)
+	for i := range e.more {
+		if e.more[i].name == name {
+			e.more[i].value = value
+			return
+		}
+	}
+	if e.n < maxInline {
+		e.names[e.n], e.vals[e.n] = name, value
+		e.n++
+		return
+	}
+	e.more = append(e.more, field{name, value})
 }
 
 // Delete queues headers to remove from the upstream request.
 func (e *Edits) Delete(names ...string) { e.del = append(e.del, names...) }
 
 // Apply makes the edits on h, every spelling of a name included, so no
-// second value sits beside the gateway's.
+// second value sits beside the gateway's; the headers are set in the order
+// first queued. The first values h gets are slices of e's own array, each
+// capped at its value (an append elsewhere reallocates): e must not be
+// changed once applied.
 func (e *Edits) Apply(h http.Header) {
 	for _, name := range e.del {
 		Del(h, name)
 	}
-	for k, v := range e.set {
-		Replace(h, k, v)
+	for i := range e.n {
+		Replace(h, e.names[i], e.vals[i:i+1:i+1])
+	}
+	for _, f := range e.more {
+		Replace(h, f.name, []string{f.value})
 	}
 }
 

@@ -40,15 +40,21 @@ func (c *Cleaner) host(r *http.Request, req *policy.Request) error {
 			req.Port = 443
 		}
 	}
-	authority := host
+	// The authority is built on the stack (a DNS name is at most 253
+	// bytes; a longer one just grows to the heap): it usually is r.Host
+	// already, and then nothing is allocated.
+	var buf [264]byte
+	authority := buf[:0]
 	if strings.IndexByte(host, ':') >= 0 {
-		authority = "[" + host + "]"
+		authority = append(append(append(authority, '['), host...), ']')
+	} else {
+		authority = append(authority, host...)
 	}
 	if port != 0 {
-		authority += ":" + strconv.Itoa(port)
+		authority = strconv.AppendInt(append(authority, ':'), int64(port), 10)
 	}
-	if authority != r.Host {
-		r.Host = authority
+	if string(authority) != r.Host {
+		r.Host = string(authority)
 	}
 	return nil
 }

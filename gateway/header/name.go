@@ -52,13 +52,15 @@ func Equal(a, b string) bool {
 // value is empty.
 type Set struct {
 	m map[string]struct{}
+	f *nameFilter
 }
 
 // NewSet returns the set of names.
 func NewSet(names ...string) Set {
-	s := Set{m: make(map[string]struct{}, len(names))}
+	s := Set{m: make(map[string]struct{}, len(names)), f: new(nameFilter)}
 	for _, n := range names {
 		s.m[Fold(n)] = struct{}{}
+		s.f.add(Fold(n))
 	}
 	return s
 }
@@ -68,7 +70,7 @@ const maxStackName = 128
 
 // Has reports whether name, in any spelling, is in s.
 func (s Set) Has(name string) bool {
-	if len(s.m) == 0 {
+	if len(s.m) == 0 || !s.f.mayHold(name) {
 		return false
 	}
 	if len(name) > maxStackName {

@@ -1,6 +1,9 @@
 package listener
 
-import "net/http"
+import (
+	"encoding/binary"
+	"net/http"
+)
 
 // Reason codes of the requests the connection refuses before the handler.
 const (
@@ -260,10 +263,7 @@ func (s *scanner) feed(p []byte) (cut int, ref *refusal, ok bool) {
 			if s.fld == fOther {
 				// The fast path: most values only need their bytes checked.
 				// p[i] is counted already.
-				j := i
-				for j < len(p) && valueByte[p[j]] {
-					j++
-				}
+				j := valueRun(p, i)
 				if j == len(p) {
 					s.head += j - i - 1
 				} else {
@@ -519,6 +519,37 @@ var valueByte = func() (t [256]bool) {
 	t['\t'] = true
 	return t
 }()
+
+// valueRun returns the end of the run of value bytes of p that starts at i:
+// the index of the first byte that is not one, or len(p). A bearer token
+// or a cookie is hundreds of bytes, so it looks at eight at a time.
+func valueRun(p []byte, i int) int {
+	for i < len(p) {
+		if i+8 <= len(p) && plainValue8(binary.LittleEndian.Uint64(p[i:])) {
+			i += 8
+			continue
+		}
+		if !valueByte[p[i]] {
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// plainValue8 reports whether the eight bytes of w are all value bytes
+// other than HTAB: none below 0x20, none 0x7f. (A tab makes it false, and
+// the caller then looks at the bytes one by one.) Both tests are the
+// classic bit tricks: (x - 0x01…01·n) & ^x & 0x80…80 is non-zero exactly
+// when some byte of x is below n (n <= 0x80), which with x = w ^ 0x7f…7f
+// and n = 1 finds a 0x7f.
+func plainValue8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := (w - ones*0x20) &^ w & highs
+	del := w ^ (ones * 0x7f)
+	isDel := (del - ones) &^ del & highs
+	return below|isDel == 0
+}
 
 func digit(c byte) bool { return '0' <= c && c <= '9' }
 

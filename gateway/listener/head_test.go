@@ -3,6 +3,7 @@ package listener
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"strings"
@@ -261,4 +262,36 @@ func messageEnds(stream []byte) []int {
 		return nil
 	}
 	return ends
+}
+
+// FuzzValueRun checks the eight-at-a-time run of value bytes against the
+// byte-by-byte definition.
+func FuzzValueRun(f *testing.F) {
+	f.Add([]byte("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9\r\n"), uint8(0))
+	f.Add([]byte("a\tb\x7fcdefghijk\x80\xff\x1f"), uint8(1))
+	f.Add([]byte("0123456\x7f89abcdef"), uint8(0))
+	f.Fuzz(func(t *testing.T, p []byte, start uint8) {
+		i := min(int(start), len(p))
+		want := i
+		for want < len(p) && valueByte[p[want]] {
+			want++
+		}
+		if got := valueRun(p, i); got != want {
+			t.Fatalf("valueRun(%q, %d) = %d, want %d", p, i, got, want)
+		}
+	})
+}
+
+func TestPlainValue8(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for pos := range 8 {
+			w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+			w[pos] = byte(c)
+			want := c >= 0x20 && c != 0x7f
+			if got := plainValue8(binary.LittleEndian.Uint64(w[:])); got != want {
+				t.Fatalf("byte %#x at %d: %v, want %v", c, pos, got, want)
+			}
+		}
+	}
 }

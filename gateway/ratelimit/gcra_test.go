@@ -157,3 +157,31 @@ func TestLocalBlocksAfterMaxFailuresAndExpires(t *testing.T) {
 		c.step(31 * time.Second)
 	}
 }
+
+func TestLocalIsQuietOnlyWhileNoBlockLasts(t *testing.T) {
+	t.Parallel()
+	c := &clock{}
+	l := NewLocal(100, c.now)
+	ctx := context.Background()
+	if !l.noneBlocked() {
+		t.Fatal("a new store blocks someone")
+	}
+	if _, _ = l.Fail(ctx, Key("192.0.2.1"), 2, time.Minute, 5*time.Minute); !l.noneBlocked() {
+		t.Fatal("a failure below max_failures blocks")
+	}
+	l.Fail(ctx, Key("192.0.2.1"), 2, time.Minute, 5*time.Minute) // blocked until 5m
+	c.step(time.Minute)
+	for range 2 {
+		l.Fail(ctx, Key("192.0.2.2"), 2, time.Minute, time.Minute) // blocked until 2m
+	}
+	for _, at := range []time.Duration{time.Minute, 3 * time.Minute, 4*time.Minute + 59*time.Second} {
+		c.t = int64(at)
+		if l.noneBlocked() {
+			t.Fatalf("quiet at %s while 192.0.2.1 is blocked until 5m", at)
+		}
+	}
+	c.t = int64(5 * time.Minute)
+	if !l.noneBlocked() {
+		t.Fatal("not quiet once every block has ended")
+	}
+}

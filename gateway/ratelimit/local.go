@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -26,6 +27,9 @@ type Local struct {
 
 	failures *lruSet[failure]
 	blocked  *lruSet[int64] // key → end of the block
+	// lastEnd is the latest end of any block set (l.now's time): once it
+	// has passed, no key is blocked, whatever entries the LRU still holds.
+	lastEnd atomic.Int64
 }
 
 type failure struct {
@@ -88,13 +92,27 @@ func (l *Local) Fail(_ context.Context, key Digest, max int, window, blockFor ti
 	}
 	sh.mu.Unlock()
 	if reached {
+		end := now + int64(blockFor)
+		// Raised before the entry is added: a concurrent noneBlocked
+		// that misses the block saw it before it existed.
+		for {
+			last := l.lastEnd.Load()
+			if end <= last || l.lastEnd.CompareAndSwap(last, end) {
+				break
+			}
+		}
 		bs := l.blocked.shard(key)
 		bs.mu.Lock()
-		bs.lru.Add(key, now+int64(blockFor))
+		bs.lru.Add(key, end)
 		bs.mu.Unlock()
 	}
 	return reached, nil
 }
+
+// noneBlocked reports that no key is blocked: every block set so far has
+// ended. It takes no lock, so the throttle check of an address costs
+// nothing while nobody is blocked.
+func (l *Local) noneBlocked() bool { return l.now() >= l.lastEnd.Load() }
 
 // Blocked implements Store.
 func (l *Local) Blocked(_ context.Context, key Digest) (time.Duration, error) {

@@ -1,7 +1,9 @@
 package jwt
 
 import (
+	"crypto/sha256"
 	"time"
+	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -45,6 +47,14 @@ func newTokenCache(size int) (*tokenCache, error) {
 		return nil, err
 	}
 	return &tokenCache{lru: c}, nil
+}
+
+// cacheKey is SHA-256(token). The digest reads the token's bytes in place:
+// []byte(token) copies a token of hundreds of bytes to the heap on every
+// request (the compiler's copy-free conversion does not apply across the
+// digest's calls), only to hash it. Sum256 never writes to its argument.
+func cacheKey(token string) [32]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
 // get returns the entry for key unless its deadline has passed.

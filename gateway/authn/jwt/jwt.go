@@ -3,7 +3,6 @@ package jwt
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -282,7 +281,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy
 	if a.cache != nil {
 		// A hit is the very token verified before (same SHA-256), so its
 		// shape needs no second look.
-		key = sha256.Sum256([]byte(token))
+		key = cacheKey(token)
 		if e, ok := a.cache.get(key, now); ok && a.issuers[e.iss.name] == e.iss && a.cache.keyHeld(key, e) {
 			a.metrics.cacheHits.Inc()
 			if err := e.validity.check(now, e.iss); err != nil {
