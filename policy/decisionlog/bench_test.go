@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -132,4 +136,58 @@ func BenchmarkInputEncoding(b *testing.B) {
 			_, _ = json.Marshal(v)
 		}
 	})
+}
+
+// countingFile counts the writes that reach a real file.
+type countingFile struct {
+	f      *os.File
+	writes atomic.Int64
+}
+
+func (c *countingFile) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.f.Write(b)
+}
+
+// BenchmarkStreamUnderLoad logs from 16 goroutines that each do about a
+// request's worth of other work and waiting per event, into a real file: how many
+// events go out per write system call (events/write) and the CPU of it
+// all (measure with the process's CPU time; ns/op is wall time).
+func BenchmarkStreamUnderLoad(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "decisions.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	w := &countingFile{f: f}
+	s, err := StdoutOptions{W: w}.Open(Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := New(Options{SampleAllow: 1, SampleDeny: 1}, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	in := benchGoInput()
+	in.Identity.ClaimsJSON = new(policy.Encoded)
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ev := goldenEvent()
+		ev.Input = in
+		var sink uint64
+		for pb.Next() {
+			for i := range 20_000 { // the rest of a request
+				sink += uint64(i) * uint64(i)
+			}
+			time.Sleep(100 * time.Microsecond) // and its waits for the network
+			ev.Latency = time.Duration(sink & 0xff)
+			l.Log(ctx, ev)
+		}
+	})
+	if err := l.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/float64(w.writes.Load()), "events/write")
 }
