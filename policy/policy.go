@@ -49,6 +49,14 @@ type Identity struct {
 	// value per cached token would multiply the garbage collector's work.
 	// An identity with a Memo must not be modified.
 	Memo *Memo
+	// ClaimsJSON, when not nil, is shared by all copies of an identity that
+	// a token cache hands out (a verified JWT's, an introspection
+	// response's): the decision log keeps the JSON of Claims there, so the
+	// claims of a cached token are encoded once, not per event. Unlike the
+	// value a Memo holds, the encoding is bytes without pointers, which the
+	// garbage collector does not scan however many tokens are cached. An
+	// identity with ClaimsJSON must not have its Claims modified.
+	ClaimsJSON *Encoded
 }
 
 // Certificate is input.identity.certificate: the fields of a verified
@@ -78,6 +86,33 @@ type Memo struct {
 func (m *Memo) Get(build func() any) any {
 	m.once.Do(func() { m.v = build() })
 	return m.v
+}
+
+// Encoded holds the encoding of an immutable value, made once by its
+// first reader. It keeps no error (an interface would be one more pointer
+// in every cached token): an encoding that failed is not kept.
+type Encoded struct {
+	once sync.Once
+	ok   bool
+	b    []byte
+}
+
+// Get returns the encoding, calling encode the first time. The bytes are
+// shared by every caller: read-only. If that first encode fails, every
+// call encodes again and gets its own error.
+func (e *Encoded) Get(encode func() ([]byte, error)) ([]byte, error) {
+	var err error
+	e.once.Do(func() {
+		e.b, err = encode()
+		e.ok = err == nil
+	})
+	switch {
+	case e.ok:
+		return e.b, nil
+	case err != nil:
+		return nil, err
+	}
+	return encode()
 }
 
 // Anonymous returns the identity of a request that carried no credential.

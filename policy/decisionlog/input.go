@@ -121,9 +121,19 @@ func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 		b = appendCertificate(append(b, `,"certificate":`...), c)
 	}
 	b = append(b, `,"claims":`...)
-	if len(id.Claims) == 0 {
+	switch {
+	case len(id.Claims) == 0:
 		b = append(b, "{}"...)
-	} else {
+	case id.ClaimsJSON != nil:
+		// A cached token's claims: encoded by its first event, the same
+		// bytes for every later one. Erase pointers and mask rules work on
+		// a decoded copy of the input (toJSON), never on these bytes.
+		j, err := id.ClaimsJSON.Get(func() ([]byte, error) { return appendJSON(nil, id.Claims) })
+		if err != nil {
+			return b, err
+		}
+		b = append(b, j...)
+	default:
 		var err error
 		if b, err = appendJSON(b, id.Claims); err != nil {
 			return b, err

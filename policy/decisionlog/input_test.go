@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,31 @@ func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
 			if string(got) != string(want) {
 				t.Fatalf("logged input\n%s\nbut the engine evaluates\n%s", got, want)
 			}
+			checkCachedClaims(t, &tc.in, want)
 		})
+	}
+}
+
+// checkCachedClaims wants in, its identity given a cached token's claims
+// cell, logged as want both by the event that fills the cell and by the
+// next, which reads it.
+func checkCachedClaims(t *testing.T, in *policy.Input, want []byte) {
+	t.Helper()
+	if in.Identity == nil {
+		return
+	}
+	cached := *in
+	id := *in.Identity
+	id.ClaimsJSON = new(policy.Encoded)
+	cached.Identity = &id
+	for _, event := range []string{"first", "second"} {
+		got, err := appendInput(nil, &cached)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%s event with cached claims logged input\n%s\nwant\n%s", event, got, want)
+		}
 	}
 }
 
@@ -162,5 +187,55 @@ func FuzzAppendInput(f *testing.F) {
 		if string(got) != string(want) {
 			t.Fatalf("logged input\n%s\nbut the engine evaluates\n%s", got, want)
 		}
+		checkCachedClaims(t, in, want)
 	})
+}
+
+// TestCachedClaimsNeverBypassErasingOrMasking: erase pointers and mask
+// rules apply to claims whose JSON a cached token already holds, and the
+// held JSON stays the unmasked claims for the next event.
+func TestCachedClaimsNeverBypassErasingOrMasking(t *testing.T) {
+	t.Parallel()
+	id := &policy.Identity{
+		Authenticated: true, Method: policy.MethodJWT, Subject: "alice", ClaimsJSON: new(policy.Encoded),
+		Claims: map[string]any{"sub": "alice", "email": "alice@example.com", "ssn": "078-05-1120", "role": "buyer"},
+	}
+	in := &policy.Input{Request: policy.Request{Method: "GET", Path: "/orders"}, Route: policy.Route{Name: "orders"}, Identity: id}
+	ev := goldenEvent()
+	ev.Input = in
+	if line := logLine(t, Options{}, ev); !strings.Contains(line, "alice@example.com") { // fills the cell
+		t.Fatalf("unmasked event lacks the claim: %s", line)
+	}
+	tests := []struct {
+		name string
+		opts Options
+		gone []string
+	}{
+		{"an erase pointer", Options{Erase: []string{"/input/identity/claims/email"}}, []string{"alice@example.com"}},
+		{"a mask rule's remove and upsert", Options{Masker: &fakeMasker{ops: []policy.MaskOp{
+			{Op: "remove", Path: "/input/identity/claims/ssn"},
+			{Op: "upsert", Path: "/input/identity/claims/email", Value: "***"},
+		}}}, []string{"078-05-1120", "alice@example.com"}},
+		{"both", Options{Erase: []string{"/input/identity/claims/ssn"}, Masker: &fakeMasker{ops: []policy.MaskOp{
+			{Op: "remove", Path: "/input/identity/claims/email"},
+		}}}, []string{"078-05-1120", "alice@example.com"}},
+		{"a failing mask rule", Options{Masker: &fakeMasker{err: errors.New("mask broke")}}, []string{"078-05-1120", "alice@example.com", "buyer"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { // not parallel: the held JSON is checked after them
+			line := logLine(t, tc.opts, ev)
+			for _, v := range tc.gone {
+				if strings.Contains(line, v) {
+					t.Errorf("event has %q: %s", v, line)
+				}
+			}
+			if !strings.Contains(line, `"/input`) {
+				t.Errorf("event records nothing erased or masked: %s", line)
+			}
+		})
+	}
+	held, err := id.ClaimsJSON.Get(func() ([]byte, error) { return nil, errors.New("not filled") })
+	if err != nil || !strings.Contains(string(held), "078-05-1120") || !strings.Contains(string(held), "alice@example.com") {
+		t.Fatalf("held claims JSON %q (%v): want the claims unmasked", held, err)
+	}
 }

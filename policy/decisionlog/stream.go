@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -15,6 +16,14 @@ const streamQueue = 4096
 
 // coalesceBytes bounds one write of several queued events.
 const coalesceBytes = 64 << 10
+
+// writeEvery spaces a busy stream's writes: an event that comes sooner
+// after the last write waits for the rest of the interval, and whatever
+// queues meanwhile goes out in the same system call. Under load that is
+// one write (and one wake-up of the stream) per interval instead of one
+// per event, which cost a file sink about 3 % of the gateway's CPU; an
+// event waits at most this long, and one after a quiet spell none at all.
+const writeEvery = time.Millisecond
 
 // StdoutOptions configures the stdout sink.
 type StdoutOptions struct {
@@ -111,12 +120,16 @@ func (s *stream) run() {
 	defer close(s.done)
 	failing, torn := false, false
 	var buf []byte
+	var last time.Time // of the last write
 	for q := range s.ch {
 		// The line is copied, so its buffer can go back at once.
 		buf = append(buf[:0], q.b...)
 		q.release()
 		n := 1
 		if !s.perEvent {
+			if wait := writeEvery - time.Since(last); wait > 0 {
+				time.Sleep(wait)
+			}
 			buf, n = s.coalesce(buf)
 		}
 		b := buf
@@ -150,6 +163,7 @@ func (s *stream) run() {
 		failing = false
 		s.m.bytes.Add(float64(len(b)))
 		s.m.delivered.Add(float64(n))
+		last = time.Now()
 	}
 }
 

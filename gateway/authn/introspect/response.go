@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // response is the part of an RFC 7662 introspection response the gateway
@@ -28,6 +30,8 @@ type response struct {
 	// claims are the response's fields except "active" and, defensively,
 	// "token": the token itself must never reach the policy input.
 	claims map[string]any
+	// claimsJSON is the decision log's encoding of claims (policy.Identity.ClaimsJSON).
+	claimsJSON policy.Encoded
 }
 
 // decodeResponse parses an introspection response body. Numbers stay
