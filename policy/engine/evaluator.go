@@ -50,7 +50,7 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 	}
 	// A hit is answered without building the OPA value of the input.
 	start := time.Now()
-	if d, ok := c.cache.keyed.Get(string(key)); ok {
+	if d := c.cache.getKeyed(key); d != nil {
 		f.e.metrics.cacheHits.Inc()
 		f.e.metrics.evals[resultOf(d)].Inc()
 		return hit(d, start)
@@ -58,7 +58,7 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 	f.e.metrics.cacheMisses.Inc()
 	d := f.e.evaluate(ctx, c, inputValue(in, c.needs))
 	if d.Err == nil {
-		c.cache.keyed.Add(string(key), d)
+		c.cache.putKeyed(key, d)
 	}
 	return d
 }
