@@ -118,7 +118,8 @@ func readInto(st *Buffered, r *http.Request, max int64, res *reservation) *probl
 		b = []byte{}
 	}
 	st.Bytes, st.Read = b, true
-	r.Body = io.NopCloser(bytes.NewReader(b))
+	st.replay.Reset(b)
+	r.Body = &st.replay
 	return nil
 }
 

@@ -57,6 +57,10 @@ type Exchange struct {
 	// up is the upstream serve picked, for rewrite: a field, not a context
 	// value, which would cost a context and a request copy per request.
 	up *upstream
+	// body reads the upstream request's body of bytes a stage read. The
+	// exchange is never reused, so the transport may still read it after
+	// the round trip returned.
+	body bytes.Reader
 }
 
 // ExchangePart is the request's Exchange.
@@ -240,7 +244,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 
 	if b := body.Part.From(ctx); b != nil && b.Read {
-		pr.Out.Body = forwardBody(pr.Out.Method, b.Bytes)
+		pr.Out.Body = forwardBody(pr.Out.Method, b.Bytes, &x.body)
 		pr.Out.ContentLength = int64(len(b.Bytes))
 		pr.Out.TransferEncoding = nil
 		pr.Out.Header.Del("Transfer-Encoding")
@@ -257,14 +261,19 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 // (transferWriter.probeRequestBody), so nil puts the same bytes on the
 // wire, and leaves the request replayable on a stale idle connection, as
 // ReverseProxy makes every request without a body (golang/go#16036).
-func forwardBody(method string, b []byte) io.ReadCloser {
+// Otherwise it reads b with rd. It stays a NopCloser over a *bytes.Reader,
+// which the transport knows to be in memory, so it writes the headers and
+// the body together (isKnownInMemoryReader) instead of flushing the headers
+// first.
+func forwardBody(method string, b []byte, rd *bytes.Reader) io.ReadCloser {
 	if len(b) == 0 {
 		switch method {
 		case "GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH":
 			return nil
 		}
 	}
-	return io.NopCloser(bytes.NewReader(b))
+	rd.Reset(b)
+	return io.NopCloser(rd)
 }
 
 func modifyResponse(resp *http.Response) error {

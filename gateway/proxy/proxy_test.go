@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -315,7 +316,7 @@ func TestForwardBodyLeavesNoBodyToProbe(t *testing.T) {
 		{"POST", []byte{}, false},
 		{"PUT", []byte("x"), false},
 	} {
-		if got := forwardBody(tc.method, tc.b); (got == nil) != tc.isNil {
+		if got := forwardBody(tc.method, tc.b, &bytes.Reader{}); (got == nil) != tc.isNil {
 			t.Errorf("forwardBody(%s, %q) = %v, want nil %v", tc.method, tc.b, got, tc.isNil)
 		}
 	}
