@@ -48,6 +48,8 @@ type Buffered struct {
 	// replay is the request's body once read: a reader over Bytes, part of
 	// the request's parts, so it costs no allocation of its own.
 	replay replay
+	// guard is the limited body [Guard] hands on.
+	guard eofReader
 }
 
 // replay is r.Body once a stage read it: a reader over the bytes. Close
