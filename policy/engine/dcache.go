@@ -25,12 +25,14 @@ type decisionCache struct {
 	// entries is keyed by the input's hash; a hit is confirmed by comparing
 	// the inputs, so a collision is a miss, never a wrong decision.
 	entries *lru.Cache[int, *cachedDecision]
-	// keyed holds the gateway's decisions by the hash of appendInputKey's
+	// keyed holds the gateway's decisions by the hash of plan.appendKey's
 	// key, which is the (pruned) input itself: a hit is confirmed by
 	// comparing the keys, so a collision is a miss. Looking up by the hash
 	// needs no string of the key, which would be an allocation per request.
 	keyed *lru.Cache[uint64, *keyedDecision]
 	seed  maphash.Seed
+	// plan writes the keys of keyed.
+	plan *keyPlan
 }
 
 type cachedDecision struct {
@@ -65,10 +67,10 @@ func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*dec
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &decisionCache{entries: entries, keyed: keyed, seed: maphash.MakeSeed()}, ""
+	return &decisionCache{entries: entries, keyed: keyed, seed: maphash.MakeSeed(), plan: newKeyPlan(needs)}, ""
 }
 
-// getKeyed returns the decision cached for the key appendInputKey wrote,
+// getKeyed returns the decision cached for the key plan.appendKey wrote,
 // or nil.
 func (dc *decisionCache) getKeyed(key []byte) *policy.Decision {
 	e, ok := dc.keyed.Get(maphash.Bytes(dc.seed, key))

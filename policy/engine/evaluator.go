@@ -43,7 +43,7 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 			keyPool.Put(kp)
 		}
 	}()
-	key, ok := appendInputKey((*kp)[:0], in, c.needs)
+	key, ok := c.cache.plan.appendKey((*kp)[:0], in)
 	*kp = key
 	if !ok {
 		return f.e.evaluateCached(ctx, c, inputValue(in, c.needs))
@@ -63,7 +63,7 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 	return d
 }
 
-// keyPool holds the buffers of appendInputKey; one that grew past maxKey
+// keyPool holds the buffers of keyPlan.appendKey; one that grew past maxKey
 // (a policy reading many headers) is not kept.
 var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
