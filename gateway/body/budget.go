@@ -67,13 +67,17 @@ type reservation struct {
 }
 
 // reserve starts the reservation of r: anonymous unless authentication
-// (which runs before, see [Stage]) established an identity.
-func (b *Budget) reserve(r *http.Request) *reservation {
+// (which runs before, see [Stage]) established an identity. It is a value,
+// kept on the caller's stack: one fewer allocation per request.
+func (b *Budget) reserve(r *http.Request) reservation {
+	if b == nil {
+		return reservation{}
+	}
 	var id *policy.Identity
 	if d := input.Part.From(r.Context()); d != nil {
 		id = d.Identity
 	}
-	return &reservation{b: b, anon: id == nil || !id.Authenticated}
+	return reservation{b: b, anon: id == nil || !id.Authenticated}
 }
 
 // grow reserves n more bytes, or reports that the budget cannot give them.
@@ -152,7 +156,7 @@ func (b *Budget) Buffer(l config.Limits) pipeline.Middleware {
 			}
 			res := b.reserve(r)
 			defer res.release()
-			if p := readInto(st, r, n.maxBody, res); p != nil {
+			if p := readInto(st, r, n.maxBody, &res); p != nil {
 				return p
 			}
 			return next.ServeHTTP(w, r)

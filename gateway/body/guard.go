@@ -45,7 +45,13 @@ func Guard(l config.Limits) pipeline.Middleware {
 			if r.ContentLength < 0 && n.requireCL {
 				return problem.New(http.StatusLengthRequired, ReasonLengthRequired, "the request body needs a Content-Length")
 			}
-			body := &eofReader{ReadCloser: http.MaxBytesReader(w, r.Body, n.maxBody)}
+			st := Part.From(r.Context())
+			if st == nil {
+				return errNoState
+			}
+			// The wrapper is part of the request's parts: no allocation.
+			st.guard = eofReader{ReadCloser: http.MaxBytesReader(w, r.Body, n.maxBody)}
+			body := &st.guard
 			r.Body = body
 			err := next.ServeHTTP(w, r)
 			if err != nil && !body.eof && r.ProtoMajor == 1 {

@@ -49,7 +49,7 @@ func (b *Budget) Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 				}
 			}
 			if !st.Read {
-				if p := readInto(st, r, n.maxBody, res); p != nil {
+				if p := readInto(st, r, n.maxBody, &res); p != nil {
 					return p
 				}
 			}
@@ -60,7 +60,7 @@ func (b *Budget) Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 				}
 				st.Plain = st.Bytes
 				if gz && len(st.Bytes) > 0 {
-					if st.Plain, p = gunzip(st.Bytes, n.maxBody, res); p != nil {
+					if st.Plain, p = gunzip(st.Bytes, n.maxBody, &res); p != nil {
 						return p
 					}
 				}
@@ -118,7 +118,8 @@ func readInto(st *Buffered, r *http.Request, max int64, res *reservation) *probl
 		b = []byte{}
 	}
 	st.Bytes, st.Read = b, true
-	r.Body = io.NopCloser(bytes.NewReader(b))
+	st.replay.Reset(b)
+	r.Body = &st.replay
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package body
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/portcullis/portcullis/gateway/config"
@@ -43,7 +44,19 @@ type Buffered struct {
 	// body is not encoded); validation and the policy read it. Nil until
 	// [Read] ran.
 	Plain []byte
+
+	// replay is the request's body once read: a reader over Bytes, part of
+	// the request's parts, so it costs no allocation of its own.
+	replay replay
+	// guard is the limited body [Guard] hands on.
+	guard eofReader
 }
+
+// replay is r.Body once a stage read it: a reader over the bytes. Close
+// does nothing. (The proxy forwards Bytes with a reader of its own.)
+type replay struct{ bytes.Reader }
+
+func (*replay) Close() error { return nil }
 
 // Part is the request's Buffered body.
 var Part = pipeline.NewPart[Buffered]()

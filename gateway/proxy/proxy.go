@@ -54,6 +54,13 @@ type Exchange struct {
 	// values back the request id and Content-Length headers rewrite sets,
 	// which so cost no allocation of their own.
 	values [2]string
+	// up is the upstream serve picked, for rewrite: a field, not a context
+	// value, which would cost a context and a request copy per request.
+	up *upstream
+	// body reads the upstream request's body of bytes a stage read. The
+	// exchange is never reused, so the transport may still read it after
+	// the round trip returned.
+	body bytes.Reader
 }
 
 // ExchangePart is the request's Exchange.
@@ -171,10 +178,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 		return errNoState
 	}
 	up := p.pick()
-	x.Upstream = up.name
+	x.Upstream, x.up = up.name, up
 	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
 	defer cancel()
-	r = r.WithContext(context.WithValue(ctx, upstreamKey{}, up))
+	r = r.WithContext(ctx)
 	x.Forwarded = time.Now()
 	p.rp.ServeHTTP(w, r)
 	x.Relayed = time.Now()
@@ -186,8 +193,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 
 // errNoState means the proxy ran outside the pipeline; it fails closed (500).
 var errNoState = errors.New("proxy: no pipeline state in request context")
-
-type upstreamKey struct{}
 
 // pick chooses the next healthy upstream; when all are ejected it takes
 // the next one anyway, since refusing every request helps nobody.
@@ -207,7 +212,7 @@ func (p *Proxy) pick() *upstream {
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	ctx := pr.In.Context()
 	x := ExchangePart.From(ctx)
-	up := ctx.Value(upstreamKey{}).(*upstream)
+	up := x.up
 
 	// The path forwarded is the normalized path the route matched and the
 	// policy saw (set on In by the server), less strip_prefix.
@@ -239,7 +244,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 
 	if b := body.Part.From(ctx); b != nil && b.Read {
-		pr.Out.Body = io.NopCloser(bytes.NewReader(b.Bytes))
+		pr.Out.Body = forwardBody(pr.Out.Method, b.Bytes, &x.body)
 		pr.Out.ContentLength = int64(len(b.Bytes))
 		pr.Out.TransferEncoding = nil
 		pr.Out.Header.Del("Transfer-Encoding")
@@ -247,6 +252,28 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header["Content-Length"] = x.values[1:2:2]
 		pr.Out.GetBody = nil
 	}
+}
+
+// forwardBody is the upstream request's body of the buffered bytes b. An
+// empty body of a method that usually has none (net/http's
+// requestMethodUsuallyLacksBody) is nil: the transport would send none
+// after probing it, with a goroutine and a 200 ms timer for each request
+// (transferWriter.probeRequestBody), so nil puts the same bytes on the
+// wire, and leaves the request replayable on a stale idle connection, as
+// ReverseProxy makes every request without a body (golang/go#16036).
+// Otherwise it reads b with rd. It stays a NopCloser over a *bytes.Reader,
+// which the transport knows to be in memory, so it writes the headers and
+// the body together (isKnownInMemoryReader) instead of flushing the headers
+// first.
+func forwardBody(method string, b []byte, rd *bytes.Reader) io.ReadCloser {
+	if len(b) == 0 {
+		switch method {
+		case "GET", "HEAD", "DELETE", "OPTIONS", "PROPFIND", "SEARCH":
+			return nil
+		}
+	}
+	rd.Reset(b)
+	return io.NopCloser(rd)
 }
 
 func modifyResponse(resp *http.Response) error {

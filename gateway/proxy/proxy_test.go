@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -257,5 +259,65 @@ func TestProxyTimesTheUpstream(t *testing.T) {
 				t.Fatalf("Relayed = %v, want the end of the exchange (forwarded %v, upstream %v)", st.Relayed, st.Forwarded, st.UpstreamLatency)
 			}
 		})
+	}
+}
+
+func TestProxyFramesAnEmptyBufferedBodyAsBefore(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		length int64
+		te     []string
+		cl     string
+	}
+	got := make(chan seen, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		got <- seen{r.ContentLength, r.TransferEncoding, r.Header.Get("Content-Length")}
+	}))
+	defer up.Close()
+	p := mustNew(t, routeTo(t, 5*time.Second, up.URL))
+	for _, tc := range []struct {
+		name, method string
+		want         seen
+	}{
+		// What the transport sends after probing the empty body of a
+		// method that usually has none: nothing, no framing header.
+		{"a GET carries no body and no framing", "GET", seen{0, nil, ""}},
+		{"a DELETE carries no body and no framing", "DELETE", seen{0, nil, ""}},
+		// Other methods keep the chunked empty body they were sent with.
+		{"a POST keeps its chunked empty body", "POST", seen{-1, []string{"chunked"}, ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := serve(p, httptest.NewRequest(tc.method, "/x", nil), "127.0.0.1:1", func(st *testState) {
+				st.Body, st.BodyRead = []byte{}, true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := <-got
+			if s.length != tc.want.length || !slices.Equal(s.te, tc.want.te) || s.cl != tc.want.cl {
+				t.Fatalf("upstream saw length %d, transfer-encoding %q, content-length %q; want %+v", s.length, s.te, s.cl, tc.want)
+			}
+		})
+	}
+}
+
+func TestForwardBodyLeavesNoBodyToProbe(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		method string
+		b      []byte
+		isNil  bool
+	}{
+		{"GET", []byte{}, true},
+		{"HEAD", nil, true},
+		{"OPTIONS", []byte{}, true},
+		{"GET", []byte("x"), false},
+		{"POST", []byte{}, false},
+		{"PUT", []byte("x"), false},
+	} {
+		if got := forwardBody(tc.method, tc.b, &bytes.Reader{}); (got == nil) != tc.isNil {
+			t.Errorf("forwardBody(%s, %q) = %v, want nil %v", tc.method, tc.b, got, tc.isNil)
+		}
 	}
 }

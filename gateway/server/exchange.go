@@ -36,6 +36,8 @@ type exchange struct {
 	reasons [4]string
 	// span is the request's server span; nil when tracing is off.
 	span trace.Span
+	// rec wraps the client's ResponseWriter (allocated with the rest).
+	rec recorder
 }
 
 func newExchange(start time.Time) *exchange {

@@ -118,7 +118,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.ids = [2]string{x.in.Request.ID, x.decisionID}
 	h := w.Header()
 	h[proxy.RequestIDHeader], h[DecisionIDHeader] = x.ids[0:1:1], x.ids[1:2:2]
-	rec := &recorder{ResponseWriter: w}
+	x.rec.ResponseWriter = w
+	rec := &x.rec
 	ctx := pipeline.WithRequest(r.Context(), &x.rq)
 	if s.tracer != nil {
 		ctx, x.span = s.tracer.StartRequest(ctx, r)

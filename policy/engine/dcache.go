@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -24,14 +25,24 @@ type decisionCache struct {
 	// entries is keyed by the input's hash; a hit is confirmed by comparing
 	// the inputs, so a collision is a miss, never a wrong decision.
 	entries *lru.Cache[int, *cachedDecision]
-	// keyed holds the gateway's decisions by appendInputKey's key, which
-	// is the (pruned) input itself, so a hit needs no confirmation.
-	keyed *lru.Cache[string, *policy.Decision]
+	// keyed holds the gateway's decisions by the hash of plan.appendKey's
+	// key, which is the (pruned) input itself: a hit is confirmed by
+	// comparing the keys, so a collision is a miss. Looking up by the hash
+	// needs no string of the key, which would be an allocation per request.
+	keyed *lru.Cache[uint64, *keyedDecision]
+	seed  maphash.Seed
+	// plan writes the keys of keyed.
+	plan *keyPlan
 }
 
 type cachedDecision struct {
 	input ast.Value
 	d     *policy.Decision
+}
+
+type keyedDecision struct {
+	key string
+	d   *policy.Decision
 }
 
 // newDecisionCache returns a cache of size entries for the modules compiled
@@ -52,11 +63,27 @@ func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*dec
 	if err != nil {
 		return nil, err.Error()
 	}
-	keyed, err := lru.New[string, *policy.Decision](size)
+	keyed, err := lru.New[uint64, *keyedDecision](size)
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &decisionCache{entries: entries, keyed: keyed}, ""
+	return &decisionCache{entries: entries, keyed: keyed, seed: maphash.MakeSeed(), plan: newKeyPlan(needs)}, ""
+}
+
+// getKeyed returns the decision cached for the key plan.appendKey wrote,
+// or nil.
+func (dc *decisionCache) getKeyed(key []byte) *policy.Decision {
+	e, ok := dc.keyed.Get(maphash.Bytes(dc.seed, key))
+	if !ok || e.key != string(key) {
+		return nil
+	}
+	return e.d
+}
+
+// putKeyed caches d, a decision the policy made (no Err), for key; it
+// replaces a colliding key's decision.
+func (dc *decisionCache) putKeyed(key []byte, d *policy.Decision) {
+	dc.keyed.Add(maphash.Bytes(dc.seed, key), &keyedDecision{key: string(key), d: d})
 }
 
 // get returns the decision cached for input, or nil.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -222,5 +223,26 @@ func TestDecisionCacheKeyOfAnOPAEnvoyPolicyLeavesOutIdAndPort(t *testing.T) {
 	}
 	if h := resultCount(t, reg, "portcullis_policy_decision_cache_total", "hit"); h != 1 {
 		t.Fatalf("%v hits, want 1: the key held the request id or the client port, which the policy does not read", h)
+	}
+}
+
+func TestKeyedDecisionCacheTakesACollisionForAMiss(t *testing.T) {
+	t.Parallel()
+	dc, why := newDecisionCache(ast.NewCompiler(), &inputNeeds{}, 10)
+	if dc == nil {
+		t.Fatal(why)
+	}
+	allow := &policy.Decision{Allow: true}
+	dc.putKeyed([]byte("key a"), allow)
+	if d := dc.getKeyed([]byte("key a")); d != allow {
+		t.Fatalf("get of the key put = %v, want its decision", d)
+	}
+	if d := dc.getKeyed([]byte("key b")); d != nil {
+		t.Fatalf("get of another key = %v, want nil", d)
+	}
+	// key b's hash slot holding key a's decision: a collision.
+	dc.keyed.Add(maphash.Bytes(dc.seed, []byte("key b")), &keyedDecision{key: "key a", d: allow})
+	if d := dc.getKeyed([]byte("key b")); d != nil {
+		t.Fatalf("get of a colliding key = %v, want nil (a miss)", d)
 	}
 }

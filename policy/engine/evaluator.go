@@ -43,14 +43,14 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 			keyPool.Put(kp)
 		}
 	}()
-	key, ok := appendInputKey((*kp)[:0], in, c.needs)
+	key, ok := c.cache.plan.appendKey((*kp)[:0], in)
 	*kp = key
 	if !ok {
 		return f.e.evaluateCached(ctx, c, inputValue(in, c.needs))
 	}
 	// A hit is answered without building the OPA value of the input.
 	start := time.Now()
-	if d, ok := c.cache.keyed.Get(string(key)); ok {
+	if d := c.cache.getKeyed(key); d != nil {
 		f.e.metrics.cacheHits.Inc()
 		f.e.metrics.evals[resultOf(d)].Inc()
 		return hit(d, start)
@@ -58,12 +58,12 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 	f.e.metrics.cacheMisses.Inc()
 	d := f.e.evaluate(ctx, c, inputValue(in, c.needs))
 	if d.Err == nil {
-		c.cache.keyed.Add(string(key), d)
+		c.cache.putKeyed(key, d)
 	}
 	return d
 }
 
-// keyPool holds the buffers of appendInputKey; one that grew past maxKey
+// keyPool holds the buffers of keyPlan.appendKey; one that grew past maxKey
 // (a policy reading many headers) is not kept.
 var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 

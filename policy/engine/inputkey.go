@@ -9,38 +9,116 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
-// appendInputKey appends to b the decision cache's key of in: the parts of
-// the input document that n says the policy reads, written from the Go
-// values in the order inputValue builds them, every string and list
+// keyPlan is how appendKey writes the decision cache's key for one
+// policy generation: what its needs (inputNeeds) say the policy reads,
+// looked up once when the generation is built instead of in the needs'
+// maps for every part of every request.
+type keyPlan struct {
+	request    *requestPlan // nil: not read
+	route      *routePlan
+	identity   *identityPlan
+	validation bool
+}
+
+type requestPlan struct {
+	strings             [len(requestStrings)]bool
+	port, segments      bool
+	query, headers      *mapPlan
+	body, bodyTruncated bool
+}
+
+type routePlan struct {
+	name, operationID, tags bool
+	pathParams              *mapPlan
+}
+
+type identityPlan struct {
+	authenticated               bool
+	strings                     [len(identityStrings)]bool
+	groups, scopes, certificate bool
+	claims                      *mapPlan
+}
+
+// mapPlan keys a map: all of it, or the names (sorted) of it that are read.
+type mapPlan struct {
+	all   bool
+	names []string
+}
+
+// The string fields of policy.Request and policy.Identity, in the order the
+// key writes them (see appendKey).
+var (
+	requestStrings  = [...]string{"id", "method", "wire_method", "path", "host", "scheme", "remote_addr", "client_ip"}
+	identityStrings = [...]string{"method", "subject", "issuer", "consumer", "key_id"}
+)
+
+// newKeyPlan returns the plan of n (nil: the whole document).
+func newKeyPlan(n *inputNeeds) *keyPlan {
+	p := &keyPlan{validation: n.has("validation")}
+	if f := n.field("request"); f != nil {
+		r := &requestPlan{port: f.has("port"), segments: f.has("segments"), query: newMapPlan(f.field("query")),
+			headers: newMapPlan(f.field("headers")), body: f.has("body"), bodyTruncated: f.has("body_truncated")}
+		for i, k := range requestStrings {
+			r.strings[i] = f.has(k)
+		}
+		p.request = r
+	}
+	if f := n.field("route"); f != nil {
+		p.route = &routePlan{name: f.has("name"), operationID: f.has("operation_id"), tags: f.has("tags"), pathParams: newMapPlan(f.field("path_params"))}
+	}
+	if f := n.field("identity"); f != nil {
+		id := &identityPlan{authenticated: f.has("authenticated"), groups: f.has("groups"), scopes: f.has("scopes"),
+			certificate: f.has("certificate"), claims: newMapPlan(f.field("claims"))}
+		for i, k := range identityStrings {
+			id.strings[i] = f.has(k)
+		}
+		p.identity = id
+	}
+	return p
+}
+
+func newMapPlan(n *inputNeeds) *mapPlan {
+	if n == nil {
+		return nil
+	}
+	if n.all {
+		return &mapPlan{all: true}
+	}
+	return &mapPlan{names: sortedMapKeys(nil, n.keys)}
+}
+
+// appendKey appends to b the decision cache's key of in: the parts of the
+// input document that the plan's needs say the policy reads, written from
+// the Go values in the order inputValue builds them, every string and list
 // length-prefixed and every optional part flagged, so that the encoding is
-// unambiguous for one n. Requests whose key is equal give the policy equal
-// inputs (the converse need not hold: a few equal inputs may have keys of
-// their own, which costs a cache entry, never a wrong decision). It is what
-// lets a cached decision answer without building the OPA value the policy
-// would be given (about 40 allocations a request).
+// unambiguous for one plan. Requests whose key is equal give the policy
+// equal inputs (the converse need not hold: a few equal inputs may have
+// keys of their own, which costs a cache entry, never a wrong decision). It
+// is what lets a cached decision answer without building the OPA value the
+// policy would be given (about 40 allocations a request).
 //
 // ok is false when in has a part this key does not cover (the OPA-Envoy
 // fields, a parsed body the policy reads, a claim of an unexpected Go
 // type); the caller then keys by the OPA value (decisionCache.get).
-func appendInputKey(b []byte, in *policy.Input, n *inputNeeds) (_ []byte, ok bool) {
+func (p *keyPlan) appendKey(b []byte, in *policy.Input) (_ []byte, ok bool) {
 	if in.OPAEnvoy {
 		return b, false
 	}
 	// "version" is a constant: it never tells two inputs apart.
-	if f := n.field("request"); f != nil {
-		if b, ok = appendRequestKey(b, &in.Request, f); !ok {
+	if p.request != nil {
+		if b, ok = p.request.appendKey(b, &in.Request); !ok {
 			return b, false
 		}
 	}
-	if f := n.field("route"); f != nil {
-		b = appendRouteKey(b, &in.Route, f)
+	if p.route != nil {
+		b = p.route.appendKey(b, &in.Route)
 	}
-	if f := n.field("identity"); f != nil {
-		if b, ok = appendIdentityKey(b, in.Identity, f); !ok {
+	if p.identity != nil {
+		if b, ok = p.identity.appendKey(b, in.Identity); !ok {
 			return b, false
 		}
 	}
-	if n.field("validation") != nil {
+	if p.validation {
 		v := &in.Validation
 		b = appendBool(b, v.Ran)
 		if v.Ran {
@@ -54,81 +132,77 @@ func appendInputKey(b []byte, in *policy.Input, n *inputNeeds) (_ []byte, ok boo
 	return b, true
 }
 
-func appendRequestKey(b []byte, r *policy.Request, f *inputNeeds) ([]byte, bool) {
-	for _, s := range [...]struct {
-		key, value string
-	}{{"id", r.ID}, {"method", r.Method}, {"wire_method", r.WireMethod}, {"path", r.Path}, {"host", r.Host}, {"scheme", r.Scheme}, {"remote_addr", r.RemoteAddr}, {"client_ip", r.ClientIP}} {
-		if f.has(s.key) {
-			b = appendKeyString(b, s.value)
+func (p *requestPlan) appendKey(b []byte, r *policy.Request) ([]byte, bool) {
+	for i, v := range [len(requestStrings)]string{r.ID, r.Method, r.WireMethod, r.Path, r.Host, r.Scheme, r.RemoteAddr, r.ClientIP} {
+		if p.strings[i] {
+			b = appendKeyString(b, v)
 		}
 	}
-	if f.has("port") {
+	if p.port {
 		b = binary.AppendVarint(b, int64(r.Port))
 	}
-	if f.has("segments") {
+	if p.segments {
 		b = appendKeyStrings(b, r.Segments)
 	}
-	if q := f.field("query"); q != nil {
-		b = appendMapKey(b, r.Query, q, appendKeyStrings)
+	if p.query != nil {
+		b = appendMapKey(b, r.Query, p.query, appendKeyStrings)
 	}
-	if h := f.field("headers"); h != nil {
-		b = appendMapKey(b, r.Headers, h, appendKeyString)
+	if p.headers != nil {
+		b = appendMapKey(b, r.Headers, p.headers, appendKeyString)
 	}
-	if f.has("body") && r.Body != nil {
+	if p.body && r.Body != nil {
 		return b, false
 	}
-	if f.has("body_truncated") {
+	if p.bodyTruncated {
 		b = appendBool(appendBool(b, r.Body != nil), r.BodyTruncated)
 	}
 	return b, true
 }
 
-func appendRouteKey(b []byte, rt *policy.Route, f *inputNeeds) []byte {
-	if f.has("name") {
+func (p *routePlan) appendKey(b []byte, rt *policy.Route) []byte {
+	if p.name {
 		b = appendKeyString(b, rt.Name)
 	}
-	if f.has("operation_id") {
+	if p.operationID {
 		b = appendKeyString(b, rt.OperationID)
 	}
-	if p := f.field("path_params"); p != nil {
-		b = appendMapKey(b, rt.PathParams, p, appendKeyString)
+	if p.pathParams != nil {
+		b = appendMapKey(b, rt.PathParams, p.pathParams, appendKeyString)
 	}
-	if f.has("tags") {
+	if p.tags {
 		b = appendKeyStrings(b, rt.Tags)
 	}
 	return b
 }
 
-// appendIdentityKey keys the parts of id that f needs, also for an
-// identity with a Memo (whose OPA value is built whole): the policy's
-// decision depends on the parts it reads only, as pruning relies on.
-func appendIdentityKey(b []byte, id *policy.Identity, f *inputNeeds) ([]byte, bool) {
+// appendKey keys the parts of id that p reads, also for an identity with
+// a Memo (whose OPA value is built whole): the policy's decision depends
+// on the parts it reads only, as pruning relies on.
+func (p *identityPlan) appendKey(b []byte, id *policy.Identity) ([]byte, bool) {
 	if id == nil {
 		id = anonymous
 	}
-	if f.has("authenticated") {
+	if p.authenticated {
 		b = appendBool(b, id.Authenticated)
 	}
-	for _, s := range [...]struct {
-		key, value string
-	}{{"method", id.Method}, {"subject", id.Subject}, {"issuer", id.Issuer}, {"consumer", id.Consumer}, {"key_id", id.KeyID}} {
-		if f.has(s.key) {
-			b = appendKeyString(b, s.value)
+	for i, v := range [len(identityStrings)]string{id.Method, id.Subject, id.Issuer, id.Consumer, id.KeyID} {
+		if p.strings[i] {
+			b = appendKeyString(b, v)
 		}
 	}
-	if f.has("groups") {
+	if p.groups {
 		b = appendKeyStrings(b, id.Groups)
 	}
-	if f.has("scopes") {
+	if p.scopes {
 		b = appendKeyStrings(b, id.Scopes)
 	}
-	if c := f.field("claims"); c != nil {
+	if p.claims != nil {
 		var ok bool
-		if b, ok = appendClaimsKey(b, id.Claims, c); !ok {
+		if b, ok = appendClaimsKey(b, id.Claims, p.claims); !ok {
 			return b, false
 		}
 	}
-	if f.has("certificate") {
+	if p.certificate {
 		c := id.Certificate
 		b = appendBool(b, c != nil)
 		if c != nil {
@@ -146,15 +220,14 @@ func appendIdentityKey(b []byte, id *policy.Identity, f *inputNeeds) ([]byte, bo
 
 var anonymous = policy.Anonymous()
 
-// appendClaimsKey keys the claims c needs: all of them, or the needed
+// appendClaimsKey keys the claims c reads: all of them, or the read
 // names, each flagged present or absent.
-func appendClaimsKey(b []byte, claims map[string]any, c *inputNeeds) ([]byte, bool) {
+func appendClaimsKey(b []byte, claims map[string]any, c *mapPlan) ([]byte, bool) {
 	var ok bool
 	if c.all {
 		return appendJSONKey(b, claims)
 	}
-	var buf [8]string
-	for _, k := range sortedNeeded(buf[:0], c) {
+	for _, k := range c.names {
 		v, present := claims[k]
 		b = appendBool(b, present)
 		if present {
@@ -225,11 +298,11 @@ func appendJSONKey(b []byte, x any) ([]byte, bool) {
 	return b, false
 }
 
-// appendMapKey keys m, or the keys of it that n needs (those m lacks
+// appendMapKey keys m, or the names of it that p reads (those m lacks
 // count as absent), in sorted order.
-func appendMapKey[V any](b []byte, m map[string]V, n *inputNeeds, value func([]byte, V) []byte) []byte {
-	var buf [16]string
-	if n.all {
+func appendMapKey[V any](b []byte, m map[string]V, p *mapPlan, value func([]byte, V) []byte) []byte {
+	if p.all {
+		var buf [16]string
 		keys := sortedMapKeys(buf[:0], m)
 		b = binary.AppendUvarint(b, uint64(len(keys)))
 		for _, k := range keys {
@@ -237,7 +310,7 @@ func appendMapKey[V any](b []byte, m map[string]V, n *inputNeeds, value func([]b
 		}
 		return b
 	}
-	for _, k := range sortedNeeded(buf[:0], n) {
+	for _, k := range p.names {
 		v, present := m[k]
 		b = appendBool(b, present)
 		if present {
@@ -254,11 +327,6 @@ func sortedMapKeys[V any](buf []string, m map[string]V) []string {
 	}
 	slices.Sort(buf)
 	return buf
-}
-
-// sortedNeeded returns the keys n needs, sorted, in buf when they fit.
-func sortedNeeded(buf []string, n *inputNeeds) []string {
-	return sortedMapKeys(buf, n.keys)
 }
 
 func appendKeyString(b []byte, s string) []byte {
