@@ -23,6 +23,8 @@ const coalesceBytes = 64 << 10
 // one write (and one wake-up of the stream) per interval instead of one
 // per event, which cost a file sink about 3 % of the gateway's CPU; an
 // event waits at most this long, and one after a quiet spell none at all.
+// A write that filled coalesceBytes is not followed by a wait: the queue is
+// backing up, and waiting would cap the sink at coalesceBytes per interval.
 const writeEvery = time.Millisecond
 
 // StdoutOptions configures the stdout sink.
@@ -121,16 +123,18 @@ func (s *stream) run() {
 	failing, torn := false, false
 	var buf []byte
 	var last time.Time // of the last write
+	full := false      // the last write took coalesceBytes
 	for q := range s.ch {
 		// The line is copied, so its buffer can go back at once.
 		buf = append(buf[:0], q.b...)
 		q.release()
 		n := 1
 		if !s.perEvent {
-			if wait := writeEvery - time.Since(last); wait > 0 {
+			if wait := writeEvery - time.Since(last); wait > 0 && !full {
 				time.Sleep(wait)
 			}
 			buf, n = s.coalesce(buf)
+			full = len(buf) >= coalesceBytes
 		}
 		b := buf
 		s.m.queue.Sub(float64(n))

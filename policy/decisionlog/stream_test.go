@@ -34,8 +34,9 @@ func TestBusyStreamWritesEventsTogether(t *testing.T) {
 		t.Fatalf("want the 20 events written once each, got\n%s", out)
 	}
 	// One write for the first event and one for each interval the 20 span;
-	// a loaded machine may stretch them over several, hence the margin.
-	if n := g.count(); n > 12 {
+	// a loaded machine may stretch them over several, hence the margin
+	// (without the wait, each of the 21 is a write of its own).
+	if n := g.count(); n > 16 {
 		t.Fatalf("%d writes for 1 + 20 events 50µs apart, want them coalesced", n)
 	}
 }
