@@ -56,6 +56,11 @@ type targetStats struct {
 	// when (a) was not run.
 	RatioToBare    float64  `json:"ratio_to_bare"`
 	RatioToBareGet *float64 `json:"ratio_to_bare_get,omitempty"`
+	// RoundRatioMedian is the median over rounds of a round's RPS over its
+	// twin's in the same round (measured right before it): unlike
+	// RatioToBare, a round in which the machine was slower for one of the
+	// pair moves it little. 1 for a bare row, 0 without a twin's rounds.
+	RoundRatioMedian float64 `json:"round_ratio_median"`
 	latencies
 	// CPUPer10k is the target's CPU seconds (user+system) per 10 000
 	// requests; UpstreamCPUPer10k and LoadCPUPer10k are the same for the
@@ -116,8 +121,9 @@ func summarize(t *target) targetStats {
 // row keyed getKey, left unset when no such row served anything.
 func compare(rows []targetStats, getKey string) {
 	rps := make(map[string]float64, len(rows))
+	rounds := make(map[string][]float64, len(rows))
 	for _, r := range rows {
-		rps[r.Key] = r.RPS
+		rps[r.Key], rounds[r.Key] = r.RPS, r.RoundRPS
 	}
 	ratio := func(n, d float64) float64 {
 		if d <= 0 {
@@ -127,9 +133,10 @@ func compare(rows []targetStats, getKey string) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		r.RatioToBare = 1
+		r.RatioToBare, r.RoundRatioMedian = 1, 1
 		if r.Twin != "" {
 			r.RatioToBare = ratio(r.RPS, rps[r.Twin])
+			r.RoundRatioMedian = medianRatio(r.RoundRPS, rounds[r.Twin])
 		}
 		r.RatioToBareGet = nil
 		if get := rps[getKey]; get > 0 {
@@ -137,6 +144,27 @@ func compare(rows []targetStats, getKey string) {
 			r.RatioToBareGet = &v
 		}
 	}
+}
+
+// medianRatio is the median of the pairwise ratios of rounds to twin's
+// rounds, over the rounds both have (0 for none, or a twin round of 0).
+func medianRatio(rounds, twin []float64) float64 {
+	n := min(len(rounds), len(twin))
+	if n == 0 {
+		return 0
+	}
+	rs := make([]float64, n)
+	for i := range rs {
+		if twin[i] <= 0 {
+			return 0
+		}
+		rs[i] = rounds[i] / twin[i]
+	}
+	slices.Sort(rs)
+	if n%2 == 1 {
+		return rs[n/2]
+	}
+	return (rs[n/2-1] + rs[n/2]) / 2
 }
 
 // halfReport compares configuration (c) with its bare twin (the bare proxy
@@ -267,9 +295,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nsaturation: closed loop, %d connections, %d rounds of %s, %s, GOMAXPROCS %d%s\n\n",
 		r.Settings.Concurrency, r.Settings.Rounds, r.Settings.Duration, r.Host.Platform, r.Host.GOMAXPROCS, twins)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\t× bare\tp50 µs\tp99 µs\tp99.9 µs\tCPU s/10k\tupstream CPU s/10k\tloadgen CPU s/10k\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "target\treq/s\t× bare\tmedian round\tp50 µs\tp99 µs\tp99.9 µs\tCPU s/10k\tupstream CPU s/10k\tloadgen CPU s/10k\tpeak RSS MiB\t")
 	for _, s := range r.Targets {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.1f\t\n", s.Title, s.RPS, s.RatioToBare,
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.1f\t\n", s.Title, s.RPS, s.RatioToBare, s.RoundRatioMedian,
 			s.P50, s.P99, s.P999, s.CPUPer10k, s.UpstreamCPUPer10k, s.LoadCPUPer10k, s.PeakRSSMiB)
 	}
 	tw.Flush()

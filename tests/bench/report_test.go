@@ -10,6 +10,8 @@ func TestCompare(t *testing.T) {
 	type want struct {
 		ratio float64
 		get   float64 // -1: ratio_to_bare_get absent
+		// median is round_ratio_median; checked only when not 0.
+		median float64
 	}
 	tests := []struct {
 		name   string
@@ -24,7 +26,25 @@ func TestCompare(t *testing.T) {
 				{Key: "bare-c", RPS: 5000}, {Key: "c", Twin: "bare-c", RPS: 2500},
 			},
 			getKey: "bare-a",
-			want:   []want{{1, 1}, {0.75, 0.75}, {1, 0.625}, {0.5, 0.3125}},
+			want:   []want{{1, 1, 0}, {0.75, 0.75, 0}, {1, 0.625, 0}, {0.5, 0.3125, 0}},
+		},
+		{
+			name: "the median round ratio pairs each round with its twin's and ignores an outlier",
+			rows: []targetStats{
+				{Key: "bare-c", RPS: 6000, RoundRPS: []float64{8000, 4000, 6000}},
+				{Key: "c", Twin: "bare-c", RPS: 5000, RoundRPS: []float64{6000, 4000, 4500}},
+			},
+			getKey: "bare-a",
+			want:   []want{{1, -1, 1}, {5000.0 / 6000, -1, 0.75}},
+		},
+		{
+			name: "an even number of rounds takes the middle two",
+			rows: []targetStats{
+				{Key: "bare-c", RoundRPS: []float64{100, 100, 100, 100}, RPS: 100},
+				{Key: "c", Twin: "bare-c", RoundRPS: []float64{50, 70, 80, 200}, RPS: 100},
+			},
+			getKey: "bare-a",
+			want:   []want{{1, -1, 1}, {1, -1, 0.75}},
 		},
 		{
 			name: "without (a) there is no plain-GET ratio",
@@ -32,13 +52,13 @@ func TestCompare(t *testing.T) {
 				{Key: "bare-b", RPS: 4000}, {Key: "b", Twin: "bare-b", RPS: 3000},
 			},
 			getKey: "bare-a",
-			want:   []want{{1, -1}, {0.75, -1}},
+			want:   []want{{1, -1, 0}, {0.75, -1, 0}},
 		},
 		{
 			name:   "the bare proxy alone is its own floor",
 			rows:   []targetStats{{Key: "bare", RPS: 7000}},
 			getKey: "bare-a",
-			want:   []want{{1, -1}},
+			want:   []want{{1, -1, 0}},
 		},
 		{
 			name: "a twin that served nothing gives no ratio",
@@ -47,7 +67,7 @@ func TestCompare(t *testing.T) {
 				{Key: "d", Twin: "bare-d", RPS: 100},
 			},
 			getKey: "bare-a",
-			want:   []want{{1, -1}, {0, -1}, {0, -1}},
+			want:   []want{{1, -1, 0}, {0, -1, 0}, {0, -1, 0}},
 		},
 	}
 	for _, tc := range tests {
@@ -58,6 +78,9 @@ func TestCompare(t *testing.T) {
 				w := tc.want[i]
 				if r.RatioToBare != w.ratio {
 					t.Errorf("%s: ratio_to_bare = %v, want %v", r.Key, r.RatioToBare, w.ratio)
+				}
+				if w.median != 0 && r.RoundRatioMedian != w.median {
+					t.Errorf("%s: round_ratio_median = %v, want %v", r.Key, r.RoundRatioMedian, w.median)
 				}
 				switch {
 				case w.get < 0 && r.RatioToBareGet != nil:
