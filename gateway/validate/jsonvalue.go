@@ -107,18 +107,8 @@ func (d *valueDecoder) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[k] = v
-		d.space()
-		if d.i >= len(d.s) {
-			return nil, false
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return m, true
-		default:
-			return nil, false
+		if more, ok := d.after('}'); !ok || !more {
+			return m, ok
 		}
 	}
 }
@@ -140,20 +130,29 @@ func (d *valueDecoder) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.s) {
-			return nil, false
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return a, true
-		default:
-			return nil, false
+		if more, ok := d.after(']'); !ok || !more {
+			return a, ok
 		}
 	}
+}
+
+// after reads what follows a member or an element: more after a comma,
+// not more after end, which closes the container; ok is false for
+// anything else.
+func (d *valueDecoder) after(end byte) (more, ok bool) {
+	d.space()
+	if d.i >= len(d.s) {
+		return false, false
+	}
+	switch d.s[d.i] {
+	case ',':
+		d.i++
+		return true, true
+	case end:
+		d.i++
+		return false, true
+	}
+	return false, false
 }
 
 // str reads a string without escapes of printable ASCII.
