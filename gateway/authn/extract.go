@@ -219,9 +219,31 @@ type shape struct {
 	jws bool
 }
 
-// scanBearer reads s once for both answers of [shape]: a bearer token is
-// scanned on every request, and a JWT is hundreds of bytes.
+// scanBearer works out both answers of [shape] in one pass over s: a
+// bearer token is scanned on every request, and a JWT is hundreds of bytes.
 func scanBearer(s string) shape {
+	// The common token, a JWS or another of only base64url bytes and dots,
+	// is one branch-free pass; the dots are then found by IndexByte.
+	all := uint8(dotted)
+	for i := 0; i < len(s); i++ {
+		all &= charClass[s[i]]
+	}
+	if all != 0 {
+		dot1 := strings.IndexByte(s, '.')
+		if dot1 <= 0 {
+			return shape{token68: len(s) > 0}
+		}
+		rest := s[dot1+1:]
+		dot2 := strings.IndexByte(rest, '.')
+		return shape{token68: true, jws: dot2 > 0 && strings.IndexByte(rest[dot2+1:], '.') < 0}
+	}
+	return scanBearerSlow(s)
+}
+
+// scanBearerSlow is scanBearer for a token with a byte outside base64url
+// and the dot: a token68 byte or padding that a JWS never has, or a byte
+// that is no token68 at all.
+func scanBearerSlow(s string) shape {
 	dots, dot1, dot2 := 0, -1, -1
 	b64 := true // no token68 byte outside base64url but the dots
 	i := 0
@@ -259,6 +281,7 @@ func scanBearer(s string) shape {
 const (
 	base64URL = 1 << iota // ALPHA / DIGIT / "-" / "_"
 	token68               // base64URL and "." "~" "+" "/"
+	dotted                // base64URL and "."
 )
 
 var charClass = func() (t [256]uint8) {
@@ -266,8 +289,10 @@ var charClass = func() (t [256]uint8) {
 		b := byte(c)
 		switch {
 		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
-			t[c] = base64URL | token68
-		case strings.IndexByte(".~+/", b) >= 0:
+			t[c] = base64URL | token68 | dotted
+		case b == '.':
+			t[c] = token68 | dotted
+		case strings.IndexByte("~+/", b) >= 0:
 			t[c] = token68
 		}
 	}
