@@ -1,7 +1,9 @@
 package decisionlog
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -56,12 +58,12 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	}
 	if len(ev.RequestHeaders) > 0 {
 		b = append(b, `,"request_context":{"http":{"headers":{`...)
-		var kb [keyBuf]string
-		for i, name := range sortedKeys(kb[:0], ev.RequestHeaders) {
+		var hb [keyBuf]Header
+		for i, h := range sortedHeaders(hb[:0], ev.RequestHeaders) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendStrings(append(appendString(b, name), ':'), ev.RequestHeaders[name])
+			b = appendStrings(append(appendString(b, h.Name), ':'), h.Values)
 		}
 		b = append(b, "}}}"...)
 	}
@@ -111,16 +113,24 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 // with the content hash beside each revision.
 func appendBundles(b []byte, bundles map[string]policy.BundleID) []byte {
 	b = append(b, '{')
-	var kb [keyBuf]string
-	for i, name := range sortedKeys(kb[:0], bundles) {
+	var kb [keyBuf]pair[policy.BundleID]
+	for i, p := range sortedPairs(kb[:0], bundles) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendString(b, name), `:{"revision":`...)
-		b = appendString(b, bundles[name].Revision)
-		b = append(appendString(append(b, `,"hash":`...), bundles[name].Hash), '}')
+		b = append(appendString(b, p.k), `:{"revision":`...)
+		b = appendString(b, p.v.Revision)
+		b = append(appendString(append(b, `,"hash":`...), p.v.Hash), '}')
 	}
 	return append(b, '}')
+}
+
+// sortedHeaders returns hs in name order, a name given more than once
+// once, appended to buf (a caller's array holds the few headers configured).
+func sortedHeaders(buf, hs []Header) []Header {
+	out := append(buf[:0], hs...)
+	slices.SortStableFunc(out, func(a, b Header) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(out, func(a, b Header) bool { return a.Name == b.Name })
 }
 
 // appendDoc appends key and v, the input or result, unless v is nil; a v

@@ -55,8 +55,10 @@ type Event struct {
 	// Credentials are the kinds and places of the credentials the request
 	// presented, when authentication failed: portcullis.credentials.
 	Credentials []Credential
-	// RequestHeaders are the configured request headers, by name.
-	RequestHeaders map[string][]string
+	// RequestHeaders are the configured request headers the request had,
+	// in any order (the line has them by name; a name given twice is
+	// written once). A slice, not a map: the gateway fills it per request.
+	RequestHeaders []Header
 	// TraceID is the W3C trace ID, if any.
 	TraceID string
 	// Shadow, when set, makes this the event of a shadow decision that
@@ -80,6 +82,12 @@ type Shadow struct {
 // MaxRawPath bounds Event.RawPath in the event: a path refused for its
 // length (414) must not make the log line as long.
 const MaxRawPath = 2048
+
+// Header is one request header of request_context.http.headers.
+type Header struct {
+	Name   string
+	Values []string
+}
 
 // Credential is one credential a request presented, never its value.
 type Credential struct {

@@ -54,7 +54,7 @@ func goldenEvent() *Event {
 		EvalDuration:   210 * time.Microsecond,
 		Error:          "",
 		RequestedBy:    "192.0.2.7:51234",
-		RequestHeaders: map[string][]string{"X-Request-Id": {"req-1"}, "User-Agent": {"curl/8"}},
+		RequestHeaders: []Header{{"X-Request-Id", []string{"req-1"}}, {"User-Agent", []string{"curl/8"}}},
 		TraceID:        "4bf92f3577b34da6a3ce929d0e0e4736",
 	}
 }

@@ -216,24 +216,24 @@ func appendStrings(b []byte, ss []string) []byte {
 
 func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
-	var kb [keyBuf]string
-	for i, k := range sortedKeys(kb[:0], m) {
+	var kb [keyBuf]pair[string]
+	for i, p := range sortedPairs(kb[:0], m) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(append(appendString(b, k), ':'), m[k])
+		b = appendString(append(appendString(b, p.k), ':'), p.v)
 	}
 	return append(b, '}')
 }
 
 func appendQuery(b []byte, q map[string][]string) []byte {
 	b = append(b, '{')
-	var kb [keyBuf]string
-	for i, k := range sortedKeys(kb[:0], q) {
+	var kb [keyBuf]pair[[]string]
+	for i, p := range sortedPairs(kb[:0], q) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendStrings(append(appendString(b, k), ':'), q[k])
+		b = appendStrings(append(appendString(b, p.k), ':'), p.v)
 	}
 	return append(b, '}')
 }

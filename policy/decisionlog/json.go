@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -31,15 +32,15 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case map[string]any:
 		b = append(b, '{')
 		first := true
-		var kb [keyBuf]string
-		for _, k := range sortedKeys(kb[:0], x) {
+		var kb [keyBuf]pair[any]
+		for _, p := range sortedPairs(kb[:0], x) {
 			if !first {
 				b = append(b, ',')
 			}
 			first = false
-			b = append(appendString(b, k), ':')
+			b = append(appendString(b, p.k), ':')
 			var err error
-			if b, err = appendJSON(b, x[k]); err != nil {
+			if b, err = appendJSON(b, p.v); err != nil {
 				return b, err
 			}
 		}
@@ -220,19 +221,39 @@ func validNumber(s string) bool {
 	return i == len(s)
 }
 
-// sortedKeys returns the keys of m in order, so output is deterministic,
-// appended to buf: a caller's array holds them without an allocation per
-// object written (an event writes half a dozen).
-func sortedKeys[V any](buf []string, m map[string]V) []string {
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+// pair is one member of a map, as sortedPairs returns them.
+type pair[V any] struct {
+	k string
+	v V
 }
 
-// keyBuf is the size of the callers' arrays for sortedKeys: more keys
+// sortedPairs returns the members of m in key order, so output is
+// deterministic, appended to buf: a caller's array holds them without an
+// allocation per object written (an event writes half a dozen), and each
+// value comes with its key, so no lookup follows. A map that fits buf's
+// array (keyBuf) is sorted by insertion as it is read; a larger one, which
+// insertion would make quadratic, is sorted afterwards.
+func sortedPairs[V any](buf []pair[V], m map[string]V) []pair[V] {
+	ps := buf[:0]
+	if len(m) > keyBuf {
+		for k, v := range m {
+			ps = append(ps, pair[V]{k, v})
+		}
+		slices.SortFunc(ps, func(a, b pair[V]) int { return strings.Compare(a.k, b.k) })
+		return ps
+	}
+	for k, v := range m {
+		i := len(ps)
+		ps = append(ps, pair[V]{})
+		for ; i > 0 && ps[i-1].k > k; i-- {
+			ps[i] = ps[i-1]
+		}
+		ps[i] = pair[V]{k, v}
+	}
+	return ps
+}
+
+// keyBuf is the size of the callers' arrays for sortedPairs: more members
 // than this cost an allocation.
 const keyBuf = 16
 
@@ -248,6 +269,29 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// load8 returns the eight bytes of s at i, the first in the low byte.
+func load8(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plain8 reports whether the eight bytes of w are all plain: none below
+// 0x20, none a quote or a backslash, none above 0x7f. Strings are mostly
+// plain runs (a user agent, a subject, a path), so appendString looks at
+// eight bytes at a time and copies a run with one append. The tests are
+// the classic bit tricks (as gateway/listener's plainValue8):
+// (x - 0x01…01·n) &^ x & 0x80…80 is non-zero exactly when some byte of x
+// is below n (n <= 0x80), and with x = w ^ c·0x01…01 and n = 1 it finds a
+// byte equal to c.
+func plain8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := (w - ones*0x20) &^ w
+	q := w ^ (ones * '"')
+	bs := w ^ (ones * '\\')
+	return (below|(q-ones)&^q|(bs-ones)&^bs|w)&highs == 0
+}
+
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
 // control characters, U+2028 and U+2029 are escaped, so an event is always
 // one line.
@@ -255,6 +299,10 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(load8(s, i)) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if plain[c] {
 			i++

@@ -76,10 +76,10 @@ func New(opts Options, sinks ...Sink) (*Logger, error) {
 	}
 	labels["id"], labels["version"] = processID, opts.Version
 	l.labelMap = make(map[string]any, len(labels))
-	for _, k := range sortedKeys(nil, labels) {
-		l.labels = append(appendString(append(l.labels, ','), k), ':')
-		l.labels = appendString(l.labels, labels[k])
-		l.labelMap[k] = labels[k]
+	for _, p := range sortedPairs(nil, labels) {
+		l.labels = append(appendString(append(l.labels, ','), p.k), ':')
+		l.labels = appendString(l.labels, p.v)
+		l.labelMap[p.k] = p.v
 	}
 	l.labels[0] = '{'
 	l.labels = append(l.labels, '}')
@@ -286,8 +286,8 @@ func (l *Logger) eventMap(ev *Event, id string, ts time.Time, d *doc) map[string
 	}
 	if len(ev.RequestHeaders) > 0 {
 		h := make(map[string]any, len(ev.RequestHeaders))
-		for k, v := range ev.RequestHeaders {
-			h[k] = stringsAny(v)
+		for _, rh := range ev.RequestHeaders {
+			h[rh.Name] = stringsAny(rh.Values)
 		}
 		m["request_context"] = map[string]any{"http": map[string]any{"headers": h}}
 	}
