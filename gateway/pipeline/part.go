@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"sync/atomic"
+	"time"
 )
 
 // Request is what one request carries through the pipeline: one part per
@@ -14,6 +15,8 @@ import (
 // request costs one allocation however many parts there are.
 type Request struct {
 	parts [maxParts]any
+	// cancel ends the request's context (see WithRequest).
+	cancel context.CancelCauseFunc
 }
 
 // maxParts bounds the parts; NewPart panics beyond it (at init).
@@ -39,7 +42,7 @@ func (p Part[T]) Bind(rq *Request, v *T) { rq.parts[p.slot] = v }
 // From returns the part of the request in ctx: nil outside the pipeline or
 // when the server did not bind it.
 func (p Part[T]) From(ctx context.Context) *T {
-	rq, _ := ctx.Value(requestKey).(*Request)
+	rq := FromContext(ctx)
 	if rq == nil {
 		return nil
 	}
@@ -51,7 +54,35 @@ type ctxKey int
 
 const requestKey ctxKey = 0
 
-// WithRequest returns ctx carrying rq.
+// WithRequest returns the request's context: ctx carrying rq, cancelled
+// when ctx is, when rq's deadline passes (Expire) or when it ends (End).
+// It is made once per request, so that a stage bounding the rest of the
+// request in time (the proxy: the route's timeout over the upstream
+// exchange) needs no context and no request copy of its own.
 func WithRequest(ctx context.Context, rq *Request) context.Context {
+	ctx, rq.cancel = context.WithCancelCause(ctx)
 	return context.WithValue(ctx, requestKey, rq)
+}
+
+// FromContext returns the request in ctx, nil outside the pipeline.
+func FromContext(ctx context.Context) *Request {
+	rq, _ := ctx.Value(requestKey).(*Request)
+	return rq
+}
+
+// Expire cancels the request's context with the cause
+// context.DeadlineExceeded once d has passed, unless the timer returned is
+// stopped first: a deadline armed where it begins, as context.WithTimeout
+// would give one, on the context the request already has.
+func (rq *Request) Expire(d time.Duration) *time.Timer {
+	return time.AfterFunc(d, rq.expire)
+}
+
+func (rq *Request) expire() { rq.cancel(context.DeadlineExceeded) }
+
+// End cancels the request's context: the request is over.
+func (rq *Request) End() {
+	if rq.cancel != nil {
+		rq.cancel(nil)
+	}
 }

@@ -173,22 +173,23 @@ func (p *Proxy) Handler() pipeline.Handler {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
-	x := ExchangePart.From(r.Context())
+	ctx := r.Context()
+	x, rq := ExchangePart.From(ctx), pipeline.FromContext(ctx)
 	if x == nil {
 		return errNoState
 	}
 	up := p.pick()
 	x.Upstream, x.up = up.name, up
-	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
-	defer cancel()
-	r = r.WithContext(ctx)
+	// The route's timeout cancels the request's own context, which the
+	// client's going away cancels too: no context or request copy here.
+	defer rq.Expire(p.timeout).Stop()
 	x.Forwarded = time.Now()
 	p.rp.ServeHTTP(w, r)
 	x.Relayed = time.Now()
 	if x.Err == nil {
 		return nil
 	}
-	return p.classify(r.Context(), up, x.Err)
+	return p.classify(ctx, up, x.Err)
 }
 
 // errNoState means the proxy ran outside the pipeline; it fails closed (500).
@@ -308,7 +309,7 @@ func (p *Proxy) classify(ctx context.Context, up *upstream, err error) error {
 		}
 	}
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(context.Cause(ctx), context.DeadlineExceeded) || isTimeout(err):
 		return problem.Wrap(http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time", err)
 	case errors.Is(err, context.Canceled):
 		return ErrClientGone

@@ -1,0 +1,55 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+var testPart = NewPart[int]()
+
+func TestTheRequestContextEndsByDeadlineByEndOrWithItsParent(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		end   func(rq *Request, parent context.CancelFunc)
+		cause error
+	}{
+		{"the deadline passes", func(rq *Request, _ context.CancelFunc) { rq.Expire(time.Millisecond) }, context.DeadlineExceeded},
+		{"the request ends", func(rq *Request, _ context.CancelFunc) { rq.End() }, context.Canceled},
+		{"the parent is cancelled (the client left)", func(_ *Request, cancel context.CancelFunc) { cancel() }, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var rq Request
+			v := 7
+			testPart.Bind(&rq, &v)
+			ctx := WithRequest(parent, &rq)
+			if FromContext(ctx) != &rq || testPart.From(ctx) != &v {
+				t.Fatal("the context does not carry the request and its part")
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("a new request context is done: %v", ctx.Err())
+			}
+			tc.end(&rq, cancel)
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("the context was not cancelled")
+			}
+			if got := context.Cause(ctx); !errors.Is(got, tc.cause) {
+				t.Fatalf("cause %v, want %v", got, tc.cause)
+			}
+		})
+	}
+	t.Run("a stopped deadline leaves the context alive", func(t *testing.T) {
+		var rq Request
+		ctx := WithRequest(context.Background(), &rq)
+		rq.Expire(time.Hour).Stop()
+		if ctx.Err() != nil {
+			t.Fatalf("err %v", ctx.Err())
+		}
+		rq.End()
+	})
+}
