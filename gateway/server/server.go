@@ -110,8 +110,7 @@ func routeNames(cfg *config.Config) []string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := newExchange(time.Now())
 	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
-	x.in.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
-	x.decisionID = uuid.NewString()
+	x.in.Request.ID, x.decisionID = s.ids(r.Header.Get(proxy.RequestIDHeader))
 	x.authz.DecisionID = x.decisionID
 	input.Arrive(&x.in, r)
 	// As Header.Set (the names are canonical), without a slice for each.
@@ -228,14 +227,33 @@ func rawPath(r *http.Request) (string, error) {
 	return "", route.ErrNotOrigin
 }
 
-// requestID keeps a client's X-Request-Id when it is short and plain, else
-// makes one: a random per-process prefix and a counter, unique and cheap.
-func (s *Server) requestID(in string) string {
-	if n := len(in); n > 0 && n <= 128 && plainID(in) {
-		return in
+// ids returns the request id and a new decision id (a random UUID), the
+// ids made in one allocation. The request id keeps a client's
+// X-Request-Id (in) when it is short and plain, else is made: a random
+// per-process prefix and a counter, unique and cheap.
+func (s *Server) ids(in string) (requestID, decisionID string) {
+	keep := len(in) > 0 && len(in) <= 128 && plainID(in)
+	var b strings.Builder
+	if keep {
+		b.Grow(uuidLen)
+	} else {
+		b.Grow(len(s.ridPrefix) + maxBase36Len + uuidLen)
+		b.WriteString(s.ridPrefix)
+		var seq [maxBase36Len]byte
+		b.Write(strconv.AppendUint(seq[:0], s.ridSeq.Add(1), 36))
 	}
-	return s.ridPrefix + strconv.FormatUint(s.ridSeq.Add(1), 36)
+	n := b.Len()
+	var u [uuidLen]byte
+	b.Write(appendUUID(u[:0], uuid.New()))
+	ids := b.String()
+	if keep {
+		return in, ids
+	}
+	return ids[:n], ids[n:]
 }
+
+// maxBase36Len is the length of the largest uint64 in base 36.
+const maxBase36Len = 13
 
 func plainID(s string) bool {
 	for i := 0; i < len(s); i++ {
