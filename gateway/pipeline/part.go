@@ -42,7 +42,12 @@ func (p Part[T]) Bind(rq *Request, v *T) { rq.parts[p.slot] = v }
 // From returns the part of the request in ctx: nil outside the pipeline or
 // when the server did not bind it.
 func (p Part[T]) From(ctx context.Context) *T {
-	rq := FromContext(ctx)
+	return p.Of(FromContext(ctx))
+}
+
+// Of returns the part of rq: nil when rq is nil or the server did not
+// bind it. A stage reading several parts finds rq in its context once.
+func (p Part[T]) Of(rq *Request) *T {
 	if rq == nil {
 		return nil
 	}

@@ -26,7 +26,7 @@ func TestTheRequestContextEndsByDeadlineByEndOrWithItsParent(t *testing.T) {
 			v := 7
 			testPart.Bind(&rq, &v)
 			ctx := WithRequest(parent, &rq)
-			if FromContext(ctx) != &rq || testPart.From(ctx) != &v {
+			if FromContext(ctx) != &rq || testPart.From(ctx) != &v || testPart.Of(&rq) != &v {
 				t.Fatal("the context does not carry the request and its part")
 			}
 			if ctx.Err() != nil {
@@ -43,6 +43,11 @@ func TestTheRequestContextEndsByDeadlineByEndOrWithItsParent(t *testing.T) {
 			}
 		})
 	}
+	t.Run("outside the pipeline there is no request and no part", func(t *testing.T) {
+		if FromContext(context.Background()) != nil || testPart.From(context.Background()) != nil || testPart.Of(nil) != nil || testPart.Of(&Request{}) != nil {
+			t.Fatal("a part outside the pipeline or unbound")
+		}
+	})
 	t.Run("a stopped deadline leaves the context alive", func(t *testing.T) {
 		var rq Request
 		ctx := WithRequest(context.Background(), &rq)

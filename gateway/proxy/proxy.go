@@ -174,7 +174,8 @@ func (p *Proxy) Handler() pipeline.Handler {
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	x, rq := ExchangePart.From(ctx), pipeline.FromContext(ctx)
+	rq := pipeline.FromContext(ctx)
+	x := ExchangePart.Of(rq)
 	if x == nil {
 		return errNoState
 	}
@@ -211,8 +212,8 @@ func (p *Proxy) pick() *upstream {
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	ctx := pr.In.Context()
-	x := ExchangePart.From(ctx)
+	rq := pipeline.FromContext(pr.In.Context())
+	x := ExchangePart.Of(rq)
 	up := x.up
 
 	// The path forwarded is the normalized path the route matched and the
@@ -235,16 +236,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// were removed from In before the policy ran; what is set here cannot be
 	// removed that way (golang/go#46313). Every spelling of a removed or
 	// set name goes, so no second value sits beside the gateway's.
-	if e := header.EditsPart.From(ctx); e != nil {
+	if e := header.EditsPart.Of(rq); e != nil {
 		e.Apply(pr.Out.Header)
 		e.ApplyStamp(pr.In, pr.Out.Header, up.url, x.ForwardedPath)
 	}
-	if in := input.Part.From(ctx); in != nil {
+	if in := input.Part.Of(rq); in != nil {
 		x.values[0] = in.Request.ID
 		pr.Out.Header[RequestIDHeader] = x.values[0:1:1] // as Header.Set: the name is canonical
 	}
 
-	if b := body.Part.From(ctx); b != nil && b.Read {
+	if b := body.Part.Of(rq); b != nil && b.Read {
 		pr.Out.Body = forwardBody(pr.Out.Method, b.Bytes, &x.body)
 		pr.Out.ContentLength = int64(len(b.Bytes))
 		pr.Out.TransferEncoding = nil
