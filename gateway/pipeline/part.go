@@ -17,6 +17,22 @@ type Request struct {
 	parts [maxParts]any
 	// cancel ends the request's context (see WithRequest).
 	cancel context.CancelCauseFunc
+	// ctx is the request's context, allocated with the rest.
+	ctx requestCtx
+}
+
+// requestCtx carries its request, as context.WithValue would, without an
+// allocation of its own.
+type requestCtx struct {
+	context.Context
+	rq *Request
+}
+
+func (c *requestCtx) Value(key any) any {
+	if key == requestKey {
+		return c.rq
+	}
+	return c.Context.Value(key)
 }
 
 // maxParts bounds the parts; NewPart panics beyond it (at init).
@@ -63,10 +79,12 @@ const requestKey ctxKey = 0
 // when ctx is, when rq's deadline passes (Expire) or when it ends (End).
 // It is made once per request, so that a stage bounding the rest of the
 // request in time (the proxy: the route's timeout over the upstream
-// exchange) needs no context and no request copy of its own.
+// exchange) needs no context and no request copy of its own. The context
+// is part of rq: call it once per Request.
 func WithRequest(ctx context.Context, rq *Request) context.Context {
 	ctx, rq.cancel = context.WithCancelCause(ctx)
-	return context.WithValue(ctx, requestKey, rq)
+	rq.ctx = requestCtx{Context: ctx, rq: rq}
+	return &rq.ctx
 }
 
 // FromContext returns the request in ctx, nil outside the pipeline.
