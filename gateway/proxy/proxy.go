@@ -173,22 +173,24 @@ func (p *Proxy) Handler() pipeline.Handler {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
-	x := ExchangePart.From(r.Context())
+	ctx := r.Context()
+	rq := pipeline.FromContext(ctx)
+	x := ExchangePart.Of(rq)
 	if x == nil {
 		return errNoState
 	}
 	up := p.pick()
 	x.Upstream, x.up = up.name, up
-	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
-	defer cancel()
-	r = r.WithContext(ctx)
+	// The route's timeout cancels the request's own context, which the
+	// client's going away cancels too: no context or request copy here.
+	defer rq.Expire(p.timeout).Stop()
 	x.Forwarded = time.Now()
 	p.rp.ServeHTTP(w, r)
 	x.Relayed = time.Now()
 	if x.Err == nil {
 		return nil
 	}
-	return p.classify(r.Context(), up, x.Err)
+	return p.classify(ctx, up, x.Err)
 }
 
 // errNoState means the proxy ran outside the pipeline; it fails closed (500).
@@ -210,8 +212,8 @@ func (p *Proxy) pick() *upstream {
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	ctx := pr.In.Context()
-	x := ExchangePart.From(ctx)
+	rq := pipeline.FromContext(pr.In.Context())
+	x := ExchangePart.Of(rq)
 	up := x.up
 
 	// The path forwarded is the normalized path the route matched and the
@@ -234,16 +236,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// were removed from In before the policy ran; what is set here cannot be
 	// removed that way (golang/go#46313). Every spelling of a removed or
 	// set name goes, so no second value sits beside the gateway's.
-	if e := header.EditsPart.From(ctx); e != nil {
+	if e := header.EditsPart.Of(rq); e != nil {
 		e.Apply(pr.Out.Header)
 		e.ApplyStamp(pr.In, pr.Out.Header, up.url, x.ForwardedPath)
 	}
-	if in := input.Part.From(ctx); in != nil {
+	if in := input.Part.Of(rq); in != nil {
 		x.values[0] = in.Request.ID
 		pr.Out.Header[RequestIDHeader] = x.values[0:1:1] // as Header.Set: the name is canonical
 	}
 
-	if b := body.Part.From(ctx); b != nil && b.Read {
+	if b := body.Part.Of(rq); b != nil && b.Read {
 		pr.Out.Body = forwardBody(pr.Out.Method, b.Bytes, &x.body)
 		pr.Out.ContentLength = int64(len(b.Bytes))
 		pr.Out.TransferEncoding = nil
@@ -308,7 +310,7 @@ func (p *Proxy) classify(ctx context.Context, up *upstream, err error) error {
 		}
 	}
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(context.Cause(ctx), context.DeadlineExceeded) || isTimeout(err):
 		return problem.Wrap(http.StatusGatewayTimeout, "upstream_timeout", "the upstream did not answer in time", err)
 	case errors.Is(err, context.Canceled):
 		return ErrClientGone

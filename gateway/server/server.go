@@ -110,8 +110,7 @@ func routeNames(cfg *config.Config) []string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := newExchange(time.Now())
 	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
-	x.in.Request.ID = s.requestID(r.Header.Get(proxy.RequestIDHeader))
-	x.decisionID = uuid.NewString()
+	x.in.Request.ID, x.decisionID = s.ids(r.Header.Get(proxy.RequestIDHeader))
 	x.authz.DecisionID = x.decisionID
 	input.Arrive(&x.in, r)
 	// As Header.Set (the names are canonical), without a slice for each.
@@ -120,18 +119,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h[proxy.RequestIDHeader], h[DecisionIDHeader] = x.ids[0:1:1], x.ids[1:2:2]
 	x.rec.ResponseWriter = w
 	rec := &x.rec
-	ctx := pipeline.WithRequest(r.Context(), &x.rq)
+	ctx := r.Context()
 	if s.tracer != nil {
 		ctx, x.span = s.tracer.StartRequest(ctx, r)
 	}
-	r = r.WithContext(ctx)
+	// The pipeline's context ends with the request; finish keeps ctx,
+	// which the route's timeout does not cancel.
+	r = r.WithContext(pipeline.WithRequest(ctx, &x.rq))
+	defer x.rq.End()
 	// The request starts and finishes on one generation.
 	g := s.hold()
 	defer g.Release()
 	var err error
 	// Every exit records the outcome, a panicking stage included: the
 	// decision log must not miss the requests that went wrong.
-	defer func() { s.finish(rec, r, x, g, err, recover()) }()
+	defer func() { s.finish(ctx, rec, r, x, g, err, recover()) }()
 	err = s.serve(rec, r, x, g)
 }
 
@@ -140,19 +142,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the metrics and the decision-log event. A panic with
 // http.ErrAbortHandler, which ReverseProxy uses to cut a response it
 // cannot complete, is re-raised after it is recorded so the connection is
-// aborted.
-func (s *Server) finish(rec *recorder, r *http.Request, x *exchange, g *generation.Generation, err error, v any) {
+// aborted. ctx is the request's context outside the pipeline's: a client
+// gone cancels it, the route's timeout does not.
+func (s *Server) finish(ctx context.Context, rec *recorder, r *http.Request, x *exchange, g *generation.Generation, err error, v any) {
 	if v != nil && v != http.ErrAbortHandler {
 		s.requestLogger(x).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("pipeline panicked")
 	}
-	gone := errors.Is(err, proxy.ErrClientGone) || errors.Is(r.Context().Err(), context.Canceled)
+	gone := errors.Is(err, proxy.ErrClientGone) || errors.Is(ctx.Err(), context.Canceled)
 	o := pipeline.Settle(pipeline.End{Err: err, Panic: v, Written: rec.status, Gone: gone})
 	if o.Problem != nil {
 		render(rec, o.Problem, x.in.Request.ID, s.requestLogger(x))
 	}
 	routeName := x.in.Route.Name
 	s.metrics.count(routeName, r.Method, o, x.in.Identity)
-	logDecision(r.Context(), g, r.Header, x, err, o)
+	logDecision(ctx, g, r.Header, x, err, o)
 	// After the decision log: the response leaves when the handler returns.
 	s.metrics.observe(routeName, x.start, &x.up, time.Now())
 	if x.span != nil {
@@ -224,14 +227,33 @@ func rawPath(r *http.Request) (string, error) {
 	return "", route.ErrNotOrigin
 }
 
-// requestID keeps a client's X-Request-Id when it is short and plain, else
-// makes one: a random per-process prefix and a counter, unique and cheap.
-func (s *Server) requestID(in string) string {
-	if n := len(in); n > 0 && n <= 128 && plainID(in) {
-		return in
+// ids returns the request id and a new decision id (a random UUID), the
+// ids made in one allocation. The request id keeps a client's
+// X-Request-Id (in) when it is short and plain, else is made: a random
+// per-process prefix and a counter, unique and cheap.
+func (s *Server) ids(in string) (requestID, decisionID string) {
+	keep := len(in) > 0 && len(in) <= 128 && plainID(in)
+	var b strings.Builder
+	if keep {
+		b.Grow(uuidLen)
+	} else {
+		b.Grow(len(s.ridPrefix) + maxBase36Len + uuidLen)
+		b.WriteString(s.ridPrefix)
+		var seq [maxBase36Len]byte
+		b.Write(strconv.AppendUint(seq[:0], s.ridSeq.Add(1), 36))
 	}
-	return s.ridPrefix + strconv.FormatUint(s.ridSeq.Add(1), 36)
+	n := b.Len()
+	var u [uuidLen]byte
+	b.Write(appendUUID(u[:0], uuid.New()))
+	ids := b.String()
+	if keep {
+		return in, ids
+	}
+	return ids[:n], ids[n:]
 }
+
+// maxBase36Len is the length of the largest uint64 in base 36.
+const maxBase36Len = 13
 
 func plainID(s string) bool {
 	for i := 0; i < len(s); i++ {
