@@ -149,12 +149,25 @@ func TestPreparedOperationsMatchValidateRequest(t *testing.T) {
 		{diff, diffRequest("POST", "/things/abc", "application/octet-stream", ""), `bytes`},
 		{diff, diffRequest("POST", "/things/abc", js, ""), ``},
 	}
+	params := newValidator(t, config.RouteOpenAPI{Spec: writeSpec(t, "params.yaml", paramSpec)}).current.Load()
+	for _, pt := range paramTargets {
+		tests = append(tests, struct {
+			c   *compiled
+			r   *http.Request
+			raw string
+		}{params, diffRequest(pt.method, pt.target, "", ""), ""})
+	}
+	reported := 0
 	for _, tt := range tests {
 		raw := []byte(tt.raw)
 		want, got := generic(t, tt.c, tt.r, raw), prepared(t, tt.c, tt.r, raw)
+		reported += len(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s %s %q:\n got  %+v\n want %+v", tt.r.Method, tt.r.URL, tt.raw, got, want)
 		}
+	}
+	if reported < 40 {
+		t.Fatalf("only %d errors reported: the cases test too little", reported)
 	}
 }
 
@@ -169,6 +182,10 @@ func FuzzPreparedOperations(f *testing.F) {
 	f.Add([]byte(`{"name":"Ada","email":"ada@example.com"}`), "application/json", "POST", "/api/v1/users")
 	diff := newValidator(f, config.RouteOpenAPI{Spec: writeSpec(f, "diff.yaml", diffSpec)}).current.Load()
 	users := newValidator(f, config.RouteOpenAPI{}).current.Load()
+	params := newValidator(f, config.RouteOpenAPI{Spec: writeSpec(f, "params.yaml", paramSpec)}).current.Load()
+	for _, pt := range paramTargets {
+		f.Add([]byte(nil), "", pt.method, pt.target)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte, ct, method, target string) {
 		r, err := http.NewRequest(method, "http://x"+target, nil)
 		if err != nil {
@@ -178,7 +195,7 @@ func FuzzPreparedOperations(f *testing.F) {
 		if body.CheckContentType(r.Header) != nil || body.IsJSON(ct) && body.CheckJSON(raw, 32, 10000) != nil {
 			return
 		}
-		for _, c := range []*compiled{diff, users} {
+		for _, c := range []*compiled{diff, users, params} {
 			want, got := generic(t, c, r, raw), prepared(t, c, r, raw)
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s %s %q %q:\n got  %+v\n want %+v", method, target, ct, raw, got, want)
