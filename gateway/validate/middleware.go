@@ -183,16 +183,21 @@ type found struct {
 // find matches r to an operation. On a miss it returns the methods the
 // path does allow, if any.
 func (c *compiled) find(r *http.Request) (found, []string) {
+	return c.findBy(r, c.match)
+}
+
+// findBy is find with match matching a method and a path below a base.
+func (c *compiled) findBy(r *http.Request, match func(method, path string) (*routers.Route, map[string]string)) (found, []string) {
 	for _, base := range c.bases {
 		rest, ok := stripBase(r.URL.Path, base)
 		if !ok {
 			continue
 		}
-		if route, params := c.match(r.Method, rest); route != nil {
+		if route, params := match(r.Method, rest); route != nil {
 			return found{route, params, rest}, nil
 		}
 		if r.Method == http.MethodHead { // HEAD is GET without the body (RFC 9110 9.3.2)
-			if route, params := c.match(http.MethodGet, rest); route != nil {
+			if route, params := match(http.MethodGet, rest); route != nil {
 				return found{route, params, rest}, nil
 			}
 		}
@@ -204,7 +209,7 @@ func (c *compiled) find(r *http.Request) (found, []string) {
 		}
 		for _, base := range c.bases {
 			if rest, ok := stripBase(r.URL.Path, base); ok {
-				if route, _ := c.match(m, rest); route != nil {
+				if route, _ := match(m, rest); route != nil {
 					allow = append(allow, m)
 					break
 				}

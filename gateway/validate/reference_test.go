@@ -2,6 +2,7 @@ package validate
 
 import (
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 
@@ -29,13 +30,13 @@ func legacyRouter(t testing.TB, c *compiled) routers.Router {
 	return rt
 }
 
-// legacyFind is find as it was, by the router on a request copy: the copy
-// kin-openapi saw, the route, its parameters, and on a miss the methods
-// the path allows.
-func legacyFind(t testing.TB, c *compiled, r *http.Request) (*http.Request, *routers.Route, map[string]string, []string) {
+// legacyMatch is match as it was: the router's FindRoute on a request
+// with the method and the path (all it reads of a request when the
+// document has no servers), an empty path parameter being a miss.
+func legacyMatch(t testing.TB, c *compiled) func(method, path string) (*routers.Route, map[string]string) {
 	rt := legacyRouter(t, c)
-	route := func(rq *http.Request) (*routers.Route, map[string]string) {
-		route, params, err := rt.FindRoute(rq)
+	return func(method, path string) (*routers.Route, map[string]string) {
+		route, params, err := rt.FindRoute(&http.Request{Method: method, URL: &url.URL{Path: path}})
 		if err != nil {
 			return nil, nil
 		}
@@ -46,38 +47,14 @@ func legacyFind(t testing.TB, c *compiled, r *http.Request) (*http.Request, *rou
 		}
 		return route, params
 	}
-	for _, base := range c.bases {
-		rest, ok := stripBase(r.URL.Path, base)
-		if !ok {
-			continue
-		}
-		rq := withPath(r, rest)
-		if route, params := route(rq); route != nil {
-			return rq, route, params, nil
-		}
-		if r.Method == http.MethodHead {
-			rq.Method = http.MethodGet
-			if route, params := route(rq); route != nil {
-				rq.Method = http.MethodHead
-				return rq, route, params, nil
-			}
-		}
+}
+
+// legacyFind is find by the router: the request copy kin-openapi saw, the
+// route, its parameters, and on a miss the methods the path allows.
+func legacyFind(t testing.TB, c *compiled, r *http.Request) (*http.Request, *routers.Route, map[string]string, []string) {
+	f, allow := c.findBy(r, legacyMatch(t, c))
+	if f.route == nil {
+		return nil, nil, nil, allow
 	}
-	var allow []string
-	for _, m := range methods {
-		if m == r.Method {
-			continue
-		}
-		for _, base := range c.bases {
-			if rest, ok := stripBase(r.URL.Path, base); ok {
-				rq := withPath(r, rest)
-				rq.Method = m
-				if route, _ := route(rq); route != nil {
-					allow = append(allow, m)
-					break
-				}
-			}
-		}
-	}
-	return nil, nil, nil, allow
+	return withPath(r, f.path), f.route, f.params, nil
 }
