@@ -119,12 +119,16 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 	in.Route.PathParams = params
 
 	body := b.PlainBytes()
+	// The Content-Type, and the media type it selects in the operation
+	// when there is a body, are looked up once for all the checks below.
+	ct := contentType(r.Header)
+	var mt *openapi3.MediaType
 	var invalid []problem.InvalidParam
 	if len(body) > 0 {
 		rb := route.Operation.RequestBody
 		if rb == nil || rb.Value == nil {
 			invalid = append(invalid, problem.InvalidParam{Name: "", In: "body", Reason: "this operation takes no request body"})
-		} else if !v.acceptsType(rb.Value.Content, r.Header.Get("Content-Type")) {
+		} else if mt = rb.Value.Content.Get(ct); !v.acceptsType(rb.Value.Content, mt, ct) {
 			p := problem.New(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "the API does not accept this content type here")
 			p.InvalidParams = []problem.InvalidParam{{Name: "Content-Type", In: "header", Reason: "is not an accepted media type"}}
 			return resultUnsupportedMedia, p
@@ -138,11 +142,11 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 		query = r.URL.Query()
 	}
 	if o := c.ops[route.Operation]; o != nil {
-		invalid = c.validate(r.Context(), invalid, o, r, f, query, body, v.verbose)
+		invalid = c.validate(r.Context(), invalid, o, r, f, query, body, ct, mt, v.verbose)
 	} else { // the router is built from the document: cannot happen, fail closed
 		invalid = add(invalid, "", "request", "is invalid", "", false)
 	}
-	invalid = ambiguous(invalid, c, r, query, route, body)
+	invalid = ambiguous(invalid, c, query, route, body, ct, mt)
 	if len(invalid) == 0 {
 		return resultValid, nil
 	}
@@ -154,9 +158,10 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 }
 
 // acceptsType reports whether the Content-Type ct is one the operation
-// declares and, when the route lists content types, one of those too.
-func (v *Validator) acceptsType(content openapi3.Content, ct string) bool {
-	if len(content) > 0 && content.Get(ct) == nil {
+// declares (declared, content.Get(ct), is not nil) and, when the route
+// lists content types, one of those too.
+func (v *Validator) acceptsType(content openapi3.Content, declared *openapi3.MediaType, ct string) bool {
+	if len(content) > 0 && declared == nil {
 		return false
 	}
 	if len(v.contentTypes) == 0 {
@@ -170,6 +175,15 @@ func (v *Validator) acceptsType(content openapi3.Content, ct string) bool {
 		}
 	}
 	return false
+}
+
+// contentType is h.Get("Content-Type") without canonicalizing the
+// canonical name again.
+func contentType(h http.Header) string {
+	if v := h["Content-Type"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // found is the operation a request matches.

@@ -73,15 +73,17 @@ func bodyOptions(doc *openapi3.T, opts *openapi3filter.Options) []openapi3.Schem
 }
 
 // validate appends to out what openapi3filter.ValidateRequest reports for
-// r, matched as f, with the body raw, in the same order, and translated.
+// r, matched as f, with the body raw, in the same order, and translated;
+// ct is r's Content-Type and mt the media type it selects in o.body
+// (nil without a body).
 // kin-openapi reads the parameters from r, which it only reads there;
 // where it may read or replace the body (security requirements, a body
 // not taken by validateJSON) it is given a copy of r whose body is NoBody
 // or raw.
-func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *operation, r *http.Request, f found, query url.Values, raw []byte, verbose bool) []problem.InvalidParam {
+func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *operation, r *http.Request, f found, query url.Values, raw []byte, ct string, bodyType *openapi3.MediaType, verbose bool) []problem.InvalidParam {
 	var mt *openapi3.MediaType
 	if o.body != nil {
-		mt = c.jsonBody(o.body, r.Header, raw)
+		mt = c.jsonBody(o.body, ct, bodyType, raw)
 	}
 	var rvi *openapi3filter.RequestValidationInput
 	in := func() *openapi3filter.RequestValidationInput {
@@ -134,20 +136,19 @@ func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *
 // for application/json.
 var jsonDecoder = reflect.ValueOf(openapi3filter.JSONBodyDecoder).Pointer()
 
-// jsonBody returns the media type of a body that ValidateRequestBody
+// jsonBody returns mt, the media type the Content-Type ct selects in rb,
+// for a body that ValidateRequestBody
 // would decode with its JSON decoder and validate against a schema, nil
 // for anything else (no body, another media type, an encoding, a binary
 // schema, a decoder registered in its place), which takes
 // ValidateRequestBody's own path.
-func (c *compiled) jsonBody(rb *openapi3.RequestBody, h http.Header, raw []byte) *openapi3.MediaType {
+func (c *compiled) jsonBody(rb *openapi3.RequestBody, ct string, mt *openapi3.MediaType, raw []byte) *openapi3.MediaType {
 	if len(raw) == 0 || len(rb.Content) == 0 {
 		return nil
 	}
-	ct := h.Get("Content-Type")
 	if mediaType(ct) != "application/json" {
 		return nil
 	}
-	mt := rb.Content.Get(ct)
 	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || mt.Encoding[""] != nil ||
 		(mt.Schema.Value.Type.Is("string") && mt.Schema.Value.Format == "binary") {
 		return nil

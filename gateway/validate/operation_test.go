@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/portcullis/portcullis/gateway/body"
@@ -103,7 +104,12 @@ func prepared(t testing.TB, c *compiled, r *http.Request, raw []byte) []problem.
 	if o == nil {
 		t.Fatalf("%s %s: no prepared operation", r.Method, r.URL)
 	}
-	return c.validate(r.Context(), nil, o, r, f, r.URL.Query(), raw, true)
+	ct := r.Header.Get("Content-Type")
+	var mt *openapi3.MediaType
+	if o.body != nil && len(raw) > 0 {
+		mt = o.body.Content.Get(ct)
+	}
+	return c.validate(r.Context(), nil, o, r, f, r.URL.Query(), raw, ct, mt, true)
 }
 
 func diffRequest(method, target, ct, raw string, hdr ...string) *http.Request {
