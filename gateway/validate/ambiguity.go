@@ -3,7 +3,6 @@ package validate
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,19 +32,18 @@ const maxSchemaNesting = 8
 // parameter or JSON member spelt in another case than the declared one
 // (ASP.NET binds query parameters, and encoding/json members, ignoring
 // case). A member repeated in one object never gets here: body.Read
-// refused it.
-func ambiguous(out []problem.InvalidParam, c *compiled, r *http.Request, query url.Values, route *routers.Route, raw []byte) []problem.InvalidParam {
+// refused it. ct is the request's Content-Type and mt the media type it
+// selects in the operation's body.
+func ambiguous(out []problem.InvalidParam, c *compiled, query url.Values, route *routers.Route, raw []byte, ct string, mt *openapi3.MediaType) []problem.InvalidParam {
 	if len(query) > 0 {
 		out = queryAmbiguity(out, query, route)
 	}
-	if len(raw) == 0 || !body.IsJSON(r.Header.Get("Content-Type")) {
+	if len(raw) == 0 || !body.IsJSON(ct) {
 		return out
 	}
-	rb := route.Operation.RequestBody
-	if rb == nil || rb.Value == nil {
+	if rb := route.Operation.RequestBody; rb == nil || rb.Value == nil {
 		return out
 	}
-	mt := rb.Value.Content.Get(r.Header.Get("Content-Type"))
 	if mt == nil || mt.Schema == nil || !c.openSchemas[mt.Schema] {
 		return out
 	}

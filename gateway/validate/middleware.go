@@ -102,7 +102,8 @@ func Enforce(next pipeline.Handler) pipeline.Handler {
 // not valid, the problem to record.
 func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Buffered) (string, *problem.Problem) {
 	in := &d.Input
-	rq, route, params, allow := c.find(r)
+	f, allow := c.find(r)
+	route, params := f.route, f.params
 	if route == nil {
 		if len(allow) > 0 {
 			p := problem.New(http.StatusMethodNotAllowed, ReasonMethodNotAllowed, "the API does not allow this method on this path").
@@ -118,20 +119,21 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 	in.Route.PathParams = params
 
 	body := b.PlainBytes()
+	// The Content-Type, and the media type it selects in the operation
+	// when there is a body, are looked up once for all the checks below.
+	ct := contentType(r.Header)
+	var mt *openapi3.MediaType
 	var invalid []problem.InvalidParam
 	if len(body) > 0 {
 		rb := route.Operation.RequestBody
 		if rb == nil || rb.Value == nil {
 			invalid = append(invalid, problem.InvalidParam{Name: "", In: "body", Reason: "this operation takes no request body"})
-		} else if !v.acceptsType(rb.Value.Content, r.Header.Get("Content-Type")) {
+		} else if mt = rb.Value.Content.Get(ct); !v.acceptsType(rb.Value.Content, mt, ct) {
 			p := problem.New(http.StatusUnsupportedMediaType, ReasonUnsupportedMediaType, "the API does not accept this content type here")
 			p.InvalidParams = []problem.InvalidParam{{Name: "Content-Type", In: "header", Reason: "is not an accepted media type"}}
 			return resultUnsupportedMedia, p
 		}
 	}
-	// kin-openapi reads a NoBody request body as empty; the body, when
-	// there is one, is handed to it from b.
-	rq.Body, rq.ContentLength, rq.GetBody = http.NoBody, 0, nil
 	// The query is parsed once, by input.Routed, for the input, kin-openapi
 	// and the ambiguity checks, which only read it. nil (no query) is what
 	// kin-openapi would parse for itself, so it does.
@@ -140,11 +142,11 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 		query = r.URL.Query()
 	}
 	if o := c.ops[route.Operation]; o != nil {
-		invalid = c.validate(r.Context(), invalid, o, rq, route, params, query, body, v.verbose)
+		invalid = c.validate(r.Context(), invalid, o, r, f, query, body, ct, mt, v.verbose)
 	} else { // the router is built from the document: cannot happen, fail closed
 		invalid = add(invalid, "", "request", "is invalid", "", false)
 	}
-	invalid = ambiguous(invalid, c, r, query, route, body)
+	invalid = ambiguous(invalid, c, query, route, body, ct, mt)
 	if len(invalid) == 0 {
 		return resultValid, nil
 	}
@@ -156,9 +158,10 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 }
 
 // acceptsType reports whether the Content-Type ct is one the operation
-// declares and, when the route lists content types, one of those too.
-func (v *Validator) acceptsType(content openapi3.Content, ct string) bool {
-	if len(content) > 0 && content.Get(ct) == nil {
+// declares (declared, content.Get(ct), is not nil) and, when the route
+// lists content types, one of those too.
+func (v *Validator) acceptsType(content openapi3.Content, declared *openapi3.MediaType, ct string) bool {
+	if len(content) > 0 && declared == nil {
 		return false
 	}
 	if len(v.contentTypes) == 0 {
@@ -174,23 +177,42 @@ func (v *Validator) acceptsType(content openapi3.Content, ct string) bool {
 	return false
 }
 
+// contentType is h.Get("Content-Type") without canonicalizing the
+// canonical name again.
+func contentType(h http.Header) string {
+	if v := h["Content-Type"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// found is the operation a request matches.
+type found struct {
+	route  *routers.Route
+	params map[string]string
+	// path is the request's path below the server base it matched.
+	path string
+}
+
 // find matches r to an operation. On a miss it returns the methods the
 // path does allow, if any.
-func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[string]string, []string) {
+func (c *compiled) find(r *http.Request) (found, []string) {
+	return c.findBy(r, c.match)
+}
+
+// findBy is find with match matching a method and a path below a base.
+func (c *compiled) findBy(r *http.Request, match func(method, path string) (*routers.Route, map[string]string)) (found, []string) {
 	for _, base := range c.bases {
 		rest, ok := stripBase(r.URL.Path, base)
 		if !ok {
 			continue
 		}
-		rq := withPath(r, rest)
-		if route, params := c.route(rq); route != nil {
-			return rq, route, params, nil
+		if route, params := match(r.Method, rest); route != nil {
+			return found{route, params, rest}, nil
 		}
 		if r.Method == http.MethodHead { // HEAD is GET without the body (RFC 9110 9.3.2)
-			rq.Method = http.MethodGet
-			if route, params := c.route(rq); route != nil {
-				rq.Method = http.MethodHead
-				return rq, route, params, nil
+			if route, params := match(http.MethodGet, rest); route != nil {
+				return found{route, params, rest}, nil
 			}
 		}
 	}
@@ -201,37 +223,19 @@ func (c *compiled) find(r *http.Request) (*http.Request, *routers.Route, map[str
 		}
 		for _, base := range c.bases {
 			if rest, ok := stripBase(r.URL.Path, base); ok {
-				rq := withPath(r, rest)
-				rq.Method = m
-				if route, _ := c.route(rq); route != nil {
+				if route, _ := match(m, rest); route != nil {
 					allow = append(allow, m)
 					break
 				}
 			}
 		}
 	}
-	return nil, nil, nil, allow
-}
-
-// route is the router's match for rq, nil on a miss. kin-openapi's router
-// matches /users to /users/{id} with an empty id; a path parameter is a
-// whole, non-empty segment, so such a match is a miss (then 405 or 404,
-// not a 400 about a missing id).
-func (c *compiled) route(rq *http.Request) (*routers.Route, map[string]string) {
-	route, params, err := c.router.FindRoute(rq)
-	if err != nil {
-		return nil, nil
-	}
-	for _, v := range params {
-		if v == "" {
-			return nil, nil
-		}
-	}
-	return route, params
+	return found{}, allow
 }
 
 // withPath returns a shallow copy of r whose URL path is path. The copy is
-// what kin-openapi sees; r itself is never modified.
+// what kin-openapi sees where it may replace the body; r itself is never
+// modified.
 func withPath(r *http.Request, path string) *http.Request {
 	t := &target{rq: *r, u: *r.URL}
 	t.u.Path, t.u.RawPath = path, ""

@@ -9,7 +9,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/portcullis/portcullis/gateway/problem"
 )
@@ -20,7 +19,7 @@ import (
 // the gateway's no-op authentication only a declared scheme is checked),
 // and the request body.
 type operation struct {
-	params   []*openapi3.Parameter
+	params   []param
 	security openapi3.SecurityRequirements
 	body     *openapi3.RequestBody
 }
@@ -42,10 +41,10 @@ func operations(doc *openapi3.T) map[*openapi3.Operation]*operation {
 				if op.Parameters != nil && op.Parameters.GetByInAndName(p.In, p.Name) != nil {
 					continue
 				}
-				o.params = append(o.params, p)
+				o.params = append(o.params, prepare(p))
 			}
 			for _, pr := range op.Parameters {
-				o.params = append(o.params, pr.Value)
+				o.params = append(o.params, prepare(pr.Value))
 			}
 			if op.Security != nil {
 				o.security = *op.Security
@@ -74,17 +73,43 @@ func bodyOptions(doc *openapi3.T, opts *openapi3filter.Options) []openapi3.Schem
 }
 
 // validate appends to out what openapi3filter.ValidateRequest reports for
-// rq (whose Body is NoBody) with the body raw, in the same order, and
-// translated.
-func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *operation, rq *http.Request, route *routers.Route, params map[string]string, query url.Values, raw []byte, verbose bool) []problem.InvalidParam {
-	in := &openapi3filter.RequestValidationInput{Request: rq, PathParams: params, QueryParams: query, Route: route, Options: c.opts}
+// r, matched as f, with the body raw, in the same order, and translated;
+// ct is r's Content-Type and mt the media type it selects in o.body
+// (nil without a body).
+// kin-openapi reads the parameters from r, which it only reads there;
+// where it may read or replace the body (security requirements, a body
+// not taken by validateJSON) it is given a copy of r whose body is NoBody
+// or raw.
+func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *operation, r *http.Request, f found, query url.Values, raw []byte, ct string, bodyType *openapi3.MediaType, verbose bool) []problem.InvalidParam {
+	var mt *openapi3.MediaType
+	if o.body != nil {
+		mt = c.jsonBody(o.body, ct, bodyType, raw)
+	}
+	var rvi *openapi3filter.RequestValidationInput
+	in := func() *openapi3filter.RequestValidationInput {
+		if rvi == nil {
+			rvi = &openapi3filter.RequestValidationInput{Request: r, PathParams: f.params, QueryParams: query, Route: f.route, Options: c.opts}
+		}
+		return rvi
+	}
+	if len(o.security) > 0 || o.body != nil && mt == nil {
+		rq := withPath(r, f.path)
+		rq.Body, rq.ContentLength, rq.GetBody = http.NoBody, 0, nil
+		in().Request = rq
+	}
 	if len(o.security) > 0 {
-		if err := openapi3filter.ValidateSecurityRequirements(ctx, in, o.security); err != nil {
+		if err := openapi3filter.ValidateSecurityRequirements(ctx, in(), o.security); err != nil {
 			out = translate(out, err, verbose)
 		}
 	}
 	for _, p := range o.params {
-		if err := openapi3filter.ValidateParameter(ctx, in, p); err != nil {
+		var err error
+		if p.typ != "" {
+			err = c.validatePlain(p, f.params, query, in)
+		} else {
+			err = openapi3filter.ValidateParameter(ctx, in(), p.Parameter)
+		}
+		if err != nil {
 			out = translate(out, err, verbose)
 		}
 	}
@@ -92,13 +117,14 @@ func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *
 		return out
 	}
 	var err error
-	if mt := c.jsonBody(o.body, rq.Header, raw); mt != nil {
-		err = c.validateJSON(in, o.body, mt, rq.Header, raw)
+	if mt != nil {
+		err = c.validateJSON(in, o.body, mt, r.Header, raw)
 	} else {
+		rq := in().Request
 		if len(raw) > 0 {
 			rq.Body, rq.ContentLength = readCloser{bytes.NewReader(raw)}, int64(len(raw))
 		}
-		err = openapi3filter.ValidateRequestBody(ctx, in, o.body)
+		err = openapi3filter.ValidateRequestBody(ctx, in(), o.body)
 	}
 	if err != nil {
 		out = translate(out, err, verbose)
@@ -110,20 +136,19 @@ func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *
 // for application/json.
 var jsonDecoder = reflect.ValueOf(openapi3filter.JSONBodyDecoder).Pointer()
 
-// jsonBody returns the media type of a body that ValidateRequestBody
+// jsonBody returns mt, the media type the Content-Type ct selects in rb,
+// for a body that ValidateRequestBody
 // would decode with its JSON decoder and validate against a schema, nil
 // for anything else (no body, another media type, an encoding, a binary
 // schema, a decoder registered in its place), which takes
 // ValidateRequestBody's own path.
-func (c *compiled) jsonBody(rb *openapi3.RequestBody, h http.Header, raw []byte) *openapi3.MediaType {
+func (c *compiled) jsonBody(rb *openapi3.RequestBody, ct string, mt *openapi3.MediaType, raw []byte) *openapi3.MediaType {
 	if len(raw) == 0 || len(rb.Content) == 0 {
 		return nil
 	}
-	ct := h.Get("Content-Type")
 	if mediaType(ct) != "application/json" {
 		return nil
 	}
-	mt := rb.Content.Get(ct)
 	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || mt.Encoding[""] != nil ||
 		(mt.Schema.Value.Type.Is("string") && mt.Schema.Value.Format == "binary") {
 		return nil
@@ -138,16 +163,16 @@ func (c *compiled) jsonBody(rb *openapi3.RequestBody, h http.Header, raw []byte)
 // same decoded value (decodeValue's, or from kin-openapi's decoder for
 // what it leaves), the same schema options (built once) and the same
 // errors, without reading the body into a copy first.
-func (c *compiled) validateJSON(in *openapi3filter.RequestValidationInput, rb *openapi3.RequestBody, mt *openapi3.MediaType, h http.Header, raw []byte) error {
+func (c *compiled) validateJSON(in func() *openapi3filter.RequestValidationInput, rb *openapi3.RequestBody, mt *openapi3.MediaType, h http.Header, raw []byte) error {
 	value, ok := decodeValue(raw)
 	if !ok {
 		var err error
 		if value, err = openapi3filter.JSONBodyDecoder(bytes.NewReader(raw), h, mt.Schema, nil); err != nil {
-			return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "failed to decode request body", Err: err}
+			return &openapi3filter.RequestError{Input: in(), RequestBody: rb, Reason: "failed to decode request body", Err: err}
 		}
 	}
 	if err := mt.Schema.Value.VisitJSON(value, c.bodyOpts...); err != nil {
-		return &openapi3filter.RequestError{Input: in, RequestBody: rb, Reason: "doesn't match schema", Err: err}
+		return &openapi3filter.RequestError{Input: in(), RequestBody: rb, Reason: "doesn't match schema", Err: err}
 	}
 	return nil
 }

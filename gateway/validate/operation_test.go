@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"github.com/portcullis/portcullis/gateway/body"
@@ -73,9 +74,10 @@ components:
 `
 
 // generic is what check reported before operations were prepared:
-// ValidateRequest with the body as a reader, translated.
+// kin-openapi's router on a request copy, then ValidateRequest with the
+// body as a reader, translated.
 func generic(t testing.TB, c *compiled, r *http.Request, raw []byte) []problem.InvalidParam {
-	rq, route, params, _ := c.find(r)
+	rq, route, params, _ := legacyFind(t, c, r)
 	if route == nil {
 		return nil
 	}
@@ -92,18 +94,22 @@ func generic(t testing.TB, c *compiled, r *http.Request, raw []byte) []problem.I
 	return translate(nil, err, true)
 }
 
-// prepared is the same through the prepared operation.
+// prepared is the same through find and the prepared operation.
 func prepared(t testing.TB, c *compiled, r *http.Request, raw []byte) []problem.InvalidParam {
-	rq, route, params, _ := c.find(r)
-	if route == nil {
+	f, _ := c.find(r)
+	if f.route == nil {
 		return nil
 	}
-	rq.Body, rq.ContentLength, rq.GetBody = http.NoBody, 0, nil
-	o := c.ops[route.Operation]
+	o := c.ops[f.route.Operation]
 	if o == nil {
 		t.Fatalf("%s %s: no prepared operation", r.Method, r.URL)
 	}
-	return c.validate(r.Context(), nil, o, rq, route, params, rq.URL.Query(), raw, true)
+	ct := r.Header.Get("Content-Type")
+	var mt *openapi3.MediaType
+	if o.body != nil && len(raw) > 0 {
+		mt = o.body.Content.Get(ct)
+	}
+	return c.validate(r.Context(), nil, o, r, f, r.URL.Query(), raw, ct, mt, true)
 }
 
 func diffRequest(method, target, ct, raw string, hdr ...string) *http.Request {
@@ -149,12 +155,25 @@ func TestPreparedOperationsMatchValidateRequest(t *testing.T) {
 		{diff, diffRequest("POST", "/things/abc", "application/octet-stream", ""), `bytes`},
 		{diff, diffRequest("POST", "/things/abc", js, ""), ``},
 	}
+	params := newValidator(t, config.RouteOpenAPI{Spec: writeSpec(t, "params.yaml", paramSpec)}).current.Load()
+	for _, pt := range paramTargets {
+		tests = append(tests, struct {
+			c   *compiled
+			r   *http.Request
+			raw string
+		}{params, diffRequest(pt.method, pt.target, "", ""), ""})
+	}
+	reported := 0
 	for _, tt := range tests {
 		raw := []byte(tt.raw)
 		want, got := generic(t, tt.c, tt.r, raw), prepared(t, tt.c, tt.r, raw)
+		reported += len(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s %s %q:\n got  %+v\n want %+v", tt.r.Method, tt.r.URL, tt.raw, got, want)
 		}
+	}
+	if reported < 40 {
+		t.Fatalf("only %d errors reported: the cases test too little", reported)
 	}
 }
 
@@ -169,6 +188,10 @@ func FuzzPreparedOperations(f *testing.F) {
 	f.Add([]byte(`{"name":"Ada","email":"ada@example.com"}`), "application/json", "POST", "/api/v1/users")
 	diff := newValidator(f, config.RouteOpenAPI{Spec: writeSpec(f, "diff.yaml", diffSpec)}).current.Load()
 	users := newValidator(f, config.RouteOpenAPI{}).current.Load()
+	params := newValidator(f, config.RouteOpenAPI{Spec: writeSpec(f, "params.yaml", paramSpec)}).current.Load()
+	for _, pt := range paramTargets {
+		f.Add([]byte(nil), "", pt.method, pt.target)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte, ct, method, target string) {
 		r, err := http.NewRequest(method, "http://x"+target, nil)
 		if err != nil {
@@ -178,7 +201,7 @@ func FuzzPreparedOperations(f *testing.F) {
 		if body.CheckContentType(r.Header) != nil || body.IsJSON(ct) && body.CheckJSON(raw, 32, 10000) != nil {
 			return
 		}
-		for _, c := range []*compiled{diff, users} {
+		for _, c := range []*compiled{diff, users, params} {
 			want, got := generic(t, c, r, raw), prepared(t, c, r, raw)
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s %s %q %q:\n got  %+v\n want %+v", method, target, ct, raw, got, want)

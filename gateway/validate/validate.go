@@ -11,8 +11,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/getkin/kin-openapi/routers/legacy/pathpattern"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -57,8 +56,12 @@ type Validator struct {
 
 // compiled is everything built from one version of the document.
 type compiled struct {
-	doc    *openapi3.T
-	router routers.Router
+	doc *openapi3.T
+	// paths are the document's routes by method: the trie kin-openapi's
+	// legacy router builds, one per method, so that a path is matched
+	// without the request (or a copy of it) and without the router's
+	// method+" "+path key.
+	paths map[string]*pathpattern.Node
 	// bases are the path prefixes of the document's servers, longest
 	// first; "" when the paths are matched from the root.
 	bases []string
@@ -67,6 +70,8 @@ type compiled struct {
 	ops map[*openapi3.Operation]*operation
 	// bodyOpts are the schema options of a request body.
 	bodyOpts []openapi3.SchemaValidationOption
+	// paramOpts are the schema options of a parameter.
+	paramOpts []openapi3.SchemaValidationOption
 	// openSchemas are the body schemas the case-variant check walks.
 	openSchemas map[*openapi3.SchemaRef]bool
 }
@@ -119,18 +124,18 @@ func compile(path string) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// The router matches paths only: servers are applied as prefixes by
+	// The routes match paths only: servers are applied as prefixes by
 	// us, because the host and scheme a client used say nothing about
 	// which operation it calls behind a gateway.
 	bare := *doc
 	bare.Servers = nil
-	rt, err := legacy.NewRouter(&bare)
+	paths, err := routes(&bare)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c := &compiled{
 		doc:         doc,
-		router:      rt,
+		paths:       paths,
 		bases:       bases,
 		ops:         operations(doc),
 		openSchemas: openSchemas(doc),
@@ -144,6 +149,7 @@ func compile(path string) (*compiled, error) {
 		},
 	}
 	c.bodyOpts = bodyOptions(doc, c.opts)
+	c.paramOpts = paramOptions(doc, c.opts)
 	return c, nil
 }
 
