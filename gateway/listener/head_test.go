@@ -295,3 +295,100 @@ func TestPlainValue8(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkScanner is the scanner's cost of a peer-style GET head: a
+// bearer token, a few usual fields, a path and a query.
+func BenchmarkScanner(b *testing.B) {
+	head := []byte("GET /api/v1/accounts/acct-0042/orders/1234?limit=20&cursor=abc HTTP/1.1\r\n" +
+		"Host: gateway.example.test:8080\r\nUser-Agent: peer-bench/1.0 (linux; go1.25)\r\n" +
+		"Accept: application/json\r\nAccept-Encoding: gzip, deflate\r\nX-Request-Id: 0123456789abcdef\r\n" +
+		"Authorization: Bearer " + strings.Repeat("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9", 12) + "\r\n\r\n")
+	s := newScanner(1 << 20)
+	b.SetBytes(int64(len(head)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := s.feed(head); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
+
+// FuzzScannerRunsAreByteWise: fed a stream whole, the scanner takes the
+// runs of a target, a name or a value in one go; fed one byte at a time no
+// run is longer than a byte, which is the scanner taking each byte alone.
+// Both must end in the same state (every count and kept byte) and refuse
+// alike, with the same method, target and host, a head cut at its size
+// limit included.
+func FuzzScannerRunsAreByteWise(f *testing.F) {
+	long := "/" + strings.Repeat("abcdefgh", 140) + "?q=1"
+	for _, s := range []string{
+		get, get + get,
+		"GET " + long + " HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /a HTTP/1.1\r\nHost: x\r\nX-A-Very-Long-Field-Name-Indeed: " + long + "\r\n\r\n",
+		"GET /a\x7fb HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n" + get,
+	} {
+		f.Add([]byte(s), uint16(512))
+		f.Add([]byte(s), uint16(30))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, max uint16) {
+		whole, byByte := newScanner(int(max)), newScanner(int(max))
+		_, wref, wok := whole.feed(stream)
+		var bref *refusal
+		bok := true
+		for i := range stream {
+			if _, bref, bok = byByte.feed(stream[i : i+1]); !bok {
+				break
+			}
+		}
+		switch {
+		case wok != bok || (wref == nil) != (bref == nil):
+			t.Fatalf("whole: ok %v refusal %+v; byte by byte: ok %v refusal %+v", wok, wref, bok, bref)
+		case wref != nil && *wref != *bref:
+			t.Fatalf("whole refuses %+v, byte by byte %+v", *wref, *bref)
+		case wok && whole != byByte:
+			t.Fatalf("whole ends in %+v, byte by byte in %+v", whole, byByte)
+		}
+	})
+}
+
+// FuzzRuns: valueRun and targetRun end where a byte-wise look ends.
+func FuzzRuns(f *testing.F) {
+	f.Add([]byte("/api/v1/accounts/acct-0042/orders/1234?limit=20 HTTP/1.1"), uint8(0))
+	f.Add([]byte("a\tb\x7fcdefghijklmnopqrstuvwxyz0123\x80\xff\x1f"), uint8(1))
+	f.Add([]byte("0123456789abcdef0123456 89abcdef"), uint8(0))
+	f.Fuzz(func(t *testing.T, p []byte, start uint8) {
+		i := min(int(start), len(p))
+		for _, r := range []struct {
+			name string
+			run  func([]byte, int) int
+			set  *[256]bool
+		}{{"valueRun", valueRun, &valueByte}, {"targetRun", targetRun, &targetByte}} {
+			want := i
+			for want < len(p) && r.set[p[want]] {
+				want++
+			}
+			if got := r.run(p, i); got != want {
+				t.Fatalf("%s(%q, %d) = %d, want %d", r.name, p, i, got, want)
+			}
+		}
+	})
+}
+
+// TestNotPlain8: zero exactly when no byte is below lo or 0x7f, for the
+// two lower bounds the runs use.
+func TestNotPlain8(t *testing.T) {
+	t.Parallel()
+	for _, lo := range []uint64{0x20, 0x21} {
+		for c := range 256 {
+			for pos := range 8 {
+				w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+				w[pos] = byte(c)
+				want := uint64(c) >= lo && c != 0x7f
+				if got := notPlain8(binary.LittleEndian.Uint64(w[:]), lo) == 0; got != want {
+					t.Fatalf("lo %#x, byte %#x at %d: %v, want %v", lo, c, pos, got, want)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,45 @@ type lazyObservers struct {
 type routeObservers struct {
 	duration, gateway, upstream prometheus.Observer
 	allowed                     prometheus.Counter // outcomes of reason allow, the common case
+	// requests are the route's request counters seen so far, by method
+	// and status label, copied on write: the few a route usually answers
+	// are found without hashing three label values and taking the vector's
+	// lock, whose cache line every core's request would otherwise share.
+	requests atomic.Pointer[[]requestCounter]
+}
+
+type requestCounter struct {
+	method, status string
+	c              prometheus.Counter
+}
+
+// maxRequestCounters bounds a route's requests; the rare others are looked
+// up each time.
+const maxRequestCounters = 8
+
+// requestCounter returns the counter of the route's requests with method
+// and status (labels), remembering it among the first maxRequestCounters.
+func (o *routeObservers) requestCounter(m *httpMetrics, route, method, status string) prometheus.Counter {
+	for {
+		old := o.requests.Load()
+		var seen []requestCounter
+		if old != nil {
+			seen = *old
+		}
+		for i := range seen {
+			if seen[i].method == method && seen[i].status == status {
+				return seen[i].c
+			}
+		}
+		c := m.requests.WithLabelValues(route, method, status)
+		if len(seen) >= maxRequestCounters {
+			return c
+		}
+		next := append(append(make([]requestCounter, 0, len(seen)+1), seen...), requestCounter{method, status, c})
+		if o.requests.CompareAndSwap(old, &next) {
+			return c
+		}
+	}
 }
 
 // latencyBuckets resolve the time the gateway adds down to 100 µs.
@@ -117,6 +157,10 @@ func (m *httpMetrics) observers(route string) *routeObservers {
 	if l == nil {
 		return m.newObservers(route)
 	}
+	return l.get(m, route)
+}
+
+func (l *lazyObservers) get(m *httpMetrics, route string) *routeObservers {
 	l.once.Do(func() { l.o = m.newObservers(route) })
 	return l.o
 }
@@ -133,10 +177,17 @@ func (m *httpMetrics) newObservers(route string) *routeObservers {
 // count records the request's outcome and, for a configured consumer,
 // its volume.
 func (m *httpMetrics) count(route, method string, o pipeline.Outcome, id *policy.Identity) {
-	m.requests.WithLabelValues(route, methodLabel(method), statusLabel(o.Status)).Inc()
-	if _, configured := m.routes[route]; configured && o.Reason == problem.ReasonAllow {
-		m.observers(route).allowed.Inc()
+	method, status := methodLabel(method), statusLabel(o.Status)
+	if l := m.routes[route]; l != nil {
+		ro := l.get(m, route)
+		ro.requestCounter(m, route, method, status).Inc()
+		if o.Reason == problem.ReasonAllow {
+			ro.allowed.Inc()
+		} else {
+			m.outcomes.WithLabelValues(route, string(o.Reason)).Inc()
+		}
 	} else {
+		m.requests.WithLabelValues(route, method, status).Inc()
 		m.outcomes.WithLabelValues(route, string(o.Reason)).Inc()
 	}
 	if id != nil && id.Consumer != "" && (id.Method == policy.MethodAPIKey || id.Method == policy.MethodClientCert) {
@@ -175,18 +226,17 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// statusText caches the label strings of common statuses.
-var statusText = func() map[int]string {
-	m := make(map[int]string, 600)
+// statusText caches the label strings of the statuses 100-599.
+var statusText = func() (t [600]string) {
 	for s := 100; s < 600; s++ {
-		m[s] = strconv.Itoa(s)
+		t[s] = strconv.Itoa(s)
 	}
-	return m
+	return t
 }()
 
 func statusLabel(s int) string {
-	if v, ok := statusText[s]; ok {
-		return v
+	if s >= 100 && s < len(statusText) {
+		return statusText[s]
 	}
 	return "other"
 }

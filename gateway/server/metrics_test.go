@@ -129,3 +129,59 @@ func TestRouteSeriesAtFirstRequest(t *testing.T) {
 		t.Errorf("r7's duration histogram holds %d samples, want 1", got)
 	}
 }
+
+// TestRequestCountersAreTheLabelledSeries: the per-route counters count
+// into the very series WithLabelValues names, for the first few method and
+// status pairs of a route and the rarer ones beyond them, from concurrent
+// requests, and an unconfigured route's too.
+func TestRequestCountersAreTheLabelledSeries(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := newHTTPMetrics(reg, "test", []string{"r1"}, func() error { return nil })
+	type key struct{ route, method, status string }
+	want := map[key]float64{}
+	var requests []key
+	for i, st := range []int{200, 201, 204, 301, 304, 400, 401, 403, 404, 500, 502, 504, 99, 600} {
+		for j, method := range []string{"GET", "POST", "BREW"} {
+			for _, route := range []string{"r1", "unrouted"} {
+				k := key{route, methodLabel(method), statusLabel(st)}
+				for range 1 + (i+j)%3 {
+					requests = append(requests, key{route, method, strconv.Itoa(st)})
+					want[k]++
+				}
+			}
+		}
+	}
+	done := make(chan struct{})
+	for w := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := w; i < len(requests); i += 4 {
+				st, _ := strconv.Atoi(requests[i].status)
+				m.count(requests[i].route, requests[i].method, pipeline.Outcome{Status: st, Reason: problem.ReasonAllow}, nil)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	series := 0
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "portcullis_http_requests_total" {
+			series = len(mf.GetMetric())
+		}
+	}
+	if series != len(want) {
+		t.Errorf("%d request series, want %d", series, len(want))
+	}
+	for k, n := range want {
+		got := findMetric(t, reg, "portcullis_http_requests_total", map[string]string{"route": k.route, "method": k.method, "status": k.status}).GetCounter().GetValue()
+		if got != n {
+			t.Errorf("requests %+v = %v, want %v", k, got, n)
+		}
+	}
+}
