@@ -80,6 +80,43 @@ func TestPlain8(t *testing.T) {
 	}
 }
 
+// plainString agrees with the plain table for each byte value at each
+// place of strings of every length up to three words, so each of its
+// cases (short, half words, overlapping last word) is covered.
+func TestPlainString(t *testing.T) {
+	t.Parallel()
+	for n := range 25 {
+		if !plainString(strings.Repeat("a", n)) {
+			t.Fatalf("%d plain bytes: not plain", n)
+		}
+		for pos := range n {
+			for c := range 256 {
+				s := []byte(strings.Repeat("a", n))
+				s[pos] = byte(c)
+				if got := plainString(string(s)); got != plain[c] {
+					t.Fatalf("plainString of %d bytes with %#x at %d = %v, want %v", n, c, pos, got, plain[c])
+				}
+			}
+		}
+	}
+}
+
+// FuzzPlainString: plainString is the plain table applied to every byte.
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{"", "a", "GET", "ab\"c", "user-agent", "line1\nline2", "\u2028", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := true
+		for i := range len(s) {
+			want = want && plain[s[i]]
+		}
+		if got := plainString(s); got != want {
+			t.Fatalf("plainString(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
 func FuzzAppendStringByteWise(f *testing.F) {
 	for _, s := range []string{"", "a\"b", "\x00\n\u2028", "\xff\xfe", "ü😀", "abcdefgh\x7f\x80ijklmnop\\"} {
 		f.Add(s)

@@ -292,10 +292,52 @@ func plain8(w uint64) bool {
 	return (below|(q-ones)&^q|(bs-ones)&^bs|w)&highs == 0
 }
 
+// load4 returns the four bytes of s at i, the first in the low byte.
+func load4(s string, i int) uint32 {
+	s = s[i : i+4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// plainString reports whether every byte of s is plain, looking at eight
+// at a time: a string of eight or more bytes ends with a word overlapping
+// the one before, one of four to seven is two overlapping halves of a
+// word, and a shorter one its first, middle and last byte beside plain
+// padding ('a'). Most strings of an event are short and plain (a method,
+// an id, a header name), and for those this is the whole scan.
+func plainString(s string) bool {
+	n := len(s)
+	switch {
+	case n >= 8:
+		for i := 0; i+8 < n; i += 8 {
+			if !plain8(load8(s, i)) {
+				return false
+			}
+		}
+		return plain8(load8(s, n-8))
+	case n >= 4:
+		return plain8(uint64(load4(s, 0)) | uint64(load4(s, n-4))<<32)
+	case n > 0:
+		return plain8(uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | 0x6161616161<<24)
+	}
+	return true
+}
+
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
 // control characters, U+2028 and U+2029 are escaped, so an event is always
 // one line.
 func appendString(b []byte, s string) []byte {
+	if plainString(s) {
+		// Quoted as it is, the buffer grown (if at all) once.
+		n := len(b)
+		if cap(b)-n < len(s)+2 {
+			b = slices.Grow(b, len(s)+2)
+		}
+		b = b[:n+len(s)+2]
+		b[n] = '"'
+		copy(b[n+1:], s)
+		b[n+1+len(s)] = '"'
+		return b
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -124,15 +124,26 @@ func (s *stream) run() {
 	var buf []byte
 	var last time.Time // of the last write
 	full := false      // the last write took coalesceBytes
-	for q := range s.ch {
+	for {
+		if !s.perEvent && !full {
+			// The rest of the interval is waited out before the queue is
+			// looked at, not after its first event arrived: a busy stream
+			// then wakes once per write (the timer), not also for the
+			// send of each interval's first event. An event after a quiet
+			// spell still finds the interval over and is written at once.
+			if wait := writeEvery - time.Since(last); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		q, ok := <-s.ch
+		if !ok {
+			return
+		}
 		// The line is copied, so its buffer can go back at once.
 		buf = append(buf[:0], q.b...)
 		q.release()
 		n := 1
 		if !s.perEvent {
-			if wait := writeEvery - time.Since(last); wait > 0 && !full {
-				time.Sleep(wait)
-			}
 			buf, n = s.coalesce(buf)
 			full = len(buf) >= coalesceBytes
 		}
