@@ -136,12 +136,16 @@ func (dc *decisionCache) put(input ast.Value, d *policy.Decision) {
 	dc.entries.Add(input.Hash(), &cachedDecision{input: input, d: d})
 }
 
-// hit returns a copy of the cached decision d for this request. The copy
-// shares d's maps and slices, which nobody modifies.
-func hit(d *policy.Decision, start time.Time) *policy.Decision {
-	cp := *d
-	cp.Eval, cp.Cached = time.Since(start), true
-	return &cp
+// hit returns a copy of the cached decision d for this request, in dst
+// when it is not nil. The copy shares d's maps and slices, which nobody
+// modifies.
+func hit(d *policy.Decision, start time.Time, dst *policy.Decision) *policy.Decision {
+	if dst == nil {
+		dst = new(policy.Decision)
+	}
+	*dst = *d
+	dst.Eval, dst.Cached = time.Since(start), true
+	return dst
 }
 
 // clockBuiltins read the current time although OPA does not mark them
