@@ -22,7 +22,9 @@ func BenchmarkEvaluatePeerCached(b *testing.B) {
 // hit is written to storage the caller keeps.
 func BenchmarkEvaluateIntoPeerCached(b *testing.B) {
 	var dst policy.Decision
-	benchPeerCached(b, func(e *Engine, ctx context.Context, in *policy.Input) *policy.Decision { return e.EvaluateInto(ctx, in, &dst) })
+	benchPeerCached(b, func(e *Engine, ctx context.Context, in *policy.Input) *policy.Decision {
+		return e.EvaluateInto(ctx, in, &dst)
+	})
 }
 
 func benchPeerCached(b *testing.B, evaluate func(*Engine, context.Context, *policy.Input) *policy.Decision) {
