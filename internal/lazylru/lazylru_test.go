@@ -13,32 +13,14 @@ import (
 // the order promotes, so the cache holds what golang-lru's holds after
 // every operation of a random sequence.
 func TestSmallCachesArePlainLRUs(t *testing.T) {
-	for size := 1; size <= 3; size++ {
-		rng := rand.New(rand.NewPCG(uint64(size), 7))
-		c, _ := New[int, int](size)
-		ref, _ := lru.New[int, int](size)
-		for i := range 20000 {
-			k := rng.IntN(6)
-			switch rng.IntN(4) {
-			case 0, 1:
-				v, ok := c.Get(k)
-				rv, rok := ref.Get(k)
-				if ok != rok || v != rv {
-					t.Fatalf("size %d, op %d: Get(%d) = %d, %v; plain LRU %d, %v", size, i, k, v, ok, rv, rok)
-				}
-			case 2:
-				c.Add(k, i)
-				ref.Add(k, i)
-			default:
-				c.Remove(k)
-				ref.Remove(k)
-			}
-			for k := range 6 {
-				if got, want := c.lru.Contains(k), ref.Contains(k); got != want {
-					t.Fatalf("size %d, op %d: holds %d: %v, plain LRU %v", size, i, k, got, want)
-				}
-			}
+	rng := rand.New(rand.NewPCG(1, 7))
+	for size := byte(0); size < 3; size++ {
+		ops := make([]byte, 20000)
+		for i := range ops {
+			ops[i] = byte(rng.IntN(256))
 		}
+		ops[0] = size
+		samePlainLRU(t, ops)
 	}
 }
 
@@ -154,5 +136,46 @@ func BenchmarkGetRotating(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// FuzzSmallCachesArePlainLRUs: any sequence of operations on a cache of 1
+// to 3 entries leaves it holding what golang-lru holds.
+func FuzzSmallCachesArePlainLRUs(f *testing.F) {
+	f.Add([]byte{0, 0x80, 0x81, 0x82, 0x01, 0x83, 0x02, 0x40})
+	f.Fuzz(samePlainLRU)
+}
+
+// samePlainLRU runs ops on a cache of 1+ops[0]%3 entries and on
+// golang-lru's, each byte an operation (two bits of kind, three of key),
+// and fails when they differ in a Get or in what they hold.
+func samePlainLRU(t *testing.T, ops []byte) {
+	if len(ops) == 0 {
+		return
+	}
+	size := 1 + int(ops[0]%3)
+	c, _ := New[byte, int](size)
+	ref, _ := lru.New[byte, int](size)
+	for i, op := range ops[1:] {
+		k := op & 7
+		switch op >> 6 {
+		case 0, 1:
+			v, ok := c.Get(k)
+			rv, rok := ref.Get(k)
+			if ok != rok || v != rv {
+				t.Fatalf("size %d, op %d: Get(%d) = %d, %v; plain LRU %d, %v", size, i, k, v, ok, rv, rok)
+			}
+		case 2:
+			c.Add(k, i)
+			ref.Add(k, i)
+		default:
+			c.Remove(k)
+			ref.Remove(k)
+		}
+		for k := range byte(8) {
+			if got, want := c.lru.Contains(k), ref.Contains(k); got != want {
+				t.Fatalf("size %d, op %d: holds %d: %v, plain LRU %v", size, i, k, got, want)
+			}
+		}
 	}
 }
