@@ -22,6 +22,10 @@ const ReasonDeny problem.Reason = "policy_deny"
 type Result struct {
 	// Decision is the engine's; nil when the stage did not run.
 	Decision *policy.Decision
+	// cached holds Decision when the engine answered from its decision
+	// cache (engine.EvaluateInto): the Result lives as long as the
+	// request, so the copy needs no allocation of its own.
+	cached policy.Decision
 	// DecisionID is the id of the request's decision-log event, set by
 	// the server; the identity assertion carries it.
 	DecisionID string
@@ -65,7 +69,7 @@ func New(eng *engine.Engine, route *config.Route) (pipeline.Middleware, error) {
 			if withBody {
 				inputBody(&in.Request, body.Part.From(ctx), r, opaEnvoy)
 			}
-			d := eng.Evaluate(ctx, &in.Input)
+			d := eng.EvaluateInto(ctx, &in.Input, &res.cached)
 			res.Decision = d
 			for name, v := range d.ResponseHeaders {
 				w.Header().Set(name, v)

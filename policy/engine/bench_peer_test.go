@@ -15,6 +15,19 @@ import (
 // subject, so 1 000 users rotating are 1 000 decision-cache entries, each
 // request a hit of a different one.
 func BenchmarkEvaluatePeerCached(b *testing.B) {
+	benchPeerCached(b, func(e *Engine, ctx context.Context, in *policy.Input) *policy.Decision { return e.Evaluate(ctx, in) })
+}
+
+// BenchmarkEvaluateIntoPeerCached is the authorization stage's call: the
+// hit is written to storage the caller keeps.
+func BenchmarkEvaluateIntoPeerCached(b *testing.B) {
+	var dst policy.Decision
+	benchPeerCached(b, func(e *Engine, ctx context.Context, in *policy.Input) *policy.Decision {
+		return e.EvaluateInto(ctx, in, &dst)
+	})
+}
+
+func benchPeerCached(b *testing.B, evaluate func(*Engine, context.Context, *policy.Input) *policy.Decision) {
 	rego, err := os.ReadFile("../../tests/bench/peer.rego")
 	if err != nil {
 		b.Fatal(err)
@@ -38,7 +51,7 @@ func BenchmarkEvaluatePeerCached(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if d := e.Evaluate(ctx, ins[i%len(ins)]); !d.Allow || !d.Cached {
+		if d := evaluate(e, ctx, ins[i%len(ins)]); !d.Allow || !d.Cached {
 			b.Fatalf("allow %v cached %v: %v", d.Allow, d.Cached, d.Err)
 		}
 		i++

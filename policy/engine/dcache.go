@@ -5,9 +5,9 @@ import (
 	"hash/maphash"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/portcullis/portcullis/internal/lazylru"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -20,16 +20,18 @@ import (
 // handful of entries answer most requests; a reload starts a new cache.
 //
 // Only decisions the policy made are cached; an evaluation error or a
-// timeout is never replayed.
+// timeout is never replayed. Both caches are LRUs whose hits promote an
+// entry only once it has left the most recent half (see lazylru), so a
+// hit among many clients' decisions takes a read lock and moves nothing.
 type decisionCache struct {
 	// entries is keyed by the input's hash; a hit is confirmed by comparing
 	// the inputs, so a collision is a miss, never a wrong decision.
-	entries *lru.Cache[int, *cachedDecision]
+	entries *lazylru.Cache[int, *cachedDecision]
 	// keyed holds the gateway's decisions by the hash of plan.appendKey's
 	// key, which is the (pruned) input itself: a hit is confirmed by
 	// comparing the keys, so a collision is a miss. Looking up by the hash
 	// needs no string of the key, which would be an allocation per request.
-	keyed *lru.Cache[uint64, *keyedDecision]
+	keyed *lazylru.Cache[uint64, *keyedDecision]
 	seed  maphash.Seed
 	// plan writes the keys of keyed.
 	plan *keyPlan
@@ -59,11 +61,11 @@ func newDecisionCache(compiler *ast.Compiler, needs *inputNeeds, size int) (*dec
 		// A key that differs on every request would only churn the cache.
 		return nil, "the policy reads the request id, which differs on every request"
 	}
-	entries, err := lru.New[int, *cachedDecision](size)
+	entries, err := lazylru.New[int, *cachedDecision](size)
 	if err != nil {
 		return nil, err.Error()
 	}
-	keyed, err := lru.New[uint64, *keyedDecision](size)
+	keyed, err := lazylru.New[uint64, *keyedDecision](size)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -136,12 +138,16 @@ func (dc *decisionCache) put(input ast.Value, d *policy.Decision) {
 	dc.entries.Add(input.Hash(), &cachedDecision{input: input, d: d})
 }
 
-// hit returns a copy of the cached decision d for this request. The copy
-// shares d's maps and slices, which nobody modifies.
-func hit(d *policy.Decision, start time.Time) *policy.Decision {
-	cp := *d
-	cp.Eval, cp.Cached = time.Since(start), true
-	return &cp
+// hit returns a copy of the cached decision d for this request, in dst
+// when it is not nil. The copy shares d's maps and slices, which nobody
+// modifies.
+func hit(d *policy.Decision, start time.Time, dst *policy.Decision) *policy.Decision {
+	if dst == nil {
+		dst = new(policy.Decision)
+	}
+	*dst = *d
+	dst.Eval, dst.Cached = time.Since(start), true
+	return dst
 }
 
 // clockBuiltins read the current time although OPA does not mark them

@@ -42,6 +42,21 @@ func (e *Engine) Evaluate(ctx context.Context, in *policy.Input) *policy.Decisio
 	return c.eval.eval(ctx, in)
 }
 
+// EvaluateInto is Evaluate that writes a decision answered from the
+// decision cache to dst, which the caller keeps for the request (the
+// authorization stage's Result), instead of a new Decision: a cached
+// request then allocates nothing for its decision. Any other decision is
+// returned as Evaluate returns it, so the caller must use the result, not
+// dst. A nil dst is Evaluate.
+func (e *Engine) EvaluateInto(ctx context.Context, in *policy.Input, dst *policy.Decision) *policy.Decision {
+	if c := e.state.Load(); c != nil {
+		if f, ok := c.eval.(*fastEvaluator); ok {
+			return f.evalInto(ctx, in, dst)
+		}
+	}
+	return e.Evaluate(ctx, in)
+}
+
 // EvaluateValue evaluates the decision rule with input as the input
 // document, under the engine's timeout. It never returns nil and never
 // allows on failure: an undefined or non-conforming result, an evaluation

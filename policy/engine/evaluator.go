@@ -33,6 +33,12 @@ type fastEvaluator struct {
 }
 
 func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Decision {
+	return f.evalInto(ctx, in, nil)
+}
+
+// evalInto is eval that writes a decision-cache hit to dst (see
+// Engine.EvaluateInto).
+func (f *fastEvaluator) evalInto(ctx context.Context, in *policy.Input, dst *policy.Decision) *policy.Decision {
 	c := f.c
 	if c.cache == nil {
 		return f.e.evaluate(ctx, c, inputValue(in, c.needs))
@@ -46,14 +52,14 @@ func (f *fastEvaluator) eval(ctx context.Context, in *policy.Input) *policy.Deci
 	key, ok := c.cache.plan.appendKey((*kp)[:0], in)
 	*kp = key
 	if !ok {
-		return f.e.evaluateCached(ctx, c, inputValue(in, c.needs))
+		return f.e.evaluateCached(ctx, c, inputValue(in, c.needs), dst)
 	}
 	// A hit is answered without building the OPA value of the input.
 	start := time.Now()
 	if d := c.cache.getKeyed(key); d != nil {
 		f.e.metrics.cacheHits.Inc()
 		f.e.metrics.evals[resultOf(d)].Inc()
-		return hit(d, start)
+		return hit(d, start, dst)
 	}
 	f.e.metrics.cacheMisses.Inc()
 	d := f.e.evaluate(ctx, c, inputValue(in, c.needs))
@@ -70,8 +76,9 @@ var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 const maxKey = 1 << 14
 
 // evaluateCached decides input, pruned to c's needs, from c's decision
-// cache when it has one, caching what the policy decided.
-func (e *Engine) evaluateCached(ctx context.Context, c *compiled, input ast.Value) *policy.Decision {
+// cache when it has one, caching what the policy decided. A hit is
+// written to dst when it is not nil.
+func (e *Engine) evaluateCached(ctx context.Context, c *compiled, input ast.Value, dst *policy.Decision) *policy.Decision {
 	if c.cache == nil {
 		return e.evaluate(ctx, c, input)
 	}
@@ -79,7 +86,7 @@ func (e *Engine) evaluateCached(ctx context.Context, c *compiled, input ast.Valu
 	if d := c.cache.get(input); d != nil {
 		e.metrics.cacheHits.Inc()
 		e.metrics.evals[resultOf(d)].Inc()
-		return hit(d, start)
+		return hit(d, start, dst)
 	}
 	e.metrics.cacheMisses.Inc()
 	d := e.evaluate(ctx, c, input)

@@ -20,7 +20,7 @@ func (e *Engine) EvaluateLogged(ctx context.Context, input ast.Value) *policy.De
 	if c == nil {
 		return e.evaluate(ctx, nil, nil)
 	}
-	return e.evaluateCached(ctx, c, prune(input, c.needs))
+	return e.evaluateCached(ctx, c, prune(input, c.needs), nil)
 }
 
 // prune returns the parts of v that n says the policy reads. A reference

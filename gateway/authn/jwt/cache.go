@@ -5,10 +5,10 @@ import (
 	"time"
 	"unsafe"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"github.com/portcullis/portcullis/internal/lazylru"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -30,11 +30,13 @@ type cached struct {
 }
 
 // tokenCache maps SHA-256(token) to its verified identity; the raw token
-// is never stored. It is a plain size-bounded LRU with a deadline per
-// entry: expirable.LRU has one TTL for all entries and starts a goroutine
-// that is never stopped, which would leak one per config reload.
+// is never stored. It is a size-bounded LRU with a deadline per entry:
+// expirable.LRU has one TTL for all entries and starts a goroutine that is
+// never stopped, which would leak one per config reload. A hit promotes an
+// entry only once it has left the most recent half (see lazylru): a
+// thousand clients' tokens in rotation are hits under a read lock.
 type tokenCache struct {
-	lru *lru.Cache[[32]byte, *cached]
+	lru *lazylru.Cache[[32]byte, *cached]
 }
 
 // newTokenCache returns a cache of size entries, or nil when size < 1.
@@ -42,7 +44,7 @@ func newTokenCache(size int) (*tokenCache, error) {
 	if size < 1 {
 		return nil, nil
 	}
-	c, err := lru.New[[32]byte, *cached](size)
+	c, err := lazylru.New[[32]byte, *cached](size)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +77,8 @@ func (c *tokenCache) get(key [32]byte, now time.Time) (*cached, bool) {
 // entry is removed and the token must be verified again, which fails for a
 // retired key. HMAC secrets change only with the config, which builds a new
 // issuer and so misses the cache anyway.
-func (c *tokenCache) keyHeld(key [32]byte, e *cached) bool {
-	if e.iss.keys == nil || e.iss.keys.Holds(e.kid, e.alg, e.key) {
+func (c *tokenCache) keyHeld(key [32]byte, e *cached, now time.Time) bool {
+	if e.iss.keys == nil || e.iss.keys.Holds(now, e.kid, e.alg, e.key) {
 		return true
 	}
 	c.lru.Remove(key)

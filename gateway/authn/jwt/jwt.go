@@ -282,7 +282,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy
 		// A hit is the very token verified before (same SHA-256), so its
 		// shape needs no second look.
 		key = cacheKey(token)
-		if e, ok := a.cache.get(key, now); ok && a.issuers[e.iss.name] == e.iss && a.cache.keyHeld(key, e) {
+		if e, ok := a.cache.get(key, now); ok && a.issuers[e.iss.name] == e.iss && a.cache.keyHeld(key, e, now) {
 			a.metrics.cacheHits.Inc()
 			if err := e.validity.check(now, e.iss); err != nil {
 				return nil, err
