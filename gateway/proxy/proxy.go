@@ -60,7 +60,7 @@ type Exchange struct {
 	// body reads the upstream request's body of bytes a stage read. The
 	// exchange is never reused, so the transport may still read it after
 	// the round trip returned.
-	body bytes.Reader
+	body  bytes.Reader
 	relay relay
 }
 
