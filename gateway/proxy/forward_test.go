@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/http/httputil"
 	"net/textproto"
 	"net/url"
 	"reflect"
@@ -335,4 +336,47 @@ func runDiff(t *testing.T, tc *diffCase, up *rawUpstream, rt *config.Route, tr *
 		up.mu.Unlock()
 	}
 	return got
+}
+
+// reverseProxyQuery is the query ReverseProxy hands its Rewrite for raw.
+func reverseProxyQuery(raw string) string {
+	var got string
+	rp := &httputil.ReverseProxy{
+		Rewrite:      func(pr *httputil.ProxyRequest) { got = pr.Out.URL.RawQuery },
+		Transport:    roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("none") }),
+		ErrorHandler: func(http.ResponseWriter, *http.Request, error) {},
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.URL.RawQuery = raw
+	rp.ServeHTTP(httptest.NewRecorder(), r)
+	return got
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestCleanQueryParamsIsReverseProxys(t *testing.T) {
+	t.Parallel()
+	for _, q := range queryCorpus() {
+		if got, want := cleanQueryParams(q), reverseProxyQuery(q); got != want {
+			t.Errorf("cleanQueryParams(%.40q) = %.40q, ReverseProxy's %.40q", q, got, want)
+		}
+	}
+}
+
+func queryCorpus() []string {
+	return []string{"", "a=1", "a=1&b=2", "b=2&a=1", "a=1;b=2", "a=%zz", "a=%4", "a=%41", "a=%", "%", ";", "a=1&&b", "a+b=c d",
+		strings.Repeat("a=1&", 9999) + "a=1", strings.Repeat("a=1&", 10000) + "a=1", strings.Repeat("&", 10000)}
+}
+
+func FuzzCleanQueryParams(f *testing.F) {
+	for _, q := range queryCorpus() {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		if got, want := cleanQueryParams(q), reverseProxyQuery(q); got != want {
+			t.Errorf("cleanQueryParams(%q) = %q, ReverseProxy's %q", q, got, want)
+		}
+	})
 }
