@@ -203,10 +203,21 @@ func copyHeader(dst, src http.Header) {
 // Server-Sent Events and a response of unknown length are flushed after
 // every write, anything else when the handler returns.
 func flushesAtOnce(res *http.Response) bool {
-	if ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); ct == "text/event-stream" {
-		return true
+	return eventStream(res.Header.Get("Content-Type")) || res.ContentLength == -1
+}
+
+// eventStream reports whether mime.ParseMediaType's media type of ct is
+// text/event-stream. That media type is the trimmed, lower-cased text
+// before the first ';', so a ct whose text there does not equal it under
+// case folding is not one, without the parameter map ParseMediaType
+// allocates for every other Content-Type.
+func eventStream(ct string) bool {
+	base, _, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.TrimSpace(base), "text/event-stream") {
+		return false
 	}
-	return res.ContentLength == -1
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "text/event-stream"
 }
 
 // copyResponse copies the upstream's body to the client with a pooled

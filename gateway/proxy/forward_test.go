@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -377,6 +378,34 @@ func FuzzCleanQueryParams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, q string) {
 		if got, want := cleanQueryParams(q), reverseProxyQuery(q); got != want {
 			t.Errorf("cleanQueryParams(%q) = %q, ReverseProxy's %q", q, got, want)
+		}
+	})
+}
+
+func mediaTypeCorpus() []string {
+	return []string{"", "text/event-stream", "Text/Event-Stream", " text/event-stream ; charset=utf-8", "text/event-stream;", "text/event-stream; a",
+		"text/event-stream; a=\"", "text/event-streams", "text/plain", "application/json", "text/ſvent-stream", "text/event-\u017ftream",
+		"text /event-stream", "text/event-stream\x00", "\ttext/event-stream", "TEXT/EVENT-STREAM;charset=x;charset=y"}
+}
+
+func TestEventStreamIsParseMediaTypes(t *testing.T) {
+	t.Parallel()
+	for _, ct := range mediaTypeCorpus() {
+		mt, _, _ := mime.ParseMediaType(ct)
+		if got, want := eventStream(ct), mt == "text/event-stream"; got != want {
+			t.Errorf("eventStream(%q) = %v, ParseMediaType says %v", ct, got, want)
+		}
+	}
+}
+
+func FuzzEventStream(f *testing.F) {
+	for _, ct := range mediaTypeCorpus() {
+		f.Add(ct)
+	}
+	f.Fuzz(func(t *testing.T, ct string) {
+		mt, _, _ := mime.ParseMediaType(ct)
+		if got, want := eventStream(ct), mt == "text/event-stream"; got != want {
+			t.Errorf("eventStream(%q) = %v, ParseMediaType says %v", ct, got, want)
 		}
 	})
 }
