@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,11 +27,12 @@ type relay struct {
 	url   url.URL
 	trace httptrace.ClientTrace
 	w     http.ResponseWriter
-	// mu and done keep a 1xx that arrives while RoundTrip returns (on a
-	// cancelled context) from touching the client's headers afterwards.
-	mu   sync.Mutex
-	done bool
-	in   noopCloseReader
+	// state keeps a 1xx that arrives while RoundTrip returns (on a
+	// cancelled context) from touching the client's headers afterwards:
+	// idle, forwarding a 1xx, or done. Atomics on a plain int32, not a
+	// Mutex, leave the Exchange a value that may be copied.
+	state int32
+	in    noopCloseReader
 }
 
 // forward is ReverseProxy.ServeHTTP for a request that is no upgrade,
@@ -74,9 +76,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *Exchange) {
 	}
 
 	res, err := p.tr.RoundTrip(out)
-	f.mu.Lock()
-	f.done = true
-	f.mu.Unlock()
+	for !atomic.CompareAndSwapInt32(&f.state, relayIdle, relayDone) {
+		runtime.Gosched() // a 1xx is being written: it is short
+	}
 	if err != nil {
 		x.fail(err)
 		return
@@ -144,6 +146,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *Exchange) {
 	}
 }
 
+// The states of relay.state.
+const (
+	relayIdle int32 = iota
+	relay1xx
+	relayDone
+)
+
 // fail records the exchange's error, as errorHandler does for ReverseProxy.
 func (x *Exchange) fail(err error) {
 	x.Err = err
@@ -155,11 +164,10 @@ func (x *Exchange) fail(err error) {
 // got1xx forwards an informational response (103 Early Hints) to the
 // client as ReverseProxy does.
 func (f *relay) got1xx(code int, header textproto.MIMEHeader) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.done {
-		return nil
+	if !atomic.CompareAndSwapInt32(&f.state, relayIdle, relay1xx) {
+		return nil // the round trip is over
 	}
+	defer atomic.StoreInt32(&f.state, relayIdle)
 	h := f.w.Header()
 	copyHeader(h, http.Header(header))
 	f.w.WriteHeader(code)
@@ -299,16 +307,16 @@ func (f *flushWriter) stop() {
 // returned fails instead of touching it (golang/go#46866).
 type noopCloseReader struct {
 	rc     io.ReadCloser
-	closed atomic.Bool
+	closed int32 // atomic
 }
 
 func (n *noopCloseReader) Close() error {
-	n.closed.Store(true)
+	atomic.StoreInt32(&n.closed, 1)
 	return nil
 }
 
 func (n *noopCloseReader) Read(p []byte) (int, error) {
-	if n.closed.Load() {
+	if atomic.LoadInt32(&n.closed) != 0 {
 		return 0, errors.New("ReverseProxy does an invalid Read on closed Body")
 	}
 	return n.rc.Read(p)
