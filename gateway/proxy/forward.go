@@ -86,8 +86,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *Exchange) {
 	x.Status = res.StatusCode
 	x.Latency = time.Since(x.Forwarded)
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		// No upgrade was asked for: ReverseProxy refuses a switch to
-		// another protocol than the one requested.
+		// No upgrade was asked for. ReverseProxy refuses a switch to a
+		// protocol the response names, but tunnels one whose Connection
+		// names none; forward refuses both: an upstream does not turn a
+		// request that asked for no tunnel into one.
 		res.Body.Close()
 		x.fail(fmt.Errorf("backend tried to switch protocol %q when %q was requested", res.Header.Get("Upgrade"), ""))
 		return
