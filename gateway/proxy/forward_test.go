@@ -171,6 +171,8 @@ func diffCases() []diffCase {
 		{name: "304", method: "GET", target: "/n", header: http.Header{"If-None-Match": {`"a"`}}, upstream: &rawUpstream{parts: []string{"HTTP/1.1 304 Not Modified\r\nEtag: \"a\"\r\n\r\n"}}},
 		{name: "upstream closing mid-body", method: "GET", target: "/m", upstream: &rawUpstream{closeAfter: true, parts: []string{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"}}},
 		{name: "upstream closing before answering", method: "GET", target: "/m", upstream: &rawUpstream{closeAfter: true}},
+		{name: "101 to a request that asked no upgrade", method: "GET", target: "/s", upstream: &rawUpstream{closeAfter: true, parts: []string{
+			"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"}}},
 		{name: "upstream refusing", method: "GET", target: "/r", refused: true},
 		{name: "timeout", method: "GET", target: "/slow", timeout: 300 * time.Millisecond, upstream: &rawUpstream{hang: true}},
 	}
