@@ -1,4 +1,6 @@
-// Package proxy forwards requests to a route's upstreams with httputil.ReverseProxy.
+// Package proxy forwards requests to a route's upstreams over a shared
+// http.Transport: an ordinary exchange itself (forward), a WebSocket
+// upgrade through httputil.ReverseProxy, which tunnels it.
 package proxy
 
 import (
