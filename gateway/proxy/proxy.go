@@ -1,4 +1,6 @@
-// Package proxy forwards requests to a route's upstreams with httputil.ReverseProxy.
+// Package proxy forwards requests to a route's upstreams over a shared
+// http.Transport: an ordinary exchange itself (forward), a WebSocket
+// upgrade through httputil.ReverseProxy, which tunnels it.
 package proxy
 
 import (
@@ -52,15 +54,16 @@ type Exchange struct {
 	Err error
 
 	// values back the request id and Content-Length headers rewrite sets,
-	// which so cost no allocation of their own.
-	values [2]string
+	// and forward's empty User-Agent, which so cost no allocation of their own.
+	values [3]string
 	// up is the upstream serve picked, for rewrite: a field, not a context
 	// value, which would cost a context and a request copy per request.
 	up *upstream
 	// body reads the upstream request's body of bytes a stage read. The
 	// exchange is never reused, so the transport may still read it after
 	// the round trip returned.
-	body bytes.Reader
+	body  bytes.Reader
+	relay relay
 }
 
 // ExchangePart is the request's Exchange.
@@ -70,6 +73,7 @@ var ExchangePart = pipeline.NewPart[Exchange]()
 // upstream for route.EjectFor after it refused a connection (passive health).
 type Proxy struct {
 	rp          *httputil.ReverseProxy
+	tr          *http.Transport
 	upstreams   []*upstream
 	next        atomic.Uint64
 	timeout     time.Duration
@@ -152,7 +156,7 @@ func New(route *config.Route, tr *Transport) (*Proxy, error) {
 			return nil, fmt.Errorf("tls is set but upstream %q is %s", u, u.Scheme)
 		}
 	}
-	p := &Proxy{timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
+	p := &Proxy{tr: tr.rt, timeout: route.Timeout, ejectFor: route.EjectFor, stripPrefix: route.StripPrefix, now: time.Now}
 	for _, u := range urls {
 		p.upstreams = append(p.upstreams, &upstream{url: u, name: u.String()})
 	}
@@ -173,6 +177,22 @@ func (p *Proxy) Handler() pipeline.Handler {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
+	return p.exchange(w, r, p.relay)
+}
+
+// relay sends a WebSocket upgrade (the only request header screening
+// leaves a Connection or Upgrade header) through ReverseProxy, which
+// tunnels it, and forwards every other request itself.
+func (p *Proxy) relay(w http.ResponseWriter, r *http.Request, x *Exchange) {
+	if r.Header["Connection"] != nil || r.Header["Upgrade"] != nil {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	p.forward(w, r, x)
+}
+
+// exchange runs one exchange with the upstream it picks through relay.
+func (p *Proxy) exchange(w http.ResponseWriter, r *http.Request, relay func(http.ResponseWriter, *http.Request, *Exchange)) error {
 	ctx := r.Context()
 	rq := pipeline.FromContext(ctx)
 	x := ExchangePart.Of(rq)
@@ -185,7 +205,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) error {
 	// client's going away cancels too: no context or request copy here.
 	defer rq.Expire(p.timeout).Stop()
 	x.Forwarded = time.Now()
-	p.rp.ServeHTTP(w, r)
+	relay(w, r, x)
 	x.Relayed = time.Now()
 	if x.Err == nil {
 		return nil
