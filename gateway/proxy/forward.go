@@ -249,7 +249,7 @@ func copyResponse(w http.ResponseWriter, src io.Reader, immediate bool) error {
 	for {
 		nr, rerr := src.Read(buf)
 		if rerr != nil && rerr != io.EOF && rerr != context.Canceled {
-			log.Printf("httputil: ReverseProxy read error during body copy: %v", rerr)
+			log.Printf("proxy: read error during the response body copy: %v", rerr)
 		}
 		if nr > 0 {
 			nw, werr := dst.Write(buf[:nr])
