@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portcullis/portcullis/gateway/header"
 )
 
 // relay is the exchange's part that is not ReverseProxy's: the upstream
@@ -83,8 +85,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, x *Exchange) {
 		x.fail(err)
 		return
 	}
-	x.Status = res.StatusCode
-	x.Latency = time.Since(x.Forwarded)
+	x.answered(res)
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// No upgrade was asked for. ReverseProxy refuses a switch to a
 		// protocol the response names, but tunnels one whose Connection
@@ -155,7 +156,15 @@ const (
 	relayDone
 )
 
-// fail records the exchange's error, as errorHandler does for ReverseProxy.
+// answered records the upstream's response head: its status, and the
+// latency up to it.
+func (x *Exchange) answered(res *http.Response) {
+	x.Status = res.StatusCode
+	x.Latency = time.Since(x.Forwarded)
+}
+
+// fail records the exchange's error and, unless the upstream answered,
+// the latency up to it.
 func (x *Exchange) fail(err error) {
 	x.Err = err
 	if x.Latency == 0 {
@@ -181,13 +190,8 @@ func (f *relay) got1xx(code int, header textproto.MIMEHeader) error {
 // Rewrite, which sets the gateway's (header.CopyForwarding).
 var clientForwarding = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
-// hopHeaders is httputil's list of hop-by-hop headers, removed from the
-// response with those its Connection header names.
-var hopHeaders = [...]string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
+// removeHopByHop removes the response's hop-by-hop headers and those its
+// Connection header names, as ReverseProxy does.
 func removeHopByHop(h http.Header) {
 	for _, f := range h["Connection"] {
 		for sf := range strings.SplitSeq(f, ",") {
@@ -196,7 +200,7 @@ func removeHopByHop(h http.Header) {
 			}
 		}
 	}
-	for _, f := range hopHeaders {
+	for _, f := range header.HopByHop { // httputil's list, as screening uses it for the request
 		delete(h, f)
 	}
 }

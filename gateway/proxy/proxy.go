@@ -299,18 +299,12 @@ func forwardBody(method string, b []byte, rd *bytes.Reader) io.ReadCloser {
 }
 
 func modifyResponse(resp *http.Response) error {
-	x := ExchangePart.From(resp.Request.Context())
-	x.Status = resp.StatusCode
-	x.Latency = time.Since(x.Forwarded)
+	ExchangePart.From(resp.Request.Context()).answered(resp)
 	return nil
 }
 
 func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
-	x := ExchangePart.From(r.Context())
-	x.Err = err
-	if x.Latency == 0 {
-		x.Latency = time.Since(x.Forwarded)
-	}
+	ExchangePart.From(r.Context()).fail(err)
 }
 
 // ErrClientGone marks a request whose client went away; the server logs
