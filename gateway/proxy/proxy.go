@@ -221,10 +221,19 @@ var errNoState = errors.New("proxy: no pipeline state in request context")
 func (p *Proxy) pick() *upstream {
 	n := uint64(len(p.upstreams))
 	start := p.next.Add(1)
-	now := p.now().UnixNano()
+	// The clock is read only when an upstream was ejected: 0, healthy,
+	// is before any time it could answer.
+	var now int64
 	for i := uint64(0); i < n; i++ {
 		u := p.upstreams[(start+i)%n]
-		if u.ejectedAt.Load() <= now {
+		at := u.ejectedAt.Load()
+		if at == 0 {
+			return u
+		}
+		if now == 0 {
+			now = p.now().UnixNano()
+		}
+		if at <= now {
 			return u
 		}
 	}

@@ -321,3 +321,39 @@ func TestForwardBodyLeavesNoBodyToProbe(t *testing.T) {
 		}
 	}
 }
+
+// pick skips an upstream ejected until later, takes one whose ejection
+// is over, and reads the clock only when it meets an ejected upstream.
+func TestPickReadsTheClockOnlyForAnEjectedUpstream(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	past, future := now.Add(-time.Second).UnixNano(), now.Add(time.Second).UnixNano()
+	for _, tc := range []struct {
+		name     string
+		ejected  []int64 // per upstream; 0 = healthy
+		want     int     // index picked after the first upstream's turn
+		readings int
+	}{
+		{"all healthy", []int64{0, 0, 0}, 1, 0},
+		{"the next is ejected until later", []int64{0, future, 0}, 2, 1},
+		{"the next's ejection is over", []int64{0, past, 0}, 1, 1},
+		{"the next two are ejected", []int64{0, future, future}, 0, 1},
+		{"all are ejected: round robin anyway", []int64{future, future, future}, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Proxy{}
+			readings := 0
+			p.now = func() time.Time { readings++; return now }
+			for _, at := range tc.ejected {
+				u := &upstream{}
+				u.ejectedAt.Store(at)
+				p.upstreams = append(p.upstreams, u)
+			}
+			if u := p.pick(); u != p.upstreams[tc.want] {
+				t.Errorf("picked upstream %d, want %d", slices.Index(p.upstreams, u), tc.want)
+			}
+			if readings != tc.readings {
+				t.Errorf("%d clock readings, want %d", readings, tc.readings)
+			}
+		})
+	}
+}

@@ -185,3 +185,25 @@ func TestRequestCountersAreTheLabelledSeries(t *testing.T) {
 		}
 	}
 }
+
+// The method label is the method for the nine of RFC 9110 and PATCH, as
+// sent (case matters: "get" is another method), and OTHER for the rest.
+func TestMethodLabelKeepsTheKnownMethodsOnly(t *testing.T) {
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
+		if got := methodLabel(m); got != m {
+			t.Errorf("methodLabel(%q) = %q, want it kept", m, got)
+		}
+	}
+	for _, m := range []string{"", "get", "Get", "GET ", " GET", "GETS", "BREW", "PROPFIND", "OTHER", "TRACE\x00"} {
+		if got := methodLabel(m); got != "OTHER" {
+			t.Errorf("methodLabel(%q) = %q, want OTHER", m, got)
+		}
+	}
+}
+
+func BenchmarkMethodLabel(b *testing.B) {
+	ms := []string{"GET", "POST", "BREW", "DELETE"}
+	for i := 0; b.Loop(); i++ {
+		_ = methodLabel(ms[i&3])
+	}
+}
