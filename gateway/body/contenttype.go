@@ -12,7 +12,9 @@ import (
 // parameter value). Backends take the first, the last, or the whole line,
 // so the validated and the parsed type could differ.
 func CheckContentType(h http.Header) error {
-	v := h.Values("Content-Type")
+	// The canonical name indexes the map directly: what h.Values looks
+	// up, without canonicalizing it again on every request.
+	v := h["Content-Type"]
 	if len(v) > 1 || (len(v) == 1 && hasListComma(v[0])) {
 		p := problem.New(http.StatusBadRequest, ReasonContentTypeAmbig, "the request has more than one Content-Type")
 		p.InvalidParams = []problem.InvalidParam{{Name: "Content-Type", In: "header", Reason: "must name exactly one media type"}}
@@ -36,4 +38,13 @@ func hasListComma(v string) bool {
 		}
 	}
 	return false
+}
+
+// ContentType is the request's first Content-Type value, h.Get of the
+// canonical name without canonicalizing it again, "" when there is none.
+func ContentType(h http.Header) string {
+	if v := h["Content-Type"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package body
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/portcullis/portcullis/gateway/problem"
@@ -44,5 +45,50 @@ func TestCheckContentType(t *testing.T) {
 				t.Fatalf("problem = %+v", p)
 			}
 		})
+	}
+}
+
+// headerCases are header maps as a server builds them and as code may
+// (non-canonical keys set directly, empty value lists).
+var headerCases = []http.Header{
+	{},
+	{"Content-Type": {"application/json"}},
+	{"Content-Type": {"a/b", "c/d"}, "Content-Encoding": {"gzip", "identity"}},
+	{"Content-Type": {}, "Content-Encoding": {}},
+	{"content-type": {"x/y"}, "CONTENT-ENCODING": {"gzip"}},
+	{"Content-Type": {""}, "content-type": {"x/y"}},
+}
+
+// TestHeaderLookupsAreGetAndValues holds the direct lookups by the
+// canonical names to http.Header's Get and Values.
+func TestHeaderLookupsAreGetAndValues(t *testing.T) {
+	t.Parallel()
+	for _, h := range headerCases {
+		headerLookupDiff(t, h)
+	}
+}
+
+func FuzzHeaderLookupsAreGetAndValues(f *testing.F) {
+	f.Add("Content-Type", "application/json", "Content-Encoding", "gzip")
+	f.Add("content-type", "a", "CONTENT-ENCODING", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		h := http.Header{}
+		h[k1] = append(h[k1], v1)
+		h[k2] = append(h[k2], v2)
+		h.Add(k1, v2)
+		headerLookupDiff(t, h)
+	})
+}
+
+func headerLookupDiff(t *testing.T, h http.Header) {
+	t.Helper()
+	if got, want := ContentType(h), h.Get("Content-Type"); got != want {
+		t.Fatalf("%v: ContentType %q, Get %q", h, got, want)
+	}
+	if got, want := h["Content-Type"], h.Values("Content-Type"); !slices.Equal(got, want) {
+		t.Fatalf("%v: Content-Type %q, Values %q", h, got, want)
+	}
+	if got, want := h["Content-Encoding"], h.Values("Content-Encoding"); !slices.Equal(got, want) {
+		t.Fatalf("%v: Content-Encoding %q, Values %q", h, got, want)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // encodings, is a 415 problem, and so is gzip when allowGzip is false.
 func isGzip(h http.Header, allowGzip bool) (bool, *problem.Problem) {
 	gz := false
-	for _, v := range h.Values("Content-Encoding") {
+	for _, v := range h["Content-Encoding"] { // = h.Values of the canonical name
 		for tok := range strings.SplitSeq(v, ",") {
 			switch strings.ToLower(strings.TrimSpace(tok)) {
 			case "", "identity":

@@ -65,7 +65,7 @@ func (b *Budget) Read(l config.Limits, checkJSON bool) pipeline.Middleware {
 					}
 				}
 			}
-			if checkJSON && IsJSON(r.Header.Get("Content-Type")) {
+			if checkJSON && IsJSON(ContentType(r.Header)) {
 				if err := CheckJSON(st.Plain, n.maxDepth, n.maxKeys); err != nil {
 					return err
 				}

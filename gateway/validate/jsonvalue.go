@@ -103,10 +103,12 @@ func (d *valueDecoder) object(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		if _, dup := m[k]; dup {
+		// A repeated member leaves the map's size as it was: one lookup
+		// for the check and the store.
+		n := len(m)
+		if m[k] = v; len(m) == n {
 			return nil, false
 		}
-		m[k] = v
 		if more, ok := d.after('}'); !ok || !more {
 			return m, ok
 		}

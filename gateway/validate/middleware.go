@@ -118,10 +118,10 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 	in.Route.OperationID = route.Operation.OperationID
 	in.Route.PathParams = params
 
-	body := b.PlainBytes()
 	// The Content-Type, and the media type it selects in the operation
 	// when there is a body, are looked up once for all the checks below.
-	ct := contentType(r.Header)
+	ct := body.ContentType(r.Header)
+	body := b.PlainBytes()
 	var mt *openapi3.MediaType
 	var invalid []problem.InvalidParam
 	if len(body) > 0 {
@@ -175,15 +175,6 @@ func (v *Validator) acceptsType(content openapi3.Content, declared *openapi3.Med
 		}
 	}
 	return false
-}
-
-// contentType is h.Get("Content-Type") without canonicalizing the
-// canonical name again.
-func contentType(h http.Header) string {
-	if v := h["Content-Type"]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
 
 // found is the operation a request matches.

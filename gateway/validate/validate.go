@@ -11,7 +11,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/legacy/pathpattern"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -60,8 +59,8 @@ type compiled struct {
 	// paths are the document's routes by method: the trie kin-openapi's
 	// legacy router builds, one per method, so that a path is matched
 	// without the request (or a copy of it) and without the router's
-	// method+" "+path key.
-	paths map[string]*pathpattern.Node
+	// method+" "+path key, with the exact answers for its literal paths.
+	paths map[string]*methodRoutes
 	// bases are the path prefixes of the document's servers, longest
 	// first; "" when the paths are matched from the root.
 	bases []string
