@@ -1,0 +1,35 @@
+package jwt_test
+
+import (
+	"testing"
+
+	"github.com/portcullis/portcullis/gateway/internal/gwtest"
+)
+
+// TestCachedTokenSharesItsIdentityJSON: every identity handed out for one
+// cached token carries the same identity cell, so the decision log
+// encodes the whole identity once; another token has a cell of its own.
+func TestCachedTokenSharesItsIdentityJSON(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := gwtest.MintToken(t, e.keys.rsa, "RS256", e.claims(issRS, map[string]any{"role": "buyer"}), nil)
+	other := gwtest.MintToken(t, e.keys.rsa, "RS256", e.claims(issRS, map[string]any{"role": "seller"}), nil)
+	first, err := e.auth(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.auth(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := e.auth(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.JSON == nil || first.JSON != second.JSON {
+		t.Fatalf("two hits of one token: identity cells %p %p, want one shared", first.JSON, second.JSON)
+	}
+	if third.JSON == nil || third.JSON == first.JSON {
+		t.Fatalf("another token's identity cell %p, want its own (first's is %p)", third.JSON, first.JSON)
+	}
+}

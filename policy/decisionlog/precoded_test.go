@@ -1,0 +1,126 @@
+package decisionlog
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// precodedIdentities are identities of every shape the event writes: none,
+// anonymous, claims with escapes and numbers, a certificate, a consumer,
+// empty and nil slices.
+func precodedIdentities() map[string]*policy.Identity {
+	return map[string]*policy.Identity{
+		"null":      nil,
+		"anonymous": policy.Anonymous(),
+		"jwt": {Authenticated: true, Method: policy.MethodJWT, Subject: "alice", Issuer: "https://idp.example.com",
+			Groups: []string{"admin", "dev"}, Scopes: []string{"orders:write"}, KeyID: "k1", Claims: benchClaims()},
+		"escapes": {Authenticated: true, Method: policy.MethodJWT, Subject: "b\"o\\b\n\u2028é", Issuer: "<iss>",
+			Groups: []string{}, Claims: map[string]any{"x": "a\tb", "n": json.Number("1.5e3"), "nested": map[string]any{"k": []any{true, nil}}}},
+		"introspection": {Authenticated: true, Method: policy.MethodIntrospection, Subject: "svc", Consumer: "client-7",
+			Scopes: []string{"a", "b"}, Claims: map[string]any{"client_id": "client-7"}},
+		"certificate": {Authenticated: true, Method: policy.MethodClientCert, Subject: "CN=svc", Consumer: "svc",
+			Certificate: &policy.Certificate{Subject: "CN=svc", Issuer: "CN=ca", Serial: "0a", FingerprintSHA256: "sha256:00",
+				DNSNames: []string{"svc.local"}, NotAfter: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}},
+	}
+}
+
+// precodedVariants are the identity of the old path (no cells) and of the
+// new one: each cell alone, both, empty and already filled by an event.
+func precodedVariants(id *policy.Identity) map[string]func() *policy.Identity {
+	with := func(claims, whole bool) func() *policy.Identity {
+		return func() *policy.Identity {
+			if id == nil {
+				return nil
+			}
+			c := *id
+			if claims {
+				c.ClaimsJSON = new(policy.Encoded)
+			}
+			if whole {
+				c.JSON = new(policy.Encoded)
+			}
+			return &c
+		}
+	}
+	return map[string]func() *policy.Identity{
+		"claims cell": with(true, false), "identity cell": with(false, true), "both cells": with(true, true),
+	}
+}
+
+// TestPrecodedEventsMatchTheFieldByFieldPath: an event written from a
+// cached identity's held bytes is byte-identical to the one written field
+// by field from an identity without cells, for its first and its later
+// events, with erase pointers and a mask rule, and through a second logger
+// (a reload: the cells outlive the logger that filled them).
+func TestPrecodedEventsMatchTheFieldByFieldPath(t *testing.T) {
+	t.Parallel()
+	optsOf := map[string]Options{
+		"plain":  {},
+		"erased": {Erase: []string{"/input/identity/claims/sub", "/input/identity/subject"}},
+		"masked": {Masker: &fakeMasker{ops: []policy.MaskOp{
+			{Op: "remove", Path: "/input/identity/groups"},
+			policyUpsert("/input/identity/claims/role", "***"),
+		}}},
+	}
+	for idName, id := range precodedIdentities() {
+		for optName, opts := range optsOf {
+			event := func(id *policy.Identity) *Event {
+				ev := goldenEvent()
+				in := benchGoInput()
+				in.Identity = id
+				ev.Input = in
+				return ev
+			}
+			want := logLine(t, opts, event(id))
+			for vName, variant := range precodedVariants(id) {
+				t.Run(idName+"/"+optName+"/"+vName, func(t *testing.T) {
+					t.Parallel()
+					cached := variant()
+					for i, o := range []Options{opts, {}, opts} { // first fill, another logger, then held bytes
+						got := logLine(t, o, event(cached))
+						if o.Erase == nil && o.Masker == nil {
+							if w := logLine(t, o, event(id)); got != w {
+								t.Fatalf("event %d:\n got %s\nwant %s", i, got, w)
+							}
+							continue
+						}
+						if got != want {
+							t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestIdentityCellHoldsTheIdentityObject: the held bytes are exactly the
+// identity object the field-by-field path writes, claims included; the
+// claims cell is not filled as well (the claims are kept once).
+func TestIdentityCellHoldsTheIdentityObject(t *testing.T) {
+	t.Parallel()
+	id := precodedIdentities()["jwt"]
+	want, err := appendIdentity(nil, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *id
+	c.ClaimsJSON, c.JSON = new(policy.Encoded), new(policy.Encoded)
+	in := benchGoInput()
+	in.Identity = &c
+	if _, err := appendInput(nil, in); err != nil {
+		t.Fatal(err)
+	}
+	held, err := c.JSON.Get(func() ([]byte, error) { return []byte("not filled"), nil })
+	if err != nil || string(held) != string(want) {
+		t.Fatalf("held %q (%v), want %q", held, err, want)
+	}
+	claims, _ := c.ClaimsJSON.Get(func() ([]byte, error) { return []byte("unfilled"), nil })
+	if string(claims) != "unfilled" || !strings.Contains(string(held), `"jti":"5f0c2a8e`) {
+		t.Fatalf("claims cell %q, identity %s: want the claims only in the identity's bytes", claims, held)
+	}
+}
