@@ -39,7 +39,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 		b = appendString(append(b, `,"trace_id":`...), ev.TraceID)
 	}
 	if len(ev.Bundles) > 0 {
-		b = appendBundles(append(b, `,"bundles":`...), ev.Bundles)
+		b = l.bundles.appendTo(append(b, `,"bundles":`...), ev.Bundles)
 	}
 	b = appendString(append(b, `,"path":`...), ev.Path)
 	b = l.appendDoc(b, `,"input":`, rootInput, d.input, id, d)

@@ -1,8 +1,11 @@
 package decisionlog
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,5 +125,79 @@ func TestIdentityCellHoldsTheIdentityObject(t *testing.T) {
 	claims, _ := c.ClaimsJSON.Get(func() ([]byte, error) { return []byte("unfilled"), nil })
 	if string(claims) != "unfilled" || !strings.Contains(string(held), `"jti":"5f0c2a8e`) {
 		t.Fatalf("claims cell %q, identity %s: want the claims only in the identity's bytes", claims, held)
+	}
+}
+
+// TestHeldBundlesMatchAFreshEncoding: one Logger that sees the bundles of
+// several generations, in turn and back again (reloads, and requests of
+// the old generation still finishing), with identities of every kind and
+// erased and masked events between them, writes each event byte for byte
+// as a Logger that never saw a bundles map before.
+func TestHeldBundlesMatchAFreshEncoding(t *testing.T) {
+	t.Parallel()
+	gens := []map[string]policy.BundleID{
+		{"main": {Revision: "rev-7", Hash: "9f86d0"}, "authz": {Revision: "abc123", Hash: "60303a"}},
+		{"main": {Revision: "rev-8", Hash: "b\"ad\\"}, "authz": {Revision: "abc123", Hash: "60303a"}}, // same size
+		{"main": {Revision: "rev-9", Hash: strings.Repeat("e3", 32)}},
+		nil,
+	}
+	ids := precodedIdentities()
+	names := make([]string, 0, len(ids))
+	for n := range ids {
+		names = append(names, n)
+	}
+	optsOf := []Options{{}, {Erase: []string{"/input/request/body"}}, {Masker: &fakeMasker{ops: []policy.MaskOp{policyUpsert("/input/route/name", "x")}}}}
+	for oi, opts := range optsOf {
+		var out syncBuffer
+		l := newTestLogger(t, opts, StdoutOptions{W: &out})
+		var want []string
+		for i, g := range []int{0, 0, 1, 0, 2, 3, 2, 1, 1, 0} {
+			ev := goldenEvent()
+			ev.Bundles = gens[g]
+			in := benchGoInput()
+			in.Identity = precodedVariants(ids[names[i%len(names)]])["both cells"]()
+			ev.Input = in
+			want = append(want, logLine(t, opts, ev))
+			l.Log(context.Background(), ev)
+		}
+		closeLogger(t, l)
+		got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(got) != len(want) {
+			t.Fatalf("options %d: %d lines, want %d", oi, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("options %d, event %d:\n got %s\nwant %s", oi, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestHeldBundlesConcurrently: events of two generations logged at once
+// (a reload under load) each carry their own generation's bundles.
+func TestHeldBundlesConcurrently(t *testing.T) {
+	t.Parallel()
+	gens := []map[string]policy.BundleID{{"main": {Revision: "old", Hash: "01"}}, {"main": {Revision: "new", Hash: "02"}}}
+	var out syncBuffer
+	l := newTestLogger(t, Options{}, StdoutOptions{W: &out})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				g := (w + i) % 2
+				l.Log(context.Background(), &Event{DecisionID: fmt.Sprintf("%d-%d", g, i), Bundles: gens[g], Path: "p"})
+			}
+		})
+	}
+	wg.Wait()
+	closeLogger(t, l)
+	for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		rev := `"revision":"old"`
+		if strings.HasPrefix(line[strings.Index(line, `"decision_id":"`)+15:], "1-") {
+			rev = `"revision":"new"`
+		}
+		if !strings.Contains(line, rev) {
+			t.Fatalf("event of the wrong generation's bundles: %s", line)
+		}
 	}
 }
