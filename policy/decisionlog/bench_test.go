@@ -202,3 +202,19 @@ func BenchmarkStreamUnderLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/float64(w.writes.Load()), "events/write")
 }
+
+// BenchmarkGatewayEventEncode is BenchmarkGatewayEvent's encoding alone,
+// without the stream's goroutine: deterministic enough to count
+// instructions.
+func BenchmarkGatewayEventEncode(b *testing.B) {
+	l := benchLogger(b, Options{})
+	ev := goldenEvent()
+	in := benchGoInput()
+	in.Identity.ClaimsJSON, in.Identity.JSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
+	ev.Input = in
+	b.ReportAllocs()
+	for b.Loop() {
+		d := doc{input: ev.Input, result: ev.Result}
+		putLine(l.encode(ev, ev.DecisionID, ev.Timestamp, &d))
+	}
+}

@@ -67,7 +67,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 		}
 		b = append(b, "}}}"...)
 	}
-	b = append(ts.UTC().AppendFormat(append(b, `,"timestamp":"`...), time.RFC3339Nano), '"')
+	b = append(l.timestamps.appendTo(append(b, `,"timestamp":"`...), ts), '"')
 	b = strconv.AppendInt(append(b, `,"metrics":{"timer_rego_query_eval_ns":`...), ev.EvalDuration.Nanoseconds(), 10)
 	b = strconv.AppendInt(append(b, `,"timer_server_handler_ns":`...), ev.Latency.Nanoseconds(), 10)
 	b = strconv.AppendBool(append(b, `},"portcullis":{"allow":`...), ev.Allow)

@@ -29,6 +29,7 @@ type Logger struct {
 	labels                  []byte         // encoded once
 	labelMap                map[string]any // the same, for the Masker
 	bundles                 bundlesCell    // of the generation's decisions
+	timestamps              timestampCell  // the current second's
 	now                     func() time.Time
 	log                     zerolog.Logger
 	m                       *metrics
