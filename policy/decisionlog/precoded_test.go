@@ -201,3 +201,33 @@ func TestHeldBundlesConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIdentityCell: for any identity strings and claims, the input logged
+// from a cached identity's cell, by the event that fills it and the next,
+// is the input logged field by field.
+func FuzzIdentityCell(f *testing.F) {
+	f.Add("alice", "https://idp", "admin", "orders:write", "k1", "", `{"a":[1,2,{"b":null}]}`, true)
+	f.Add("b\"\\\n\u2028", "\xff", "", "", "", "client", `"str"`, false)
+	f.Fuzz(func(t *testing.T, sub, iss, group, scope, kid, consumer, claims string, authenticated bool) {
+		id := &policy.Identity{Authenticated: authenticated, Method: policy.MethodJWT, Subject: sub, Issuer: iss,
+			Groups: []string{group}, Scopes: []string{scope, sub}, KeyID: kid, Consumer: consumer}
+		var c any
+		d := json.NewDecoder(strings.NewReader(claims))
+		d.UseNumber()
+		if d.Decode(&c) == nil {
+			id.Claims = map[string]any{sub: c, "iss": iss}
+		}
+		in := benchGoInput()
+		in.Identity = id
+		want, wantErr := appendInput(nil, in)
+		cached := *id
+		cached.ClaimsJSON, cached.JSON = new(policy.Encoded), new(policy.Encoded)
+		in.Identity = &cached
+		for _, event := range []string{"first", "second"} {
+			got, err := appendInput(nil, in)
+			if (err != nil) != (wantErr != nil) || string(got) != string(want) {
+				t.Fatalf("%s event from the cell: %s (%v), want %s (%v)", event, got, err, want, wantErr)
+			}
+		}
+	})
+}
