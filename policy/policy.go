@@ -57,6 +57,13 @@ type Identity struct {
 	// garbage collector does not scan however many tokens are cached. An
 	// identity with ClaimsJSON must not have its Claims modified.
 	ClaimsJSON *Encoded
+	// JSON, when not nil, is shared by all copies of an identity that a
+	// token cache hands out, as ClaimsJSON is: the decision log keeps there
+	// the JSON of the whole identity object (input.identity), so an event
+	// of a cached token copies one run of bytes instead of reading the
+	// identity's scattered strings and slices. An identity with JSON must
+	// not be modified at all.
+	JSON *Encoded
 }
 
 // Certificate is input.identity.certificate: the fields of a verified

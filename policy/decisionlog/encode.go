@@ -39,7 +39,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 		b = appendString(append(b, `,"trace_id":`...), ev.TraceID)
 	}
 	if len(ev.Bundles) > 0 {
-		b = appendBundles(append(b, `,"bundles":`...), ev.Bundles)
+		b = l.bundles.appendTo(append(b, `,"bundles":`...), ev.Bundles)
 	}
 	b = appendString(append(b, `,"path":`...), ev.Path)
 	b = l.appendDoc(b, `,"input":`, rootInput, d.input, id, d)
@@ -67,7 +67,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 		}
 		b = append(b, "}}}"...)
 	}
-	b = append(ts.UTC().AppendFormat(append(b, `,"timestamp":"`...), time.RFC3339Nano), '"')
+	b = append(l.timestamps.appendTo(append(b, `,"timestamp":"`...), ts), '"')
 	b = strconv.AppendInt(append(b, `,"metrics":{"timer_rego_query_eval_ns":`...), ev.EvalDuration.Nanoseconds(), 10)
 	b = strconv.AppendInt(append(b, `,"timer_server_handler_ns":`...), ev.Latency.Nanoseconds(), 10)
 	b = strconv.AppendBool(append(b, `},"portcullis":{"allow":`...), ev.Allow)

@@ -22,7 +22,10 @@ type Event struct {
 	Input any
 	// Result is the raw value of the decision rule, or nil.
 	Result any
-	// Bundles maps bundle name to its revision and content hash.
+	// Bundles maps bundle name to its revision and content hash. A map
+	// once logged must not be modified (the engine's never is): the Logger
+	// keeps the encoding of the last one it saw, and reuses it for the
+	// same map.
 	Bundles map[string]policy.BundleID
 
 	// Allow is the outcome; every non-allow outcome counts as a deny for sampling.

@@ -112,10 +112,29 @@ func appendRoute(b []byte, rt *policy.Route) []byte {
 	return append(b, '}')
 }
 
+// appendIdentity writes input.identity. A cached token's identity (JSON
+// set) is encoded by its first event and the same bytes copied by every
+// later one: they are one contiguous run, where the fields are strings and
+// slices spread over the heap, each a likely cache miss under load.
 func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
-	if id == nil {
+	switch {
+	case id == nil:
 		return append(b, "null"...), nil
+	case id.JSON != nil:
+		// The claims are written straight into these bytes, not through
+		// the ClaimsJSON cell too: the claims' bytes are kept once.
+		j, err := id.JSON.Get(func() ([]byte, error) { return appendIdentityFields(nil, id, false) })
+		if err != nil {
+			return b, err
+		}
+		return append(b, j...), nil
 	}
+	return appendIdentityFields(b, id, true)
+}
+
+// appendIdentityFields writes the identity object; the claims' bytes come
+// from (and fill) ClaimsJSON only if cell.
+func appendIdentityFields(b []byte, id *policy.Identity, cell bool) ([]byte, error) {
 	b = strconv.AppendBool(append(b, `{"authenticated":`...), id.Authenticated)
 	if c := id.Certificate; c != nil {
 		b = appendCertificate(append(b, `,"certificate":`...), c)
@@ -124,7 +143,7 @@ func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 	switch {
 	case len(id.Claims) == 0:
 		b = append(b, "{}"...)
-	case id.ClaimsJSON != nil:
+	case cell && id.ClaimsJSON != nil:
 		// A cached token's claims: encoded by its first event, the same
 		// bytes for every later one. Erase pointers and mask rules work on
 		// a decoded copy of the input (toJSON), never on these bytes.

@@ -28,6 +28,8 @@ type Logger struct {
 	sampleAllow, sampleDeny float64
 	labels                  []byte         // encoded once
 	labelMap                map[string]any // the same, for the Masker
+	bundles                 bundlesCell    // of the generation's decisions
+	timestamps              timestampCell  // the current second's
 	now                     func() time.Time
 	log                     zerolog.Logger
 	m                       *metrics
