@@ -2,6 +2,7 @@ package jwt_test
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -55,12 +56,29 @@ func BenchmarkAuthenticateRotating(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := e.auth(toks[i%len(toks)]); err != nil {
-			b.Fatal(err)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := e.auth(toks[i%len(toks)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
 		}
-		i++
-	}
+	})
+	// parallel: every core hits the cache, as the gateway's do under load.
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(next.Add(4999))
+			for pb.Next() {
+				if _, err := e.auth(toks[i%len(toks)]); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
 }
