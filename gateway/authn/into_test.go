@@ -14,7 +14,7 @@ import (
 
 // intoAuth is an IntoAuthenticator that tells which of its methods ran.
 type intoAuth struct {
-	id         *policy.Identity
+	id          *policy.Identity
 	into, plain int
 }
 
