@@ -2,6 +2,7 @@
 package authn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,13 +38,41 @@ type Authenticators struct {
 	Identity header.Set
 }
 
+// IdentityPart is the request's storage for its identity: an
+// authenticator that can write there ([IntoAuthenticator]) spares the
+// allocation of a copy per request. The server binds it with the other
+// parts of its per-request exchange, which is never reused, so the
+// identity may outlive the request (a decision-log event kept beyond it).
+var IdentityPart = pipeline.NewPart[policy.Identity]()
+
+// IntoAuthenticator is an Authenticator that can write the identity it
+// returns to dst, storage of the request's (nil: none); the caller uses
+// the result, which need not be dst.
+type IntoAuthenticator interface {
+	AuthenticateInto(ctx context.Context, cred pipeline.Credential, dst *policy.Identity) (*policy.Identity, error)
+}
+
+// verifier is an enabled authenticator and, when it is one, its
+// IntoAuthenticator, found once per route, not per request.
+type verifier struct {
+	a    pipeline.Authenticator
+	into IntoAuthenticator
+}
+
+func (v verifier) authenticate(ctx context.Context, cred pipeline.Credential, dst *policy.Identity) (*policy.Identity, error) {
+	if v.into != nil && dst != nil {
+		return v.into.AuthenticateInto(ctx, cred, dst)
+	}
+	return v.a.Authenticate(ctx, cred)
+}
+
 // stage is the per-route authentication, built once.
 type stage struct {
 	x extractor
 	// The chains hold the verifiers the route enables, tried in order. A
 	// JWS-shaped token the JWT verifier declines (ErrNoCredential) may still
 	// be an opaque token the introspection endpoint knows.
-	jwsChain, opaqueChain, apiKeyChain []pipeline.Authenticator
+	jwsChain, opaqueChain, apiKeyChain []verifier
 	clientCert                         *clientcert.Authenticator // nil unless the route enables client_cert
 	anon                               bool
 	hide                               bool
@@ -136,12 +165,13 @@ func New(cfg *config.Config, route *config.Route, auth Authenticators) (pipeline
 
 func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
 	return pipeline.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		in, edits := input.Part.From(r.Context()), header.EditsPart.From(r.Context())
+		rq := pipeline.FromContext(r.Context())
+		in, edits := input.Part.Of(rq), header.EditsPart.Of(rq)
 		if in == nil || edits == nil {
 			return errors.New("authn: request has no pipeline state")
 		}
 		s.identity.DeleteFrom(r.Header)
-		id, f, err := s.authenticate(r)
+		id, f, err := s.authenticate(r, IdentityPart.Of(rq))
 		if err != nil {
 			return &Failure{Err: err, Presented: s.x.presented(r)}
 		}
@@ -159,7 +189,8 @@ func (s *stage) middleware(next pipeline.Handler) pipeline.Handler {
 // authenticate returns the identity and the credential it came from (the
 // zero found, of no kind, for an anonymous request). The credential is
 // returned by value: a pointer would put it on the heap on every request.
-func (s *stage) authenticate(r *http.Request) (*policy.Identity, found, error) {
+// dst is the request's storage for the identity (nil: none).
+func (s *stage) authenticate(r *http.Request, dst *policy.Identity) (*policy.Identity, found, error) {
 	f, ok, p := s.x.extract(r)
 	switch {
 	case p != nil:
@@ -182,8 +213,8 @@ func (s *stage) authenticate(r *http.Request) (*policy.Identity, found, error) {
 	if len(verifiers) == 0 {
 		return nil, found{}, s.notAllowed(f.cred)
 	}
-	for _, a := range verifiers {
-		id, err := a.Authenticate(r.Context(), f.cred)
+	for _, v := range verifiers {
+		id, err := v.authenticate(r.Context(), f.cred, dst)
 		if errors.Is(err, pipeline.ErrNoCredential) {
 			continue
 		}
@@ -215,7 +246,7 @@ func settle(id *policy.Identity, err error) (*policy.Identity, error) {
 // authenticators lists, in order, the verifiers enabled on the route for
 // the credential f. An empty list means the route enables no
 // method for this kind of credential.
-func (s *stage) authenticators(f found) []pipeline.Authenticator {
+func (s *stage) authenticators(f found) []verifier {
 	switch cred := f.cred; {
 	case cred.Kind == kindAPIKey:
 		return s.apiKeyChain
@@ -228,11 +259,12 @@ func (s *stage) authenticators(f found) []pipeline.Authenticator {
 }
 
 // chain drops the nil authenticators.
-func chain(as ...pipeline.Authenticator) []pipeline.Authenticator {
-	var out []pipeline.Authenticator
+func chain(as ...pipeline.Authenticator) []verifier {
+	var out []verifier
 	for _, a := range as {
 		if a != nil {
-			out = append(out, a)
+			into, _ := a.(IntoAuthenticator)
+			out = append(out, verifier{a, into})
 		}
 	}
 	return out

@@ -213,16 +213,30 @@ func (s *Set) find(kid string, alg jwa.SignatureAlgorithm) (jwk.Key, error) {
 // not when the cache entry expires (issue 12, class 11). now is the
 // caller's clock reading for the request (the set's own clock, Options.Now,
 // is the same one), which spares a second reading per hit.
-func (s *Set) Holds(now time.Time, kid string, alg jwa.SignatureAlgorithm, key jwk.Key) bool {
+//
+// held is the caller's memo, kept with what it cached (0 at first): the
+// generation of the last index found to hold key. While the usable index
+// is that one the answer is known without the kid's map lookup, a cache
+// miss per hit under load; an unchanged document's refresh keeps it.
+func (s *Set) Holds(now time.Time, kid string, alg jwa.SignatureAlgorithm, key jwk.Key, held *atomic.Uint64) bool {
 	ks := s.usable(now)
 	if ks == nil {
 		return false
 	}
-	if kid != "" {
-		return slices.Contains(ks.byKID[kid], key)
+	if ks.gen == held.Load() {
+		return true
 	}
-	k, ok := ks.find("", alg)
-	return ok && k == key
+	ok := false
+	if kid != "" {
+		ok = slices.Contains(ks.byKID[kid], key)
+	} else {
+		k, found := ks.find("", alg)
+		ok = found && k == key
+	}
+	if ok {
+		held.Store(ks.gen)
+	}
+	return ok
 }
 
 // refetch joins the fetch in flight or starts one if the cooldown allows.

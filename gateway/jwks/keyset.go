@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -17,7 +18,14 @@ type keySet struct {
 	byIdent   map[string]jwk.Key // public JWK JSON -> key, to reuse unchanged keys
 	digest    [32]byte           // SHA-256 of the document, zero for fallback keys
 	fetchedAt time.Time
+	// gen names the index's contents: an unchanged document's fresher copy
+	// keeps it, any other new index gets the next one (never 0), so equal
+	// gens mean equal keys (see Set.Holds).
+	gen uint64
 }
+
+// gens numbers the indexes of every Set.
+var gens atomic.Uint64
 
 // errNoKeys is returned when a document holds no key usable for signatures.
 var errNoKeys = errors.New("no signature verification keys")
@@ -28,7 +36,7 @@ var errNoKeys = errors.New("no signature verification keys")
 // A key whose public JWK is unchanged from prev keeps prev's key object,
 // so that a verified-token cache can tell an unchanged key by identity.
 func newKeySet(src jwk.Set, at time.Time, prev *keySet) (*keySet, []Rejection, error) {
-	ks := &keySet{byKID: make(map[string][]jwk.Key, src.Len()), byIdent: make(map[string]jwk.Key, src.Len()), fetchedAt: at}
+	ks := &keySet{byKID: make(map[string][]jwk.Key, src.Len()), byIdent: make(map[string]jwk.Key, src.Len()), fetchedAt: at, gen: gens.Add(1)}
 	var rejected []Rejection
 	for i := range src.Len() {
 		k, ok := src.Key(i)

@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/portcullis/portcullis/gateway/authn"
 	"github.com/portcullis/portcullis/gateway/authz"
 	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/header"
@@ -12,6 +13,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/pipeline"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/validate"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // exchange is one request's handling: when it began, its decision id and
@@ -23,6 +25,7 @@ type exchange struct {
 	decisionID string
 
 	in      input.Doc
+	id      policy.Identity
 	body    body.Buffered
 	verdict validate.Verdict
 	authz   authz.Result
@@ -43,6 +46,7 @@ type exchange struct {
 func newExchange(start time.Time) *exchange {
 	x := &exchange{start: start}
 	input.Part.Bind(&x.rq, &x.in)
+	authn.IdentityPart.Bind(&x.rq, &x.id)
 	body.Part.Bind(&x.rq, &x.body)
 	validate.VerdictPart.Bind(&x.rq, &x.verdict)
 	authz.ResultPart.Bind(&x.rq, &x.authz)

@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"crypto/sha256"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -27,6 +28,9 @@ type cached struct {
 	kid string
 	alg jwa.SignatureAlgorithm
 	key jwk.Key
+	// held is the key set's memo of the last index found to hold key
+	// (see jwks.Set.Holds).
+	held atomic.Uint64
 }
 
 // tokenCache maps SHA-256(token) to its verified identity; the raw token
@@ -78,7 +82,7 @@ func (c *tokenCache) get(key [32]byte, now time.Time) (*cached, bool) {
 // retired key. HMAC secrets change only with the config, which builds a new
 // issuer and so misses the cache anyway.
 func (c *tokenCache) keyHeld(key [32]byte, e *cached, now time.Time) bool {
-	if e.iss.keys == nil || e.iss.keys.Holds(now, e.kid, e.alg, e.key) {
+	if e.iss.keys == nil || e.iss.keys.Holds(now, e.kid, e.alg, e.key, &e.held) {
 		return true
 	}
 	c.lru.Remove(key)

@@ -254,10 +254,19 @@ func (a *Authenticator) Ready() error {
 // Identities of cached tokens are shallow copies sharing Groups, Scopes
 // and Claims with the cache: callers must not modify those.
 func (a *Authenticator) Authenticate(ctx context.Context, cred pipeline.Credential) (*policy.Identity, error) {
+	return a.AuthenticateInto(ctx, cred, nil)
+}
+
+// AuthenticateInto is Authenticate writing the copy of a cached token's
+// identity to dst, when not nil, rather than to a new one: storage the
+// request already has (see authn.IdentityPart) spares an allocation per
+// request. Use the result, not dst: without the cache the identity is the
+// verification's own.
+func (a *Authenticator) AuthenticateInto(ctx context.Context, cred pipeline.Credential, dst *policy.Identity) (*policy.Identity, error) {
 	if cred.Kind != "bearer" {
 		return nil, pipeline.ErrNoCredential
 	}
-	id, err := a.authenticate(ctx, cred.Value)
+	id, err := a.authenticate(ctx, cred.Value, dst)
 	if err == nil { // before problem.As, whose target escapes: no allocation on success
 		a.metrics.ok()
 		return id, nil
@@ -272,7 +281,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, cred pipeline.Credenti
 	return id, err
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy.Identity, error) {
+func (a *Authenticator) authenticate(ctx context.Context, token string, dst *policy.Identity) (*policy.Identity, error) {
 	if len(token) > a.maxBytes {
 		return nil, problem.Unauthorized(ReasonTooLarge, "the token is too large", nil)
 	}
@@ -287,8 +296,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy
 			if err := e.validity.check(now, e.iss); err != nil {
 				return nil, err
 			}
-			id := *e.id
-			return &id, nil
+			return copyTo(dst, e.id), nil
 		}
 	}
 	switch parts(token) {
@@ -311,8 +319,18 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (*policy
 		return nil, err
 	}
 	a.cache.add(key, e, now)
-	id := *e.id
-	return &id, nil
+	return copyTo(dst, e.id), nil
+}
+
+// copyTo copies a cached identity, shared by every hit, to dst or, when
+// dst is nil, to a new one: the caller may modify the copy (not the maps
+// and slices it shares).
+func copyTo(dst, id *policy.Identity) *policy.Identity {
+	if dst == nil {
+		dst = new(policy.Identity)
+	}
+	*dst = *id
+	return dst
 }
 
 // verify checks a JWS-shaped token in the order: header (bounded) → alg →
