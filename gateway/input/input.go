@@ -27,6 +27,9 @@ type Doc struct {
 	// included (see ParsedQuery).
 	query    url.Values
 	rawQuery string
+	// segs backs Request.Segments for paths of up to len(segs) segments,
+	// so that splitting the path allocates nothing for most routes.
+	segs [4]string
 }
 
 // ParsedQuery returns the whole query of the request target, credentials
@@ -88,10 +91,7 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 	in.OPAEnvoy = rt.Policy.InputCompat == "opa-envoy"
 	req := &in.Request
 	req.Path = r.URL.Path
-	req.Segments = strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(req.Segments) == 1 && req.Segments[0] == "" {
-		req.Segments = req.Segments[:0]
-	}
+	req.Segments = segments(d.segs[:0], r.URL.Path)
 	req.Scheme = "http"
 	if r.TLS != nil {
 		req.Scheme = "https"
@@ -117,6 +117,24 @@ func (b *Builder) Routed(d *Doc, r *http.Request, rt *config.Route) {
 		} else {
 			req.Headers[lk] = strings.Join(v, ", ")
 		}
+	}
+}
+
+// segments appends to dst the segments of path between its leading and
+// trailing slashes, split on "/" as strings.Split splits them; a path of
+// slashes only has none.
+func segments(dst []string, path string) []string {
+	rest := strings.Trim(path, "/")
+	if rest == "" {
+		return dst
+	}
+	for {
+		seg, more, found := strings.Cut(rest, "/")
+		dst = append(dst, seg)
+		if !found {
+			return dst
+		}
+		rest = more
 	}
 }
 
