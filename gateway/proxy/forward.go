@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portcullis/portcullis/gateway/body"
 	"github.com/portcullis/portcullis/gateway/header"
 )
 
@@ -217,7 +218,7 @@ func copyHeader(dst, src http.Header) {
 // Server-Sent Events and a response of unknown length are flushed after
 // every write, anything else when the handler returns.
 func flushesAtOnce(res *http.Response) bool {
-	return eventStream(res.Header.Get("Content-Type")) || res.ContentLength == -1
+	return eventStream(body.ContentType(res.Header)) || res.ContentLength == -1
 }
 
 // eventStream reports whether mime.ParseMediaType's media type of ct is

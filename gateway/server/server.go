@@ -110,7 +110,12 @@ func routeNames(cfg *config.Config) []string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := newExchange(time.Now())
 	r.TLS = listener.TLSState(r) // HTTP/1.1 over TLS reaches Go through the scanning listener
-	x.in.Request.ID, x.decisionID = s.ids(r.Header.Get(proxy.RequestIDHeader))
+	// The name is canonical: indexed, not canonicalized again as Get does.
+	var sent string
+	if v := r.Header[proxy.RequestIDHeader]; len(v) > 0 {
+		sent = v[0]
+	}
+	x.in.Request.ID, x.decisionID = s.ids(sent)
 	x.authz.DecisionID = x.decisionID
 	input.Arrive(&x.in, r)
 	// As Header.Set (the names are canonical), without a slice for each.
