@@ -49,20 +49,15 @@ type Identity struct {
 	// value per cached token would multiply the garbage collector's work.
 	// An identity with a Memo must not be modified.
 	Memo *Memo
-	// ClaimsJSON, when not nil, is shared by all copies of an identity that
-	// a token cache hands out (a verified JWT's, an introspection
-	// response's): the decision log keeps the JSON of Claims there, so the
-	// claims of a cached token are encoded once, not per event. Unlike the
-	// value a Memo holds, the encoding is bytes without pointers, which the
-	// garbage collector does not scan however many tokens are cached. An
-	// identity with ClaimsJSON must not have its Claims modified.
-	ClaimsJSON *Encoded
 	// JSON, when not nil, is shared by all copies of an identity that a
-	// token cache hands out, as ClaimsJSON is: the decision log keeps there
-	// the JSON of the whole identity object (input.identity), so an event
-	// of a cached token copies one run of bytes instead of reading the
-	// identity's scattered strings and slices. An identity with JSON must
-	// not be modified at all.
+	// token cache hands out (a verified JWT's, an introspection
+	// response's): the decision log keeps there the JSON of the whole
+	// identity object (input.identity), claims included, so the identity
+	// of a cached token is encoded once, not per event, and an event copies
+	// one run of bytes instead of reading the identity's scattered strings
+	// and slices. Unlike the value a Memo holds, the encoding is bytes
+	// without pointers, which the garbage collector does not scan however
+	// many tokens are cached. An identity with JSON must not be modified.
 	JSON *Encoded
 }
 

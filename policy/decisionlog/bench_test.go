@@ -62,7 +62,7 @@ func BenchmarkGatewayEvent(b *testing.B) {
 	l := benchLogger(b, Options{})
 	ev := goldenEvent()
 	in := benchGoInput()
-	in.Identity.ClaimsJSON, in.Identity.JSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -111,21 +111,10 @@ func BenchmarkInputEncoding(b *testing.B) {
 			buf, _ = appendInput(buf[:0], goIn)
 		}
 	})
-	b.Run("from the Go input, claims of a cached token", func(b *testing.B) {
-		in := *goIn
-		id := *in.Identity
-		id.ClaimsJSON = new(policy.Encoded)
-		in.Identity = &id
-		b.ReportAllocs()
-		buf := make([]byte, 0, 4096)
-		for b.Loop() {
-			buf, _ = appendInput(buf[:0], &in)
-		}
-	})
 	b.Run("from the Go input, identity of a cached token", func(b *testing.B) {
 		in := *goIn
 		id := *in.Identity
-		id.ClaimsJSON, id.JSON = new(policy.Encoded), new(policy.Encoded)
+		id.JSON = new(policy.Encoded)
 		in.Identity = &id
 		b.ReportAllocs()
 		buf := make([]byte, 0, 4096)
@@ -181,7 +170,7 @@ func BenchmarkStreamUnderLoad(b *testing.B) {
 	}
 	ctx := context.Background()
 	in := benchGoInput()
-	in.Identity.ClaimsJSON, in.Identity.JSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	b.SetParallelism(8)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -210,7 +199,7 @@ func BenchmarkGatewayEventEncode(b *testing.B) {
 	l := benchLogger(b, Options{})
 	ev := goldenEvent()
 	in := benchGoInput()
-	in.Identity.ClaimsJSON, in.Identity.JSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
 	b.ReportAllocs()
 	for b.Loop() {

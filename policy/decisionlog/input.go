@@ -115,44 +115,33 @@ func appendRoute(b []byte, rt *policy.Route) []byte {
 // appendIdentity writes input.identity. A cached token's identity (JSON
 // set) is encoded by its first event and the same bytes copied by every
 // later one: they are one contiguous run, where the fields are strings and
-// slices spread over the heap, each a likely cache miss under load.
+// slices spread over the heap, each a likely cache miss under load. Erase
+// pointers and mask rules work on a decoded copy of the input (toJSON),
+// never on these bytes.
 func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 	switch {
 	case id == nil:
 		return append(b, "null"...), nil
 	case id.JSON != nil:
-		// The claims are written straight into these bytes, not through
-		// the ClaimsJSON cell too: the claims' bytes are kept once.
-		j, err := id.JSON.Get(func() ([]byte, error) { return appendIdentityFields(nil, id, false) })
+		j, err := id.JSON.Get(func() ([]byte, error) { return appendIdentityFields(nil, id) })
 		if err != nil {
 			return b, err
 		}
 		return append(b, j...), nil
 	}
-	return appendIdentityFields(b, id, true)
+	return appendIdentityFields(b, id)
 }
 
-// appendIdentityFields writes the identity object; the claims' bytes come
-// from (and fill) ClaimsJSON only if cell.
-func appendIdentityFields(b []byte, id *policy.Identity, cell bool) ([]byte, error) {
+// appendIdentityFields writes the identity object field by field.
+func appendIdentityFields(b []byte, id *policy.Identity) ([]byte, error) {
 	b = strconv.AppendBool(append(b, `{"authenticated":`...), id.Authenticated)
 	if c := id.Certificate; c != nil {
 		b = appendCertificate(append(b, `,"certificate":`...), c)
 	}
 	b = append(b, `,"claims":`...)
-	switch {
-	case len(id.Claims) == 0:
+	if len(id.Claims) == 0 {
 		b = append(b, "{}"...)
-	case cell && id.ClaimsJSON != nil:
-		// A cached token's claims: encoded by its first event, the same
-		// bytes for every later one. Erase pointers and mask rules work on
-		// a decoded copy of the input (toJSON), never on these bytes.
-		j, err := id.ClaimsJSON.Get(func() ([]byte, error) { return appendJSON(nil, id.Claims) })
-		if err != nil {
-			return b, err
-		}
-		b = append(b, j...)
-	default:
+	} else {
 		var err error
 		if b, err = appendJSON(b, id.Claims); err != nil {
 			return b, err

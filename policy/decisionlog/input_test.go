@@ -83,7 +83,7 @@ func TestAppendInputWritesTheEvaluatedDocument(t *testing.T) {
 	}
 }
 
-// checkCachedClaims wants in, its identity given a cached token's claims
+// checkCachedClaims wants in, its identity given a cached token's identity
 // cell, logged as want both by the event that fills the cell and by the
 // next, which reads it.
 func checkCachedClaims(t *testing.T, in *policy.Input, want []byte) {
@@ -93,7 +93,7 @@ func checkCachedClaims(t *testing.T, in *policy.Input, want []byte) {
 	}
 	cached := *in
 	id := *in.Identity
-	id.ClaimsJSON = new(policy.Encoded)
+	id.JSON = new(policy.Encoded)
 	cached.Identity = &id
 	for _, event := range []string{"first", "second"} {
 		got, err := appendInput(nil, &cached)
@@ -192,12 +192,12 @@ func FuzzAppendInput(f *testing.F) {
 }
 
 // TestCachedClaimsNeverBypassErasingOrMasking: erase pointers and mask
-// rules apply to claims whose JSON a cached token already holds, and the
-// held JSON stays the unmasked claims for the next event.
+// rules apply to claims whose JSON a cached token's identity already
+// holds, and the held JSON stays the unmasked identity for the next event.
 func TestCachedClaimsNeverBypassErasingOrMasking(t *testing.T) {
 	t.Parallel()
 	id := &policy.Identity{
-		Authenticated: true, Method: policy.MethodJWT, Subject: "alice", ClaimsJSON: new(policy.Encoded),
+		Authenticated: true, Method: policy.MethodJWT, Subject: "alice", JSON: new(policy.Encoded),
 		Claims: map[string]any{"sub": "alice", "email": "alice@example.com", "ssn": "078-05-1120", "role": "buyer"},
 	}
 	in := &policy.Input{Request: policy.Request{Method: "GET", Path: "/orders"}, Route: policy.Route{Name: "orders"}, Identity: id}
@@ -234,8 +234,8 @@ func TestCachedClaimsNeverBypassErasingOrMasking(t *testing.T) {
 			}
 		})
 	}
-	held, err := id.ClaimsJSON.Get(func() ([]byte, error) { return nil, errors.New("not filled") })
+	held, err := id.JSON.Get(func() ([]byte, error) { return nil, errors.New("not filled") })
 	if err != nil || !strings.Contains(string(held), "078-05-1120") || !strings.Contains(string(held), "alice@example.com") {
-		t.Fatalf("held claims JSON %q (%v): want the claims unmasked", held, err)
+		t.Fatalf("held claims JSON %q (%v): want the identity unmasked", held, err)
 	}
 }

@@ -31,27 +31,15 @@ func precodedIdentities() map[string]*policy.Identity {
 	}
 }
 
-// precodedVariants are the identity of the old path (no cells) and of the
-// new one: each cell alone, both, empty and already filled by an event.
-func precodedVariants(id *policy.Identity) map[string]func() *policy.Identity {
-	with := func(claims, whole bool) func() *policy.Identity {
-		return func() *policy.Identity {
-			if id == nil {
-				return nil
-			}
-			c := *id
-			if claims {
-				c.ClaimsJSON = new(policy.Encoded)
-			}
-			if whole {
-				c.JSON = new(policy.Encoded)
-			}
-			return &c
-		}
+// precodedCached is id as a token cache hands it out: with an identity
+// cell of its own, empty until an event fills it.
+func precodedCached(id *policy.Identity) *policy.Identity {
+	if id == nil {
+		return nil
 	}
-	return map[string]func() *policy.Identity{
-		"claims cell": with(true, false), "identity cell": with(false, true), "both cells": with(true, true),
-	}
+	c := *id
+	c.JSON = new(policy.Encoded)
+	return &c
 }
 
 // TestPrecodedEventsMatchTheFieldByFieldPath: an event written from a
@@ -79,31 +67,28 @@ func TestPrecodedEventsMatchTheFieldByFieldPath(t *testing.T) {
 				return ev
 			}
 			want := logLine(t, opts, event(id))
-			for vName, variant := range precodedVariants(id) {
-				t.Run(idName+"/"+optName+"/"+vName, func(t *testing.T) {
-					t.Parallel()
-					cached := variant()
-					for i, o := range []Options{opts, {}, opts} { // first fill, another logger, then held bytes
-						got := logLine(t, o, event(cached))
-						if o.Erase == nil && o.Masker == nil {
-							if w := logLine(t, o, event(id)); got != w {
-								t.Fatalf("event %d:\n got %s\nwant %s", i, got, w)
-							}
-							continue
+			t.Run(idName+"/"+optName, func(t *testing.T) {
+				t.Parallel()
+				cached := precodedCached(id)
+				for i, o := range []Options{opts, {}, opts} { // first fill, another logger, then held bytes
+					got := logLine(t, o, event(cached))
+					if o.Erase == nil && o.Masker == nil {
+						if w := logLine(t, o, event(id)); got != w {
+							t.Fatalf("event %d:\n got %s\nwant %s", i, got, w)
 						}
-						if got != want {
-							t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
-						}
+						continue
 					}
-				})
-			}
+					if got != want {
+						t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+					}
+				}
+			})
 		}
 	}
 }
 
 // TestIdentityCellHoldsTheIdentityObject: the held bytes are exactly the
-// identity object the field-by-field path writes, claims included; the
-// claims cell is not filled as well (the claims are kept once).
+// identity object the field-by-field path writes, claims included.
 func TestIdentityCellHoldsTheIdentityObject(t *testing.T) {
 	t.Parallel()
 	id := precodedIdentities()["jwt"]
@@ -112,7 +97,7 @@ func TestIdentityCellHoldsTheIdentityObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := *id
-	c.ClaimsJSON, c.JSON = new(policy.Encoded), new(policy.Encoded)
+	c.JSON = new(policy.Encoded)
 	in := benchGoInput()
 	in.Identity = &c
 	if _, err := appendInput(nil, in); err != nil {
@@ -122,9 +107,8 @@ func TestIdentityCellHoldsTheIdentityObject(t *testing.T) {
 	if err != nil || string(held) != string(want) {
 		t.Fatalf("held %q (%v), want %q", held, err, want)
 	}
-	claims, _ := c.ClaimsJSON.Get(func() ([]byte, error) { return []byte("unfilled"), nil })
-	if string(claims) != "unfilled" || !strings.Contains(string(held), `"jti":"5f0c2a8e`) {
-		t.Fatalf("claims cell %q, identity %s: want the claims only in the identity's bytes", claims, held)
+	if !strings.Contains(string(held), `"jti":"5f0c2a8e`) {
+		t.Fatalf("identity %s: want the claims in the identity's bytes", held)
 	}
 }
 
@@ -155,7 +139,7 @@ func TestHeldBundlesMatchAFreshEncoding(t *testing.T) {
 			ev := goldenEvent()
 			ev.Bundles = gens[g]
 			in := benchGoInput()
-			in.Identity = precodedVariants(ids[names[i%len(names)]])["both cells"]()
+			in.Identity = precodedCached(ids[names[i%len(names)]])
 			ev.Input = in
 			want = append(want, logLine(t, opts, ev))
 			l.Log(context.Background(), ev)
@@ -221,7 +205,7 @@ func FuzzIdentityCell(f *testing.F) {
 		in.Identity = id
 		want, wantErr := appendInput(nil, in)
 		cached := *id
-		cached.ClaimsJSON, cached.JSON = new(policy.Encoded), new(policy.Encoded)
+		cached.JSON = new(policy.Encoded)
 		in.Identity = &cached
 		for _, event := range []string{"first", "second"} {
 			got, err := appendInput(nil, in)

@@ -341,9 +341,9 @@ func (c *Client) check(key [sha256.Size]byte, r *response, now time.Time) (*poli
 		ExpiresAt:     r.exp,
 		// No Memo, as for JWTs: the cache holds up to cache_size responses,
 		// and a policy value of each would multiply what the garbage
-		// collector marks. The claims' JSON (bytes, nothing to mark) is
+		// collector marks. The identity's JSON (bytes, nothing to mark) is
 		// kept with the cached response, for every identity made from it.
-		ClaimsJSON: &r.claimsJSON,
+		JSON: &r.identityJSON,
 	}, nil
 }
 

@@ -30,8 +30,10 @@ type response struct {
 	// claims are the response's fields except "active" and, defensively,
 	// "token": the token itself must never reach the policy input.
 	claims map[string]any
-	// claimsJSON is the decision log's encoding of claims (policy.Identity.ClaimsJSON).
-	claimsJSON policy.Encoded
+	// identityJSON is the decision log's encoding of the identity made
+	// from the response (policy.Identity.JSON): every identity made from
+	// one response is the same.
+	identityJSON policy.Encoded
 }
 
 // decodeResponse parses an introspection response body. Numbers stay
