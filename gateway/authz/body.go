@@ -26,7 +26,7 @@ func inputBody(req *policy.Request, b *body.Buffered, r *http.Request, opaEnvoy 
 		return
 	}
 	v, ok := parseJSON(plain)
-	if !body.IsJSON(r.Header.Get("Content-Type")) || !ok {
+	if !body.IsJSON(body.ContentType(r.Header)) || !ok {
 		req.BodyTruncated = true
 		return
 	}

@@ -121,10 +121,10 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 	// The Content-Type, and the media type it selects in the operation
 	// when there is a body, are looked up once for all the checks below.
 	ct := body.ContentType(r.Header)
-	body := b.PlainBytes()
+	plain := b.PlainBytes()
 	var mt *openapi3.MediaType
 	var invalid []problem.InvalidParam
-	if len(body) > 0 {
+	if len(plain) > 0 {
 		rb := route.Operation.RequestBody
 		if rb == nil || rb.Value == nil {
 			invalid = append(invalid, problem.InvalidParam{Name: "", In: "body", Reason: "this operation takes no request body"})
@@ -142,11 +142,11 @@ func (v *Validator) check(c *compiled, r *http.Request, d *input.Doc, b *body.Bu
 		query = r.URL.Query()
 	}
 	if o := c.ops[route.Operation]; o != nil {
-		invalid = c.validate(r.Context(), invalid, o, r, f, query, body, ct, mt, v.verbose)
+		invalid = c.validate(r.Context(), invalid, o, r, f, query, plain, ct, mt, v.verbose)
 	} else { // the router is built from the document: cannot happen, fail closed
 		invalid = add(invalid, "", "request", "is invalid", "", false)
 	}
-	invalid = ambiguous(invalid, c, query, route, body, ct, mt)
+	invalid = ambiguous(invalid, c, query, route, plain, ct, mt)
 	if len(invalid) == 0 {
 		return resultValid, nil
 	}
