@@ -17,11 +17,12 @@ import (
 // on every request, worked out once per operation of the document: the
 // parameters to validate, in its order, the security requirements (with
 // the gateway's no-op authentication only a declared scheme is checked),
-// and the request body.
+// and the request body, with whether VisitAsRequest can matter for it.
 type operation struct {
 	params   []param
 	security openapi3.SecurityRequirements
 	body     *openapi3.RequestBody
+	readOnly bool
 }
 
 // operations prepares every operation of doc, keyed as the router's
@@ -53,6 +54,7 @@ func operations(doc *openapi3.T) map[*openapi3.Operation]*operation {
 			}
 			if op.RequestBody != nil {
 				o.body = op.RequestBody.Value
+				o.readOnly = readOnlyBody(o.body)
 			}
 			ops[op] = o
 		}
@@ -62,14 +64,17 @@ func operations(doc *openapi3.T) map[*openapi3.Operation]*operation {
 
 // bodyOptions are the schema options ValidateRequestBody builds on every
 // call from c.opts (no defaults set, no custom error messages, read-only
-// validation on, the default regexp compiler), built once.
-func bodyOptions(doc *openapi3.T, opts *openapi3filter.Options) []openapi3.SchemaValidationOption {
-	so := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors()}
-	so = append(so, opts.SchemaValidationOptions...)
+// validation on, the default regexp compiler), built once: asRequest
+// with VisitAsRequest, as ValidateRequestBody, writable without it, for a
+// body for which it changes nothing (readOnlyBody).
+func bodyOptions(doc *openapi3.T, opts *openapi3filter.Options) (asRequest, writable []openapi3.SchemaValidationOption) {
+	writable = []openapi3.SchemaValidationOption{openapi3.MultiErrors()}
+	writable = append(writable, opts.SchemaValidationOptions...)
 	if doc.IsOpenAPI31OrLater() {
-		so = append(so, openapi3.EnableJSONSchema2020())
+		writable = append(writable, openapi3.EnableJSONSchema2020())
 	}
-	return so
+	asRequest = append([]openapi3.SchemaValidationOption{openapi3.VisitAsRequest()}, writable...)
+	return asRequest, writable
 }
 
 // validate appends to out what openapi3filter.ValidateRequest reports for
@@ -118,7 +123,7 @@ func (c *compiled) validate(ctx context.Context, out []problem.InvalidParam, o *
 	}
 	var err error
 	if mt != nil {
-		err = c.validateJSON(in, o.body, mt, r.Header, raw)
+		err = c.validateJSON(in, o, mt, r.Header, raw)
 	} else {
 		rq := in().Request
 		if len(raw) > 0 {
@@ -161,9 +166,14 @@ func (c *compiled) jsonBody(rb *openapi3.RequestBody, ct string, mt *openapi3.Me
 
 // validateJSON is ValidateRequestBody for a JSON body held in raw: the
 // same decoded value (decodeValue's, or from kin-openapi's decoder for
-// what it leaves), the same schema options (built once) and the same
-// errors, without reading the body into a copy first.
-func (c *compiled) validateJSON(in func() *openapi3filter.RequestValidationInput, rb *openapi3.RequestBody, mt *openapi3.MediaType, h http.Header, raw []byte) error {
+// what it leaves), the same schema options (built once, without
+// VisitAsRequest where it changes nothing) and the same errors, without
+// reading the body into a copy first.
+func (c *compiled) validateJSON(in func() *openapi3filter.RequestValidationInput, o *operation, mt *openapi3.MediaType, h http.Header, raw []byte) error {
+	rb, opts := o.body, c.writableBodyOpts
+	if o.readOnly {
+		opts = c.bodyOpts
+	}
 	value, ok := decodeValue(raw)
 	if !ok {
 		var err error
@@ -171,7 +181,7 @@ func (c *compiled) validateJSON(in func() *openapi3filter.RequestValidationInput
 			return &openapi3filter.RequestError{Input: in(), RequestBody: rb, Reason: "failed to decode request body", Err: err}
 		}
 	}
-	if err := mt.Schema.Value.VisitJSON(value, c.bodyOpts...); err != nil {
+	if err := mt.Schema.Value.VisitJSON(value, opts...); err != nil {
 		return &openapi3filter.RequestError{Input: in(), RequestBody: rb, Reason: "doesn't match schema", Err: err}
 	}
 	return nil

@@ -67,8 +67,9 @@ type compiled struct {
 	opts  *openapi3filter.Options
 	// ops are the document's operations, prepared for validation.
 	ops map[*openapi3.Operation]*operation
-	// bodyOpts are the schema options of a request body.
-	bodyOpts []openapi3.SchemaValidationOption
+	// bodyOpts are the schema options of a request body, writableBodyOpts
+	// those of a body without readOnly (bodyOptions).
+	bodyOpts, writableBodyOpts []openapi3.SchemaValidationOption
 	// paramOpts are the schema options of a parameter.
 	paramOpts []openapi3.SchemaValidationOption
 	// openSchemas are the body schemas the case-variant check walks.
@@ -147,7 +148,7 @@ func compile(path string) (*compiled, error) {
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(stringFormats)},
 		},
 	}
-	c.bodyOpts = bodyOptions(doc, c.opts)
+	c.bodyOpts, c.writableBodyOpts = bodyOptions(doc, c.opts)
 	c.paramOpts = paramOptions(doc, c.opts)
 	return c, nil
 }
