@@ -59,6 +59,11 @@ type Identity struct {
 	// without pointers, which the garbage collector does not scan however
 	// many tokens are cached. An identity with JSON must not be modified.
 	JSON *Encoded
+	// CallerJSON, like JSON, is shared by the copies of a cached token's
+	// identity: the decision log keeps there its event's
+	// portcullis.subject, consumer and authn members, written from Subject,
+	// Consumer and Method, so they too are copied, not escaped, per event.
+	CallerJSON *Encoded
 }
 
 // Certificate is input.identity.certificate: the fields of a verified

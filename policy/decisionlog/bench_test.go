@@ -62,8 +62,9 @@ func BenchmarkGatewayEvent(b *testing.B) {
 	l := benchLogger(b, Options{})
 	ev := goldenEvent()
 	in := benchGoInput()
-	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON, in.Identity.CallerJSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
+	ev.Subject, ev.Consumer, ev.AuthnMethod = in.Identity.Subject, in.Identity.Consumer, in.Identity.Method // as logDecision sets them
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -199,8 +200,9 @@ func BenchmarkGatewayEventEncode(b *testing.B) {
 	l := benchLogger(b, Options{})
 	ev := goldenEvent()
 	in := benchGoInput()
-	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON, in.Identity.CallerJSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
+	ev.Subject, ev.Consumer, ev.AuthnMethod = in.Identity.Subject, in.Identity.Consumer, in.Identity.Method // as logDecision sets them
 	b.ReportAllocs()
 	for b.Loop() {
 		d := doc{input: ev.Input, result: ev.Result}

@@ -39,9 +39,10 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 		b = appendString(append(b, `,"trace_id":`...), ev.TraceID)
 	}
 	if len(ev.Bundles) > 0 {
-		b = l.bundles.appendTo(append(b, `,"bundles":`...), ev.Bundles)
+		b = l.bundles.appendTo(append(b, `,"bundles":`...), ev.Bundles, ev.Path)
+	} else {
+		b = appendPath(b, ev.Path)
 	}
-	b = appendString(append(b, `,"path":`...), ev.Path)
 	b = l.appendDoc(b, `,"input":`, rootInput, d.input, id, d)
 	b = l.appendDoc(b, `,"result":`, rootResult, d.result, id, d)
 	if len(d.erased) > 0 {
@@ -74,9 +75,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	b = strconv.AppendInt(append(b, `,"status":`...), int64(ev.Status), 10)
 	b = appendStrings(append(b, `,"reasons":`...), ev.Reasons)
 	b = appendString(append(b, `,"route":`...), ev.Route)
-	b = appendString(append(b, `,"subject":`...), ev.Subject)
-	b = appendString(append(b, `,"consumer":`...), ev.Consumer)
-	b = appendString(append(b, `,"authn":`...), ev.AuthnMethod)
+	b = appendCaller(b, ev)
 	if len(ev.Credentials) > 0 {
 		b = append(b, `,"credentials":[`...)
 		for i, c := range ev.Credentials {
@@ -107,6 +106,28 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	b = append(b, "}}\n"...)
 	*bp = b
 	return bp
+}
+
+// appendCaller appends portcullis.subject, consumer and authn. When they
+// are those of a cached token's identity (the gateway sets them from it),
+// they are copied from the identity's CallerJSON, encoded by its first
+// event: the values are compared, so an event that says otherwise is
+// written as it says.
+func appendCaller(b []byte, ev *Event) []byte {
+	if in, ok := ev.Input.(*policy.Input); ok && in.Identity != nil && in.Identity.CallerJSON != nil {
+		id := in.Identity
+		if ev.Subject == id.Subject && ev.Consumer == id.Consumer && ev.AuthnMethod == id.Method {
+			j, _ := id.CallerJSON.Get(func() ([]byte, error) { return appendCallerFields(nil, ev), nil })
+			return append(b, j...)
+		}
+	}
+	return appendCallerFields(b, ev)
+}
+
+func appendCallerFields(b []byte, ev *Event) []byte {
+	b = appendString(append(b, `,"subject":`...), ev.Subject)
+	b = appendString(append(b, `,"consumer":`...), ev.Consumer)
+	return appendString(append(b, `,"authn":`...), ev.AuthnMethod)
 }
 
 // appendBundles appends OPA's bundles object, {name: {"revision": ...}},

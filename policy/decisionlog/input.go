@@ -104,12 +104,25 @@ func appendRequest(b []byte, r *policy.Request) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// appendRoute writes input.route, its name, operation id and tags copied
+// from routes when it has them.
 func appendRoute(b []byte, rt *policy.Route) []byte {
+	if e := routes.get(rt); e != nil {
+		return append(appendStringMap(append(b, e.head...), rt.PathParams), e.tail...)
+	}
+	return appendRouteTail(appendStringMap(appendRouteHead(b, rt), rt.PathParams), rt)
+}
+
+// appendRouteHead writes input.route up to the path parameters' value.
+func appendRouteHead(b []byte, rt *policy.Route) []byte {
 	b = appendString(append(b, `{"name":`...), rt.Name)
 	b = appendString(append(b, `,"operation_id":`...), rt.OperationID)
-	b = appendStringMap(append(b, `,"path_params":`...), rt.PathParams)
-	b = appendStrings(append(b, `,"tags":`...), rt.Tags)
-	return append(b, '}')
+	return append(b, `,"path_params":`...)
+}
+
+// appendRouteTail writes input.route after the path parameters.
+func appendRouteTail(b []byte, rt *policy.Route) []byte {
+	return append(appendStrings(append(b, `,"tags":`...), rt.Tags), '}')
 }
 
 // appendIdentity writes input.identity. A cached token's identity (JSON
@@ -225,7 +238,7 @@ func appendStrings(b []byte, ss []string) []byte {
 func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
 	var kb [keyBuf]pair[string]
-	for i, p := range sortedPairs(kb[:0], m) {
+	for i, p := range orderedPairs(&stringOrders, kb[:0], m) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -237,7 +250,7 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 func appendQuery(b []byte, q map[string][]string) []byte {
 	b = append(b, '{')
 	var kb [keyBuf]pair[[]string]
-	for i, p := range sortedPairs(kb[:0], q) {
+	for i, p := range orderedPairs(&queryOrders, kb[:0], q) {
 		if i > 0 {
 			b = append(b, ',')
 		}

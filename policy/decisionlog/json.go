@@ -33,7 +33,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		b = append(b, '{')
 		first := true
 		var kb [keyBuf]pair[any]
-		for _, p := range sortedPairs(kb[:0], x) {
+		for _, p := range orderedPairs(&objectOrders, kb[:0], x) {
 			if !first {
 				b = append(b, ',')
 			}
@@ -326,18 +326,16 @@ func plainString(s string) bool {
 // control characters, U+2028 and U+2029 are escaped, so an event is always
 // one line.
 func appendString(b []byte, s string) []byte {
-	if plainString(s) {
-		// Quoted as it is, the buffer grown (if at all) once.
-		n := len(b)
-		if cap(b)-n < len(s)+2 {
-			b = slices.Grow(b, len(s)+2)
-		}
-		b = b[:n+len(s)+2]
-		b[n] = '"'
-		copy(b[n+1:], s)
-		b[n+1+len(s)] = '"'
-		return b
+	if !plainString(s) {
+		return appendEscaped(b, s)
 	}
+	// Quoted as it is. The escaping is a function of its own, so this
+	// common path keeps a small frame.
+	return append(append(append(b, '"'), s...), '"')
+}
+
+// appendEscaped is appendString of a string that is not plain.
+func appendEscaped(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
