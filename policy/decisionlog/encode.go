@@ -59,18 +59,25 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	}
 	if len(ev.RequestHeaders) > 0 {
 		b = append(b, `,"request_context":{"http":{"headers":{`...)
-		var hb [keyBuf]Header
-		for i, h := range sortedHeaders(hb[:0], ev.RequestHeaders) {
-			if i > 0 {
-				b = append(b, ',')
+		if ko, ok := orderedHeaders(ev.RequestHeaders); ok {
+			for i, j := range ko.perm {
+				h := &ev.RequestHeaders[j]
+				b = appendStrings(ko.appendKey(b, i, h.Name), h.Values)
 			}
-			b = appendStrings(append(appendString(b, h.Name), ':'), h.Values)
+		} else {
+			var hb [keyBuf]Header
+			for i, h := range sortedHeaders(hb[:0], ev.RequestHeaders) {
+				b = appendStrings(appendName(b, i, h.Name), h.Values)
+			}
 		}
 		b = append(b, "}}}"...)
 	}
 	b = append(l.timestamps.appendTo(append(b, `,"timestamp":"`...), ts), '"')
 	b = strconv.AppendInt(append(b, `,"metrics":{"timer_rego_query_eval_ns":`...), ev.EvalDuration.Nanoseconds(), 10)
-	b = strconv.AppendInt(append(b, `,"timer_server_handler_ns":`...), ev.Latency.Nanoseconds(), 10)
+	// The latency is written twice (OPA's metric and our own): formatted once.
+	var lb [20]byte
+	latency := strconv.AppendInt(lb[:0], ev.Latency.Nanoseconds(), 10)
+	b = append(append(b, `,"timer_server_handler_ns":`...), latency...)
 	b = strconv.AppendBool(append(b, `},"portcullis":{"allow":`...), ev.Allow)
 	b = strconv.AppendInt(append(b, `,"status":`...), int64(ev.Status), 10)
 	b = appendStrings(append(b, `,"reasons":`...), ev.Reasons)
@@ -90,7 +97,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	if ev.RawPath != "" {
 		b = appendRawPath(b, ev.RawPath)
 	}
-	b = strconv.AppendInt(append(b, `,"latency_ns":`...), ev.Latency.Nanoseconds(), 10)
+	b = append(append(b, `,"latency_ns":`...), latency...)
 	b = strconv.AppendInt(append(b, `,"upstream_status":`...), int64(ev.UpstreamStatus), 10)
 	if ev.ForwardedPath != "" {
 		b = appendString(append(b, `,"forwarded_path":`...), ev.ForwardedPath)

@@ -66,12 +66,12 @@ func appendArrival(b []byte, r *policy.Request) []byte {
 	}
 	b = appendString(append(b, `"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
-	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendWord(append(b, `,"method":`...), r.Method)
 	if r.Path != "" {
 		b = appendString(append(b, `,"path":`...), r.Path)
 	}
 	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
-	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendWord(append(b, `,"scheme":`...), r.Scheme)
 	b = strconv.AppendInt(append(b, `},"route":null,"version":`...), policy.InputVersion, 10)
 	return append(b, '}')
 }
@@ -93,14 +93,14 @@ func appendRequest(b []byte, r *policy.Request) ([]byte, error) {
 	b = appendStringMap(append(b, `,"headers":`...), r.Headers)
 	b = appendString(append(b, `,"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
-	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendWord(append(b, `,"method":`...), r.Method)
 	b = appendString(append(b, `,"path":`...), r.Path)
 	b = strconv.AppendInt(append(b, `,"port":`...), int64(r.Port), 10)
 	b = appendQuery(append(b, `,"query":`...), r.Query)
 	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
-	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendWord(append(b, `,"scheme":`...), r.Scheme)
 	b = appendStrings(append(b, `,"segments":`...), r.Segments)
-	b = appendString(append(b, `,"wire_method":`...), r.WireMethod)
+	b = appendWord(append(b, `,"wire_method":`...), r.WireMethod)
 	return append(b, '}'), nil
 }
 
@@ -210,9 +210,9 @@ func appendEnvoyAttributes(b []byte, r *policy.Request) []byte {
 	b = appendStringMap(append(b, `"headers":`...), r.Headers)
 	b = appendString(append(b, `,"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
-	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendWord(append(b, `,"method":`...), r.Method)
 	b = appendString(append(b, `,"path":`...), r.EnvoyPath())
-	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendWord(append(b, `,"scheme":`...), r.Scheme)
 	if r.RawBody != nil {
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(len(r.RawBody)), 10)
 	}
@@ -238,11 +238,9 @@ func appendStrings(b []byte, ss []string) []byte {
 func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
 	var kb [keyBuf]pair[string]
-	for i, p := range orderedPairs(&stringOrders, kb[:0], m) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(append(appendString(b, p.k), ':'), p.v)
+	ps, ko := orderedPairs(stringOrders, kb[:0], m)
+	for i, p := range ps {
+		b = appendString(ko.appendKey(b, i, p.k), p.v)
 	}
 	return append(b, '}')
 }
@@ -250,11 +248,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 func appendQuery(b []byte, q map[string][]string) []byte {
 	b = append(b, '{')
 	var kb [keyBuf]pair[[]string]
-	for i, p := range orderedPairs(&queryOrders, kb[:0], q) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendStrings(append(appendString(b, p.k), ':'), p.v)
+	ps, ko := orderedPairs(queryOrders, kb[:0], q)
+	for i, p := range ps {
+		b = appendStrings(ko.appendKey(b, i, p.k), p.v)
 	}
 	return append(b, '}')
 }

@@ -31,14 +31,10 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return appendFloat(b, x), nil
 	case map[string]any:
 		b = append(b, '{')
-		first := true
 		var kb [keyBuf]pair[any]
-		for _, p := range orderedPairs(&objectOrders, kb[:0], x) {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(appendString(b, p.k), ':')
+		ps, ko := orderedPairs(objectOrders, kb[:0], x)
+		for i, p := range ps {
+			b = ko.appendKey(b, i, p.k)
 			var err error
 			if b, err = appendJSON(b, p.v); err != nil {
 				return b, err
@@ -385,4 +381,31 @@ func appendEscaped(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendWord is appendString for the few values a request's method and
+// scheme almost always are: their JSON is a constant (see
+// TestAppendWordIsAppendString), copied instead of scanned and quoted.
+func appendWord(b []byte, s string) []byte {
+	switch s {
+	case "GET":
+		return append(b, `"GET"`...)
+	case "POST":
+		return append(b, `"POST"`...)
+	case "PUT":
+		return append(b, `"PUT"`...)
+	case "PATCH":
+		return append(b, `"PATCH"`...)
+	case "DELETE":
+		return append(b, `"DELETE"`...)
+	case "HEAD":
+		return append(b, `"HEAD"`...)
+	case "OPTIONS":
+		return append(b, `"OPTIONS"`...)
+	case "http":
+		return append(b, `"http"`...)
+	case "https":
+		return append(b, `"https"`...)
+	}
+	return appendString(b, s)
 }

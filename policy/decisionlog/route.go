@@ -35,7 +35,7 @@ type routeTable struct {
 	slots [routeSlots]atomic.Pointer[encodedRoute]
 }
 
-var routes routeTable
+var routes = new(routeTable)
 
 // get returns the entry of rt, filling a free slot for it if it has none;
 // nil when the table is full.
