@@ -59,18 +59,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	}
 	if len(ev.RequestHeaders) > 0 {
 		b = append(b, `,"request_context":{"http":{"headers":{`...)
-		if ko, ok := orderedHeaders(ev.RequestHeaders); ok {
-			for i, j := range ko.perm {
-				h := &ev.RequestHeaders[j]
-				b = appendStrings(ko.appendKey(b, i, h.Name), h.Values)
-			}
-		} else {
-			var hb [keyBuf]Header
-			for i, h := range sortedHeaders(hb[:0], ev.RequestHeaders) {
-				b = appendStrings(appendName(b, i, h.Name), h.Values)
-			}
-		}
-		b = append(b, "}}}"...)
+		b = append(appendHeaderMembers(b, ev.RequestHeaders), "}}}"...)
 	}
 	b = append(l.timestamps.appendTo(append(b, `,"timestamp":"`...), ts), '"')
 	b = strconv.AppendInt(append(b, `,"metrics":{"timer_rego_query_eval_ns":`...), ev.EvalDuration.Nanoseconds(), 10)
@@ -151,6 +140,22 @@ func appendBundles(b []byte, bundles map[string]policy.BundleID) []byte {
 		b = append(appendString(append(b, `,"hash":`...), p.v.Hash), '}')
 	}
 	return append(b, '}')
+}
+
+// appendHeaderMembers appends the members of request_context.http.headers,
+// in a remembered order with their names encoded when there is one.
+func appendHeaderMembers(b []byte, hs []Header) []byte {
+	if ko, ok := orderedHeaders(hs); ok {
+		for i, j := range ko.perm {
+			b = appendStrings(ko.appendKey(b, i, hs[j].Name), hs[j].Values)
+		}
+		return b
+	}
+	var hb [keyBuf]Header
+	for i, h := range sortedHeaders(hb[:0], hs) {
+		b = appendStrings(appendName(b, i, h.Name), h.Values)
+	}
+	return b
 }
 
 // sortedHeaders returns hs in name order, a name given more than once
