@@ -62,7 +62,7 @@ func BenchmarkGatewayEvent(b *testing.B) {
 	l := benchLogger(b, Options{})
 	ev := goldenEvent()
 	in := benchGoInput()
-	in.Identity.JSON, in.Identity.CallerJSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
 	ev.Subject, ev.Consumer, ev.AuthnMethod = in.Identity.Subject, in.Identity.Consumer, in.Identity.Method // as logDecision sets them
 	ctx := context.Background()
@@ -200,7 +200,7 @@ func BenchmarkGatewayEventEncode(b *testing.B) {
 	l := benchLogger(b, Options{})
 	ev := goldenEvent()
 	in := benchGoInput()
-	in.Identity.JSON, in.Identity.CallerJSON = new(policy.Encoded), new(policy.Encoded) // as the JWT cache's
+	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
 	ev.Subject, ev.Consumer, ev.AuthnMethod = in.Identity.Subject, in.Identity.Consumer, in.Identity.Method // as logDecision sets them
 	b.ReportAllocs()

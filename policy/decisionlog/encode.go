@@ -106,24 +106,25 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 
 // appendCaller appends portcullis.subject, consumer and authn. When they
 // are those of a cached token's identity (the gateway sets them from it),
-// they are copied from the identity's CallerJSON, encoded by its first
-// event: the values are compared, so an event that says otherwise is
-// written as it says.
+// they are copied from the second part of the identity's cell, encoded
+// with the identity: the values are compared, so an event that says
+// otherwise is written as it says.
 func appendCaller(b []byte, ev *Event) []byte {
-	if in, ok := ev.Input.(*policy.Input); ok && in.Identity != nil && in.Identity.CallerJSON != nil {
+	if in, ok := ev.Input.(*policy.Input); ok && in.Identity != nil && in.Identity.JSON != nil {
 		id := in.Identity
 		if ev.Subject == id.Subject && ev.Consumer == id.Consumer && ev.AuthnMethod == id.Method {
-			j, _ := id.CallerJSON.Get(func() ([]byte, error) { return appendCallerFields(nil, ev), nil })
-			return append(b, j...)
+			if _, j, err := identityParts(id); err == nil && len(j) > 0 { // empty: a cell filled by Get
+				return append(b, j...)
+			}
 		}
 	}
-	return appendCallerFields(b, ev)
+	return appendCallerFields(b, ev.Subject, ev.Consumer, ev.AuthnMethod)
 }
 
-func appendCallerFields(b []byte, ev *Event) []byte {
-	b = appendString(append(b, `,"subject":`...), ev.Subject)
-	b = appendString(append(b, `,"consumer":`...), ev.Consumer)
-	return appendString(append(b, `,"authn":`...), ev.AuthnMethod)
+func appendCallerFields(b []byte, subject, consumer, method string) []byte {
+	b = appendString(append(b, `,"subject":`...), subject)
+	b = appendString(append(b, `,"consumer":`...), consumer)
+	return appendString(append(b, `,"authn":`...), method)
 }
 
 // appendBundles appends OPA's bundles object, {name: {"revision": ...}},

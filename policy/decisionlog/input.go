@@ -136,13 +136,26 @@ func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 	case id == nil:
 		return append(b, "null"...), nil
 	case id.JSON != nil:
-		j, err := id.JSON.Get(func() ([]byte, error) { return appendIdentityFields(nil, id) })
+		j, _, err := identityParts(id)
 		if err != nil {
 			return b, err
 		}
 		return append(b, j...), nil
 	}
 	return appendIdentityFields(b, id)
+}
+
+// identityParts returns the two parts of a cached identity's cell: the
+// identity object and the event's caller members (appendCaller).
+func identityParts(id *policy.Identity) (object, caller []byte, err error) {
+	return id.JSON.GetParts(func() ([]byte, int, error) {
+		b, err := appendIdentityFields(nil, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		n := len(b)
+		return appendCallerFields(b, id.Subject, id.Consumer, id.Method), n, nil
+	})
 }
 
 // appendIdentityFields writes the identity object field by field.

@@ -35,14 +35,14 @@ func withOldPaths(f func()) {
 	f()
 }
 
-// withoutCells is ev with its identity stripped of the cells of a cached
+// withoutCells is ev with its identity stripped of the cell of a cached
 // token: the identity written field by field.
 func withoutCells(ev *Event) *Event {
 	c := *ev
 	if in, ok := ev.Input.(*policy.Input); ok && in.Identity != nil {
 		ic := *in
 		id := *in.Identity
-		id.JSON, id.CallerJSON = nil, nil
+		id.JSON = nil
 		ic.Identity = &id
 		c.Input = &ic
 	}
@@ -144,16 +144,13 @@ func diffEvent(i int, ids []*policy.Identity, reload bool) *Event {
 // maps event after event, as the engine hands them out.
 var diffBundles = []map[string]policy.BundleID{{"main": {Revision: "rev-7", Hash: "9f86d0"}}, {"main": {Revision: "rev-8", Hash: "a\"b"}, "x": {}}, nil}
 
-// cachedIdentities are precodedIdentities with the cells of a token cache.
+// cachedIdentities are precodedIdentities with the cell of a token cache,
+// and without.
 func cachedIdentities() []*policy.Identity {
 	idsOf := precodedIdentities()
 	var ids []*policy.Identity
 	for _, name := range slices.Sorted(maps.Keys(idsOf)) {
-		id := precodedCached(idsOf[name])
-		if id != nil {
-			id.CallerJSON = new(policy.Encoded)
-		}
-		ids = append(ids, id, idsOf[name]) // with cells and without
+		ids = append(ids, precodedCached(idsOf[name]), idsOf[name]) // with a cell and without
 	}
 	return ids
 }

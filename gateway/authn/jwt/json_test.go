@@ -34,32 +34,3 @@ func TestCachedTokenSharesItsJSON(t *testing.T) {
 		t.Fatalf("another token's identity cell %p, want its own (first's is %p)", third.JSON, first.JSON)
 	}
 }
-
-// TestCachedTokenSharesItsCallerJSON: the cell of the event's caller
-// members is shared like the identity cell, distinct from it, and another
-// token's is its own.
-func TestCachedTokenSharesItsCallerJSON(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	tok := gwtest.MintToken(t, e.keys.rsa, "RS256", e.claims(issRS, map[string]any{"role": "buyer"}), nil)
-	other := gwtest.MintToken(t, e.keys.rsa, "RS256", e.claims(issRS, map[string]any{"role": "seller"}), nil)
-	first, err := e.auth(tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := e.auth(tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	third, err := e.auth(other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.CallerJSON == nil || first.CallerJSON != second.CallerJSON || first.CallerJSON == first.JSON {
-		t.Fatalf("two hits of one token: caller cells %p %p (identity cell %p); want one shared cell of its own",
-			first.CallerJSON, second.CallerJSON, first.JSON)
-	}
-	if third.CallerJSON == nil || third.CallerJSON == first.CallerJSON {
-		t.Fatalf("another token's caller cell %p, want its own (first's is %p)", third.CallerJSON, first.CallerJSON)
-	}
-}
