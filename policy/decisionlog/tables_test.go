@@ -185,6 +185,7 @@ func TestTablesMatchTheFieldByFieldPath(t *testing.T) {
 	}
 }
 
+// compareLines fails t unless out's lines are want.
 func compareLines(t *testing.T, what, out string, want []string) {
 	t.Helper()
 	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
