@@ -58,6 +58,10 @@ type Identity struct {
 	// and slices. Unlike the value a Memo holds, the encoding is bytes
 	// without pointers, which the garbage collector does not scan however
 	// many tokens are cached. An identity with JSON must not be modified.
+	// The cell's second part (Encoded.GetParts) holds the event's
+	// portcullis.subject, consumer and authn members, written from
+	// Subject, Consumer and Method: a field of their own would grow every
+	// request's exchange, which holds an Identity.
 	JSON *Encoded
 }
 
@@ -91,30 +95,48 @@ func (m *Memo) Get(build func() any) any {
 }
 
 // Encoded holds the encoding of an immutable value, made once by its
-// first reader. It keeps no error (an interface would be one more pointer
-// in every cached token): an encoding that failed is not kept.
+// first reader, in one or two parts. It keeps no error (an interface
+// would be one more pointer in every cached token): an encoding that
+// failed is not kept.
 type Encoded struct {
 	once sync.Once
 	ok   bool
 	b    []byte
+	n    int // b[:n] is the first part, b[n:] the second
 }
 
-// Get returns the encoding, calling encode the first time. The bytes are
-// shared by every caller: read-only. If that first encode fails, every
-// call encodes again and gets its own error.
+// Get returns the encoding (the first part, if it was made in two),
+// calling encode the first time. The bytes are shared by every caller:
+// read-only. If that first encode fails, every call encodes again and
+// gets its own error.
 func (e *Encoded) Get(encode func() ([]byte, error)) ([]byte, error) {
-	var err error
+	head, _, err := e.GetParts(func() ([]byte, int, error) {
+		b, err := encode()
+		return b, len(b), err
+	})
+	return head, err
+}
+
+// GetParts is Get of an encoding in two parts: encode returns both
+// written in one run of bytes and the length of the first, so a reader of
+// both copies from one place. A value encoded by Get has an empty second
+// part.
+func (e *Encoded) GetParts(encode func() ([]byte, int, error)) (head, tail []byte, err error) {
 	e.once.Do(func() {
-		e.b, err = encode()
+		e.b, e.n, err = encode()
 		e.ok = err == nil
 	})
 	switch {
 	case e.ok:
-		return e.b, nil
+		return e.b[:e.n], e.b[e.n:], nil
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
-	return encode()
+	b, n, err := encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	return b[:n], b[n:], nil
 }
 
 // Anonymous returns the identity of a request that carried no credential.

@@ -64,6 +64,7 @@ func BenchmarkGatewayEvent(b *testing.B) {
 	in := benchGoInput()
 	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
+	ev.Subject, ev.Consumer, ev.AuthnMethod = in.Identity.Subject, in.Identity.Consumer, in.Identity.Method // as logDecision sets them
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -201,6 +202,7 @@ func BenchmarkGatewayEventEncode(b *testing.B) {
 	in := benchGoInput()
 	in.Identity.JSON = new(policy.Encoded) // as the JWT cache's
 	ev.Input = in
+	ev.Subject, ev.Consumer, ev.AuthnMethod = in.Identity.Subject, in.Identity.Consumer, in.Identity.Method // as logDecision sets them
 	b.ReportAllocs()
 	for b.Loop() {
 		d := doc{input: ev.Input, result: ev.Result}

@@ -39,9 +39,10 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 		b = appendString(append(b, `,"trace_id":`...), ev.TraceID)
 	}
 	if len(ev.Bundles) > 0 {
-		b = l.bundles.appendTo(append(b, `,"bundles":`...), ev.Bundles)
+		b = l.bundles.appendTo(append(b, `,"bundles":`...), ev.Bundles, ev.Path)
+	} else {
+		b = appendPath(b, ev.Path)
 	}
-	b = appendString(append(b, `,"path":`...), ev.Path)
 	b = l.appendDoc(b, `,"input":`, rootInput, d.input, id, d)
 	b = l.appendDoc(b, `,"result":`, rootResult, d.result, id, d)
 	if len(d.erased) > 0 {
@@ -58,25 +59,19 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	}
 	if len(ev.RequestHeaders) > 0 {
 		b = append(b, `,"request_context":{"http":{"headers":{`...)
-		var hb [keyBuf]Header
-		for i, h := range sortedHeaders(hb[:0], ev.RequestHeaders) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendStrings(append(appendString(b, h.Name), ':'), h.Values)
-		}
-		b = append(b, "}}}"...)
+		b = append(appendHeaderMembers(b, ev.RequestHeaders), "}}}"...)
 	}
 	b = append(l.timestamps.appendTo(append(b, `,"timestamp":"`...), ts), '"')
 	b = strconv.AppendInt(append(b, `,"metrics":{"timer_rego_query_eval_ns":`...), ev.EvalDuration.Nanoseconds(), 10)
-	b = strconv.AppendInt(append(b, `,"timer_server_handler_ns":`...), ev.Latency.Nanoseconds(), 10)
+	// The latency is written twice (OPA's metric and our own): formatted once.
+	var lb [20]byte
+	latency := strconv.AppendInt(lb[:0], ev.Latency.Nanoseconds(), 10)
+	b = append(append(b, `,"timer_server_handler_ns":`...), latency...)
 	b = strconv.AppendBool(append(b, `},"portcullis":{"allow":`...), ev.Allow)
 	b = strconv.AppendInt(append(b, `,"status":`...), int64(ev.Status), 10)
 	b = appendStrings(append(b, `,"reasons":`...), ev.Reasons)
 	b = appendString(append(b, `,"route":`...), ev.Route)
-	b = appendString(append(b, `,"subject":`...), ev.Subject)
-	b = appendString(append(b, `,"consumer":`...), ev.Consumer)
-	b = appendString(append(b, `,"authn":`...), ev.AuthnMethod)
+	b = appendCaller(b, ev)
 	if len(ev.Credentials) > 0 {
 		b = append(b, `,"credentials":[`...)
 		for i, c := range ev.Credentials {
@@ -91,7 +86,7 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	if ev.RawPath != "" {
 		b = appendRawPath(b, ev.RawPath)
 	}
-	b = strconv.AppendInt(append(b, `,"latency_ns":`...), ev.Latency.Nanoseconds(), 10)
+	b = append(append(b, `,"latency_ns":`...), latency...)
 	b = strconv.AppendInt(append(b, `,"upstream_status":`...), int64(ev.UpstreamStatus), 10)
 	if ev.ForwardedPath != "" {
 		b = appendString(append(b, `,"forwarded_path":`...), ev.ForwardedPath)
@@ -109,6 +104,29 @@ func (l *Logger) encode(ev *Event, id string, ts time.Time, d *doc) *[]byte {
 	return bp
 }
 
+// appendCaller appends portcullis.subject, consumer and authn. When they
+// are those of a cached token's identity (the gateway sets them from it),
+// they are copied from the second part of the identity's cell, encoded
+// with the identity: the values are compared, so an event that says
+// otherwise is written as it says.
+func appendCaller(b []byte, ev *Event) []byte {
+	if in, ok := ev.Input.(*policy.Input); ok && in.Identity != nil && in.Identity.JSON != nil {
+		id := in.Identity
+		if ev.Subject == id.Subject && ev.Consumer == id.Consumer && ev.AuthnMethod == id.Method {
+			if _, j, err := identityParts(id); err == nil && len(j) > 0 { // empty: a cell filled by Get
+				return append(b, j...)
+			}
+		}
+	}
+	return appendCallerFields(b, ev.Subject, ev.Consumer, ev.AuthnMethod)
+}
+
+func appendCallerFields(b []byte, subject, consumer, method string) []byte {
+	b = appendString(append(b, `,"subject":`...), subject)
+	b = appendString(append(b, `,"consumer":`...), consumer)
+	return appendString(append(b, `,"authn":`...), method)
+}
+
 // appendBundles appends OPA's bundles object, {name: {"revision": ...}},
 // with the content hash beside each revision.
 func appendBundles(b []byte, bundles map[string]policy.BundleID) []byte {
@@ -123,6 +141,22 @@ func appendBundles(b []byte, bundles map[string]policy.BundleID) []byte {
 		b = append(appendString(append(b, `,"hash":`...), p.v.Hash), '}')
 	}
 	return append(b, '}')
+}
+
+// appendHeaderMembers appends the members of request_context.http.headers,
+// in a remembered order with their names encoded when there is one.
+func appendHeaderMembers(b []byte, hs []Header) []byte {
+	if ko, ok := orderedHeaders(hs); ok {
+		for i, j := range ko.perm {
+			b = appendStrings(ko.appendKey(b, i, hs[j].Name), hs[j].Values)
+		}
+		return b
+	}
+	var hb [keyBuf]Header
+	for i, h := range sortedHeaders(hb[:0], hs) {
+		b = appendStrings(appendName(b, i, h.Name), h.Values)
+	}
+	return b
 }
 
 // sortedHeaders returns hs in name order, a name given more than once

@@ -66,12 +66,12 @@ func appendArrival(b []byte, r *policy.Request) []byte {
 	}
 	b = appendString(append(b, `"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
-	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendWord(append(b, `,"method":`...), r.Method)
 	if r.Path != "" {
 		b = appendString(append(b, `,"path":`...), r.Path)
 	}
 	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
-	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendWord(append(b, `,"scheme":`...), r.Scheme)
 	b = strconv.AppendInt(append(b, `},"route":null,"version":`...), policy.InputVersion, 10)
 	return append(b, '}')
 }
@@ -93,23 +93,36 @@ func appendRequest(b []byte, r *policy.Request) ([]byte, error) {
 	b = appendStringMap(append(b, `,"headers":`...), r.Headers)
 	b = appendString(append(b, `,"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
-	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendWord(append(b, `,"method":`...), r.Method)
 	b = appendString(append(b, `,"path":`...), r.Path)
 	b = strconv.AppendInt(append(b, `,"port":`...), int64(r.Port), 10)
 	b = appendQuery(append(b, `,"query":`...), r.Query)
 	b = appendString(append(b, `,"remote_addr":`...), r.RemoteAddr)
-	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendWord(append(b, `,"scheme":`...), r.Scheme)
 	b = appendStrings(append(b, `,"segments":`...), r.Segments)
-	b = appendString(append(b, `,"wire_method":`...), r.WireMethod)
+	b = appendWord(append(b, `,"wire_method":`...), r.WireMethod)
 	return append(b, '}'), nil
 }
 
+// appendRoute writes input.route, its name, operation id and tags copied
+// from routes when it has them.
 func appendRoute(b []byte, rt *policy.Route) []byte {
+	if e := routes.get(rt); e != nil {
+		return append(appendStringMap(append(b, e.head...), rt.PathParams), e.tail...)
+	}
+	return appendRouteTail(appendStringMap(appendRouteHead(b, rt), rt.PathParams), rt)
+}
+
+// appendRouteHead writes input.route up to the path parameters' value.
+func appendRouteHead(b []byte, rt *policy.Route) []byte {
 	b = appendString(append(b, `{"name":`...), rt.Name)
 	b = appendString(append(b, `,"operation_id":`...), rt.OperationID)
-	b = appendStringMap(append(b, `,"path_params":`...), rt.PathParams)
-	b = appendStrings(append(b, `,"tags":`...), rt.Tags)
-	return append(b, '}')
+	return append(b, `,"path_params":`...)
+}
+
+// appendRouteTail writes input.route after the path parameters.
+func appendRouteTail(b []byte, rt *policy.Route) []byte {
+	return append(appendStrings(append(b, `,"tags":`...), rt.Tags), '}')
 }
 
 // appendIdentity writes input.identity. A cached token's identity (JSON
@@ -123,13 +136,26 @@ func appendIdentity(b []byte, id *policy.Identity) ([]byte, error) {
 	case id == nil:
 		return append(b, "null"...), nil
 	case id.JSON != nil:
-		j, err := id.JSON.Get(func() ([]byte, error) { return appendIdentityFields(nil, id) })
+		j, _, err := identityParts(id)
 		if err != nil {
 			return b, err
 		}
 		return append(b, j...), nil
 	}
 	return appendIdentityFields(b, id)
+}
+
+// identityParts returns the two parts of a cached identity's cell: the
+// identity object and the event's caller members (appendCaller).
+func identityParts(id *policy.Identity) (object, caller []byte, err error) {
+	return id.JSON.GetParts(func() ([]byte, int, error) {
+		b, err := appendIdentityFields(nil, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		n := len(b)
+		return appendCallerFields(b, id.Subject, id.Consumer, id.Method), n, nil
+	})
 }
 
 // appendIdentityFields writes the identity object field by field.
@@ -197,9 +223,9 @@ func appendEnvoyAttributes(b []byte, r *policy.Request) []byte {
 	b = appendStringMap(append(b, `"headers":`...), r.Headers)
 	b = appendString(append(b, `,"host":`...), r.Host)
 	b = appendString(append(b, `,"id":`...), r.ID)
-	b = appendString(append(b, `,"method":`...), r.Method)
+	b = appendWord(append(b, `,"method":`...), r.Method)
 	b = appendString(append(b, `,"path":`...), r.EnvoyPath())
-	b = appendString(append(b, `,"scheme":`...), r.Scheme)
+	b = appendWord(append(b, `,"scheme":`...), r.Scheme)
 	if r.RawBody != nil {
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(len(r.RawBody)), 10)
 	}
@@ -225,11 +251,9 @@ func appendStrings(b []byte, ss []string) []byte {
 func appendStringMap(b []byte, m map[string]string) []byte {
 	b = append(b, '{')
 	var kb [keyBuf]pair[string]
-	for i, p := range sortedPairs(kb[:0], m) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(append(appendString(b, p.k), ':'), p.v)
+	ps, ko := orderedPairs(stringOrders, kb[:0], m)
+	for i, p := range ps {
+		b = appendString(ko.appendKey(b, i, p.k), p.v)
 	}
 	return append(b, '}')
 }
@@ -237,11 +261,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 func appendQuery(b []byte, q map[string][]string) []byte {
 	b = append(b, '{')
 	var kb [keyBuf]pair[[]string]
-	for i, p := range sortedPairs(kb[:0], q) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendStrings(append(appendString(b, p.k), ':'), p.v)
+	ps, ko := orderedPairs(queryOrders, kb[:0], q)
+	for i, p := range ps {
+		b = appendStrings(ko.appendKey(b, i, p.k), p.v)
 	}
 	return append(b, '}')
 }

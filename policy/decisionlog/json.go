@@ -31,14 +31,10 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return appendFloat(b, x), nil
 	case map[string]any:
 		b = append(b, '{')
-		first := true
 		var kb [keyBuf]pair[any]
-		for _, p := range sortedPairs(kb[:0], x) {
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(appendString(b, p.k), ':')
+		ps, ko := orderedPairs(objectOrders, kb[:0], x)
+		for i, p := range ps {
+			b = ko.appendKey(b, i, p.k)
 			var err error
 			if b, err = appendJSON(b, p.v); err != nil {
 				return b, err
@@ -326,18 +322,16 @@ func plainString(s string) bool {
 // control characters, U+2028 and U+2029 are escaped, so an event is always
 // one line.
 func appendString(b []byte, s string) []byte {
-	if plainString(s) {
-		// Quoted as it is, the buffer grown (if at all) once.
-		n := len(b)
-		if cap(b)-n < len(s)+2 {
-			b = slices.Grow(b, len(s)+2)
-		}
-		b = b[:n+len(s)+2]
-		b[n] = '"'
-		copy(b[n+1:], s)
-		b[n+1+len(s)] = '"'
-		return b
+	if !plainString(s) {
+		return appendEscaped(b, s)
 	}
+	// Quoted as it is. The escaping is a function of its own, so this
+	// common path keeps a small frame.
+	return append(append(append(b, '"'), s...), '"')
+}
+
+// appendEscaped is appendString of a string that is not plain.
+func appendEscaped(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -387,4 +381,31 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendWord is appendString for the few values a request's method and
+// scheme almost always are: their JSON is a constant (see
+// TestAppendWordIsAppendString), copied instead of scanned and quoted.
+func appendWord(b []byte, s string) []byte {
+	switch s {
+	case "GET":
+		return append(b, `"GET"`...)
+	case "POST":
+		return append(b, `"POST"`...)
+	case "PUT":
+		return append(b, `"PUT"`...)
+	case "PATCH":
+		return append(b, `"PATCH"`...)
+	case "DELETE":
+		return append(b, `"DELETE"`...)
+	case "HEAD":
+		return append(b, `"HEAD"`...)
+	case "OPTIONS":
+		return append(b, `"OPTIONS"`...)
+	case "http":
+		return append(b, `"http"`...)
+	case "https":
+		return append(b, `"https"`...)
+	}
+	return appendString(b, s)
 }

@@ -145,15 +145,7 @@ func TestHeldBundlesMatchAFreshEncoding(t *testing.T) {
 			l.Log(context.Background(), ev)
 		}
 		closeLogger(t, l)
-		got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-		if len(got) != len(want) {
-			t.Fatalf("options %d: %d lines, want %d", oi, len(got), len(want))
-		}
-		for i := range want {
-			if got[i] != want[i] {
-				t.Errorf("options %d, event %d:\n got %s\nwant %s", oi, i, got[i], want[i])
-			}
-		}
+		compareLines(t, fmt.Sprintf("options %d", oi), out.String(), want)
 	}
 }
 
