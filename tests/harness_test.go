@@ -39,16 +39,30 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a 127.0.0.1 address that was free a moment ago.
+// freeAddr returns a 127.0.0.1 address that was free a moment ago and
+// that no other call in this process returned. The kernel hands a port
+// just closed out again (about one bind to port 0 in five here), so two
+// addresses asked for in a row, say a bundle server's that is to stay down
+// for a while and the gateway's admin listener, could otherwise be one.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(addr, struct{}{}); !taken {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port that freeAddr has not returned before")
+	return ""
 }
+
+// handedOut holds every address freeAddr returned.
+var handedOut sync.Map
 
 // syncBuffer is a bytes.Buffer safe for the process's writers and the test's readers.
 type syncBuffer struct {
@@ -342,5 +356,17 @@ func (g *gateway) status(t *testing.T, v any) {
 	}{v}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFreeAddrNeverRepeatsAnAddress(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 300 {
+		a := freeAddr(t)
+		if seen[a] {
+			t.Fatalf("freeAddr returned %s twice", a)
+		}
+		seen[a] = true
 	}
 }
