@@ -15,23 +15,33 @@ import (
 	"time"
 )
 
-// fleetBundle is the policy version; the padding makes every version's
-// size differ, because nginx's ETag is the file's mtime in seconds and its
-// size, and two versions published within a second would share it.
+// fleetBundle is the policy version, padded by pad bytes of comment.
 func fleetBundle(t *testing.T, version string, pad int) []byte {
 	return policyTarGz(t, map[string]string{".manifest": policyManifest(version, "portcullis"),
 		"authz.rego": policyVersion(version) + "\n# " + strings.Repeat("x", pad) + "\n"})
 }
 
 // fleetPublish renames the bundle into place, as a deployment would: nginx
-// serves the old file or the new one, never half of one.
+// serves the old file or the new one, never half of one. nginx's ETag is
+// the file's mtime in seconds and its size, and two versions of the same
+// compressed size (padding compresses to almost nothing) written within a
+// second would share it: the replicas' conditional polls would keep
+// getting 304 for the old version. So a new version's mtime is at least a
+// second after the one it replaces.
 func fleetPublish(t *testing.T, root string, raw []byte) {
 	t.Helper()
-	tmp := filepath.Join(root, ".authz.tar.gz.tmp")
+	tmp, dst := filepath.Join(root, ".authz.tar.gz.tmp"), filepath.Join(root, "authz.tar.gz")
 	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, filepath.Join(root, "authz.tar.gz")); err != nil {
+	if old, err := os.Stat(dst); err == nil {
+		if mt := old.ModTime().Truncate(time.Second).Add(time.Second); time.Now().Before(mt) {
+			if err := os.Chtimes(tmp, mt, mt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
 		t.Fatal(err)
 	}
 }
