@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -108,7 +109,10 @@ func remember[V any](o *keyOrders, ps []pair[V]) {
 	}
 	ko := &keyOrder{keys: make([]string, len(ps)), ends: make([]int, 1, len(ps)+1)}
 	for i, p := range ps {
-		ko.keys[i] = p.k
+		// A copy: a key may be a slice of a larger string (a cached
+		// token's compacted claims are one), which the slot, kept for the
+		// process's life, would otherwise keep alive.
+		ko.keys[i] = strings.Clone(p.k)
 		ko.json = appendName(ko.json, i, p.k)
 		ko.ends = append(ko.ends, len(ko.json))
 	}
